@@ -1,0 +1,117 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/lastmile/lastmile/postgis"
+	"github.com/lastmile/lastmile/postgis/cluster"
+)
+
+// newFlagSet returns a flag set that reports errors instead of exiting.
+func newFlagSet(name string, out io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet("lastmile "+name, flag.ContinueOnError)
+	fs.SetOutput(out)
+	return fs
+}
+
+// parse parses args, then fills every flag not given on the command line
+// from its environment twin LASTMILE_<NAME> (dashes become underscores).
+func parse(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	given := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	var err error
+	fs.VisitAll(func(f *flag.Flag) {
+		env := "LASTMILE_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
+		if v, ok := os.LookupEnv(env); ok && !given[f.Name] && err == nil {
+			if e := fs.Set(f.Name, v); e != nil {
+				err = fmt.Errorf("%s=%q: %v", env, v, e)
+			}
+		}
+	})
+	return err
+}
+
+// dbFlags select the database: an external one by URL, or the managed local
+// cluster under the data directory.
+type dbFlags struct {
+	url     string
+	dataDir string
+}
+
+func (d *dbFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&d.url, "database-url", os.Getenv("DATABASE_URL"), "PostgreSQL URL of an external PostGIS (env DATABASE_URL); empty: the managed local cluster")
+	fs.StringVar(&d.dataDir, "data-dir", ".lastmile", "parent directory of the managed cluster (pg/ inside it)")
+}
+
+// database is an open pool and, when managed, its cluster.
+type database struct {
+	Pool    *pgxpool.Pool
+	cluster *cluster.Cluster
+}
+
+// open starts the managed cluster when no URL is given, connects, checks
+// the extensions and applies pending migrations.
+func (d *dbFlags) open(ctx context.Context, log *slog.Logger) (*database, error) {
+	db := &database{}
+	url := d.url
+	if url == "" {
+		c, err := cluster.New(cluster.Options{
+			Dir: filepath.Join(d.dataDir, "pg"), Durable: true,
+			Log: func(format string, args ...any) { log.Info(fmt.Sprintf(format, args...)) },
+		})
+		if err != nil {
+			return nil, err
+		}
+		if err := c.Start(ctx); err != nil {
+			return nil, err
+		}
+		db.cluster = c
+		url = c.URL()
+	}
+	pool, err := postgis.Open(ctx, url)
+	if err != nil {
+		db.Close(context.WithoutCancel(ctx))
+		return nil, err
+	}
+	db.Pool = pool
+	if err := postgis.CheckExtensions(ctx, pool); err != nil {
+		db.Close(context.WithoutCancel(ctx))
+		return nil, err
+	}
+	applied, err := postgis.Migrate(ctx, pool)
+	if err != nil {
+		db.Close(context.WithoutCancel(ctx))
+		return nil, err
+	}
+	for _, name := range applied {
+		log.Info("applied migration", "name", name)
+	}
+	return db, nil
+}
+
+// Close closes the pool and stops the managed cluster, if any.
+func (db *database) Close(ctx context.Context) {
+	if db.Pool != nil {
+		db.Pool.Close()
+	}
+	if db.cluster != nil {
+		db.cluster.Stop(ctx)
+	}
+}
+
+// newLogger returns the process logger: text on stderr.
+func newLogger() *slog.Logger {
+	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+}

@@ -1,0 +1,74 @@
+// Command lastmile serves rural-infrastructure layers from PostGIS as vector
+// tiles, OGC API Features and coverage statistics. See README.md.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"sort"
+	"strings"
+	"syscall"
+)
+
+// command is one subcommand: it parses its own flags from args.
+type command struct {
+	summary string
+	run     func(ctx context.Context, args []string, out io.Writer) error
+}
+
+func commands() map[string]command {
+	return map[string]command{
+		"serve":   {"serve the map, tiles, OGC API Features and statistics", cmdServe},
+		"demo":    {"load the demo county into the database, then serve", cmdDemo},
+		"migrate": {"apply pending database migrations", cmdMigrate},
+		"import":  {"import features from files (GeoJSON, CSV, KML, OSM PBF, any GDAL format)", cmdImport},
+		"stats":   {"coverage, rai, lengths, progress statistics", cmdStats},
+		"rank":    {"rank relocation-site candidates", cmdRank},
+		"token":   {"create, list and revoke API tokens", cmdToken},
+	}
+}
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.Stdout)
+	stop()
+	if err != nil && !errors.Is(err, flag.ErrHelp) {
+		fmt.Fprintln(os.Stderr, "lastmile:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, args []string, out io.Writer) error {
+	cmds := commands()
+	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
+		usage(out, cmds)
+		return nil
+	}
+	c, ok := cmds[args[0]]
+	if !ok {
+		return fmt.Errorf("unknown command %q (commands: %s)", args[0], strings.Join(names(cmds), ", "))
+	}
+	return c.run(ctx, args[1:], out)
+}
+
+func names(cmds map[string]command) []string {
+	var n []string
+	for k := range cmds {
+		n = append(n, k)
+	}
+	sort.Strings(n)
+	return n
+}
+
+func usage(out io.Writer, cmds map[string]command) {
+	fmt.Fprintln(out, "usage: lastmile COMMAND [flags]\n\ncommands:")
+	for _, n := range names(cmds) {
+		fmt.Fprintf(out, "  %-8s %s\n", n, cmds[n].summary)
+	}
+	fmt.Fprintln(out, "\nRun 'lastmile COMMAND -h' for a command's flags. Every flag has an environment twin LASTMILE_<FLAG> (e.g. --data-dir ↔ LASTMILE_DATA_DIR); DATABASE_URL selects an external PostGIS.")
+}

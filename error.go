@@ -1,0 +1,108 @@
+// Package lastmile holds the domain types shared by every package: the error
+// type with a code that the HTTP layer maps to a status, and little else.
+package lastmile
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Error codes. Each maps to one HTTP status in server/respond.
+const (
+	EINVALID         = "invalid"               // 400: the request or file is malformed
+	EUNAUTHORIZED    = "unauthorized"          // 401: no or unknown credentials
+	EFORBIDDEN       = "forbidden"             // 403: credentials lack the scope
+	ENOTFOUND        = "not_found"             // 404
+	ECONFLICT        = "conflict"              // 409 (or 412 for a stale If-Match)
+	EPRECONDITION    = "precondition"          // 412: If-Match does not match
+	EPRECONDREQUIRED = "precondition_required" // 428: If-Match missing
+	ETOOLARGE        = "too_large"             // 413
+	EUNAVAILABLE     = "unavailable"           // 503: the database is down
+	EINTERNAL        = "internal"              // 500: never shown to users
+)
+
+// Problem is one thing wrong with an input: where (row, field, coordinate)
+// and why. Imports and writes report every problem, not only the first.
+type Problem struct {
+	Row     int    `json:"row,omitempty"`   // 1-based row or feature number
+	Field   string `json:"field,omitempty"` // property or parameter name
+	Value   string `json:"value,omitempty"` // the offending value, shortened
+	Message string `json:"message"`
+}
+
+func (p Problem) String() string {
+	s := ""
+	if p.Row > 0 {
+		s += fmt.Sprintf("row %d: ", p.Row)
+	}
+	if p.Field != "" {
+		s += p.Field + ": "
+	}
+	s += p.Message
+	if p.Value != "" {
+		s += fmt.Sprintf(" (got %q)", p.Value)
+	}
+	return s
+}
+
+// Error is an application error: a code, a message safe to show users, and
+// optional problem details.
+type Error struct {
+	Code    string
+	Message string
+	Details []Problem
+}
+
+func (e *Error) Error() string {
+	if len(e.Details) == 0 {
+		return fmt.Sprintf("%s: %s", e.Code, e.Message)
+	}
+	return fmt.Sprintf("%s: %s: %s", e.Code, e.Message, e.Details[0])
+}
+
+// Errorf returns an *Error with the code and a formatted message.
+func Errorf(code, format string, args ...any) *Error {
+	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+// Invalid returns an EINVALID error listing the problems.
+func Invalid(message string, problems ...Problem) *Error {
+	return &Error{Code: EINVALID, Message: message, Details: problems}
+}
+
+// ErrorCode returns the code of the first *Error in err's chain, EINTERNAL
+// for any other non-nil error, and "" for nil.
+func ErrorCode(err error) string {
+	if err == nil {
+		return ""
+	}
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Code
+	}
+	return EINTERNAL
+}
+
+// ErrorMessage returns the user-facing message of err: the *Error's message,
+// or a generic text for internal errors (whose text may leak internals).
+func ErrorMessage(err error) string {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Message
+	}
+	return "internal error"
+}
+
+// Wrap adds context to *errp when it is a non-*Error, keeping *Error values
+// intact so their code and message reach the user. Use as
+// defer lastmile.Wrap(&err, "store.Get(%s, %d)", layer, id).
+func Wrap(errp *error, format string, args ...any) {
+	if *errp == nil {
+		return
+	}
+	var e *Error
+	if errors.As(*errp, &e) {
+		return
+	}
+	*errp = fmt.Errorf("%s: %w", fmt.Sprintf(format, args...), *errp)
+}

@@ -1,0 +1,79 @@
+package layer
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+)
+
+// Definition is a named road predicate users rely on. The SQL is built from
+// the catalog's own constants (never from request text) and refers to the
+// columns of the roads table, optionally qualified by an alias.
+type Definition struct {
+	Name        string // "hardened", "graded", "all_season"
+	Description string // stated in every response that uses it
+	sql         func(alias string) string
+	match       func(surface, techGrade, status string) bool
+}
+
+// SQL returns the predicate over the roads table aliased as alias ("" for none).
+func (d Definition) SQL(alias string) string { return d.sql(alias) }
+
+// Match evaluates the definition on one road's attributes.
+func (d Definition) Match(surface, techGrade, status string) bool {
+	return d.match(surface, techGrade, status)
+}
+
+// HardenedSurfaces are the surfaces that count as hardened.
+var HardenedSurfaces = []string{"cement", "asphalt", "stone"}
+
+// GradedTechGrades are the technical grades of a graded highway.
+var GradedTechGrades = []string{"expressway", "class1", "class2", "class3", "class4"}
+
+func col(alias, name string) string {
+	if alias == "" {
+		return name
+	}
+	return alias + "." + name
+}
+
+func inList(column string, values []string) string {
+	quoted := make([]string, len(values))
+	for i, v := range values {
+		quoted[i] = "'" + v + "'"
+	}
+	return fmt.Sprintf("%s IN (%s)", column, strings.Join(quoted, ", "))
+}
+
+// Hardened: surface cement, asphalt or stone.
+var Hardened = Definition{
+	Name:        "hardened",
+	Description: "hardened road: surface is cement, asphalt or stone",
+	sql:         func(a string) string { return inList(col(a, "surface"), HardenedSurfaces) },
+	match:       func(s, _, _ string) bool { return slices.Contains(HardenedSurfaces, s) },
+}
+
+// Graded: technical grade expressway, class1 … class4 (not substandard).
+var Graded = Definition{
+	Name:        "graded",
+	Description: "graded highway: technical grade expressway or class 1-4 (not substandard)",
+	sql:         func(a string) string { return inList(col(a, "tech_grade"), GradedTechGrades) },
+	match:       func(_, g, _ string) bool { return slices.Contains(GradedTechGrades, g) },
+}
+
+// AllSeason (Rural Access Index): hardened, or graded and completed.
+var AllSeason = Definition{
+	Name:        "all_season",
+	Description: "all-season road (Rural Access Index): hardened, or a graded highway that is completed",
+	sql: func(a string) string {
+		return fmt.Sprintf("(%s OR (%s AND %s = 'completed'))", Hardened.SQL(a), Graded.SQL(a), col(a, "status"))
+	},
+	match: func(s, g, st string) bool {
+		return Hardened.Match(s, g, st) || (Graded.Match(s, g, st) && st == "completed")
+	},
+}
+
+// Definitions returns the shared definitions by name.
+func Definitions() map[string]Definition {
+	return map[string]Definition{Hardened.Name: Hardened, Graded.Name: Graded, AllSeason.Name: AllSeason}
+}

@@ -1,0 +1,161 @@
+package postgis
+
+import (
+	"context"
+	"crypto/sha256"
+	"embed"
+	"encoding/hex"
+	"fmt"
+	"io/fs"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/lastmile/lastmile"
+)
+
+//go:embed migrations/*.sql
+var migrationFiles embed.FS
+
+// Migration is one embedded .sql file, applied once in its own transaction.
+type Migration struct {
+	Version int    // numeric prefix of the file name
+	Name    string // file name
+	SQL     string
+}
+
+// Migrations returns the embedded migrations in order.
+func Migrations() ([]Migration, error) {
+	entries, err := fs.ReadDir(migrationFiles, "migrations")
+	if err != nil {
+		return nil, err
+	}
+	var out []Migration
+	for _, e := range entries {
+		prefix, _, ok := strings.Cut(e.Name(), "_")
+		v, err := strconv.Atoi(prefix)
+		if !ok || err != nil {
+			return nil, fmt.Errorf("migration %s: name must start with a number and '_'", e.Name())
+		}
+		b, err := migrationFiles.ReadFile("migrations/" + e.Name())
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, Migration{Version: v, Name: e.Name(), SQL: string(b)})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Version < out[j].Version })
+	for i := 1; i < len(out); i++ {
+		if out[i].Version == out[i-1].Version {
+			return nil, fmt.Errorf("migrations %s and %s share version %d", out[i-1].Name, out[i].Name, out[i].Version)
+		}
+	}
+	return out, nil
+}
+
+// SchemaHash identifies the set of embedded migrations (used to name test
+// templates, so a changed migration never reuses a stale template).
+func SchemaHash() string {
+	ms, _ := Migrations()
+	h := sha256.New()
+	for _, m := range ms {
+		h.Write([]byte(m.Name))
+		h.Write([]byte(m.SQL))
+	}
+	return hex.EncodeToString(h.Sum(nil))[:12]
+}
+
+// migrationLock is the advisory lock key that serialises concurrent migrators.
+const migrationLock = 0x6c6173746d696c65 // "lastmile"
+
+// Migrate applies every migration not yet recorded, each in its own
+// transaction, and returns the names applied. It is safe to run from several
+// processes at once.
+func Migrate(ctx context.Context, pool *pgxpool.Pool) (applied []string, err error) {
+	defer lastmile.Wrap(&err, "migrate")
+	ms, err := Migrations()
+	if err != nil {
+		return nil, err
+	}
+	conn, err := pool.Acquire(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer conn.Release()
+	if _, err := conn.Exec(ctx, `SELECT pg_advisory_lock($1)`, int64(migrationLock)); err != nil {
+		return nil, err
+	}
+	defer conn.Exec(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock($1)`, int64(migrationLock)) //nolint:errcheck
+	if _, err := conn.Exec(ctx, `CREATE SCHEMA IF NOT EXISTS lastmile;
+		CREATE TABLE IF NOT EXISTS lastmile.schema_migrations (
+			version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`); err != nil {
+		return nil, err
+	}
+	done, err := appliedVersions(ctx, conn.Conn())
+	if err != nil {
+		return nil, err
+	}
+	for _, m := range ms {
+		if done[m.Version] {
+			continue
+		}
+		err := pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
+			if _, err := tx.Exec(ctx, m.SQL); err != nil {
+				return err
+			}
+			_, err := tx.Exec(ctx, `INSERT INTO lastmile.schema_migrations (version, name) VALUES ($1, $2)`, m.Version, m.Name)
+			return err
+		})
+		if err != nil {
+			return applied, fmt.Errorf("migration %s failed (nothing of it was applied): %w", m.Name, err)
+		}
+		applied = append(applied, m.Name)
+	}
+	return applied, nil
+}
+
+// Pending returns the names of migrations not yet applied (used by /readyz).
+func Pending(ctx context.Context, pool *pgxpool.Pool) ([]string, error) {
+	ms, err := Migrations()
+	if err != nil {
+		return nil, err
+	}
+	conn, err := pool.Acquire(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer conn.Release()
+	done, err := appliedVersions(ctx, conn.Conn())
+	if err != nil {
+		return nil, err
+	}
+	var pending []string
+	for _, m := range ms {
+		if !done[m.Version] {
+			pending = append(pending, m.Name)
+		}
+	}
+	return pending, nil
+}
+
+func appliedVersions(ctx context.Context, conn *pgx.Conn) (map[int]bool, error) {
+	var exists bool
+	if err := conn.QueryRow(ctx, `SELECT to_regclass('lastmile.schema_migrations') IS NOT NULL`).Scan(&exists); err != nil {
+		return nil, err
+	}
+	done := map[int]bool{}
+	if !exists {
+		return done, nil
+	}
+	rows, err := conn.Query(ctx, `SELECT version FROM lastmile.schema_migrations`)
+	if err != nil {
+		return nil, err
+	}
+	versions, err := pgx.CollectRows(rows, pgx.RowTo[int])
+	for _, v := range versions {
+		done[v] = true
+	}
+	return done, err
+}

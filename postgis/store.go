@@ -1,0 +1,449 @@
+package postgis
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/paulmach/orb"
+	"github.com/paulmach/orb/encoding/ewkb"
+	"github.com/paulmach/orb/encoding/wkb"
+
+	"github.com/lastmile/lastmile"
+	"github.com/lastmile/lastmile/geo"
+	"github.com/lastmile/lastmile/layer"
+)
+
+// Feature is one stored feature: geometry as an orb type, attributes as
+// JSON-ready values (dates as "YYYY-MM-DD" strings).
+type Feature struct {
+	ID         int64
+	Layer      string
+	Version    int
+	Geometry   orb.Geometry
+	Properties map[string]any
+}
+
+// Actor says who writes, for history: the token's name, the request id and
+// the source (an imported file's name).
+type Actor struct {
+	Name      string
+	RequestID string
+	Source    string
+}
+
+type actorKey struct{}
+
+// WithActor returns ctx carrying the actor of the writes made with it.
+func WithActor(ctx context.Context, a Actor) context.Context {
+	return context.WithValue(ctx, actorKey{}, a)
+}
+
+// ActorFrom returns the actor in ctx (zero when none).
+func ActorFrom(ctx context.Context) Actor {
+	a, _ := ctx.Value(actorKey{}).(Actor)
+	return a
+}
+
+// SetActor records the actor in the transaction so the history triggers see
+// it. Imports call it too.
+func SetActor(ctx context.Context, tx pgx.Tx, a Actor) error {
+	_, err := tx.Exec(ctx, `SELECT set_config('lastmile.actor', $1, true),
+		set_config('lastmile.request_id', $2, true), set_config('lastmile.source', $3, true)`,
+		a.Name, a.RequestID, a.Source)
+	return err
+}
+
+// ChangeFunc is told, after a commit, which layer changed and the bounds of
+// the geometries before and after (for tile-cache invalidation).
+type ChangeFunc func(layer string, bounds []orb.Bound)
+
+// Store reads and writes features of any catalog layer.
+type Store struct {
+	pool     *pgxpool.Pool
+	catalog  *layer.Catalog
+	onChange []ChangeFunc
+}
+
+// NewStore returns a store over pool for the catalog's layers.
+func NewStore(pool *pgxpool.Pool, catalog *layer.Catalog) *Store {
+	return &Store{pool: pool, catalog: catalog}
+}
+
+// OnChange registers f to be called after every committed write. Call it
+// while wiring, before serving.
+func (s *Store) OnChange(f ChangeFunc) { s.onChange = append(s.onChange, f) }
+
+// Changed tells the OnChange functions that layer changed within bounds.
+// Importers that write outside the store call it after their commit.
+func (s *Store) Changed(layerName string, bounds []orb.Bound) {
+	for _, f := range s.onChange {
+		f(layerName, bounds)
+	}
+}
+
+// Layer returns the catalog layer named name, or a not-found error.
+func (s *Store) Layer(name string) (*layer.Layer, error) {
+	l, ok := s.catalog.Layer(name)
+	if !ok {
+		return nil, lastmile.Errorf(lastmile.ENOTFOUND, "no layer %q (layers: %s)", name, strings.Join(s.catalog.Names(), ", "))
+	}
+	return l, nil
+}
+
+func table(l *layer.Layer) string { return pgx.Identifier{"lastmile", l.Table}.Sanitize() }
+
+// Get returns the feature id of layer.
+func (s *Store) Get(ctx context.Context, layerName string, id int64) (_ *Feature, err error) {
+	defer lastmile.Wrap(&err, "store.Get(%s, %d)", layerName, id)
+	l, err := s.Layer(layerName)
+	if err != nil {
+		return nil, err
+	}
+	return getFeature(ctx, s.pool, l, id)
+}
+
+type querier interface {
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
+func getFeature(ctx context.Context, q querier, l *layer.Layer, id int64) (*Feature, error) {
+	var (
+		f     = &Feature{ID: id, Layer: l.Name}
+		props []byte
+		geom  []byte
+	)
+	err := q.QueryRow(ctx, `SELECT version, to_jsonb(t) - 'geom' - 'geom_3857' - 'id', ST_AsBinary(geom)
+		FROM `+table(l)+` t WHERE id = $1`, id).Scan(&f.Version, &props, &geom)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, lastmile.Errorf(lastmile.ENOTFOUND, "%s feature %d does not exist", l.Name, id)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if err := json.Unmarshal(props, &f.Properties); err != nil {
+		return nil, err
+	}
+	if f.Geometry, err = wkb.Unmarshal(geom); err != nil {
+		return nil, err
+	}
+	return f, nil
+}
+
+// validate checks properties and geometry against the layer; geom may be
+// nil only when partial (a patch that keeps the geometry).
+func validate(l *layer.Layer, props map[string]any, geom orb.Geometry, partial bool) (map[string]any, error) {
+	values, problems := l.Validate(props, partial)
+	if geom != nil || !partial {
+		if kind := geo.Kind(geom); geom != nil && !l.AllowsGeometry(kind) {
+			problems = append(problems, lastmile.Problem{Field: "geometry",
+				Message: fmt.Sprintf("%s is not allowed in layer %s (allowed: %s)", kind, l.Name, strings.Join(l.GeomKinds, ", "))})
+		} else {
+			for _, msg := range geo.Validate(geom) {
+				problems = append(problems, lastmile.Problem{Field: "geometry", Message: msg})
+			}
+		}
+	}
+	if len(problems) > 0 {
+		return nil, lastmile.Invalid(fmt.Sprintf("the %s feature is invalid", l.Name), problems...)
+	}
+	return values, nil
+}
+
+// write runs fn in a transaction carrying the actor, maps constraint
+// violations to invalid errors, and reports changes after the commit.
+func (s *Store) write(ctx context.Context, l *layer.Layer, fn func(tx pgx.Tx) ([]orb.Bound, error)) error {
+	var bounds []orb.Bound
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if err := SetActor(ctx, tx, ActorFrom(ctx)); err != nil {
+			return err
+		}
+		var err error
+		bounds, err = fn(tx)
+		return err
+	})
+	if err != nil {
+		return MapError(err)
+	}
+	if len(bounds) > 0 {
+		s.Changed(l.Name, bounds)
+	}
+	return nil
+}
+
+// Create inserts a feature and returns it as stored.
+func (s *Store) Create(ctx context.Context, layerName string, props map[string]any, geom orb.Geometry) (f *Feature, err error) {
+	defer lastmile.Wrap(&err, "store.Create(%s)", layerName)
+	l, err := s.Layer(layerName)
+	if err != nil {
+		return nil, err
+	}
+	values, err := validate(l, props, geom, false)
+	if err != nil {
+		return nil, err
+	}
+	g, err := ewkb.Marshal(geom, 4326)
+	if err != nil {
+		return nil, lastmile.Invalid("geometry cannot be encoded", lastmile.Problem{Field: "geometry", Message: err.Error()})
+	}
+	cols, args := columnValues(values)
+	args = append(args, g)
+	var placeholders []string
+	for i := range cols {
+		placeholders = append(placeholders, fmt.Sprintf("$%d", i+1))
+	}
+	sql := fmt.Sprintf(`INSERT INTO %s (%s) VALUES (%s) RETURNING id`, table(l),
+		strings.Join(append(cols, "geom"), ", "),
+		strings.Join(append(placeholders, fmt.Sprintf("ST_GeomFromEWKB($%d)", len(args))), ", "))
+	err = s.write(ctx, l, func(tx pgx.Tx) ([]orb.Bound, error) {
+		if err := checkGeometry(ctx, tx, g); err != nil {
+			return nil, err
+		}
+		var id int64
+		if err := tx.QueryRow(ctx, sql, args...).Scan(&id); err != nil {
+			return nil, err
+		}
+		f, err = getFeature(ctx, tx, l, id)
+		return []orb.Bound{geom.Bound()}, err
+	})
+	return f, err
+}
+
+// Replace sets every writable field of feature id (absent ones to their
+// default) and its geometry, if its version is still version.
+func (s *Store) Replace(ctx context.Context, layerName string, id int64, version int, props map[string]any, geom orb.Geometry) (f *Feature, err error) {
+	defer lastmile.Wrap(&err, "store.Replace(%s, %d)", layerName, id)
+	l, err := s.Layer(layerName)
+	if err != nil {
+		return nil, err
+	}
+	values, err := validate(l, props, geom, false)
+	if err != nil {
+		return nil, err
+	}
+	for _, fd := range l.Fields {
+		if _, ok := values[fd.Name]; !ok && !fd.ReadOnly {
+			values[fd.Name] = defaultValue{}
+		}
+	}
+	return s.update(ctx, l, id, version, values, geom)
+}
+
+// Patch merges props into feature id (a null sets a field to NULL) and
+// replaces its geometry when geom is not nil, if its version is still version.
+func (s *Store) Patch(ctx context.Context, layerName string, id int64, version int, props map[string]any, geom orb.Geometry) (f *Feature, err error) {
+	defer lastmile.Wrap(&err, "store.Patch(%s, %d)", layerName, id)
+	l, err := s.Layer(layerName)
+	if err != nil {
+		return nil, err
+	}
+	values, err := validate(l, props, geom, true)
+	if err != nil {
+		return nil, err
+	}
+	return s.update(ctx, l, id, version, values, geom)
+}
+
+// defaultValue marks a column to be set to its DEFAULT.
+type defaultValue struct{}
+
+func (s *Store) update(ctx context.Context, l *layer.Layer, id int64, version int, values map[string]any, geom orb.Geometry) (f *Feature, err error) {
+	cols, args := columnValues(values)
+	var sets []string
+	var params []any
+	for i, c := range cols {
+		if _, ok := args[i].(defaultValue); ok {
+			sets = append(sets, c+" = DEFAULT")
+			continue
+		}
+		params = append(params, args[i])
+		sets = append(sets, fmt.Sprintf("%s = $%d", c, len(params)))
+	}
+	var g []byte
+	if geom != nil {
+		if g, err = ewkb.Marshal(geom, 4326); err != nil {
+			return nil, lastmile.Invalid("geometry cannot be encoded", lastmile.Problem{Field: "geometry", Message: err.Error()})
+		}
+		params = append(params, g)
+		sets = append(sets, fmt.Sprintf("geom = ST_GeomFromEWKB($%d)", len(params)))
+	}
+	params = append(params, id)
+	sql := fmt.Sprintf(`UPDATE %s SET %s WHERE id = $%d`, table(l), strings.Join(sets, ", "), len(params))
+	err = s.write(ctx, l, func(tx pgx.Tx) ([]orb.Bound, error) {
+		old, err := lockVersion(ctx, tx, l, id, version)
+		if err != nil {
+			return nil, err
+		}
+		if g != nil {
+			if err := checkGeometry(ctx, tx, g); err != nil {
+				return nil, err
+			}
+		}
+		if len(sets) > 0 {
+			if _, err := tx.Exec(ctx, sql, params...); err != nil {
+				return nil, err
+			}
+		}
+		if f, err = getFeature(ctx, tx, l, id); err != nil {
+			return nil, err
+		}
+		if f.Version == version { // nothing changed
+			return nil, nil
+		}
+		return []orb.Bound{old.Bound(), f.Geometry.Bound()}, nil
+	})
+	return f, err
+}
+
+// Delete removes feature id if its version is still version. Its history stays.
+func (s *Store) Delete(ctx context.Context, layerName string, id int64, version int) (err error) {
+	defer lastmile.Wrap(&err, "store.Delete(%s, %d)", layerName, id)
+	l, err := s.Layer(layerName)
+	if err != nil {
+		return err
+	}
+	return s.write(ctx, l, func(tx pgx.Tx) ([]orb.Bound, error) {
+		old, err := lockVersion(ctx, tx, l, id, version)
+		if err != nil {
+			return nil, err
+		}
+		_, err = tx.Exec(ctx, `DELETE FROM `+table(l)+` WHERE id = $1`, id)
+		return []orb.Bound{old.Bound()}, err
+	})
+}
+
+// lockVersion locks feature id and checks its version; it returns the
+// current geometry. A stale version is a precondition error, never a silent
+// overwrite.
+func lockVersion(ctx context.Context, tx pgx.Tx, l *layer.Layer, id int64, version int) (orb.Geometry, error) {
+	var current int
+	var geom []byte
+	err := tx.QueryRow(ctx, `SELECT version, ST_AsBinary(geom) FROM `+table(l)+` WHERE id = $1 FOR UPDATE`, id).Scan(&current, &geom)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, lastmile.Errorf(lastmile.ENOTFOUND, "%s feature %d does not exist", l.Name, id)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if current != version {
+		return nil, lastmile.Errorf(lastmile.EPRECONDITION, "%s feature %d is at version %d, not %d: it was changed by someone else; reload it and apply your change again", l.Name, id, current, version)
+	}
+	return wkb.Unmarshal(geom)
+}
+
+// columnValues returns the quoted column names and values in a stable order.
+func columnValues(values map[string]any) ([]string, []any) {
+	names := make([]string, 0, len(values))
+	for k := range values {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	cols := make([]string, len(names))
+	args := make([]any, len(names))
+	for i, n := range names {
+		cols[i] = pgx.Identifier{n}.Sanitize()
+		args[i] = values[n]
+	}
+	return cols, args
+}
+
+// HistoryEntry is one recorded write of a feature.
+type HistoryEntry struct {
+	Op        string          `json:"op"`
+	Version   int             `json:"version"`
+	Actor     string          `json:"actor"`
+	At        time.Time       `json:"at"`
+	RequestID string          `json:"request_id,omitempty"`
+	Source    string          `json:"source,omitempty"`
+	Changed   []string        `json:"changed"`
+	Old       map[string]any  `json:"old,omitempty"`
+	New       map[string]any  `json:"new,omitempty"`
+	OldGeom   json.RawMessage `json:"geometry_before,omitempty"`
+	NewGeom   json.RawMessage `json:"geometry_after,omitempty"`
+}
+
+// History returns every recorded write of feature id, oldest first. It works
+// for deleted features too.
+func (s *Store) History(ctx context.Context, layerName string, id int64) (_ []HistoryEntry, err error) {
+	defer lastmile.Wrap(&err, "store.History(%s, %d)", layerName, id)
+	l, err := s.Layer(layerName)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := s.pool.Query(ctx, `SELECT op, version, actor, at, coalesce(request_id, ''), coalesce(source, ''),
+			old_row, new_row, ST_AsGeoJSON(old_geom), ST_AsGeoJSON(new_geom),
+			coalesce(old_geom IS DISTINCT FROM new_geom AND NOT (old_geom IS NOT NULL AND new_geom IS NOT NULL AND ST_Equals(old_geom, new_geom)), false)
+		FROM lastmile.feature_history WHERE layer = $1 AND feature_id = $2 ORDER BY id`, l.Table, id)
+	if err != nil {
+		return nil, err
+	}
+	var out []HistoryEntry
+	for rows.Next() {
+		var (
+			h                HistoryEntry
+			oldRow, newRow   []byte
+			oldGeom, newGeom *string
+			geomChanged      bool
+		)
+		if err := rows.Scan(&h.Op, &h.Version, &h.Actor, &h.At, &h.RequestID, &h.Source,
+			&oldRow, &newRow, &oldGeom, &newGeom, &geomChanged); err != nil {
+			return nil, err
+		}
+		if oldRow != nil {
+			json.Unmarshal(oldRow, &h.Old)
+		}
+		if newRow != nil {
+			json.Unmarshal(newRow, &h.New)
+		}
+		if oldGeom != nil {
+			h.OldGeom = json.RawMessage(*oldGeom)
+		}
+		if newGeom != nil {
+			h.NewGeom = json.RawMessage(*newGeom)
+		}
+		h.Changed = changedFields(h.Old, h.New)
+		if geomChanged {
+			h.Changed = append(h.Changed, "geometry")
+		}
+		out = append(out, h)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	if len(out) == 0 {
+		return nil, lastmile.Errorf(lastmile.ENOTFOUND, "%s feature %d has no history (it never existed)", l.Name, id)
+	}
+	return out, nil
+}
+
+// changedFields lists the attributes that differ between two row images,
+// leaving out the ones the server maintains.
+func changedFields(old, new map[string]any) []string {
+	skip := map[string]bool{"version": true, "updated_at": true, "updated_by": true, "length_m": true, "id": true}
+	keys := map[string]bool{}
+	for k := range old {
+		keys[k] = true
+	}
+	for k := range new {
+		keys[k] = true
+	}
+	changed := []string{}
+	for k := range keys {
+		if skip[k] {
+			continue
+		}
+		a, _ := json.Marshal(old[k])
+		b, _ := json.Marshal(new[k])
+		if string(a) != string(b) {
+			changed = append(changed, k)
+		}
+	}
+	sort.Strings(changed)
+	return changed
+}

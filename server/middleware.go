@@ -1,0 +1,138 @@
+package server
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"net/http"
+	"regexp"
+	"time"
+
+	"github.com/gorilla/mux"
+
+	"github.com/lastmile/lastmile"
+	"github.com/lastmile/lastmile/server/respond"
+)
+
+var validRequestID = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
+
+// withRequestID takes X-Request-Id from the client when it is sane, or makes
+// one, and puts it in the context, the response and the logger.
+func (s *Server) withRequestID(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id := r.Header.Get("X-Request-Id")
+		if !validRequestID.MatchString(id) {
+			b := make([]byte, 8)
+			rand.Read(b)
+			id = hex.EncodeToString(b)
+		}
+		w.Header().Set("X-Request-Id", id)
+		ctx := respond.WithRequestID(r.Context(), id)
+		ctx = respond.WithLogger(ctx, s.deps.Logger.With("request_id", id))
+		next.ServeHTTP(w, r.WithContext(ctx))
+	})
+}
+
+// statusWriter records the status and size of a response.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+	bytes  int64
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	n, err := w.ResponseWriter.Write(b)
+	w.bytes += int64(n)
+	return n, err
+}
+
+// Unwrap lets http.ResponseController reach the underlying writer (Flush).
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// withLogging logs each request and records its metrics by route template.
+func (s *Server) withLogging(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		sw := &statusWriter{ResponseWriter: w}
+		next.ServeHTTP(sw, r)
+		if sw.status == 0 {
+			sw.status = http.StatusOK
+		}
+		elapsed := time.Since(start)
+		route := routeName(s.router, r)
+		s.metrics.observe(route, r.Method, sw.status, elapsed)
+		level := slogLevel(sw.status)
+		respond.Logger(r.Context()).Log(r.Context(), level, "request",
+			"method", r.Method, "path", r.URL.Path, "route", route, "status", sw.status,
+			"bytes", sw.bytes, "ms", float64(elapsed.Microseconds())/1000)
+	})
+}
+
+// routeName returns the matched route's path template (bounded label
+// cardinality for metrics), or "unmatched".
+func routeName(router *mux.Router, r *http.Request) string {
+	var m mux.RouteMatch
+	if router.Match(r, &m) && m.Route != nil {
+		if t, err := m.Route.GetPathTemplate(); err == nil {
+			return t
+		}
+	}
+	return "unmatched"
+}
+
+// withRecover turns a panic into a logged 500 carrying only the request id.
+func (s *Server) withRecover(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			if v := recover(); v != nil {
+				if v == http.ErrAbortHandler {
+					panic(v)
+				}
+				respond.Error(w, r, fmt.Errorf("panic: %v", v))
+			}
+		}()
+		next.ServeHTTP(w, r)
+	})
+}
+
+// withTimeout bounds each request with a deadline derived from its context,
+// and JSON bodies with the body limit.
+func (s *Server) withTimeout(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if s.opts.RequestTimeout > 0 {
+			ctx, cancel := context.WithTimeout(r.Context(), s.opts.RequestTimeout)
+			defer cancel()
+			r = r.WithContext(ctx)
+		}
+		if r.Body != nil && s.opts.BodyLimit > 0 && !isImport(r) {
+			r.Body = http.MaxBytesReader(w, r.Body, s.opts.BodyLimit)
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+func isImport(r *http.Request) bool {
+	const prefix = "/api/import/"
+	return len(r.URL.Path) > len(prefix) && r.URL.Path[:len(prefix)] == prefix
+}
+
+// notFound answers unknown paths with the JSON error shape.
+func notFound(w http.ResponseWriter, r *http.Request) {
+	respond.Error(w, r, lastmile.Errorf(lastmile.ENOTFOUND, "no such path: %s", r.URL.Path))
+}
+
+func methodNotAllowed(w http.ResponseWriter, r *http.Request) {
+	respond.JSON(w, http.StatusMethodNotAllowed, map[string]any{"error": map[string]string{
+		"code": "method_not_allowed", "message": r.Method + " is not allowed on " + r.URL.Path}})
+}

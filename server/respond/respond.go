@@ -1,0 +1,155 @@
+// Package respond is the one place where errors become HTTP responses, and
+// the adapter that lets handlers return errors (pg_featureserv style). It is
+// a leaf package so tiles/, stats/ and ingest/ handlers can use it without
+// importing server/.
+package respond
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/lastmile/lastmile"
+)
+
+type ctxKey int
+
+const (
+	requestIDKey ctxKey = iota
+	loggerKey
+)
+
+// WithRequestID returns ctx carrying the request id.
+func WithRequestID(ctx context.Context, id string) context.Context {
+	return context.WithValue(ctx, requestIDKey, id)
+}
+
+// RequestID returns the request id in ctx, or "".
+func RequestID(ctx context.Context) string {
+	id, _ := ctx.Value(requestIDKey).(string)
+	return id
+}
+
+// WithLogger returns ctx carrying the request's logger.
+func WithLogger(ctx context.Context, l *slog.Logger) context.Context {
+	return context.WithValue(ctx, loggerKey, l)
+}
+
+// Logger returns the request's logger (slog.Default when none was set).
+func Logger(ctx context.Context) *slog.Logger {
+	if l, ok := ctx.Value(loggerKey).(*slog.Logger); ok {
+		return l
+	}
+	return slog.Default()
+}
+
+// HandlerFunc is an HTTP handler that returns an error instead of writing it.
+type HandlerFunc func(w http.ResponseWriter, r *http.Request) error
+
+// ServeHTTP calls f and writes its error, if any, with Error.
+func (f HandlerFunc) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if err := f(w, r); err != nil {
+		Error(w, r, err)
+	}
+}
+
+// Status returns the HTTP status for an error code.
+func Status(code string) int {
+	switch code {
+	case lastmile.EINVALID:
+		return http.StatusBadRequest
+	case lastmile.EUNAUTHORIZED:
+		return http.StatusUnauthorized
+	case lastmile.EFORBIDDEN:
+		return http.StatusForbidden
+	case lastmile.ENOTFOUND:
+		return http.StatusNotFound
+	case lastmile.ECONFLICT:
+		return http.StatusConflict
+	case lastmile.EPRECONDITION:
+		return http.StatusPreconditionFailed
+	case lastmile.EPRECONDREQUIRED:
+		return http.StatusPreconditionRequired
+	case lastmile.ETOOLARGE:
+		return http.StatusRequestEntityTooLarge
+	case lastmile.EUNAVAILABLE:
+		return http.StatusServiceUnavailable
+	}
+	return http.StatusInternalServerError
+}
+
+// errorBody is the JSON shape of every error response (DESIGN.md §4).
+type errorBody struct {
+	Error struct {
+		Code      string             `json:"code"`
+		Message   string             `json:"message"`
+		Details   []lastmile.Problem `json:"details,omitempty"`
+		RequestID string             `json:"request_id,omitempty"`
+	} `json:"error"`
+}
+
+// Error writes err as JSON with the status of its code. Internal errors are
+// logged with the request id and shown only as "internal error"; a database
+// that cannot be reached is 503.
+func Error(w http.ResponseWriter, r *http.Request, err error) {
+	err = Classify(err)
+	code := lastmile.ErrorCode(err)
+	var body errorBody
+	body.Error.Code = code
+	body.Error.Message = lastmile.ErrorMessage(err)
+	body.Error.RequestID = RequestID(r.Context())
+	var e *lastmile.Error
+	if errors.As(err, &e) {
+		body.Error.Details = e.Details
+	}
+	status := Status(code)
+	if status >= 500 {
+		Logger(r.Context()).Error("request failed", "status", status, "err", err.Error())
+	}
+	if status == http.StatusServiceUnavailable {
+		w.Header().Set("Retry-After", "5")
+	}
+	JSON(w, status, body)
+}
+
+// Classify turns errors that are not *lastmile.Error but have a meaning for
+// users into one: a cancelled request, a body too large, a database that
+// cannot be reached.
+func Classify(err error) error {
+	var e *lastmile.Error
+	var maxBytes *http.MaxBytesError
+	var connErr *pgconn.ConnectError
+	switch {
+	case errors.As(err, &e):
+		return err
+	case errors.As(err, &maxBytes):
+		return lastmile.Errorf(lastmile.ETOOLARGE, "request body is larger than the limit of %d bytes", maxBytes.Limit)
+	case errors.Is(err, context.DeadlineExceeded):
+		return &lastmile.Error{Code: lastmile.EUNAVAILABLE, Message: "the request took longer than the server's time limit"}
+	case errors.As(err, &connErr) || pgconn.SafeToRetry(err) || isConnectionLost(err):
+		return &lastmile.Error{Code: lastmile.EUNAVAILABLE, Message: "the database is unavailable; try again shortly"}
+	}
+	return err
+}
+
+func isConnectionLost(err error) bool {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		// admin_shutdown, crash_shutdown, cannot_connect_now
+		return pgErr.Code == "57P01" || pgErr.Code == "57P02" || pgErr.Code == "57P03"
+	}
+	return pgconn.Timeout(err)
+}
+
+// JSON writes v as JSON with the status.
+func JSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	enc.Encode(v)
+}

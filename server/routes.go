@@ -1,0 +1,51 @@
+package server
+
+import (
+	"context"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/lastmile/lastmile"
+	"github.com/lastmile/lastmile/postgis"
+	"github.com/lastmile/lastmile/server/respond"
+)
+
+func (s *Server) routes() {
+	r := s.router
+	r.NotFoundHandler = http.HandlerFunc(notFound)
+	r.MethodNotAllowedHandler = http.HandlerFunc(methodNotAllowed)
+	r.Handle("/healthz", respond.HandlerFunc(s.healthz)).Methods(http.MethodGet, http.MethodHead)
+	r.Handle("/readyz", respond.HandlerFunc(s.readyz)).Methods(http.MethodGet, http.MethodHead)
+	r.Handle("/metrics", promhttp.HandlerFor(s.metrics.registry, promhttp.HandlerOpts{})).Methods(http.MethodGet)
+	for _, m := range s.deps.Mounts {
+		m.Register(r)
+	}
+}
+
+// healthz answers 200 while the process is up.
+func (s *Server) healthz(w http.ResponseWriter, r *http.Request) error {
+	respond.JSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	return nil
+}
+
+// readyz answers 200 when the database is reachable and its schema current,
+// 503 otherwise, saying which.
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request) error {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	if s.deps.Pool == nil {
+		return lastmile.Errorf(lastmile.EUNAVAILABLE, "no database configured")
+	}
+	pending, err := postgis.Pending(ctx, s.deps.Pool)
+	if err != nil {
+		return lastmile.Errorf(lastmile.EUNAVAILABLE, "database unreachable")
+	}
+	if len(pending) > 0 {
+		return lastmile.Errorf(lastmile.EUNAVAILABLE, "database schema is not current: pending migrations %s (run lastmile migrate)", strings.Join(pending, ", "))
+	}
+	respond.JSON(w, http.StatusOK, map[string]string{"status": "ready"})
+	return nil
+}

@@ -1,0 +1,113 @@
+// Package server is lastmile's HTTP side: the router, middleware (request
+// id, slog logging, recovery, timeouts, body limits, Prometheus), health
+// endpoints, the OGC API Features handlers, and the mounting of tiles/,
+// stats/, ingest/ and static/.
+package server
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/gorilla/mux"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/lastmile/lastmile/layer"
+	"github.com/lastmile/lastmile/postgis"
+)
+
+// Options are the server's own settings, each with a flag.
+type Options struct {
+	Addr           string
+	RequestTimeout time.Duration // per request, derived from the request context
+	BodyLimit      int64         // bytes, for JSON bodies
+	ShutdownGrace  time.Duration
+}
+
+// RegisterFlags adds the options' flags to fs.
+func (o *Options) RegisterFlags(fs *flag.FlagSet) {
+	fs.StringVar(&o.Addr, "addr", ":8080", "address to listen on")
+	fs.DurationVar(&o.RequestTimeout, "request-timeout", 30*time.Second, "time limit of one request")
+	fs.Int64Var(&o.BodyLimit, "body-limit", 10<<20, "largest request body in bytes (imports have their own limit)")
+	fs.DurationVar(&o.ShutdownGrace, "shutdown-grace", 10*time.Second, "time given to requests in flight on shutdown")
+}
+
+// Deps are what the server is built from.
+type Deps struct {
+	Pool    *pgxpool.Pool
+	Catalog *layer.Catalog
+	Store   *postgis.Store
+	Logger  *slog.Logger
+	// Mounts add the routes of other packages (tiles, stats, import, page).
+	Mounts []Mount
+}
+
+// Mount is a package's routes: it registers them on the router.
+type Mount interface {
+	Register(r *mux.Router)
+}
+
+// Server is the HTTP server.
+type Server struct {
+	opts    Options
+	deps    Deps
+	router  *mux.Router
+	metrics *metrics
+}
+
+// New returns a server with every route registered.
+func New(opts Options, deps Deps) *Server {
+	if deps.Logger == nil {
+		deps.Logger = slog.Default()
+	}
+	s := &Server{opts: opts, deps: deps, router: mux.NewRouter(), metrics: newMetrics(deps.Pool)}
+	s.routes()
+	return s
+}
+
+// Registry returns the Prometheus registry the server reports to.
+func (s *Server) Registry() *prometheus.Registry { return s.metrics.registry }
+
+// Handler returns the root handler with all middleware applied.
+func (s *Server) Handler() http.Handler {
+	return s.withRequestID(s.withLogging(s.withRecover(s.withTimeout(s.router))))
+}
+
+// ListenAndServe serves until ctx is cancelled, then shuts down gracefully.
+// ready, when not nil, receives the listening address.
+func (s *Server) ListenAndServe(ctx context.Context, ready func(addr string)) error {
+	ln, err := net.Listen("tcp", s.opts.Addr)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{
+		Handler:           s.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       5 * time.Minute, // imports stream large bodies
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(s.deps.Logger.Handler(), slog.LevelWarn),
+		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+	}
+	if ready != nil {
+		ready(ln.Addr().String())
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	s.deps.Logger.Info("shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), s.opts.ShutdownGrace)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
+		return err
+	}
+	return nil
+}
