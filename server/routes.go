@@ -20,6 +20,7 @@ func (s *Server) routes() {
 	r.Handle("/healthz", respond.HandlerFunc(s.healthz)).Methods(http.MethodGet, http.MethodHead)
 	r.Handle("/readyz", respond.HandlerFunc(s.readyz)).Methods(http.MethodGet, http.MethodHead)
 	r.Handle("/metrics", promhttp.HandlerFor(s.metrics.registry, promhttp.HandlerOpts{})).Methods(http.MethodGet)
+	s.ogcRoutes(r)
 	for _, m := range s.deps.Mounts {
 		m.Register(r)
 	}

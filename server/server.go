@@ -75,7 +75,7 @@ func (s *Server) Registry() *prometheus.Registry { return s.metrics.registry }
 
 // Handler returns the root handler with all middleware applied.
 func (s *Server) Handler() http.Handler {
-	return s.withRequestID(s.withLogging(s.withRecover(s.withTimeout(s.router))))
+	return s.withRequestID(s.withLogging(s.withRecover(s.withTimeout(s.withAuth(s.router)))))
 }
 
 // ListenAndServe serves until ctx is cancelled, then shuts down gracefully.

@@ -21,4 +21,6 @@ func NewHandler(pool *pgxpool.Pool, catalog *layer.Catalog, log *slog.Logger) *H
 }
 
 // Register adds the statistics and ranking routes.
-func (h *Handler) Register(r *mux.Router) {}
+func (h *Handler) Register(r *mux.Router) {
+	h.registerRank(r)
+}
