@@ -13,11 +13,15 @@ import (
 )
 
 // Handler serves /api/stats/... and /api/sites/rank.
-type Handler struct{}
+type Handler struct {
+	pool    *pgxpool.Pool
+	catalog *layer.Catalog
+	log     *slog.Logger
+}
 
 // NewHandler returns the statistics handler.
 func NewHandler(pool *pgxpool.Pool, catalog *layer.Catalog, log *slog.Logger) *Handler {
-	return &Handler{}
+	return &Handler{pool: pool, catalog: catalog, log: log}
 }
 
 // Register adds the statistics and ranking routes.
