@@ -63,6 +63,8 @@ func constraintField(e *pgconn.PgError) string {
 	switch {
 	case strings.HasPrefix(name, "geom"):
 		return "geometry"
+	case name == "completed_after_started":
+		return "completed_on"
 	case strings.HasSuffix(name, "_check"):
 		return strings.TrimSuffix(name, "_check")
 	case strings.HasSuffix(name, "_key"):
@@ -79,7 +81,7 @@ func constraintMessage(e *pgconn.PgError) string {
 		return "coordinates are outside longitude -180…180, latitude ±85.0511"
 	case strings.HasSuffix(e.ConstraintName, "_geom_not_empty"):
 		return "geometry is empty"
-	case strings.Contains(e.ConstraintName, "completed_on"):
+	case e.ConstraintName == "completed_after_started":
 		return "completed_on is before started_on"
 	}
 	return "value not allowed (" + e.ConstraintName + ")"

@@ -21,7 +21,7 @@ CREATE TABLE lastmile.common_columns (
     version      integer NOT NULL DEFAULT 1,
     updated_at   timestamptz NOT NULL DEFAULT now(),
     updated_by   text,
-    CHECK (completed_on IS NULL OR started_on IS NULL OR completed_on >= started_on)
+    CONSTRAINT completed_after_started CHECK (completed_on IS NULL OR started_on IS NULL OR completed_on >= started_on)
 );
 
 CREATE TABLE lastmile.roads (
