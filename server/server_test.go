@@ -1,0 +1,110 @@
+package server_test
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/gorilla/mux"
+
+	"github.com/lastmile/lastmile/layer"
+	"github.com/lastmile/lastmile/postgis"
+	"github.com/lastmile/lastmile/postgis/pgtest"
+	"github.com/lastmile/lastmile/server"
+)
+
+// panicky is a mount whose handler panics, to test recovery.
+type panicky struct{}
+
+func (panicky) Register(r *mux.Router) {
+	r.HandleFunc("/boom", func(http.ResponseWriter, *http.Request) { panic("secret internal detail") })
+}
+
+func newTestServer(t *testing.T) (*httptest.Server, *strings.Builder) {
+	pool := pgtest.New(t)
+	var logs strings.Builder
+	log := slog.New(slog.NewTextHandler(&logs, nil))
+	srv := server.New(server.Options{BodyLimit: 1 << 20}, server.Deps{
+		Pool: pool, Catalog: layer.Default(), Store: postgis.NewStore(pool, layer.Default()), Logger: log,
+		Mounts: []server.Mount{panicky{}},
+	})
+	ts := httptest.NewServer(srv.Handler())
+	t.Cleanup(ts.Close)
+	return ts, &logs
+}
+
+func get(t *testing.T, url string) (int, http.Header, string) {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, resp.Header, string(b)
+}
+
+func TestHealthAndErrors(t *testing.T) {
+	ts, logs := newTestServer(t)
+	tests := []struct {
+		path   string
+		status int
+		body   string
+	}{
+		{"/healthz", 200, `{"status":"ok"}`},
+		{"/readyz", 200, `{"status":"ready"}`},
+		{"/no/such/path", 404, `"code":"not_found","message":"no such path: /no/such/path"`},
+		{"/boom", 500, `"code":"internal","message":"internal error"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.path, func(t *testing.T) {
+			status, h, body := get(t, ts.URL+tt.path)
+			if status != tt.status || !strings.Contains(body, tt.body) {
+				t.Fatalf("%d %s, want %d containing %s", status, body, tt.status, tt.body)
+			}
+			if h.Get("X-Request-Id") == "" {
+				t.Error("no X-Request-Id")
+			}
+		})
+	}
+	// The 500 body carries the request id, never the panic's text; the log has both.
+	_, h, body := get(t, ts.URL+"/boom")
+	if strings.Contains(body, "secret") || !strings.Contains(body, h.Get("X-Request-Id")) {
+		t.Errorf("500 body = %s", body)
+	}
+	if !strings.Contains(logs.String(), "secret internal detail") || !strings.Contains(logs.String(), h.Get("X-Request-Id")) {
+		t.Errorf("log lacks the panic or request id:\n%s", logs.String())
+	}
+	// Metrics count requests by route template.
+	_, _, metrics := get(t, ts.URL+"/metrics")
+	for _, want := range []string{`lastmile_http_requests_total{method="GET",route="/healthz",status="200"} 1`, "lastmile_db_pool_max_connections", "go_goroutines"} {
+		if !strings.Contains(metrics, want) {
+			t.Errorf("metrics lack %s", want)
+		}
+	}
+}
+
+func TestReadyzReportsPendingMigrations(t *testing.T) {
+	pool := pgtest.New(t)
+	if _, err := pool.Exec(context.Background(), `DELETE FROM lastmile.schema_migrations`); err != nil {
+		t.Fatal(err)
+	}
+	srv := server.New(server.Options{}, server.Deps{Pool: pool, Catalog: layer.Default(), Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	ts := httptest.NewServer(srv.Handler())
+	defer ts.Close()
+	status, h, body := get(t, ts.URL+"/readyz")
+	var e struct{ Error struct{ Code, Message string } }
+	json.Unmarshal([]byte(body), &e)
+	if status != 503 || e.Error.Code != "unavailable" || !strings.Contains(e.Error.Message, "0001_schema.sql") || h.Get("Retry-After") == "" {
+		t.Fatalf("%d %s", status, body)
+	}
+	pool.Close()
+	if status, _, _ := get(t, ts.URL+"/readyz"); status != 503 {
+		t.Fatalf("closed pool: readyz %d", status)
+	}
+}
