@@ -154,7 +154,7 @@ func (c *Cluster) checkOwner() error {
 		return nil
 	}
 	if err != nil {
-		return fmt.Errorf("data directory %s: %w", c.opts.Dir, err)
+		return fmt.Errorf("data directory %s is not usable: %v", c.opts.Dir, err)
 	}
 	if !st.IsDir() {
 		return fmt.Errorf("data directory %s exists and is not a directory", c.opts.Dir)
@@ -176,24 +176,26 @@ func (c *Cluster) checkOwner() error {
 // Start creates the cluster on first use, starts it (or finds it already
 // running) and waits until it accepts connections.
 func (c *Cluster) Start(ctx context.Context) error {
-	if !c.initialized() {
+	fresh := !c.initialized()
+	if fresh {
 		if err := c.initdb(ctx); err != nil {
 			return err
 		}
-	}
-	if c.Running(ctx) {
+	} else if c.Running(ctx) {
 		c.opts.Log("PostgreSQL already running in %s", c.opts.Dir)
 		return nil
-	}
-	if _, err := os.Stat(c.SocketPath()); err == nil {
-		// A socket without a running server: left by a crash. PostgreSQL
-		// removes it itself, but a leftover lock file must not be ours.
-		os.Remove(c.SocketPath())
 	}
 	c.opts.Log("starting PostgreSQL in %s", c.opts.Dir)
 	logFile := filepath.Join(c.opts.Dir, "postmaster.log")
 	if _, err := c.run(ctx, "pg_ctl", "-D", c.opts.Dir, "-l", logFile, "-w", "-t", "60", "start"); err != nil {
 		return fmt.Errorf("PostgreSQL did not start in %s: %v; see %s", c.opts.Dir, err, logFile)
+	}
+	if fresh {
+		_, err := c.run(ctx, "psql", "-X", "-q", "-h", c.opts.Dir, "-U", Superuser, "-d", "postgres",
+			"-c", "CREATE DATABASE "+Database)
+		if err != nil {
+			return fmt.Errorf("creating database %s: %w", Database, err)
+		}
 	}
 	return nil
 }
@@ -266,14 +268,6 @@ func (c *Cluster) initdb(ctx context.Context) error {
 	}
 	if err != nil {
 		return err
-	}
-	if err := c.Start(ctx); err != nil {
-		return err
-	}
-	_, err = c.run(ctx, "psql", "-X", "-q", "-h", c.opts.Dir, "-U", Superuser, "-d", "postgres",
-		"-c", "CREATE DATABASE "+Database)
-	if err != nil {
-		return fmt.Errorf("creating database %s: %w", Database, err)
 	}
 	return nil
 }
