@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"flag"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
@@ -83,7 +84,7 @@ func (s *Server) Handler() http.Handler {
 func (s *Server) ListenAndServe(ctx context.Context, ready func(addr string)) error {
 	ln, err := net.Listen("tcp", s.opts.Addr)
 	if err != nil {
-		return err
+		return fmt.Errorf("cannot listen on %s: %v (choose another --addr / LASTMILE_ADDR)", s.opts.Addr, errors.Unwrap(errors.Unwrap(err)))
 	}
 	srv := &http.Server{
 		Handler:           s.Handler(),

@@ -108,3 +108,13 @@ func TestReadyzReportsPendingMigrations(t *testing.T) {
 		t.Fatalf("closed pool: readyz %d", status)
 	}
 }
+
+func TestListenErrorIsClear(t *testing.T) {
+	ts, _ := newTestServer(t)
+	addr := strings.TrimPrefix(ts.URL, "http://")
+	srv := server.New(server.Options{Addr: addr}, server.Deps{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	err := srv.ListenAndServe(context.Background(), nil)
+	if err == nil || err.Error() != "cannot listen on "+addr+": address already in use (choose another --addr / LASTMILE_ADDR)" {
+		t.Fatalf("err = %v", err)
+	}
+}
