@@ -1,0 +1,172 @@
+package demo
+
+import (
+	"context"
+	"maps"
+	"testing"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/lastmile/lastmile/postgis/pgtest"
+)
+
+func TestMain(m *testing.M) { pgtest.Main(m) }
+
+// loaded is the county of seed 1 loaded into a fresh database, shared by
+// the SQL checks below.
+func loaded(t *testing.T) (*pgxpool.Pool, *County, Counts) {
+	t.Helper()
+	pool := pgtest.New(t)
+	county := Generate(1)
+	counts, err := Load(context.Background(), pool, county)
+	if err != nil {
+		t.Fatalf("Load: %v", err)
+	}
+	return pool, county, counts
+}
+
+func TestLoad(t *testing.T) {
+	ctx := context.Background()
+	pool, county, counts := loaded(t)
+	t.Logf("loaded in %s", counts.Elapsed)
+
+	t.Run("counts match the county", func(t *testing.T) {
+		for _, l := range county.Layers {
+			if got := counts.Features[l.Name]; got != len(l.Features) {
+				t.Errorf("%s: %d rows in the database, generated %d", l.Name, got, len(l.Features))
+			}
+		}
+		r := counts.Renovations
+		want := RenovationCounts{Total: 565, CompletedBy2015: 511, Completed: 511 + 24, UnderConstruction: 12, Planned: 18}
+		if r != want {
+			t.Errorf("renovations = %+v, want %+v", r, want)
+		}
+		if counts.RoadKm["cement"] < 200 || counts.RoadKm["asphalt"] < 30 || counts.RoadKm["gravel"] < 5 || counts.RoadKm["earth"] < 1 {
+			t.Errorf("km of completed roads by surface = %v: want cement ≥ 200, asphalt ≥ 30, gravel ≥ 5, earth ≥ 1", counts.RoadKm)
+		}
+		if counts.PendingRoadKm < 5 {
+			t.Errorf("pending road km = %.1f, want ≥ 5", counts.PendingRoadKm)
+		}
+	})
+
+	checks := []struct {
+		name string
+		sql  string // returns one integer that must be 0
+	}{
+		{"every village within the county polygon", `
+			SELECT count(*) FROM villages v
+			WHERE NOT EXISTS (SELECT 1 FROM admin_areas a WHERE a.level = 'county' AND ST_Within(v.geom, a.geom))`},
+		{"every village within its township", `
+			SELECT count(*) FROM villages v
+			WHERE NOT EXISTS (SELECT 1 FROM admin_areas a WHERE a.level = 'township'
+				AND a.code = substr(v.code, 1, 9) || '000' AND ST_Within(v.geom, a.geom))`},
+		{"every feature within the county polygon", `
+			WITH c AS (SELECT geom FROM admin_areas WHERE level = 'county'),
+			f AS (
+				SELECT geom FROM roads UNION ALL SELECT geom FROM water_pipelines
+				UNION ALL SELECT geom FROM power_upgrades UNION ALL SELECT geom FROM house_renovations
+				UNION ALL SELECT geom FROM relocation_sites UNION ALL SELECT geom FROM hazard_zones
+				UNION ALL SELECT geom FROM facilities
+				UNION ALL SELECT geom FROM admin_areas WHERE level = 'township')
+			SELECT count(*) FROM f, c WHERE NOT ST_CoveredBy(f.geom, ST_Buffer(c.geom, 1e-6))`},
+		{"all geometries valid", `
+			SELECT count(*) FROM (
+				SELECT geom FROM roads UNION ALL SELECT geom FROM water_pipelines
+				UNION ALL SELECT geom FROM power_upgrades UNION ALL SELECT geom FROM house_renovations
+				UNION ALL SELECT geom FROM relocation_sites UNION ALL SELECT geom FROM villages
+				UNION ALL SELECT geom FROM admin_areas UNION ALL SELECT geom FROM hazard_zones
+				UNION ALL SELECT geom FROM facilities) g
+			WHERE NOT ST_IsValid(geom) OR ST_NDims(geom) <> 2`},
+		{"townships partition the county (area within 0.01 %)", `
+			SELECT count(*) FROM (SELECT
+				(SELECT ST_Area(geom::geography) FROM admin_areas WHERE level = 'county') AS county,
+				(SELECT sum(ST_Area(geom::geography)) FROM admin_areas WHERE level = 'township') AS townships,
+				(SELECT ST_Area(ST_Union(geom)::geography) FROM admin_areas WHERE level = 'township') AS town_union) a
+			WHERE abs(townships - county) > county * 1e-4 OR abs(town_union - county) > county * 1e-4`},
+		{"roads meet only at shared endpoints", `
+			SELECT count(*) FROM roads a JOIN roads b ON a.id < b.id AND ST_Intersects(a.geom, b.geom)
+			WHERE NOT ST_Equals(ST_Intersection(a.geom, b.geom),
+				ST_Intersection(ST_Collect(ST_StartPoint(a.geom), ST_EndPoint(a.geom)),
+				                ST_Collect(ST_StartPoint(b.geom), ST_EndPoint(b.geom))))`},
+		{"dead ends only at villages, hamlets and township seats", `
+			WITH ends AS (
+				SELECT ST_StartPoint(geom) AS p, road_class FROM roads
+				UNION ALL SELECT ST_EndPoint(geom), road_class FROM roads),
+			deg AS (SELECT p, count(*) AS n, bool_or(road_class = 'group') AS grp FROM ends GROUP BY p)
+			SELECT count(*) FROM deg
+			WHERE n = 1 AND NOT grp
+				AND NOT EXISTS (SELECT 1 FROM villages v WHERE v.geom = deg.p)
+				AND NOT EXISTS (SELECT 1 FROM admin_areas a WHERE a.level = 'township'
+					AND ST_DWithin(deg.p, ST_SetSRID(ST_MakePoint((a.props->'seat'->>0)::float8, (a.props->'seat'->>1)::float8), 4326), 1e-9))`},
+		{"every village on the road network", `
+			SELECT count(*) FROM villages v
+			WHERE NOT EXISTS (SELECT 1 FROM roads r WHERE v.geom = ST_StartPoint(r.geom) OR v.geom = ST_EndPoint(r.geom))`},
+		{"some villages in hazard zones, by kind", `
+			SELECT count(*) FROM (VALUES ('flood'), ('landslide')) k(kind)
+			WHERE NOT EXISTS (SELECT 1 FROM hazard_zones h JOIN villages v ON ST_Intersects(h.geom, v.geom) WHERE h.kind = k.kind)`},
+		{"a planned candidate site overlaps a flood zone", `
+			SELECT 1 - count(*) FROM (SELECT 1 FROM relocation_sites s JOIN hazard_zones h ON ST_Intersects(s.geom, h.geom)
+				WHERE s.status = 'planned' AND h.kind = 'flood' LIMIT 1) x`},
+		{"history records the demo actor", `
+			SELECT count(*) FROM feature_history WHERE actor <> 'demo' OR source IS DISTINCT FROM 'demo'`},
+	}
+	for _, c := range checks {
+		t.Run(c.name, func(t *testing.T) {
+			var n int64
+			if err := pool.QueryRow(ctx, c.sql).Scan(&n); err != nil {
+				t.Fatal(err)
+			}
+			if n != 0 {
+				t.Errorf("%d offending rows", n)
+			}
+		})
+	}
+
+	t.Run("one connected road network (pgr_connectedComponents)", func(t *testing.T) {
+		// Nodes are the distinct road endpoints; an edge joins a road's two.
+		if _, err := pool.Exec(ctx, roadGraphSQL); err != nil {
+			t.Fatal(err)
+		}
+		var components, nodes, edges int
+		err := pool.QueryRow(ctx, `SELECT
+			(SELECT count(DISTINCT component) FROM pgr_connectedComponents(
+				'SELECT id, source, target, cost, reverse_cost FROM test_edges')),
+			(SELECT count(*) FROM test_nodes), (SELECT count(*) FROM test_edges)`).Scan(&components, &nodes, &edges)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if components != 1 || edges != counts.Features["roads"] {
+			t.Errorf("%d components over %d nodes and %d edges (of %d roads), want 1", components, nodes, edges, counts.Features["roads"])
+		}
+	})
+
+	t.Run("loading again replaces the previous load", func(t *testing.T) {
+		// A row that is not the demo's survives; demo rows are replaced.
+		if _, err := pool.Exec(ctx, `INSERT INTO villages (ext_id, name, geom) VALUES ('mine:1', 'kept', ST_SetSRID(ST_MakePoint(117.2, 37.3), 4326))`); err != nil {
+			t.Fatal(err)
+		}
+		again, err := Load(ctx, pool, county)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !maps.Equal(again.Features, counts.Features) || again.Renovations != counts.Renovations {
+			t.Errorf("second load counts = %+v, first %+v", again, counts)
+		}
+		var villages, kept int
+		if err := pool.QueryRow(ctx, `SELECT count(*), count(*) FILTER (WHERE ext_id = 'mine:1') FROM villages`).Scan(&villages, &kept); err != nil {
+			t.Fatal(err)
+		}
+		if villages != counts.Features["villages"]+1 || kept != 1 {
+			t.Errorf("villages = %d (kept %d), want %d + the non-demo one", villages, kept, counts.Features["villages"])
+		}
+	})
+}
+
+const roadGraphSQL = `
+CREATE TABLE test_nodes AS
+	SELECT row_number() OVER (ORDER BY ST_X(p), ST_Y(p)) AS id, p
+	FROM (SELECT DISTINCT p FROM (
+		SELECT ST_StartPoint(geom) AS p FROM roads UNION ALL SELECT ST_EndPoint(geom) FROM roads) e) d;
+CREATE TABLE test_edges AS
+	SELECT r.id, s.id AS source, t.id AS target, r.length_m AS cost, r.length_m AS reverse_cost
+	FROM roads r JOIN test_nodes s ON s.p = ST_StartPoint(r.geom) JOIN test_nodes t ON t.p = ST_EndPoint(r.geom);`
