@@ -1,6 +1,350 @@
 package stats
 
-import "github.com/gorilla/mux"
+import (
+	"context"
+	"embed"
+	"fmt"
+	"io"
+	"math"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
 
-// registerRank adds POST /api/sites/rank.
-func (h *Handler) registerRank(r *mux.Router) {}
+	"github.com/gorilla/mux"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/paulmach/orb"
+	"github.com/paulmach/orb/encoding/wkb"
+
+	"github.com/lastmile/lastmile"
+	"github.com/lastmile/lastmile/layer"
+	"github.com/lastmile/lastmile/server/respond"
+)
+
+//go:embed sql/rank*.sql
+var rankSQLFiles embed.FS
+
+// hardenedMarker is replaced in rank_measure.sql by the catalog's
+// hardened-road predicate, so the definition lives in one place.
+const hardenedMarker = "/*layer.Hardened(r)*/ true"
+
+// rankSQL holds the ranking queries, read once; they are constants after
+// that (the only substitution is the catalog's hardened-road predicate).
+var rankSQL = func() map[string]string {
+	m := map[string]string{}
+	for _, name := range []string{"rank_planned", "rank_area", "rank_grid", "rank_measure"} {
+		b, err := rankSQLFiles.ReadFile("sql/" + name + ".sql")
+		if err != nil {
+			panic(err)
+		}
+		m[name] = string(b)
+	}
+	if !strings.Contains(m["rank_measure"], hardenedMarker) {
+		panic("stats: rank_measure.sql lacks the hardened-road marker")
+	}
+	m["rank_measure"] = strings.ReplaceAll(m["rank_measure"], hardenedMarker, layer.Hardened.SQL("r"))
+	return m
+}()
+
+// maxRankBody bounds a ranking request body.
+const maxRankBody = 32 << 20
+
+// registerRank adds POST (and GET, for map layers) /api/sites/rank.
+func (h *Handler) registerRank(r *mux.Router) {
+	r.Handle("/api/sites/rank", respond.HandlerFunc(h.rank)).Methods(http.MethodPost, http.MethodGet)
+}
+
+// rank answers POST /api/sites/rank with a JSON body (see RankRequest), and
+// GET /api/sites/rank with the same parameters in flag form as a query
+// (source, admin_code, bbox, cell_m, weights=road=0.3,water=0.2, …).
+// ?format=csv selects CSV.
+func (h *Handler) rank(w http.ResponseWriter, r *http.Request) error {
+	var body []byte
+	if r.Method == http.MethodPost {
+		var err error
+		body, err = io.ReadAll(http.MaxBytesReader(w, r.Body, maxRankBody))
+		if err != nil {
+			return err
+		}
+	}
+	req, err := ParseRankValues(body, r.URL.Query())
+	if err != nil {
+		return err
+	}
+	res, err := Rank(r.Context(), h.pool, req)
+	if err != nil {
+		return err
+	}
+	h.log.Info("ranked relocation sites", "source", req.Candidates.Source,
+		"candidates", res.Summary.Candidates, "ranked", res.Summary.Ranked,
+		"excluded", res.Summary.Excluded, "ms", res.Summary.ElapsedMS,
+		"request_id", respond.RequestID(r.Context()))
+	if req.Format == "csv" {
+		w.Header().Set("Content-Type", "text/csv; charset=utf-8")
+		w.Header().Set("Content-Disposition", `attachment; filename="sites-rank.csv"`)
+		if p, err := jsonCompact(res.Parameters); err == nil {
+			w.Header().Set("Lastmile-Rank-Parameters", p)
+		}
+		w.WriteHeader(http.StatusOK)
+		return res.WriteCSV(w)
+	}
+	w.Header().Set("Content-Type", "application/geo+json; charset=utf-8")
+	w.WriteHeader(http.StatusOK)
+	return res.WriteGeoJSON(w)
+}
+
+// candidate is one site to rank.
+type candidate struct {
+	id   string
+	name string
+	geom orb.Geometry
+	wkb  []byte
+	grid *gridCell // set for grid candidates
+}
+
+type gridCell struct {
+	I int `json:"i"`
+	J int `json:"j"`
+}
+
+func newCandidate(id, name string, g orb.Geometry, b []byte) candidate {
+	if b == nil {
+		b, _ = wkb.Marshal(g)
+	}
+	return candidate{id: id, name: name, geom: g, wkb: b}
+}
+
+// nearest is the nearest feature of one kind and its geodesic distance.
+type nearest struct {
+	Layer     string  `json:"layer"`
+	ID        int64   `json:"id"`
+	Name      string  `json:"name,omitempty"`
+	Kind      string  `json:"kind,omitempty"`
+	DistanceM float64 `json:"-"`
+}
+
+// measures are a candidate's raw values from PostGIS.
+type measures struct {
+	areaM2                                                         *float64
+	hazard, road, pipeline, source, power, school, clinic, village *nearest
+	population, villages                                           int64
+}
+
+// water is the nearer of the pipeline and the water source.
+func (m measures) water() *nearest {
+	switch {
+	case m.pipeline == nil:
+		return m.source
+	case m.source == nil:
+		return m.pipeline
+	case m.source.DistanceM < m.pipeline.DistanceM:
+		return m.source
+	}
+	return m.pipeline
+}
+
+// Rank loads the candidates, measures them in PostGIS and scores them.
+func Rank(ctx context.Context, pool *pgxpool.Pool, req RankRequest) (res *RankResult, err error) {
+	defer lastmile.Wrap(&err, "stats.Rank(%s)", req.Candidates.Source)
+	start := time.Now()
+	cands, estimated, err := loadCandidates(ctx, pool, req)
+	if err != nil {
+		return nil, err
+	}
+	loaded := time.Since(start)
+	ms, err := measure(ctx, pool, req, cands)
+	if err != nil {
+		return nil, err
+	}
+	res = evaluate(req, cands, ms)
+	res.Summary.CellsEstimated = estimated
+	res.Summary.CandidatesMS = roundTo(loaded.Seconds()*1000, 1)
+	res.Summary.ElapsedMS = roundTo(time.Since(start).Seconds()*1000, 1)
+	return res, nil
+}
+
+// loadCandidates returns the request's candidates; for a grid, also the
+// estimated cell count (checked against MaxRankCells before generating).
+func loadCandidates(ctx context.Context, pool *pgxpool.Pool, req RankRequest) ([]candidate, int, error) {
+	c := req.Candidates
+	switch c.Source {
+	case SourceFeatures:
+		return c.features, 0, nil
+	case SourcePlanned:
+		rows, err := pool.Query(ctx, rankSQL["rank_planned"], MaxRankCells+1)
+		if err != nil {
+			return nil, 0, err
+		}
+		var out []candidate
+		var id int64
+		var name string
+		var b []byte
+		_, err = pgx.ForEachRow(rows, []any{&id, &name, &b}, func() error {
+			g, err := wkb.Unmarshal(b)
+			if err != nil {
+				return fmt.Errorf("relocation site %d: %w", id, err)
+			}
+			out = append(out, newCandidate(strconv.FormatInt(id, 10), name, g, append([]byte(nil), b...)))
+			return nil
+		})
+		if err != nil {
+			return nil, 0, err
+		}
+		if len(out) > MaxRankCells {
+			return nil, 0, lastmile.Invalid("too many candidates", lastmile.Problem{Field: "candidates.source",
+				Message: fmt.Sprintf("more than %d planned relocation sites; rank them as features in batches", MaxRankCells)})
+		}
+		return out, 0, nil
+	case SourceGrid:
+		return loadGrid(ctx, pool, c)
+	}
+	return nil, 0, lastmile.Invalid("unknown candidate source", lastmile.Problem{Field: "candidates.source", Value: c.Source, Message: "expected features, planned or grid"})
+}
+
+func loadGrid(ctx context.Context, pool *pgxpool.Pool, c RankCandidates) ([]candidate, int, error) {
+	var areaM2, lon, lat float64
+	var code any
+	var box [4]any
+	if c.AdminCode != "" {
+		err := pool.QueryRow(ctx, rankSQL["rank_area"], c.AdminCode).Scan(&areaM2, &lon, &lat)
+		if err == pgx.ErrNoRows {
+			return nil, 0, lastmile.Invalid("unknown admin area", lastmile.Problem{Field: "candidates.admin_code", Value: c.AdminCode, Message: "no admin area has this code"})
+		}
+		if err != nil {
+			return nil, 0, err
+		}
+		code = c.AdminCode
+	} else {
+		areaM2 = bboxAreaM2(c.BBox)
+		lon, lat = (c.BBox[0]+c.BBox[2])/2, (c.BBox[1]+c.BBox[3])/2
+		for i := range box {
+			box[i] = c.BBox[i]
+		}
+	}
+	est := estimateCells(areaM2, c.CellM)
+	if est > MaxRankCells {
+		return nil, int(est), lastmile.Invalid("grid too large", lastmile.Problem{Field: "candidates.cell_m", Value: fmt.Sprint(c.CellM),
+			Message: fmt.Sprintf("a %g m grid over this area (%.1f km²) would have about %.0f cells, more than the limit of %d; use a larger cell_m or a smaller area", c.CellM, areaM2/1e6, est, MaxRankCells)})
+	}
+	rows, err := pool.Query(ctx, rankSQL["rank_grid"], code, box[0], box[1], box[2], box[3], c.CellM, utmSRID(lon, lat))
+	if err != nil {
+		return nil, 0, err
+	}
+	var out []candidate
+	var i, j int
+	var b []byte
+	_, err = pgx.ForEachRow(rows, []any{&i, &j, &b}, func() error {
+		g, err := wkb.Unmarshal(b)
+		if err != nil {
+			return err
+		}
+		cand := newCandidate(strconv.Itoa(len(out)+1), "", g, append([]byte(nil), b...))
+		cand.grid = &gridCell{I: i, J: j}
+		out = append(out, cand)
+		if len(out) > MaxRankCells {
+			return lastmile.Invalid("grid too large", lastmile.Problem{Field: "candidates.cell_m", Message: fmt.Sprintf("the grid has more than %d cells", MaxRankCells)})
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, 0, err
+	}
+	return out, int(est), nil
+}
+
+// utmSRID is the EPSG code of the WGS84 UTM zone containing lon/lat.
+func utmSRID(lon, lat float64) int {
+	zone := int(math.Floor((lon+180)/6)) + 1
+	zone = max(1, min(60, zone))
+	if lat < 0 {
+		return 32700 + zone
+	}
+	return 32600 + zone
+}
+
+// measure runs rank_measure.sql over the candidates.
+func measure(ctx context.Context, pool *pgxpool.Pool, req RankRequest, cands []candidate) ([]measures, error) {
+	if len(cands) == 0 {
+		return nil, nil
+	}
+	geoms := make([][]byte, len(cands))
+	for i, c := range cands {
+		geoms[i] = c.wkb
+	}
+	withPop := req.Weights.Get(FactorPopulation) > 0
+	rows, err := pool.Query(ctx, rankSQL["rank_measure"], geoms, withPop, req.Population.RadiusM)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]measures, len(cands))
+	var (
+		ord      int64
+		area     *float64
+		nb       [8]nearestScan
+		pop, vil int64
+	)
+	dest := []any{&ord, &area}
+	kinds := []struct {
+		layer   string
+		hasKind bool
+	}{{"hazard_zones", true}, {"roads", false}, {"water_pipelines", false}, {"facilities", false},
+		{"power_upgrades", true}, {"facilities", false}, {"facilities", true}, {"villages", false}}
+	for i, k := range kinds {
+		dest = append(dest, &nb[i].id, &nb[i].name)
+		if k.hasKind {
+			dest = append(dest, &nb[i].kind)
+		}
+		dest = append(dest, &nb[i].d)
+	}
+	dest = append(dest, &pop, &vil)
+	_, err = pgx.ForEachRow(rows, dest, func() error {
+		if ord < 1 || int(ord) > len(out) {
+			return fmt.Errorf("measure: row %d out of range", ord)
+		}
+		m := &out[ord-1]
+		if area != nil {
+			a := *area
+			m.areaM2 = &a
+		}
+		ptrs := []**nearest{&m.hazard, &m.road, &m.pipeline, &m.source, &m.power, &m.school, &m.clinic, &m.village}
+		for i, k := range kinds {
+			*ptrs[i] = nb[i].get(k.layer)
+		}
+		if m.source != nil {
+			m.source.Kind = "water_source"
+		}
+		if m.school != nil {
+			m.school.Kind = "school"
+		}
+		m.population, m.villages = pop, vil
+		return nil
+	})
+	return out, err
+}
+
+type nearestScan struct {
+	id   *int64
+	name *string
+	kind *string
+	d    *float64
+}
+
+func (s nearestScan) get(layer string) *nearest {
+	if s.id == nil || s.d == nil {
+		return nil
+	}
+	n := &nearest{Layer: layer, ID: *s.id, DistanceM: *s.d}
+	if s.name != nil {
+		n.Name = *s.name
+	}
+	if s.kind != nil {
+		n.Kind = *s.kind
+	}
+	return n
+}
+
+func roundTo(f float64, decimals int) float64 {
+	p := math.Pow(10, float64(decimals))
+	return math.Round(f*p) / p
+}
