@@ -30,6 +30,8 @@ func commands() map[string]command {
 		"stats":   {"coverage, rai, lengths, progress statistics", cmdStats},
 		"rank":    {"rank relocation-site candidates", cmdRank},
 		"token":   {"create, list and revoke API tokens", cmdToken},
+		"backup":  {"write the lastmile schema to a file (pg_dump custom format)", cmdBackup},
+		"restore": {"replace the lastmile schema with a backup, in one transaction", cmdRestore},
 	}
 }
 
