@@ -26,5 +26,6 @@ func NewHandler(pool *pgxpool.Pool, catalog *layer.Catalog, log *slog.Logger) *H
 
 // Register adds the statistics and ranking routes.
 func (h *Handler) Register(r *mux.Router) {
+	h.registerStats(r)
 	h.registerRank(r)
 }

@@ -1,0 +1,91 @@
+-- Routing graph for network coverage (stats, method=network).
+--
+-- route_edges holds one edge per linestring part of every road that is not
+-- cancelled; route_vertices the distinct part endpoints (rounded to 1e-7°,
+-- about 1 cm). Roads are noded at shared endpoints only: two roads that cross
+-- without sharing a vertex are not connected. Edge cost is the geodesic
+-- length in metres (ST_Length on geography), the same in both directions.
+--
+-- Any write to roads (including imports and plain SQL) bumps
+-- route_graph_state.generation through a statement trigger; the graph is
+-- stale while generation > built_generation, and the next network query
+-- rebuilds it with lastmile.route_graph_rebuild(). Counting generations
+-- (rather than a dirty flag) keeps an edit that commits during a rebuild
+-- from being lost.
+
+CREATE TABLE lastmile.route_vertices (
+    id   bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    x    double precision NOT NULL,
+    y    double precision NOT NULL,
+    UNIQUE (x, y)
+);
+
+CREATE TABLE lastmile.route_edges (
+    id      bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    road_id bigint NOT NULL,
+    part    integer NOT NULL,
+    source  bigint NOT NULL,
+    target  bigint NOT NULL,
+    cost    double precision NOT NULL,
+    geom    geometry(LineString, 4326) NOT NULL
+);
+CREATE INDEX route_edges_road ON lastmile.route_edges (road_id);
+CREATE INDEX route_edges_geog ON lastmile.route_edges USING gist ((geom::geography));
+
+CREATE TABLE lastmile.route_graph_state (
+    singleton  boolean PRIMARY KEY DEFAULT true CHECK (singleton),
+    generation       bigint NOT NULL DEFAULT 1,
+    built_generation bigint NOT NULL DEFAULT 0,
+    built_at   timestamptz,
+    edges      bigint NOT NULL DEFAULT 0,
+    vertices   bigint NOT NULL DEFAULT 0
+);
+INSERT INTO lastmile.route_graph_state DEFAULT VALUES;
+
+CREATE FUNCTION lastmile.route_graph_mark_dirty() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    UPDATE lastmile.route_graph_state SET generation = generation + 1;
+    RETURN NULL;
+END
+$$;
+
+CREATE TRIGGER roads_route_graph_dirty
+    AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON lastmile.roads
+    FOR EACH STATEMENT EXECUTE FUNCTION lastmile.route_graph_mark_dirty();
+
+-- Rebuilds the graph from roads when it is stale (or always with force).
+-- Serialised by an advisory lock; returns true when it rebuilt.
+CREATE FUNCTION lastmile.route_graph_rebuild(force boolean DEFAULT false) RETURNS boolean
+LANGUAGE plpgsql AS $$
+DECLARE
+    g bigint;
+BEGIN
+    PERFORM pg_advisory_xact_lock(7283746);
+    SELECT generation INTO g FROM lastmile.route_graph_state;
+    IF NOT force AND g <= (SELECT built_generation FROM lastmile.route_graph_state) THEN
+        RETURN false;
+    END IF;
+    TRUNCATE lastmile.route_edges, lastmile.route_vertices RESTART IDENTITY;
+    CREATE TEMP TABLE route_parts ON COMMIT DROP AS
+        SELECT r.id AS road_id, d.path[1] AS part, d.geom,
+               round(ST_X(ST_StartPoint(d.geom))::numeric, 7)::float8 AS x1,
+               round(ST_Y(ST_StartPoint(d.geom))::numeric, 7)::float8 AS y1,
+               round(ST_X(ST_EndPoint(d.geom))::numeric, 7)::float8 AS x2,
+               round(ST_Y(ST_EndPoint(d.geom))::numeric, 7)::float8 AS y2
+        FROM lastmile.roads r, ST_Dump(ST_Multi(r.geom)) d
+        WHERE r.status <> 'cancelled';
+    INSERT INTO lastmile.route_vertices (x, y)
+        SELECT x1, y1 FROM route_parts UNION SELECT x2, y2 FROM route_parts;
+    INSERT INTO lastmile.route_edges (road_id, part, source, target, cost, geom)
+        SELECT p.road_id, p.part, vs.id, vt.id, ST_Length(p.geom::geography), p.geom
+        FROM route_parts p
+        JOIN lastmile.route_vertices vs ON vs.x = p.x1 AND vs.y = p.y1
+        JOIN lastmile.route_vertices vt ON vt.x = p.x2 AND vt.y = p.y2;
+    UPDATE lastmile.route_graph_state SET built_generation = g, built_at = now(),
+        edges = (SELECT count(*) FROM lastmile.route_edges),
+        vertices = (SELECT count(*) FROM lastmile.route_vertices);
+    ANALYZE lastmile.route_edges;
+    RETURN true;
+END
+$$;

@@ -1,0 +1,424 @@
+package stats
+
+import (
+	"fmt"
+	"math"
+	"net/url"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/lastmile/lastmile"
+	"github.com/lastmile/lastmile/layer"
+)
+
+// query reads and checks URL query parameters, collecting every problem
+// instead of stopping at the first. Each accessor marks its parameter as
+// known; unknown parameters are reported by finish.
+type statsQuery struct {
+	v        url.Values
+	known    map[string]bool
+	problems []lastmile.Problem
+	echo     map[string]any // the parameters as understood, echoed in responses
+}
+
+func newStatsQuery(v url.Values) *statsQuery {
+	return &statsQuery{v: v, known: map[string]bool{}, echo: map[string]any{}}
+}
+
+func (q *statsQuery) problem(field, value, format string, args ...any) {
+	q.problems = append(q.problems, lastmile.Problem{Field: field, Value: clipValue(value), Message: fmt.Sprintf(format, args...)})
+}
+
+func clipValue(s string) string {
+	if len(s) > 80 {
+		return s[:77] + "..."
+	}
+	return s
+}
+
+// raw returns the single value of name ("" when absent); a repeated
+// parameter is a problem.
+func (q *statsQuery) raw(name string) string {
+	q.known[name] = true
+	vs := q.v[name]
+	if len(vs) > 1 {
+		q.problem(name, strings.Join(vs, "&"), "is given %d times; give it once", len(vs))
+	}
+	if len(vs) == 0 {
+		return ""
+	}
+	return strings.TrimSpace(vs[0])
+}
+
+// str returns a free-text parameter.
+func (q *statsQuery) str(name, def string) string {
+	s := q.raw(name)
+	if s == "" {
+		s = def
+	}
+	if s != "" {
+		q.echo[name] = s
+	}
+	return s
+}
+
+// enum returns name's value, which must be one of allowed.
+func (q *statsQuery) enum(name, def string, allowed ...string) string {
+	s := q.raw(name)
+	if s == "" {
+		s = def
+	}
+	if s != "" && !slices.Contains(allowed, s) {
+		q.problem(name, s, "must be one of %s", strings.Join(allowed, ", "))
+		return def
+	}
+	if s != "" {
+		q.echo[name] = s
+	}
+	return s
+}
+
+// float returns a finite number in [min, max].
+func (q *statsQuery) float(name string, def, min, max float64) float64 {
+	s := q.raw(name)
+	if s == "" {
+		q.echo[name] = def
+		return def
+	}
+	f, err := strconv.ParseFloat(s, 64)
+	switch {
+	case err != nil || math.IsNaN(f) || math.IsInf(f, 0):
+		q.problem(name, s, "must be a number")
+	case f < min:
+		q.problem(name, s, "must be at least %g", min)
+	case f > max:
+		q.problem(name, s, "must be at most %g", max)
+	default:
+		q.echo[name] = f
+		return f
+	}
+	return def
+}
+
+// date returns a YYYY-MM-DD date, or nil when absent.
+func (q *statsQuery) date(name string) *time.Time {
+	s := q.raw(name)
+	if s == "" {
+		return nil
+	}
+	d, err := time.Parse(time.DateOnly, s)
+	if err != nil {
+		q.problem(name, s, "must be a date YYYY-MM-DD")
+		return nil
+	}
+	q.echo[name] = s
+	return &d
+}
+
+// boolean returns true/false (also 1/0).
+func (q *statsQuery) boolean(name string, def bool) bool {
+	s := q.raw(name)
+	if s == "" {
+		return def
+	}
+	b, err := strconv.ParseBool(s)
+	if err != nil {
+		q.problem(name, s, "must be true or false")
+		return def
+	}
+	q.echo[name] = b
+	return b
+}
+
+// list returns a comma-separated list, each value one of allowed, without
+// repeats.
+func (q *statsQuery) list(name string, def []string, allowed ...string) []string {
+	s := q.raw(name)
+	if s == "" {
+		if len(def) > 0 {
+			q.echo[name] = strings.Join(def, ",")
+		}
+		return def
+	}
+	var out []string
+	for _, v := range strings.Split(s, ",") {
+		v = strings.TrimSpace(v)
+		switch {
+		case v == "":
+			q.problem(name, s, "has an empty item")
+		case !slices.Contains(allowed, v):
+			q.problem(name, v, "must be one of %s", strings.Join(allowed, ", "))
+		case slices.Contains(out, v):
+			q.problem(name, v, "is repeated")
+		default:
+			out = append(out, v)
+		}
+	}
+	q.echo[name] = strings.Join(out, ",")
+	return out
+}
+
+// layer returns the catalog layer named by parameter name.
+func (q *statsQuery) layer(c *layer.Catalog, name, def string, ok func(*layer.Layer) bool, why string) *layer.Layer {
+	s := q.raw(name)
+	if s == "" {
+		s = def
+	}
+	if s == "" {
+		q.problem(name, "", "is required (layers: %s)", strings.Join(c.Names(), ", "))
+		return nil
+	}
+	l, found := c.Layer(s)
+	if !found {
+		q.problem(name, s, "is not a layer (layers: %s)", strings.Join(c.Names(), ", "))
+		return nil
+	}
+	if ok != nil && !ok(l) {
+		var names []string
+		for _, l := range c.Layers() {
+			if ok(l) {
+				names = append(names, l.Name)
+			}
+		}
+		q.problem(name, s, "%s (allowed: %s)", why, strings.Join(names, ", "))
+		return nil
+	}
+	q.echo[name] = s
+	return l
+}
+
+// finish reports unknown parameters (not in extra and never read) and
+// returns every problem as one invalid error.
+func (q *statsQuery) finish(extra ...string) error {
+	var unknown []string
+	for k := range q.v {
+		if !q.known[k] && !slices.Contains(extra, k) {
+			unknown = append(unknown, k)
+		}
+	}
+	sort.Strings(unknown)
+	for _, k := range unknown {
+		var names []string
+		for n := range q.known {
+			names = append(names, n)
+		}
+		sort.Strings(names)
+		q.problem(k, "", "is not a parameter of this endpoint (parameters: %s)", strings.Join(names, ", "))
+	}
+	if len(q.problems) > 0 {
+		return lastmile.Invalid("the statistics request has invalid parameters", q.problems...)
+	}
+	return nil
+}
+
+// args collects SQL parameter values; arg returns the $n placeholder of v.
+type sqlArgs []any
+
+func (a *sqlArgs) arg(v any) string {
+	*a = append(*a, v)
+	return fmt.Sprintf("$%d", len(*a))
+}
+
+// ident quotes a column name taken from the catalog.
+func colIdent(alias, column string) string {
+	return alias + "." + pgx.Identifier{column}.Sanitize()
+}
+
+// table quotes a layer's table.
+func layerTable(l *layer.Layer) string { return pgx.Identifier{"lastmile", l.Table}.Sanitize() }
+
+// rowFilter is a parsed row rowFilter: a predicate over the layer's table aliased
+// as alias, its definitions and whether it constrains status.
+type rowFilter struct {
+	SQL         []string // predicates, ANDed
+	Definitions []layer.Definition
+	HasStatus   bool
+	Terms       []string // the terms as understood, for the echo
+}
+
+func (f rowFilter) where() string {
+	if len(f.SQL) == 0 {
+		return "true"
+	}
+	return "(" + strings.Join(f.SQL, " AND ") + ")"
+}
+
+// filterOps are the comparison operators of a rowFilter term, longest first.
+var filterOps = []string{">=", "<=", ":", ">", "<"}
+
+// parseFilter parses a rowFilter specification: terms separated by ';', each a
+// shared definition name (hardened, graded, all_season — roads only),
+// field:v1,v2 (any of the values), or field>=v, field<=v, field>v, field<v
+// (numbers and dates). Fields and values are checked against the catalog;
+// values become SQL parameters.
+func parseFilter(param, spec string, l *layer.Layer, alias string, a *sqlArgs) (rowFilter, []lastmile.Problem) {
+	var f rowFilter
+	var problems []lastmile.Problem
+	bad := func(term, format string, x ...any) {
+		problems = append(problems, lastmile.Problem{Field: param, Value: clipValue(term), Message: fmt.Sprintf(format, x...)})
+	}
+	for _, term := range strings.Split(spec, ";") {
+		term = strings.TrimSpace(term)
+		if term == "" {
+			continue
+		}
+		if d, ok := layer.Definitions()[term]; ok {
+			if _, hasSurface := l.Field("surface"); !hasSurface {
+				bad(term, "the definition %s applies to roads, not %s", term, l.Name)
+				continue
+			}
+			f.SQL = append(f.SQL, d.SQL(alias))
+			f.Definitions = append(f.Definitions, d)
+			f.Terms = append(f.Terms, term)
+			continue
+		}
+		var name, op, value string
+		for _, o := range filterOps {
+			if i := strings.Index(term, o); i > 0 {
+				name, op, value = strings.TrimSpace(term[:i]), o, strings.TrimSpace(term[i+len(o):])
+				break
+			}
+		}
+		if op == "" {
+			bad(term, "must be a definition (%s) or field:value[,value…], field>=value, field<=value, field>value, field<value", strings.Join(definitionNames(), ", "))
+			continue
+		}
+		fd, ok := l.Field(name)
+		if !ok || fd.Type == layer.Object || (fd.ReadOnly && name != "version") {
+			bad(term, "%q is not a filterable field of %s (fields: %s)", name, l.Name, strings.Join(filterableFields(l), ", "))
+			continue
+		}
+		if op == ":" {
+			vals, msg := convertList(fd, value)
+			if msg != "" {
+				bad(term, "%s: %s", name, msg)
+				continue
+			}
+			f.SQL = append(f.SQL, fmt.Sprintf("%s = ANY(%s::%s[])", colIdent(alias, fd.Name), a.arg(vals), sqlArrayType(fd)))
+		} else {
+			switch fd.Type {
+			case layer.Integer, layer.Number, layer.Money, layer.Date:
+			default:
+				bad(term, "%s is a %s field: only ':' applies", name, fd.Type)
+				continue
+			}
+			v, msg := convertOne(fd, value)
+			if msg != "" {
+				bad(term, "%s: %s", name, msg)
+				continue
+			}
+			f.SQL = append(f.SQL, fmt.Sprintf("%s %s %s::%s", colIdent(alias, fd.Name), op, a.arg(v), sqlScalarType(fd)))
+		}
+		if name == "status" {
+			f.HasStatus = true
+		}
+		f.Terms = append(f.Terms, name+op+value)
+	}
+	return f, problems
+}
+
+func definitionNames() []string {
+	var n []string
+	for k := range layer.Definitions() {
+		n = append(n, k)
+	}
+	sort.Strings(n)
+	return n
+}
+
+func filterableFields(l *layer.Layer) []string {
+	var n []string
+	for _, f := range l.Fields {
+		if f.Type != layer.Object && !f.ReadOnly {
+			n = append(n, f.Name)
+		}
+	}
+	return n
+}
+
+func sqlScalarType(f layer.Field) string {
+	switch f.Type {
+	case layer.Integer:
+		return "bigint"
+	case layer.Number, layer.Money:
+		return "float8"
+	case layer.Date:
+		return "date"
+	case layer.Boolean:
+		return "boolean"
+	}
+	return "text"
+}
+
+func sqlArrayType(f layer.Field) string { return sqlScalarType(f) }
+
+// convertOne converts one query-string value to the field's Go type.
+func convertOne(f layer.Field, s string) (any, string) {
+	var raw any = s
+	switch f.Type {
+	case layer.Integer, layer.Number, layer.Money:
+		n, err := strconv.ParseFloat(s, 64)
+		if err != nil {
+			return nil, "must be a number"
+		}
+		raw = n
+	case layer.Boolean:
+		b, err := strconv.ParseBool(s)
+		if err != nil {
+			return nil, "must be true or false"
+		}
+		raw = b
+	}
+	v, msg := f.Convert(raw)
+	if msg == "" && v == nil {
+		msg = "must not be empty"
+	}
+	return v, msg
+}
+
+// convertList converts a comma-separated list into a typed slice pgx can
+// send as an array.
+func convertList(f layer.Field, s string) (any, string) {
+	parts := strings.Split(s, ",")
+	var (
+		texts  []string
+		ints   []int64
+		floats []float64
+		dates  []time.Time
+		bools  []bool
+	)
+	for _, p := range parts {
+		v, msg := convertOne(f, strings.TrimSpace(p))
+		if msg != "" {
+			return nil, fmt.Sprintf("%q %s", strings.TrimSpace(p), msg)
+		}
+		switch x := v.(type) {
+		case string:
+			texts = append(texts, x)
+		case int64:
+			ints = append(ints, x)
+		case float64:
+			floats = append(floats, x)
+		case time.Time:
+			dates = append(dates, x)
+		case bool:
+			bools = append(bools, x)
+		}
+	}
+	switch f.Type {
+	case layer.Integer:
+		return ints, ""
+	case layer.Number, layer.Money:
+		return floats, ""
+	case layer.Date:
+		return dates, ""
+	case layer.Boolean:
+		return bools, ""
+	}
+	return texts, ""
+}
