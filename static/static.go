@@ -1,15 +1,372 @@
-// Package static serves the map page, embedded in the binary.
+// Package static serves the map page: its own HTML, JavaScript and CSS,
+// embedded in the binary, and the browser libraries it needs (MapLibre GL JS,
+// ECharts), read at run time from the npm packages that scripts/setup
+// installs under static/node_modules. Nothing the page loads comes from
+// another origin unless a basemap URL is configured.
 package static
 
 import (
+	"bytes"
+	"compress/gzip"
+	"crypto/sha256"
+	"embed"
+	"encoding/hex"
+	"encoding/json"
+	"flag"
+	"io/fs"
+	"mime"
+	"net/http"
+	"net/url"
+	"os"
+	"path"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"time"
+
 	"github.com/gorilla/mux"
+
+	"github.com/lastmile/lastmile/layer"
 )
 
-// Page serves the map page at /.
-type Page struct{}
+//go:embed page
+var pageFS embed.FS
+
+// Options configure the page.
+type Options struct {
+	// Dir is the directory holding node_modules (normally static/ of the
+	// source tree). Empty: look in ./static, next to the executable and in
+	// the source tree the binary was built from.
+	Dir string
+	// BasemapURL is an optional raster XYZ template ({z}/{x}/{y}) drawn under
+	// the layers. Empty: no basemap, no request leaves the server's origin.
+	BasemapURL string
+	// BasemapAttribution is shown on the map when a basemap is used.
+	BasemapAttribution string
+	// Catalog is the layer catalog the legend and popups are built from
+	// (layer.Default() when nil).
+	Catalog *layer.Catalog
+}
+
+// RegisterFlags adds the options' flags to fs.
+func (o *Options) RegisterFlags(fs *flag.FlagSet) {
+	fs.StringVar(&o.Dir, "static-dir", "", "directory holding the map page's node_modules (default: ./static, beside the binary, or the source tree)")
+	fs.StringVar(&o.BasemapURL, "basemap-url", "", "raster XYZ basemap template for the map page, e.g. https://host/{z}/{x}/{y}.png (default: none, nothing leaves the server's origin)")
+	fs.StringVar(&o.BasemapAttribution, "basemap-attribution", "", "attribution shown for --basemap-url")
+}
+
+// vendorFiles are the library files the page may load, by URL path under
+// /vendor/, and where each lives under node_modules.
+var vendorFiles = map[string]string{
+	"maplibre-gl/maplibre-gl.mjs":        "maplibre-gl/dist/maplibre-gl.mjs",
+	"maplibre-gl/maplibre-gl-worker.mjs": "maplibre-gl/dist/maplibre-gl-worker.mjs",
+	"maplibre-gl/maplibre-gl.css":        "maplibre-gl/dist/maplibre-gl.css",
+	"echarts/echarts.esm.min.mjs":        "echarts/dist/echarts.esm.min.mjs",
+}
+
+// Page serves the map page at / and its assets under /app/ and /vendor/.
+type Page struct {
+	opts    Options
+	catalog *asset            // /app/catalog.json
+	files   map[string]*asset // embedded page files by name
+
+	mu     sync.Mutex
+	vendor map[string]*asset // loaded vendor files by URL path
+}
+
+// asset is one served file, with its gzip form when that is smaller.
+type asset struct {
+	body, gz    []byte
+	etag, ctype string
+	mod         time.Time
+}
 
 // New returns the page handler.
-func New() *Page { return &Page{} }
+func New(opts ...Options) *Page {
+	var o Options
+	if len(opts) > 0 {
+		o = opts[0]
+	}
+	if o.Catalog == nil {
+		o.Catalog = layer.Default()
+	}
+	p := &Page{opts: o, files: map[string]*asset{}, vendor: map[string]*asset{}}
+	sub, _ := fs.Sub(pageFS, "page")
+	fs.WalkDir(sub, ".", func(name string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := fs.ReadFile(sub, name)
+		if err != nil {
+			return err
+		}
+		p.files[name] = newAsset(name, b, time.Time{})
+		return nil
+	})
+	cat, _ := json.Marshal(catalogJSON(o.Catalog))
+	p.catalog = newAsset("catalog.json", cat, time.Time{})
+	return p
+}
+
+func newAsset(name string, b []byte, mod time.Time) *asset {
+	sum := sha256.Sum256(b)
+	a := &asset{body: b, etag: `"` + hex.EncodeToString(sum[:8]) + `"`, mod: mod}
+	a.ctype = mime.TypeByExtension(path.Ext(name))
+	switch path.Ext(name) {
+	case ".mjs", ".js":
+		a.ctype = "text/javascript; charset=utf-8"
+	case ".json":
+		a.ctype = "application/json"
+	case "":
+		a.ctype = "application/octet-stream"
+	}
+	if len(b) > 1024 {
+		var buf bytes.Buffer
+		zw, _ := gzip.NewWriterLevel(&buf, gzip.BestSpeed)
+		zw.Write(b)
+		zw.Close()
+		if buf.Len() < len(b) {
+			a.gz = buf.Bytes()
+		}
+	}
+	return a
+}
 
 // Register adds the page routes.
-func (p *Page) Register(r *mux.Router) {}
+func (p *Page) Register(r *mux.Router) {
+	get := []string{http.MethodGet, http.MethodHead}
+	r.HandleFunc("/", p.index).Methods(get...)
+	r.HandleFunc("/app/config.json", p.configJSON).Methods(get...)
+	r.HandleFunc("/app/catalog.json", p.catalogJSON).Methods(get...)
+	r.PathPrefix("/app/").HandlerFunc(p.app).Methods(get...)
+	r.PathPrefix("/vendor/").HandlerFunc(p.vendorFile).Methods(get...)
+}
+
+func (p *Page) index(w http.ResponseWriter, r *http.Request) {
+	p.securityHeaders(w)
+	serve(w, r, p.files["index.html"], "no-cache")
+}
+
+func (p *Page) app(w http.ResponseWriter, r *http.Request) {
+	a, ok := p.files[strings.TrimPrefix(r.URL.Path, "/app/")]
+	if !ok {
+		notFound(w, "no such page file: "+r.URL.Path)
+		return
+	}
+	serve(w, r, a, "no-cache")
+}
+
+// securityHeaders sets a Content-Security-Policy that keeps every request
+// on the server's origin, except the configured basemap's tiles.
+func (p *Page) securityHeaders(w http.ResponseWriter) {
+	extra := ""
+	if o := basemapOrigin(p.opts.BasemapURL); o != "" {
+		extra = " " + o
+	}
+	w.Header().Set("Content-Security-Policy", "default-src 'self'; script-src 'self'; "+
+		"style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:"+extra+"; "+
+		"connect-src 'self'"+extra+"; worker-src 'self' blob:; child-src blob:; font-src 'self'; object-src 'none'; base-uri 'self'")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.Header().Set("Referrer-Policy", "same-origin")
+}
+
+func basemapOrigin(tmpl string) string {
+	if tmpl == "" {
+		return ""
+	}
+	// Subdomain templates ({s}) are not supported by MapLibre; take the
+	// origin as written, with placeholders in the host made wildcards.
+	u, err := url.Parse(strings.NewReplacer("{s}", "a", "{z}", "0", "{x}", "0", "{y}", "0").Replace(tmpl))
+	if err != nil || u.Host == "" {
+		return ""
+	}
+	return u.Scheme + "://" + u.Host
+}
+
+// isGCJ02 reports whether a basemap URL is one of the Chinese commercial
+// providers whose tiles are in the GCJ-02 ("Mars") datum.
+func isGCJ02(tmpl string) bool {
+	t := strings.ToLower(tmpl)
+	for _, s := range []string{"autonavi", "amap", "gaode", "map.qq.com", "baidu", "bdimg"} {
+		if strings.Contains(t, s) {
+			return true
+		}
+	}
+	return false
+}
+
+// Config is what the page learns from the server before it draws.
+type Config struct {
+	Basemap *Basemap `json:"basemap"`
+	// Vendor reports which libraries are installed; the page tells the user
+	// to run scripts/setup when one is missing.
+	Vendor map[string]bool `json:"vendor"`
+	Setup  string          `json:"setup,omitempty"`
+}
+
+// Basemap is the configured raster basemap.
+type Basemap struct {
+	URL         string `json:"url"`
+	Attribution string `json:"attribution,omitempty"`
+	// GCJ02: the tiles are offset (GCJ-02 datum) while lastmile's data are
+	// WGS84; the page says so.
+	GCJ02 bool `json:"gcj02"`
+}
+
+func (p *Page) configJSON(w http.ResponseWriter, r *http.Request) {
+	c := Config{Vendor: map[string]bool{}}
+	if p.opts.BasemapURL != "" {
+		c.Basemap = &Basemap{URL: p.opts.BasemapURL, Attribution: p.opts.BasemapAttribution, GCJ02: isGCJ02(p.opts.BasemapURL)}
+	}
+	dir := p.nodeModules()
+	missing := false
+	for name, lib := range map[string]string{"maplibre": "maplibre-gl/maplibre-gl.mjs", "echarts": "echarts/echarts.esm.min.mjs"} {
+		ok := dir != "" && exists(filepath.Join(dir, filepath.FromSlash(vendorFiles[lib])))
+		c.Vendor[name] = ok
+		missing = missing || !ok
+	}
+	if missing {
+		c.Setup = "The map page's libraries (MapLibre GL JS, ECharts) are not installed: run scripts/setup (it runs npm ci in static/), or point --static-dir at a directory holding node_modules."
+	}
+	b, _ := json.Marshal(c)
+	w.Header().Set("Cache-Control", "no-cache")
+	w.Header().Set("Content-Type", "application/json")
+	w.Write(b)
+}
+
+func (p *Page) catalogJSON(w http.ResponseWriter, r *http.Request) {
+	serve(w, r, p.catalog, "no-cache")
+}
+
+// vendorFile serves one whitelisted library file from node_modules.
+func (p *Page) vendorFile(w http.ResponseWriter, r *http.Request) {
+	name := strings.TrimPrefix(r.URL.Path, "/vendor/")
+	rel, ok := vendorFiles[name]
+	if !ok {
+		notFound(w, "no such library file: "+r.URL.Path)
+		return
+	}
+	p.mu.Lock()
+	a, ok := p.vendor[name]
+	p.mu.Unlock()
+	if !ok {
+		dir := p.nodeModules()
+		if dir == "" {
+			notFound(w, "library "+name+" is not installed: run scripts/setup (npm ci in static/)")
+			return
+		}
+		file := filepath.Join(dir, filepath.FromSlash(rel))
+		b, err := os.ReadFile(file)
+		if err != nil {
+			notFound(w, "library "+name+" is not installed: run scripts/setup (npm ci in static/)")
+			return
+		}
+		var mod time.Time
+		if fi, err := os.Stat(file); err == nil {
+			mod = fi.ModTime()
+		}
+		a = newAsset(name, b, mod)
+		p.mu.Lock()
+		p.vendor[name] = a
+		p.mu.Unlock()
+	}
+	serve(w, r, a, "public, max-age=3600")
+}
+
+// nodeModules returns the node_modules directory to read libraries from, or
+// "" when none is found.
+func (p *Page) nodeModules() string {
+	var dirs []string
+	if p.opts.Dir != "" {
+		dirs = append(dirs, filepath.Join(p.opts.Dir, "node_modules"), p.opts.Dir)
+	} else {
+		dirs = append(dirs, filepath.Join("static", "node_modules"), "node_modules")
+		if exe, err := os.Executable(); err == nil {
+			d := filepath.Dir(exe)
+			dirs = append(dirs, filepath.Join(d, "..", "static", "node_modules"), filepath.Join(d, "static", "node_modules"))
+		}
+		if _, file, _, ok := runtime.Caller(0); ok && filepath.IsAbs(file) {
+			dirs = append(dirs, filepath.Join(filepath.Dir(file), "node_modules"))
+		}
+	}
+	for _, d := range dirs {
+		if exists(filepath.Join(d, "maplibre-gl", "package.json")) {
+			return d
+		}
+	}
+	return ""
+}
+
+func exists(name string) bool {
+	_, err := os.Stat(name)
+	return err == nil
+}
+
+// serve writes a with conditional-request handling and gzip when accepted.
+func serve(w http.ResponseWriter, r *http.Request, a *asset, cache string) {
+	h := w.Header()
+	h.Set("Content-Type", a.ctype)
+	h.Set("ETag", a.etag)
+	h.Set("Cache-Control", cache)
+	h.Add("Vary", "Accept-Encoding")
+	body := a.body
+	if a.gz != nil && strings.Contains(r.Header.Get("Accept-Encoding"), "gzip") {
+		h.Set("Content-Encoding", "gzip")
+		body = a.gz
+	}
+	http.ServeContent(w, r, "", a.mod, bytes.NewReader(body))
+}
+
+func notFound(w http.ResponseWriter, msg string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusNotFound)
+	b, _ := json.Marshal(map[string]any{"error": map[string]string{"code": "not_found", "message": msg}})
+	w.Write(b)
+}
+
+// catalogLayer is a layer as the page sees it.
+type catalogLayer struct {
+	Name      string         `json:"name"`
+	Title     string         `json:"title"`
+	TitleZH   string         `json:"title_zh"`
+	GeomKinds []string       `json:"geometry_kinds"`
+	MinZoom   int            `json:"minzoom"`
+	MaxZoom   int            `json:"maxzoom"`
+	Reference bool           `json:"reference"`
+	Fields    []catalogField `json:"fields"`
+}
+
+type catalogField struct {
+	Name     string   `json:"name"`
+	Label    string   `json:"label"`
+	LabelZH  string   `json:"label_zh"`
+	Type     string   `json:"type"`
+	Enum     []string `json:"enum,omitempty"`
+	Unit     string   `json:"unit,omitempty"`
+	ReadOnly bool     `json:"read_only,omitempty"`
+	Tile     bool     `json:"tile,omitempty"`
+}
+
+func catalogJSON(c *layer.Catalog) map[string]any {
+	var out []catalogLayer
+	for _, l := range c.Layers() {
+		cl := catalogLayer{Name: l.Name, Title: l.Title, TitleZH: l.TitleZH, GeomKinds: l.GeomKinds,
+			MinZoom: l.MinZoom, MaxZoom: l.MaxZoom, Reference: l.Reference}
+		for _, f := range l.Fields {
+			cl.Fields = append(cl.Fields, catalogField{Name: f.Name, Label: f.Label, LabelZH: f.LabelZH,
+				Type: string(f.Type), Enum: f.Enum, Unit: f.Unit, ReadOnly: f.ReadOnly, Tile: f.Tile})
+		}
+		out = append(out, cl)
+	}
+	defs := map[string]any{}
+	for name, d := range layer.Definitions() {
+		defs[name] = d.Description
+	}
+	return map[string]any{
+		"layers":      out,
+		"definitions": defs,
+		"hardened":    layer.HardenedSurfaces,
+		"graded":      layer.GradedTechGrades,
+	}
+}

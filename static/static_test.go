@@ -1,0 +1,141 @@
+package static
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/gorilla/mux"
+)
+
+func get(t *testing.T, h http.Handler, path string, hdr ...string) *httptest.ResponseRecorder {
+	t.Helper()
+	req := httptest.NewRequest(http.MethodGet, path, nil)
+	for i := 0; i+1 < len(hdr); i += 2 {
+		req.Header.Set(hdr[i], hdr[i+1])
+	}
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, req)
+	return w
+}
+
+func router(p *Page) *mux.Router {
+	r := mux.NewRouter()
+	p.Register(r)
+	return r
+}
+
+func TestPage(t *testing.T) {
+	r := router(New())
+	tests := []struct {
+		name, path, ctype, contains string
+	}{
+		{"index", "/", "text/html", "/app/app.js"},
+		{"app", "/app/app.js", "text/javascript", "maplibre"},
+		{"css", "/app/style.css", "text/css", "#map"},
+		{"catalog", "/app/catalog.json", "application/json", `"roads"`},
+		{"config", "/app/config.json", "application/json", `"vendor"`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			w := get(t, r, tc.path)
+			if w.Code != http.StatusOK {
+				t.Fatalf("GET %s: %d %s", tc.path, w.Code, w.Body)
+			}
+			if ct := w.Header().Get("Content-Type"); !strings.HasPrefix(ct, tc.ctype) {
+				t.Errorf("GET %s: Content-Type %q, want %q", tc.path, ct, tc.ctype)
+			}
+			if !strings.Contains(w.Body.String(), tc.contains) {
+				t.Errorf("GET %s: body lacks %q", tc.path, tc.contains)
+			}
+		})
+	}
+	if w := get(t, r, "/"); !strings.Contains(w.Header().Get("Content-Security-Policy"), "default-src 'self'") {
+		t.Errorf("index without a same-origin CSP: %q", w.Header().Get("Content-Security-Policy"))
+	}
+	etag := get(t, r, "/app/app.js").Header().Get("ETag")
+	if w := get(t, r, "/app/app.js", "If-None-Match", etag); w.Code != http.StatusNotModified {
+		t.Errorf("If-None-Match: %d, want 304", w.Code)
+	}
+	if w := get(t, r, "/app/app.js", "Accept-Encoding", "gzip"); w.Header().Get("Content-Encoding") != "gzip" {
+		t.Errorf("app.js not gzipped for a gzip client")
+	}
+	if w := get(t, r, "/vendor/../../go.mod"); w.Code == http.StatusOK {
+		t.Errorf("vendor path traversal answered 200")
+	}
+	if w := get(t, r, "/vendor/maplibre-gl/package.json"); w.Code != http.StatusNotFound {
+		t.Errorf("non-whitelisted vendor file: %d, want 404", w.Code)
+	}
+}
+
+func TestVendorMissing(t *testing.T) {
+	r := router(New(Options{Dir: t.TempDir()}))
+	w := get(t, r, "/vendor/maplibre-gl/maplibre-gl.mjs")
+	if w.Code != http.StatusNotFound || !strings.Contains(w.Body.String(), "scripts/setup") {
+		t.Errorf("missing library: %d %s, want 404 naming scripts/setup", w.Code, w.Body)
+	}
+	var c Config
+	if err := json.Unmarshal(get(t, r, "/app/config.json").Body.Bytes(), &c); err != nil {
+		t.Fatal(err)
+	}
+	if c.Vendor["maplibre"] || !strings.Contains(c.Setup, "scripts/setup") {
+		t.Errorf("config %+v: want maplibre missing and a setup message", c)
+	}
+}
+
+func TestVendorPresent(t *testing.T) {
+	dir := t.TempDir()
+	for rel, body := range map[string]string{
+		"node_modules/maplibre-gl/package.json":         "{}",
+		"node_modules/maplibre-gl/dist/maplibre-gl.mjs": "export const Map = 1;",
+		"node_modules/echarts/dist/echarts.esm.min.mjs": "export const init = 1;",
+	} {
+		f := filepath.Join(dir, rel)
+		os.MkdirAll(filepath.Dir(f), 0o755)
+		os.WriteFile(f, []byte(body), 0o644)
+	}
+	r := router(New(Options{Dir: dir}))
+	w := get(t, r, "/vendor/maplibre-gl/maplibre-gl.mjs")
+	if w.Code != http.StatusOK || w.Body.String() != "export const Map = 1;" || !strings.HasPrefix(w.Header().Get("Content-Type"), "text/javascript") {
+		t.Errorf("vendor file: %d %q %q", w.Code, w.Header().Get("Content-Type"), w.Body)
+	}
+	var c Config
+	json.Unmarshal(get(t, r, "/app/config.json").Body.Bytes(), &c)
+	if !c.Vendor["maplibre"] || !c.Vendor["echarts"] || c.Setup != "" {
+		t.Errorf("config %+v: want both libraries present", c)
+	}
+}
+
+func TestBasemap(t *testing.T) {
+	tests := []struct {
+		name, url, origin string
+		gcj               bool
+	}{
+		{"none", "", "", false},
+		{"tianditu", "https://t0.tianditu.gov.cn/vec_w/wmts?x={x}&y={y}&l={z}", "https://t0.tianditu.gov.cn", false},
+		{"amap", "https://webrd01.is.autonavi.com/appmaptile?x={x}&y={y}&z={z}&style=8", "https://webrd01.is.autonavi.com", true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := basemapOrigin(tc.url); got != tc.origin {
+				t.Errorf("origin %q, want %q", got, tc.origin)
+			}
+			if got := isGCJ02(tc.url); got != tc.gcj {
+				t.Errorf("gcj02 %v, want %v", got, tc.gcj)
+			}
+			r := router(New(Options{BasemapURL: tc.url}))
+			var c Config
+			json.Unmarshal(get(t, r, "/app/config.json").Body.Bytes(), &c)
+			if (c.Basemap != nil) != (tc.url != "") || (c.Basemap != nil && c.Basemap.GCJ02 != tc.gcj) {
+				t.Errorf("config basemap %+v", c.Basemap)
+			}
+			if tc.origin != "" && !strings.Contains(get(t, r, "/").Header().Get("Content-Security-Policy"), tc.origin) {
+				t.Errorf("CSP does not allow the basemap origin")
+			}
+		})
+	}
+}
