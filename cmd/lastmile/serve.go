@@ -22,12 +22,14 @@ type serveFlags struct {
 	db     dbFlags
 	server server.Options
 	tiles  tiles.Options
+	page   static.Options
 }
 
 func (f *serveFlags) register(fs *flag.FlagSet) {
 	f.db.register(fs)
 	f.server.RegisterFlags(fs)
 	f.tiles.RegisterFlags(fs)
+	f.page.RegisterFlags(fs)
 }
 
 func cmdServe(ctx context.Context, args []string, out io.Writer) error {
@@ -58,7 +60,7 @@ func serve(ctx context.Context, f serveFlags, db *database, log *slog.Logger, ou
 			tileService,
 			stats.NewHandler(db.Pool, catalog, log),
 			ingest.NewHandler(db.Pool, catalog, store, log),
-			static.New(),
+			static.New(f.page),
 		},
 	})
 	return srv.ListenAndServe(ctx, func(addr string) {
