@@ -1,6 +1,222 @@
 package server
 
-import "github.com/gorilla/mux"
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gorilla/mux"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/lastmile/lastmile"
+	"github.com/lastmile/lastmile/auth"
+	"github.com/lastmile/lastmile/layer"
+	"github.com/lastmile/lastmile/server/respond"
+)
+
+// Media types of the feature API.
+const (
+	GeoJSONType = "application/geo+json"
+	JSONType    = "application/json"
+	OpenAPIType = "application/vnd.oai.openapi+json;version=3.0"
+)
+
+// Conformance classes served (OGC API Features Part 1 core, GeoJSON,
+// OpenAPI 3; Part 4 create/replace/delete and update).
+var conformance = []string{
+	"http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core",
+	"http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/geojson",
+	"http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/oas30",
+	"http://www.opengis.net/spec/ogcapi-features-4/1.0/conf/create-replace-delete",
+	"http://www.opengis.net/spec/ogcapi-features-4/1.0/conf/update",
+}
 
 // ogcRoutes registers OGC API Features under /ogc.
-func (s *Server) ogcRoutes(r *mux.Router) {}
+func (s *Server) ogcRoutes(r *mux.Router) {
+	get := []string{http.MethodGet, http.MethodHead}
+	h := func(f respond.HandlerFunc) http.Handler { return f }
+	r.Handle("/ogc", h(s.ogcLanding)).Methods(get...)
+	r.Handle("/ogc/", h(s.ogcLanding)).Methods(get...)
+	r.Handle("/ogc/conformance", h(s.ogcConformance)).Methods(get...)
+	r.Handle("/ogc/api", h(s.ogcAPI)).Methods(get...)
+	r.Handle("/ogc/collections", h(s.ogcCollections)).Methods(get...)
+	r.Handle("/ogc/collections/{layer}", h(s.ogcCollection)).Methods(get...)
+	r.Handle("/ogc/collections/{layer}/items", h(s.ogcItems)).Methods(get...)
+	r.Handle("/ogc/collections/{layer}/items", h(s.ogcCreate)).Methods(http.MethodPost)
+	r.Handle("/ogc/collections/{layer}/items/{id}", h(s.ogcItem)).Methods(get...)
+	r.Handle("/ogc/collections/{layer}/items/{id}", h(s.ogcReplace)).Methods(http.MethodPut)
+	r.Handle("/ogc/collections/{layer}/items/{id}", h(s.ogcPatch)).Methods(http.MethodPatch)
+	r.Handle("/ogc/collections/{layer}/items/{id}", h(s.ogcDelete)).Methods(http.MethodDelete)
+	r.Handle("/ogc/collections/{layer}/items/{id}/history", h(s.ogcHistory)).Methods(get...)
+}
+
+// link is an OGC API link.
+type link struct {
+	Href  string `json:"href"`
+	Rel   string `json:"rel"`
+	Type  string `json:"type,omitempty"`
+	Title string `json:"title,omitempty"`
+}
+
+// baseURL is the scheme and host the client used, for absolute links.
+func baseURL(r *http.Request) string {
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	if p := r.Header.Get("X-Forwarded-Proto"); p == "http" || p == "https" {
+		scheme = p
+	}
+	return scheme + "://" + r.Host
+}
+
+// canRead checks the read scope when the server is private.
+func (s *Server) canRead(ctx context.Context) error {
+	if !s.opts.Private {
+		return nil
+	}
+	return auth.Require(ctx, auth.ScopeRead)
+}
+
+// ogcLayer returns the catalog layer named in the path.
+func (s *Server) ogcLayer(r *http.Request) (*layer.Layer, error) {
+	name := mux.Vars(r)["layer"]
+	if l, ok := s.deps.Catalog.Layer(name); ok {
+		return l, nil
+	}
+	return nil, lastmile.Errorf(lastmile.ENOTFOUND, "no collection %q (collections: %s)", shorten(name), strings.Join(s.deps.Catalog.Names(), ", "))
+}
+
+// featureID parses the {id} path variable.
+func featureID(r *http.Request) (int64, error) {
+	raw := mux.Vars(r)["id"]
+	id, err := strconv.ParseInt(raw, 10, 64)
+	if err != nil || id < 1 {
+		return 0, lastmile.Invalid("the feature id is not valid",
+			lastmile.Problem{Field: "id", Value: shorten(raw), Message: "must be a positive whole number (the feature's id)"})
+	}
+	return id, nil
+}
+
+func (s *Server) ogcLanding(w http.ResponseWriter, r *http.Request) error {
+	b := baseURL(r)
+	respond.JSON(w, http.StatusOK, map[string]any{
+		"title":       "lastmile",
+		"description": "Rural-infrastructure layers (roads, water, power, housing, relocation) as OGC API Features",
+		"links": []link{
+			{Href: b + "/ogc", Rel: "self", Type: JSONType, Title: "this document"},
+			{Href: b + "/ogc/api", Rel: "service-desc", Type: OpenAPIType, Title: "the API definition (OpenAPI 3)"},
+			{Href: b + "/ogc/conformance", Rel: "conformance", Type: JSONType, Title: "conformance classes"},
+			{Href: b + "/ogc/collections", Rel: "data", Type: JSONType, Title: "the collections (layers)"},
+		},
+	})
+	return nil
+}
+
+func (s *Server) ogcConformance(w http.ResponseWriter, r *http.Request) error {
+	respond.JSON(w, http.StatusOK, map[string]any{"conformsTo": conformance})
+	return nil
+}
+
+// collection is the JSON of one collection.
+type collection struct {
+	ID          string   `json:"id"`
+	Title       string   `json:"title"`
+	Description string   `json:"description"`
+	ItemType    string   `json:"itemType"`
+	CRS         []string `json:"crs"`
+	StorageCRS  string   `json:"storageCrs"`
+	Extent      *extent  `json:"extent,omitempty"`
+	Links       []link   `json:"links"`
+}
+
+type extent struct {
+	Spatial struct {
+		BBox [][]float64 `json:"bbox"`
+		CRS  string      `json:"crs"`
+	} `json:"spatial"`
+	Temporal struct {
+		Interval [][]*string `json:"interval"`
+		TRS      string      `json:"trs"`
+	} `json:"temporal"`
+}
+
+// describe returns a collection's JSON, with its extent from the database.
+func (s *Server) describe(ctx context.Context, r *http.Request, l *layer.Layer) (*collection, error) {
+	b := baseURL(r) + "/ogc/collections/" + l.Name
+	c := &collection{
+		ID: l.Name, Title: l.Title,
+		Description: fmt.Sprintf("%s (%s). Geometry: %v. Temporal extent: completed_on.", l.Title, l.TitleZH, l.GeomKinds),
+		ItemType:    "feature", CRS: []string{CRS84}, StorageCRS: CRS84,
+		Links: []link{
+			{Href: b, Rel: "self", Type: JSONType, Title: "this collection"},
+			{Href: b + "/items", Rel: "items", Type: GeoJSONType, Title: l.Title},
+		},
+	}
+	var (
+		minx, miny, maxx, maxy *float64
+		lo, hi                 *time.Time
+	)
+	table := pgx.Identifier{"lastmile", l.Table}.Sanitize()
+	err := s.deps.Pool.QueryRow(ctx, `SELECT ST_XMin(b), ST_YMin(b), ST_XMax(b), ST_YMax(b), lo, hi
+		FROM (SELECT ST_Extent(geom) AS b, min(completed_on) AS lo, max(completed_on) AS hi FROM `+table+`) s`).
+		Scan(&minx, &miny, &maxx, &maxy, &lo, &hi)
+	if err != nil {
+		return nil, err
+	}
+	e := &extent{}
+	e.Spatial.CRS = CRS84
+	e.Temporal.TRS = "http://www.opengis.net/def/uom/ISO-8601/0/Gregorian"
+	if minx != nil {
+		e.Spatial.BBox = [][]float64{{*minx, *miny, *maxx, *maxy}}
+	} else {
+		e.Spatial.BBox = [][]float64{{-180, -90, 180, 90}}
+	}
+	iv := []*string{nil, nil}
+	if lo != nil {
+		a, z := lo.Format(time.DateOnly)+"T00:00:00Z", hi.Format(time.DateOnly)+"T00:00:00Z"
+		iv = []*string{&a, &z}
+	}
+	e.Temporal.Interval = [][]*string{iv}
+	c.Extent = e
+	return c, nil
+}
+
+func (s *Server) ogcCollections(w http.ResponseWriter, r *http.Request) error {
+	if err := s.canRead(r.Context()); err != nil {
+		return err
+	}
+	b := baseURL(r)
+	var cs []*collection
+	for _, l := range s.deps.Catalog.Layers() {
+		c, err := s.describe(r.Context(), r, l)
+		if err != nil {
+			return err
+		}
+		cs = append(cs, c)
+	}
+	respond.JSON(w, http.StatusOK, map[string]any{
+		"links": []link{{Href: b + "/ogc/collections", Rel: "self", Type: JSONType, Title: "the collections"}},
+		"collections": cs,
+	})
+	return nil
+}
+
+func (s *Server) ogcCollection(w http.ResponseWriter, r *http.Request) error {
+	if err := s.canRead(r.Context()); err != nil {
+		return err
+	}
+	l, err := s.ogcLayer(r)
+	if err != nil {
+		return err
+	}
+	c, err := s.describe(r.Context(), r, l)
+	if err != nil {
+		return err
+	}
+	respond.JSON(w, http.StatusOK, c)
+	return nil
+}

@@ -28,6 +28,7 @@ type Options struct {
 	RequestTimeout time.Duration // per request, derived from the request context
 	BodyLimit      int64         // bytes, for JSON bodies
 	ShutdownGrace  time.Duration
+	Private        bool // reads of /ogc collections and items need a token with scope read
 }
 
 // RegisterFlags adds the options' flags to fs.
@@ -36,6 +37,7 @@ func (o *Options) RegisterFlags(fs *flag.FlagSet) {
 	fs.DurationVar(&o.RequestTimeout, "request-timeout", 30*time.Second, "time limit of one request")
 	fs.Int64Var(&o.BodyLimit, "body-limit", 10<<20, "largest request body in bytes (imports have their own limit)")
 	fs.DurationVar(&o.ShutdownGrace, "shutdown-grace", 10*time.Second, "time given to requests in flight on shutdown")
+	fs.BoolVar(&o.Private, "private", false, "make feature reads (/ogc collections and items) need a token with scope read")
 }
 
 // Deps are what the server is built from.
@@ -44,6 +46,8 @@ type Deps struct {
 	Catalog *layer.Catalog
 	Store   *postgis.Store
 	Logger  *slog.Logger
+	// Tokens resolves bearer tokens; nil means postgis.NewTokens(Pool, Catalog).
+	Tokens Authenticator
 	// Mounts add the routes of other packages (tiles, stats, import, page).
 	Mounts []Mount
 }

@@ -1,0 +1,355 @@
+package server
+
+import (
+	"fmt"
+	"math"
+	"net/url"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/lastmile/lastmile"
+	"github.com/lastmile/lastmile/layer"
+)
+
+// Paging limits of /items.
+const (
+	DefaultLimit = 100
+	MaxLimit     = 10000
+	// MaxOffset bounds offset so that offset+limit never overflows and a
+	// client cannot ask PostgreSQL to skip an absurd number of rows.
+	MaxOffset = 1_000_000_000
+)
+
+// CRS84 is the only CRS lastmile serves (longitude, latitude on WGS84).
+const CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
+
+// ItemsQuery is the parsed query of GET /items: paging, a bounding box, a
+// datetime interval on completed_on and property filters. Every value has
+// been checked against the catalog; nothing in it is request text meant
+// for SQL.
+type ItemsQuery struct {
+	Limit   int
+	Offset  int
+	BBox    []float64 // minx, miny, maxx, maxy (CRS84), or nil
+	Time    *Interval // on completed_on, or nil
+	Filters []Filter  // ANDed; values within one filter are ORed
+}
+
+// Interval is a closed date interval; a nil end is open.
+type Interval struct {
+	Start, End *time.Time
+}
+
+// Filter is one property filter: field = any of values. Values are typed
+// Go slices ([]string, []int64, []float64, []time.Time, []bool) ready to be
+// one $n parameter.
+type Filter struct {
+	Field  string
+	Values any
+}
+
+// reservedParams are the query parameters that are not property filters.
+var reservedParams = map[string]bool{
+	"limit": true, "offset": true, "bbox": true, "bbox-crs": true,
+	"datetime": true, "f": true, "crs": true,
+}
+
+// filterable reports whether a field can be used as a property filter
+// (objects cannot; updated_at is a timestamp column, not comparable by text).
+func filterable(f layer.Field) bool {
+	return f.Type != layer.Object && f.Name != "updated_at"
+}
+
+// ParseItemsQuery parses and checks the query of GET /items against the
+// layer. It reports every problem at once, each naming the parameter.
+func ParseItemsQuery(l *layer.Layer, q url.Values) (ItemsQuery, error) {
+	out := ItemsQuery{Limit: DefaultLimit}
+	var problems []lastmile.Problem
+	bad := func(field, value, format string, args ...any) {
+		problems = append(problems, lastmile.Problem{Field: field, Value: shorten(value), Message: fmt.Sprintf(format, args...)})
+	}
+	names := make([]string, 0, len(q))
+	for k := range q {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		vals := q[name]
+		if len(vals) != 1 {
+			bad(name, strings.Join(vals, "&"), "is given %d times; give it once (separate several values with commas)", len(vals))
+			continue
+		}
+		v := vals[0]
+		switch name {
+		case "limit":
+			n, err := strconv.Atoi(v)
+			switch {
+			case err != nil:
+				bad(name, v, "must be a whole number from 1 to %d", MaxLimit)
+			case n < 1:
+				bad(name, v, "must be at least 1")
+			case n > MaxLimit:
+				bad(name, v, "must be at most %d; page through larger results with offset or the next links", MaxLimit)
+			default:
+				out.Limit = n
+			}
+		case "offset":
+			n, err := strconv.Atoi(v)
+			switch {
+			case err != nil:
+				bad(name, v, "must be a whole number ≥ 0")
+			case n < 0:
+				bad(name, v, "must be ≥ 0")
+			case n > MaxOffset:
+				bad(name, v, "must be at most %d; narrow the query with bbox or filters", MaxOffset)
+			default:
+				out.Offset = n
+			}
+		case "bbox":
+			b, msg := parseBBox(v)
+			if msg != "" {
+				bad(name, v, "%s", msg)
+			} else {
+				out.BBox = b
+			}
+		case "bbox-crs", "crs":
+			if v != CRS84 {
+				bad(name, v, "only %s is supported", CRS84)
+			}
+		case "f":
+			if v != "json" && v != "geojson" && v != "application/geo+json" && v != "application/json" {
+				bad(name, v, "only json (GeoJSON) is served")
+			}
+		case "datetime":
+			iv, msg := parseDatetime(v)
+			if msg != "" {
+				bad(name, v, "%s", msg)
+			} else {
+				out.Time = iv
+			}
+		default:
+			f, ok := l.Field(name)
+			if !ok || !filterable(f) {
+				bad(name, v, "is not a parameter or a filterable field of %s (parameters: limit, offset, bbox, bbox-crs, datetime; fields: %s)",
+					l.Name, strings.Join(filterableNames(l), ", "))
+				continue
+			}
+			values, msg := parseFilterValues(f, v)
+			if msg != "" {
+				bad(name, v, "%s", msg)
+				continue
+			}
+			out.Filters = append(out.Filters, Filter{Field: f.Name, Values: values})
+		}
+	}
+	if len(problems) > 0 {
+		return ItemsQuery{}, lastmile.Invalid("the query parameters are invalid", problems...)
+	}
+	return out, nil
+}
+
+func filterableNames(l *layer.Layer) []string {
+	var out []string
+	for _, f := range l.Fields {
+		if filterable(f) {
+			out = append(out, f.Name)
+		}
+	}
+	return out
+}
+
+// parseBBox parses "minx,miny,maxx,maxy" or the 6-number 3D form (heights
+// ignored). A box crossing the antimeridian has minx > maxx.
+func parseBBox(s string) ([]float64, string) {
+	parts := strings.Split(s, ",")
+	if len(parts) != 4 && len(parts) != 6 {
+		return nil, fmt.Sprintf("must be 4 numbers minlon,minlat,maxlon,maxlat (or 6 with heights); got %d", len(parts))
+	}
+	n := make([]float64, len(parts))
+	for i, p := range parts {
+		f, err := strconv.ParseFloat(strings.TrimSpace(p), 64)
+		if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
+			return nil, fmt.Sprintf("number %d (%q) is not a finite number", i+1, shorten(p))
+		}
+		n[i] = f
+	}
+	if len(n) == 6 {
+		n = []float64{n[0], n[1], n[3], n[4]}
+	}
+	for _, i := range []int{0, 2} {
+		if n[i] < -180 || n[i] > 180 {
+			return nil, fmt.Sprintf("longitude %g is outside -180…180", n[i])
+		}
+	}
+	for _, i := range []int{1, 3} {
+		if n[i] < -90 || n[i] > 90 {
+			return nil, fmt.Sprintf("latitude %g is outside -90…90", n[i])
+		}
+	}
+	if n[1] > n[3] {
+		return nil, fmt.Sprintf("minimum latitude %g is above maximum latitude %g", n[1], n[3])
+	}
+	return n, ""
+}
+
+// parseDatetime parses an RFC 3339 date or date-time, or an interval
+// "start/end" where either end may be ".." or empty (open). Times are
+// reduced to their UTC date, since completed_on is a date.
+func parseDatetime(s string) (*Interval, string) {
+	parseOne := func(p string) (*time.Time, string) {
+		if p == "" || p == ".." {
+			return nil, ""
+		}
+		if t, err := time.Parse(time.DateOnly, p); err == nil {
+			return &t, ""
+		}
+		t, err := time.Parse(time.RFC3339, p)
+		if err != nil {
+			return nil, fmt.Sprintf("%q is not a date (YYYY-MM-DD) or RFC 3339 date-time", shorten(p))
+		}
+		d := time.Date(t.UTC().Year(), t.UTC().Month(), t.UTC().Day(), 0, 0, 0, 0, time.UTC)
+		return &d, ""
+	}
+	start, end, isInterval := strings.Cut(s, "/")
+	if !isInterval {
+		if s == "" || s == ".." {
+			return nil, "must be a date, a date-time or an interval start/end"
+		}
+		t, msg := parseOne(s)
+		if msg != "" {
+			return nil, msg
+		}
+		return &Interval{Start: t, End: t}, ""
+	}
+	if strings.Contains(end, "/") {
+		return nil, "an interval has one '/'"
+	}
+	a, msg := parseOne(start)
+	if msg != "" {
+		return nil, msg
+	}
+	b, msg := parseOne(end)
+	if msg != "" {
+		return nil, msg
+	}
+	if a == nil && b == nil {
+		return nil, "an interval needs at least one end"
+	}
+	if a != nil && b != nil && b.Before(*a) {
+		return nil, "the interval ends before it starts"
+	}
+	return &Interval{Start: a, End: b}, ""
+}
+
+// parseFilterValues converts the comma-separated values of a filter on f
+// into a typed slice.
+func parseFilterValues(f layer.Field, s string) (any, string) {
+	parts := strings.Split(s, ",")
+	for i, p := range parts {
+		parts[i] = strings.TrimSpace(p)
+		if parts[i] == "" {
+			return nil, "has an empty value; separate values with single commas"
+		}
+	}
+	switch f.Type {
+	case layer.Text, layer.Enum:
+		for _, p := range parts {
+			if v, msg := f.Convert(p); v == nil || msg != "" {
+				return nil, fmt.Sprintf("%q: %s", shorten(p), msg)
+			}
+		}
+		return parts, ""
+	case layer.Integer:
+		out := make([]int64, len(parts))
+		for i, p := range parts {
+			n, err := strconv.ParseInt(p, 10, 32)
+			if err != nil {
+				return nil, fmt.Sprintf("%q is not an integer", shorten(p))
+			}
+			out[i] = n
+		}
+		return out, ""
+	case layer.Number, layer.Money:
+		out := make([]float64, len(parts))
+		for i, p := range parts {
+			n, err := strconv.ParseFloat(p, 64)
+			if err != nil || math.IsNaN(n) || math.IsInf(n, 0) {
+				return nil, fmt.Sprintf("%q is not a finite number", shorten(p))
+			}
+			out[i] = n
+		}
+		return out, ""
+	case layer.Date:
+		out := make([]time.Time, len(parts))
+		for i, p := range parts {
+			d, err := time.Parse(time.DateOnly, p)
+			if err != nil {
+				return nil, fmt.Sprintf("%q is not a date YYYY-MM-DD", shorten(p))
+			}
+			out[i] = d
+		}
+		return out, ""
+	case layer.Boolean:
+		out := make([]bool, len(parts))
+		for i, p := range parts {
+			switch p {
+			case "true":
+				out[i] = true
+			case "false":
+			default:
+				return nil, fmt.Sprintf("%q is not true or false", shorten(p))
+			}
+		}
+		return out, ""
+	}
+	return nil, "cannot be filtered on"
+}
+
+// Where returns the SQL condition of the query over the layer's table and
+// its parameters ($1 …). Column names come from the catalog, values are
+// parameters; the condition is "TRUE" when nothing filters.
+func (q ItemsQuery) Where() (string, []any) {
+	var conds []string
+	var args []any
+	param := func(v any) string {
+		args = append(args, v)
+		return fmt.Sprintf("$%d", len(args))
+	}
+	if b := q.BBox; b != nil {
+		if b[0] <= b[2] {
+			env := fmt.Sprintf("ST_MakeEnvelope(%s, %s, %s, %s, 4326)", param(b[0]), param(b[1]), param(b[2]), param(b[3]))
+			conds = append(conds, fmt.Sprintf("(geom && %[1]s AND ST_Intersects(geom, %[1]s))", env))
+		} else { // across the antimeridian: two boxes
+			e1 := fmt.Sprintf("ST_MakeEnvelope(%s, %s, 180, %s, 4326)", param(b[0]), param(b[1]), param(b[3]))
+			e2 := fmt.Sprintf("ST_MakeEnvelope(-180, %s, %s, %s, 4326)", param(b[1]), param(b[2]), param(b[3]))
+			conds = append(conds, fmt.Sprintf("((geom && %[1]s AND ST_Intersects(geom, %[1]s)) OR (geom && %[2]s AND ST_Intersects(geom, %[2]s)))", e1, e2))
+		}
+	}
+	if t := q.Time; t != nil {
+		if t.Start != nil {
+			conds = append(conds, "completed_on >= "+param(*t.Start))
+		}
+		if t.End != nil {
+			conds = append(conds, "completed_on <= "+param(*t.End))
+		}
+	}
+	for _, f := range q.Filters {
+		conds = append(conds, fmt.Sprintf("%s = ANY(%s)", pgx.Identifier{f.Field}.Sanitize(), param(f.Values)))
+	}
+	if len(conds) == 0 {
+		return "TRUE", nil
+	}
+	return strings.Join(conds, " AND "), args
+}
+
+// shorten cuts a value for an error message.
+func shorten(s string) string {
+	if len(s) > 80 {
+		return s[:77] + "..."
+	}
+	return s
+}

@@ -1,0 +1,200 @@
+package server
+
+import (
+	"errors"
+	"net/url"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/lastmile/lastmile"
+	"github.com/lastmile/lastmile/layer"
+)
+
+func roadsLayer(t testing.TB) *layer.Layer {
+	l, ok := layer.Default().Layer("roads")
+	if !ok {
+		t.Fatal("no roads layer")
+	}
+	return l
+}
+
+func date(s string) *time.Time {
+	d, err := time.Parse(time.DateOnly, s)
+	if err != nil {
+		panic(err)
+	}
+	return &d
+}
+
+func TestParseItemsQuery(t *testing.T) {
+	l := roadsLayer(t)
+	tests := []struct {
+		name  string
+		query string
+		want  ItemsQuery
+	}{
+		{"defaults", "", ItemsQuery{Limit: 100}},
+		{"limit and offset", "limit=10&offset=20", ItemsQuery{Limit: 10, Offset: 20}},
+		{"max limit", "limit=10000", ItemsQuery{Limit: 10000}},
+		{"bbox", "bbox=9.47,47.04,9.64,47.27", ItemsQuery{Limit: 100, BBox: []float64{9.47, 47.04, 9.64, 47.27}}},
+		{"bbox 3d", "bbox=9,47,0,10,48,100", ItemsQuery{Limit: 100, BBox: []float64{9, 47, 10, 48}}},
+		{"bbox crs84", "bbox=1,2,3,4&bbox-crs=http://www.opengis.net/def/crs/OGC/1.3/CRS84", ItemsQuery{Limit: 100, BBox: []float64{1, 2, 3, 4}}},
+		{"antimeridian", "bbox=170,-10,-170,10", ItemsQuery{Limit: 100, BBox: []float64{170, -10, -170, 10}}},
+		{"date", "datetime=2015-06-01", ItemsQuery{Limit: 100, Time: &Interval{date("2015-06-01"), date("2015-06-01")}}},
+		{"date-time", "datetime=2015-06-01T23:30:00-02:00", ItemsQuery{Limit: 100, Time: &Interval{date("2015-06-02"), date("2015-06-02")}}},
+		{"interval", "datetime=2015-01-01/2015-12-31", ItemsQuery{Limit: 100, Time: &Interval{date("2015-01-01"), date("2015-12-31")}}},
+		{"open start", "datetime=../2015-12-31", ItemsQuery{Limit: 100, Time: &Interval{nil, date("2015-12-31")}}},
+		{"open end", "datetime=2015-01-01/", ItemsQuery{Limit: 100, Time: &Interval{date("2015-01-01"), nil}}},
+		{"enum filter", "status=completed&surface=cement,asphalt", ItemsQuery{Limit: 100, Filters: []Filter{
+			{"status", []string{"completed"}}, {"surface", []string{"cement", "asphalt"}}}}},
+		{"number filter", "width_m=4.5,6", ItemsQuery{Limit: 100, Filters: []Filter{{"width_m", []float64{4.5, 6}}}}},
+		{"integer filter", "version=1,2", ItemsQuery{Limit: 100, Filters: []Filter{{"version", []int64{1, 2}}}}},
+		{"date filter", "completed_on=2015-01-02", ItemsQuery{Limit: 100, Filters: []Filter{{"completed_on", []time.Time{*date("2015-01-02")}}}}},
+		{"text filter with SQL stays a value", "name=' OR 1=1 --", ItemsQuery{Limit: 100, Filters: []Filter{{"name", []string{"' OR 1=1 --"}}}}},
+		{"f=json", "f=json", ItemsQuery{Limit: 100}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			q, err := url.ParseQuery(tt.query)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := ParseItemsQuery(l, q)
+			if err != nil {
+				t.Fatalf("ParseItemsQuery(%q): %v", tt.query, err)
+			}
+			if !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("ParseItemsQuery(%q)\n got %+v\nwant %+v", tt.query, got, tt.want)
+			}
+		})
+	}
+}
+
+func TestParseItemsQueryErrors(t *testing.T) {
+	l := roadsLayer(t)
+	tests := []struct {
+		name, query string
+		field, msg  string // the first problem's field and a part of its message
+	}{
+		{"limit -1", "limit=-1", "limit", "at least 1"},
+		{"limit 0", "limit=0", "limit", "at least 1"},
+		{"limit 1e9", "limit=1e9", "limit", "whole number"},
+		{"limit too large", "limit=1000000000", "limit", "at most 10000"},
+		{"limit twice", "limit=1&limit=2", "limit", "given 2 times"},
+		{"offset negative", "offset=-5", "offset", "≥ 0"},
+		{"offset text", "offset=abc", "offset", "whole number"},
+		{"offset huge", "offset=99999999999999999999", "offset", "whole number"},
+		{"bbox 3 numbers", "bbox=1,2,3", "bbox", "got 3"},
+		{"bbox lon > 180", "bbox=170,10,181,20", "bbox", "longitude 181"},
+		{"bbox lat > 90", "bbox=10,-91,20,20", "bbox", "latitude -91"},
+		{"bbox NaN", "bbox=NaN,1,2,3", "bbox", "not a finite number"},
+		{"bbox inverted lat", "bbox=1,20,2,10", "bbox", "above maximum"},
+		{"bbox-crs other", "bbox-crs=EPSG:3857", "bbox-crs", "only"},
+		{"datetime garbage", "datetime=yesterday", "datetime", "not a date"},
+		{"datetime backwards", "datetime=2016-01-01/2015-01-01", "datetime", "ends before"},
+		{"datetime open both", "datetime=../..", "datetime", "at least one end"},
+		{"unknown field", "colour=red", "colour", "not a parameter or a filterable field"},
+		{"object field", "props=x", "props", "not a parameter or a filterable field"},
+		{"enum value", "surface=gold", "surface", "must be one of"},
+		{"SQL in enum", "status=' OR 1=1 --", "status", "must be one of"},
+		{"number", "width_m=wide", "width_m", "not a finite number"},
+		{"empty value", "surface=cement,,asphalt", "surface", "empty value"},
+		{"admin code pattern", "admin_code=12", "admin_code", "must match"},
+		{"f=html", "f=html", "f", "only json"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			q, err := url.ParseQuery(tt.query)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = ParseItemsQuery(l, q)
+			var e *lastmile.Error
+			if !errors.As(err, &e) || e.Code != lastmile.EINVALID || len(e.Details) == 0 {
+				t.Fatalf("ParseItemsQuery(%q) = %v, want an invalid error with details", tt.query, err)
+			}
+			if e.Details[0].Field != tt.field || !strings.Contains(e.Details[0].Message, tt.msg) {
+				t.Errorf("ParseItemsQuery(%q): problem %+v, want field %q and message containing %q", tt.query, e.Details[0], tt.field, tt.msg)
+			}
+		})
+	}
+}
+
+func TestParseItemsQueryReportsEveryProblem(t *testing.T) {
+	q, _ := url.ParseQuery("limit=0&bbox=1,2&surface=gold")
+	_, err := ParseItemsQuery(roadsLayer(t), q)
+	var e *lastmile.Error
+	if !errors.As(err, &e) || len(e.Details) != 3 {
+		t.Fatalf("got %v, want 3 problems", err)
+	}
+}
+
+func TestWhere(t *testing.T) {
+	tests := []struct {
+		name     string
+		q        ItemsQuery
+		want     string
+		wantArgs int
+	}{
+		{"none", ItemsQuery{}, "TRUE", 0},
+		{"bbox", ItemsQuery{BBox: []float64{1, 2, 3, 4}},
+			"(geom && ST_MakeEnvelope($1, $2, $3, $4, 4326) AND ST_Intersects(geom, ST_MakeEnvelope($1, $2, $3, $4, 4326)))", 4},
+		{"interval and filters", ItemsQuery{Time: &Interval{date("2015-01-01"), nil}, Filters: []Filter{{"surface", []string{"a"}}, {"status", []string{"b"}}}},
+			`completed_on >= $1 AND "surface" = ANY($2) AND "status" = ANY($3)`, 3},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, args := tt.q.Where()
+			if got != tt.want || len(args) != tt.wantArgs {
+				t.Errorf("Where() = %q, %d args; want %q, %d args", got, len(args), tt.want, tt.wantArgs)
+			}
+		})
+	}
+}
+
+// FuzzParseItemsQuery checks that no query makes the parser panic, that a
+// query it accepts is within the documented limits, and that the SQL it
+// builds carries request text only as parameters.
+func FuzzParseItemsQuery(f *testing.F) {
+	for _, s := range []string{
+		"", "limit=10&offset=20", "bbox=9.47,47.04,9.64,47.27", "bbox=170,-10,-170,10",
+		"datetime=2015-01-01/..", "status=completed&surface=cement,asphalt", "name=' OR 1=1 --",
+		"limit=1e9", "bbox=1,2,3", "width_m=NaN", "completed_on=2015-13-40", "%zz", "a=b&a=c",
+	} {
+		f.Add(s)
+	}
+	l := roadsLayer(f)
+	f.Fuzz(func(t *testing.T, raw string) {
+		q, err := url.ParseQuery(raw)
+		if err != nil {
+			return
+		}
+		got, err := ParseItemsQuery(l, q)
+		if err != nil {
+			var e *lastmile.Error
+			if !errors.As(err, &e) || e.Code != lastmile.EINVALID {
+				t.Fatalf("error %v is not an invalid *lastmile.Error", err)
+			}
+			return
+		}
+		if got.Limit < 1 || got.Limit > MaxLimit || got.Offset < 0 || got.Offset > MaxOffset {
+			t.Fatalf("accepted out-of-range paging %+v", got)
+		}
+		where, args := got.Where()
+		for _, bad := range []string{"'", ";", "--", "/*", "\\"} {
+			if strings.Contains(where, bad) {
+				t.Fatalf("SQL %q contains %q", where, bad)
+			}
+		}
+		for _, f := range got.Filters {
+			if _, ok := l.Field(f.Field); !ok {
+				t.Fatalf("filter on %q, not a catalog field", f.Field)
+			}
+		}
+		if strings.Count(where, "$") < len(args) {
+			t.Fatalf("SQL %q has fewer placeholders than %d args", where, len(args))
+		}
+	})
+}

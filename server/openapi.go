@@ -1,0 +1,201 @@
+package server
+
+import (
+	"encoding/json"
+	"net/http"
+
+	"github.com/lastmile/lastmile/layer"
+)
+
+// obj is a JSON object of the OpenAPI document.
+type obj = map[string]any
+
+// OpenAPI returns the OpenAPI 3.0 document of the feature API, generated
+// from the catalog: one items path per layer, with its property filters and
+// its feature schema. serverURL is the /ogc base the client used.
+func OpenAPI(c *layer.Catalog, serverURL string, private bool) obj {
+	paths := obj{
+		"/": obj{"get": op("landing page", "Landing", nil, jsonResponse("links to the API definition, conformance and collections"))},
+		"/conformance": obj{"get": op("conformance classes", "Conformance", nil,
+			jsonResponse("the conformance classes implemented"))},
+		"/api": obj{"get": op("this API definition", "API", nil, jsonResponse("the OpenAPI 3.0 document"))},
+		"/collections": obj{"get": op("the collections (one per layer), with their extents", "Collections", nil,
+			jsonResponse("the collections"))},
+	}
+	schemas := obj{
+		"Error": obj{"type": "object", "properties": obj{"error": obj{"type": "object", "properties": obj{
+			"code": obj{"type": "string"}, "message": obj{"type": "string"}, "request_id": obj{"type": "string"},
+			"details": obj{"type": "array", "items": obj{"type": "object", "properties": obj{
+				"row": obj{"type": "integer"}, "field": obj{"type": "string"}, "value": obj{"type": "string"}, "message": obj{"type": "string"}}}},
+		}}}},
+		"Link": obj{"type": "object", "required": []string{"href", "rel"}, "properties": obj{
+			"href": obj{"type": "string"}, "rel": obj{"type": "string"}, "type": obj{"type": "string"}, "title": obj{"type": "string"}}},
+	}
+	idParam := obj{"name": "id", "in": "path", "required": true, "description": "the feature id", "schema": obj{"type": "integer", "minimum": 1}}
+	ifMatchParam := obj{"name": "If-Match", "in": "header", "required": true,
+		"description": `the feature's ETag (its version, e.g. "3"); missing → 428, stale → 412`, "schema": obj{"type": "string"}}
+	for _, l := range c.Layers() {
+		name := l.Name
+		schemas[schemaName(l)] = featureSchema(l)
+		ref := obj{"$ref": "#/components/schemas/" + schemaName(l)}
+		params := []any{
+			obj{"name": "limit", "in": "query", "description": "features per page", "style": "form", "explode": false,
+				"schema": obj{"type": "integer", "minimum": 1, "maximum": MaxLimit, "default": DefaultLimit}},
+			obj{"name": "offset", "in": "query", "description": "features to skip (the next and prev links set it)",
+				"schema": obj{"type": "integer", "minimum": 0, "default": 0}},
+			obj{"name": "bbox", "in": "query", "description": "minlon,minlat,maxlon,maxlat (CRS84)", "style": "form", "explode": false,
+				"schema": obj{"type": "array", "minItems": 4, "maxItems": 6, "items": obj{"type": "number"}}},
+			obj{"name": "bbox-crs", "in": "query", "schema": obj{"type": "string", "enum": []string{CRS84}}},
+			obj{"name": "datetime", "in": "query", "description": "a date or interval (a/b, ../b, a/..) on completed_on",
+				"schema": obj{"type": "string"}},
+		}
+		for _, f := range l.Fields {
+			if !filterable(f) {
+				continue
+			}
+			params = append(params, obj{"name": f.Name, "in": "query", "style": "form", "explode": false,
+				"description": f.Label + " (" + f.LabelZH + "); several values separated by commas match any of them",
+				"schema": obj{"type": "array", "items": fieldSchema(f)}})
+		}
+		items := "/collections/" + name + "/items"
+		paths["/collections/"+name] = obj{"get": op("the "+name+" collection", "Collection_"+name, nil, jsonResponse("the collection with its extent"))}
+		paths[items] = obj{
+			"get": op("the "+name+" features, paged", "Items_"+name, params, obj{"200": obj{
+				"description": "a GeoJSON FeatureCollection with numberMatched, numberReturned and next/prev links",
+				"content":     obj{GeoJSONType: obj{"schema": obj{"type": "object", "properties": obj{"features": obj{"type": "array", "items": ref}}}}}}}),
+			"post": write(op("create a "+name+" feature (scope write:"+name+")", "Create_"+name, nil, obj{
+				"201": obj{"description": "created; Location and ETag headers", "content": obj{GeoJSONType: obj{"schema": ref}}}}), ref),
+		}
+		one := []any{idParam}
+		withIfMatch := []any{idParam, ifMatchParam}
+		paths[items+"/{id}"] = obj{
+			"get": op("one "+name+" feature, with its ETag", "Item_"+name, one, obj{
+				"200": obj{"description": "the feature", "content": obj{GeoJSONType: obj{"schema": ref}}}}),
+			"put": write(op("replace a "+name+" feature (If-Match required)", "Replace_"+name, withIfMatch, obj{
+				"200": obj{"description": "replaced; the new ETag", "content": obj{GeoJSONType: obj{"schema": ref}}}}), ref),
+			"patch": write(op("merge-patch a "+name+" feature's properties and/or geometry (If-Match required)", "Patch_"+name, withIfMatch, obj{
+				"200": obj{"description": "patched; the new ETag", "content": obj{GeoJSONType: obj{"schema": ref}}}}), ref),
+			"delete": op("delete a "+name+" feature (If-Match required; its history stays)", "Delete_"+name, withIfMatch, obj{
+				"204": obj{"description": "deleted"}}),
+		}
+		paths[items+"/{id}/history"] = obj{"get": op("every recorded version of a "+name+" feature", "History_"+name, one,
+			jsonResponse("op, version, actor, time, changed fields, geometry before and after"))}
+	}
+	security := []any{}
+	if private {
+		security = []any{obj{"bearer": []string{}}}
+	}
+	return obj{
+		"openapi": "3.0.3",
+		"info": obj{
+			"title":       "lastmile feature API",
+			"version":     "1.0",
+			"description": "OGC API Features (Part 1 core + GeoJSON, Part 4 writes) over lastmile's layer catalog. Writes need a bearer token with scope write:<layer>.",
+		},
+		"servers":  []any{obj{"url": serverURL}},
+		"security": security,
+		"paths":    paths,
+		"components": obj{
+			"schemas":         schemas,
+			"securitySchemes": obj{"bearer": obj{"type": "http", "scheme": "bearer", "description": "a token from lastmile token create"}},
+			"responses": obj{"Error": obj{"description": "an error naming the problem",
+				"content": obj{JSONType: obj{"schema": obj{"$ref": "#/components/schemas/Error"}}}}},
+		},
+	}
+}
+
+func schemaName(l *layer.Layer) string { return "Feature_" + l.Name }
+
+func op(summary, id string, params []any, responses obj) obj {
+	responses["default"] = obj{"$ref": "#/components/responses/Error"}
+	o := obj{"summary": summary, "operationId": id, "responses": responses}
+	if len(params) > 0 {
+		o["parameters"] = params
+	}
+	return o
+}
+
+func write(o obj, ref obj) obj {
+	o["security"] = []any{obj{"bearer": []string{}}}
+	o["requestBody"] = obj{"required": true, "content": obj{
+		GeoJSONType: obj{"schema": ref}, JSONType: obj{"schema": ref}}}
+	return o
+}
+
+func jsonResponse(desc string) obj {
+	return obj{"200": obj{"description": desc, "content": obj{JSONType: obj{"schema": obj{"type": "object"}}}}}
+}
+
+// fieldSchema is the JSON schema of one catalog field.
+func fieldSchema(f layer.Field) obj {
+	s := obj{"type": f.Type.JSONType(), "title": f.Label, "description": f.LabelZH}
+	if f.Type == layer.Date {
+		s["format"] = "date"
+	}
+	if f.Type == layer.Enum {
+		s["enum"] = f.Enum
+	}
+	if f.Pattern != nil {
+		s["pattern"] = f.Pattern.String()
+	}
+	if f.Min != nil {
+		s["minimum"] = *f.Min
+	}
+	if f.Max != nil {
+		s["maximum"] = *f.Max
+	}
+	if f.Unit != "" {
+		s["x-unit"] = f.Unit
+	}
+	if f.ReadOnly {
+		s["readOnly"] = true
+	}
+	return s
+}
+
+// featureSchema is the JSON schema of a layer's GeoJSON Feature.
+func featureSchema(l *layer.Layer) obj {
+	props := obj{}
+	var required []string
+	for _, f := range l.Fields {
+		props[f.Name] = fieldSchema(f)
+		if f.Required {
+			required = append(required, f.Name)
+		}
+	}
+	if l.IsLinear() {
+		props["length_m"] = obj{"type": "number", "readOnly": true, "x-unit": "m", "description": "geodesic length (WGS84 ellipsoid)"}
+	}
+	p := obj{"type": "object", "properties": props}
+	if len(required) > 0 {
+		p["required"] = required
+	}
+	return obj{"type": "object", "required": []string{"type", "geometry", "properties"}, "properties": obj{
+		"type":       obj{"type": "string", "enum": []string{"Feature"}},
+		"id":         obj{"type": "integer", "readOnly": true},
+		"geometry":   obj{"type": "object", "description": "GeoJSON geometry: " + joinKinds(l.GeomKinds), "properties": obj{"type": obj{"type": "string", "enum": l.GeomKinds}}},
+		"properties": p,
+	}}
+}
+
+func joinKinds(k []string) string {
+	s := ""
+	for i, v := range k {
+		if i > 0 {
+			s += ", "
+		}
+		s += v
+	}
+	return s
+}
+
+func (s *Server) ogcAPI(w http.ResponseWriter, r *http.Request) error {
+	doc := OpenAPI(s.deps.Catalog, baseURL(r)+"/ogc", s.opts.Private)
+	b, err := json.Marshal(doc)
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", OpenAPIType)
+	w.Write(b)
+	return nil
+}
