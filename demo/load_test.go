@@ -2,7 +2,9 @@ package demo
 
 import (
 	"context"
+	"fmt"
 	"maps"
+	"strings"
 	"testing"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -12,12 +14,11 @@ import (
 
 func TestMain(m *testing.M) { pgtest.Main(m) }
 
-// loaded is the county of seed 1 loaded into a fresh database, shared by
-// the SQL checks below.
-func loaded(t *testing.T) (*pgxpool.Pool, *County, Counts) {
+// loaded is the county of seed loaded into a fresh database.
+func loaded(t *testing.T, seed int64) (*pgxpool.Pool, *County, Counts) {
 	t.Helper()
 	pool := pgtest.New(t)
-	county := Generate(1)
+	county := Generate(seed)
 	counts, err := Load(context.Background(), pool, county)
 	if err != nil {
 		t.Fatalf("Load: %v", err)
@@ -25,10 +26,20 @@ func loaded(t *testing.T) (*pgxpool.Pool, *County, Counts) {
 	return pool, county, counts
 }
 
+// TestLoad loads a few seeds and checks the data in PostGIS; seed 1 is
+// also loaded twice.
 func TestLoad(t *testing.T) {
+	for _, seed := range []int64{1, 2, 3} {
+		t.Run(fmt.Sprint("seed ", seed), func(t *testing.T) { testLoad(t, seed) })
+	}
+}
+
+func testLoad(t *testing.T, seed int64) {
 	ctx := context.Background()
-	pool, county, counts := loaded(t)
-	t.Logf("loaded in %s", counts.Elapsed)
+	pool, county, counts := loaded(t, seed)
+	var summary strings.Builder
+	counts.WriteSummary(&summary)
+	t.Log(summary.String())
 
 	t.Run("counts match the county", func(t *testing.T) {
 		for _, l := range county.Layers {
@@ -140,6 +151,9 @@ func TestLoad(t *testing.T) {
 		}
 	})
 
+	if seed != 1 {
+		return
+	}
 	t.Run("loading again replaces the previous load", func(t *testing.T) {
 		// A row that is not the demo's survives; demo rows are replaced.
 		if _, err := pool.Exec(ctx, `INSERT INTO villages (ext_id, name, geom) VALUES ('mine:1', 'kept', ST_SetSRID(ST_MakePoint(117.2, 37.3), 4326))`); err != nil {

@@ -27,13 +27,13 @@ var (
 // vec is a point of the local plane, in km.
 type vec struct{ X, Y float64 }
 
-func (a vec) add(b vec) vec         { return vec{a.X + b.X, a.Y + b.Y} }
-func (a vec) sub(b vec) vec         { return vec{a.X - b.X, a.Y - b.Y} }
-func (a vec) scale(k float64) vec   { return vec{a.X * k, a.Y * k} }
-func (a vec) dot(b vec) float64     { return a.X*b.X + a.Y*b.Y }
-func (a vec) cross(b vec) float64   { return a.X*b.Y - a.Y*b.X }
-func (a vec) len() float64          { return math.Hypot(a.X, a.Y) }
-func (a vec) dist(b vec) float64    { return a.sub(b).len() }
+func (a vec) add(b vec) vec             { return vec{a.X + b.X, a.Y + b.Y} }
+func (a vec) sub(b vec) vec             { return vec{a.X - b.X, a.Y - b.Y} }
+func (a vec) scale(k float64) vec       { return vec{a.X * k, a.Y * k} }
+func (a vec) dot(b vec) float64         { return a.X*b.X + a.Y*b.Y }
+func (a vec) cross(b vec) float64       { return a.X*b.Y - a.Y*b.X }
+func (a vec) len() float64              { return math.Hypot(a.X, a.Y) }
+func (a vec) dist(b vec) float64        { return a.sub(b).len() }
 func (a vec) lerp(b vec, t float64) vec { return a.add(b.sub(a).scale(t)) }
 
 // perp is a rotated by 90° counter-clockwise.

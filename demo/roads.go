@@ -68,8 +68,7 @@ var hardeningYears = []float64{3, 5, 7, 9, 11, 12, 12, 11, 9, 7, 5, 3}
 func (g *generator) villageRoadWork(poor bool) roadWork {
 	x := g.r.Float64()
 	if poor {
-		x = math.Max(0, x-0.09) // shift mass towards the substandard cases at the top
-		x = 1 - (1-x)*1.9
+		x *= 0.55 // shift mass towards pending works and earth or gravel roads
 	}
 	switch {
 	case x < 0.04:
