@@ -1,35 +1,275 @@
 // Package tiles serves Mapbox Vector Tiles generated in PostGIS from the
 // stored geom_3857, their TileJSON 3.0 descriptions, and a byte-bounded tile
 // cache invalidated by edits.
+//
+// A tile of one or more catalog layers is one SQL statement (tiles/sql/
+// layer.sql per layer, concatenated) run with parallel workers off. Tiles
+// are cached gzipped under layers + z/x/y + normalised filters; concurrent
+// misses of one key share one query (singleflight); Invalidate drops the
+// cached tiles an edit touches at every zoom.
 package tiles
 
 import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"flag"
+	"fmt"
+	"io"
 	"log/slog"
+	"strconv"
+	"sync"
+	"time"
 
-	"github.com/gorilla/mux"
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/paulmach/orb"
+	"golang.org/x/sync/singleflight"
 
 	"github.com/lastmile/lastmile/layer"
 )
 
 // Options configure the tile service.
-type Options struct{}
+type Options struct {
+	CacheBytes   int64         // bytes of gzipped tiles kept in memory; 0 disables the cache
+	CacheControl string        // Cache-Control header of tiles
+	MaxFeatures  int           // features per layer per tile
+	Attribution  string        // TileJSON attribution
+	QueryTimeout time.Duration // time limit of one tile query
+}
 
 // RegisterFlags adds the options' flags to fs.
-func (o *Options) RegisterFlags(fs *flag.FlagSet) {}
+func (o *Options) RegisterFlags(fs *flag.FlagSet) {
+	fs.Int64Var(&o.CacheBytes, "tile-cache-bytes", 256<<20, "bytes of gzipped tiles cached in memory (0 disables the cache)")
+	fs.StringVar(&o.CacheControl, "tile-cache-control", "public, max-age=60", "Cache-Control header sent with tiles")
+	fs.IntVar(&o.MaxFeatures, "tile-max-features", 10000, "most features of one layer in one tile (the longest lines are kept)")
+	fs.StringVar(&o.Attribution, "tile-attribution", "lastmile", "attribution in TileJSON")
+	fs.DurationVar(&o.QueryTimeout, "tile-query-timeout", 20*time.Second, "time limit of one tile query")
+}
+
+// withDefaults fills unset options (a zero Options, as in tests, gets the
+// flag defaults except the cache, which stays off unless sized).
+func (o Options) withDefaults() Options {
+	if o.CacheControl == "" {
+		o.CacheControl = "public, max-age=60"
+	}
+	if o.MaxFeatures <= 0 {
+		o.MaxFeatures = 10000
+	}
+	if o.Attribution == "" {
+		o.Attribution = "lastmile"
+	}
+	if o.QueryTimeout <= 0 {
+		o.QueryTimeout = 20 * time.Second
+	}
+	return o
+}
 
 // Service generates, caches and serves tiles.
-type Service struct{}
+type Service struct {
+	pool    *pgxpool.Pool
+	catalog *layer.Catalog
+	log     *slog.Logger
+	opts    Options
+	cache   *cache
+	flight  singleflight.Group
+	// gzipWriters reuses gzip writers (each holds ~800 KB of compressor state).
+	gzipWriters sync.Pool
+
+	extentMu sync.Mutex
+	extents  map[string]*extent // per layer; dropped on invalidation
+}
+
+// extent is a layer's data bounds; ok is false for an empty table.
+type extent struct {
+	bound orb.Bound
+	ok    bool
+}
 
 // New returns the tile service.
 func New(pool *pgxpool.Pool, catalog *layer.Catalog, log *slog.Logger, opts Options) *Service {
-	return &Service{}
+	if log == nil {
+		log = slog.Default()
+	}
+	opts = opts.withDefaults()
+	return &Service{
+		pool: pool, catalog: catalog, log: log, opts: opts,
+		cache:   newCache(opts.CacheBytes),
+		extents: map[string]*extent{},
+		gzipWriters: sync.Pool{New: func() any {
+			w, _ := gzip.NewWriterLevel(nil, gzip.DefaultCompression)
+			return w
+		}},
+	}
 }
 
-// Register adds the /tiles routes.
-func (s *Service) Register(r *mux.Router) {}
+// Invalidate drops cached tiles of layer that intersect the bounds (lon/lat,
+// grown by the tile buffer) at every zoom, in every cached layer set that
+// contains the layer, and forgets the layer's TileJSON extent. With no
+// bounds it drops all of the layer's tiles. Pass it to Store.OnChange.
+func (s *Service) Invalidate(layerName string, bounds []orb.Bound) {
+	n := s.cache.invalidate(layerName, bounds)
+	s.extentMu.Lock()
+	delete(s.extents, layerName)
+	s.extentMu.Unlock()
+	s.log.Debug("tiles invalidated", "layer", layerName, "bounds", len(bounds), "dropped", n)
+}
 
-// Invalidate drops cached tiles of layer that intersect the bounds.
-func (s *Service) Invalidate(layer string, bounds []orb.Bound) {}
+// Stats returns the cache's size and counters.
+func (s *Service) Stats() CacheStats { return s.cache.stats() }
+
+// tileRequest is a parsed, validated tile request.
+type tileRequest struct {
+	layers  []*layer.Layer // requested, in catalog order, distinct
+	z, x, y int
+	filters Filters
+}
+
+// key returns the cache key.
+func (t tileRequest) key() tileKey {
+	return tileKey{layers: layerNames(t.layers), z: t.z, x: t.x, y: t.y, filters: t.filters.String()}
+}
+
+// names returns the requested layers' names.
+func (t tileRequest) names() []string {
+	out := make([]string, len(t.layers))
+	for i, l := range t.layers {
+		out[i] = l.Name
+	}
+	return out
+}
+
+// visible returns the requested layers present at the tile's zoom.
+func (t tileRequest) visible() []*layer.Layer {
+	var out []*layer.Layer
+	for _, l := range t.layers {
+		if t.z >= l.MinZoom {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+// fetch returns the tile from the cache or generates it, collapsing
+// concurrent misses of one key. hit reports a cache hit.
+func (s *Service) fetch(ctx context.Context, req tileRequest) (t *tile, hit bool, err error) {
+	key := req.key()
+	if t, ok := s.cache.get(key); ok {
+		return t, true, nil
+	}
+	names := req.names()
+	gen := s.cache.generation(names)
+	// The generation is part of the flight key: a request that arrives after
+	// an invalidation never joins a query started before it.
+	flightKey := fmt.Sprintf("%s/%d/%d/%d?%s#%d", key.layers, key.z, key.x, key.y, key.filters, gen)
+	ch := s.flight.DoChan(flightKey, func() (any, error) {
+		// Detached from the first caller: its cancellation must not fail the
+		// others, and a finished tile is worth caching.
+		qctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.opts.QueryTimeout)
+		defer cancel()
+		start := time.Now()
+		t, err := s.generate(qctx, req)
+		if err != nil {
+			return nil, err
+		}
+		if d := time.Since(start); d > time.Second {
+			s.log.Warn("slow tile", "layers", key.layers, "z", req.z, "x", req.x, "y", req.y,
+				"filters", key.filters, "ms", d.Milliseconds(), "bytes", t.size)
+		}
+		s.cache.put(key, names, gen, t)
+		return t, nil
+	})
+	select {
+	case <-ctx.Done():
+		return nil, false, ctx.Err()
+	case res := <-ch:
+		if res.Err != nil {
+			return nil, false, res.Err
+		}
+		return res.Val.(*tile), false, nil
+	}
+}
+
+// generate runs the tile query and packs the result.
+func (s *Service) generate(ctx context.Context, req tileRequest) (*tile, error) {
+	visible := req.visible()
+	if len(visible) == 0 {
+		return s.packTile(nil)
+	}
+	q := tileQuery(visible, req.z, req.x, req.y, req.filters, s.opts.MaxFeatures)
+	mvt, err := s.run(ctx, q)
+	if err != nil {
+		return nil, fmt.Errorf("tile %s/%d/%d/%d: %w", layerNames(req.layers), req.z, req.x, req.y, err)
+	}
+	return s.packTile(mvt)
+}
+
+// run executes a tile query in one round trip: a transaction with parallel
+// workers off (small tile queries are several times slower with parallel
+// plans), the query, commit.
+func (s *Service) run(ctx context.Context, q query) ([]byte, error) {
+	b := &pgx.Batch{}
+	b.Queue("BEGIN READ ONLY")
+	b.Queue("SET LOCAL max_parallel_workers_per_gather = 0")
+	var mvt []byte
+	b.Queue(q.sql, q.args...).QueryRow(func(row pgx.Row) error { return row.Scan(&mvt) })
+	b.Queue("COMMIT")
+	if err := s.pool.SendBatch(ctx, b).Close(); err != nil {
+		return nil, err
+	}
+	return mvt, nil
+}
+
+// packTile gzips an MVT and computes its ETag.
+func (s *Service) packTile(mvt []byte) (*tile, error) {
+	sum := sha256.Sum256(mvt)
+	t := &tile{size: len(mvt), etag: `"` + hex.EncodeToString(sum[:12]) + `"`}
+	if len(mvt) == 0 {
+		return t, nil
+	}
+	var buf bytes.Buffer
+	buf.Grow(len(mvt)/2 + 64)
+	zw := s.gzipWriters.Get().(*gzip.Writer)
+	defer s.gzipWriters.Put(zw)
+	zw.Reset(&buf)
+	if _, err := zw.Write(mvt); err != nil {
+		return nil, err
+	}
+	if err := zw.Close(); err != nil {
+		return nil, err
+	}
+	t.gz = bytes.Clone(buf.Bytes())
+	return t, nil
+}
+
+// raw returns the tile's uncompressed MVT bytes.
+func (t *tile) raw() ([]byte, error) {
+	if t.empty() {
+		return nil, nil
+	}
+	zr, err := gzip.NewReader(bytes.NewReader(t.gz))
+	if err != nil {
+		return nil, err
+	}
+	out := make([]byte, 0, t.size)
+	buf := bytes.NewBuffer(out)
+	_, err = io.Copy(buf, zr)
+	return buf.Bytes(), err
+}
+
+// layerNames joins the layers' names with commas.
+func layerNames(layers []*layer.Layer) string {
+	var b []byte
+	for i, l := range layers {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, l.Name...)
+	}
+	return string(b)
+}
+
+// itoa is strconv.Itoa, short.
+func itoa(i int) string { return strconv.Itoa(i) }

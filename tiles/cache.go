@@ -1,0 +1,215 @@
+package tiles
+
+import (
+	"container/list"
+	"math"
+	"slices"
+	"sync"
+
+	"github.com/paulmach/orb"
+)
+
+// tile is one generated tile: its gzipped bytes (nil when empty), the size
+// of the uncompressed MVT and its ETag (a hash of the uncompressed bytes).
+type tile struct {
+	gz   []byte
+	size int
+	etag string
+}
+
+// empty reports whether the tile has no features (served as 204).
+func (t *tile) empty() bool { return t.size == 0 }
+
+// tileKey identifies a cached tile: the canonical layer set, the tile
+// coordinates and the normalised filters.
+type tileKey struct {
+	layers  string // canonical, comma-separated
+	z, x, y int
+	filters string // Filters.String()
+}
+
+// entry is a cached tile and its place in the LRU list.
+type entry struct {
+	key    tileKey
+	layers []string
+	tile   *tile
+	cost   int64
+	elem   *list.Element
+}
+
+// entryOverhead approximates the bytes an entry costs besides its tile bytes
+// and key (struct, map slot, list element).
+const entryOverhead = 256
+
+// cache is an in-memory LRU of tiles bounded in bytes. Each layer has a
+// generation counter bumped by every invalidation of that layer: a tile
+// generated while one of its layers was invalidated is not stored, so a
+// query that read the data before an edit cannot put a stale tile back.
+type cache struct {
+	mu    sync.Mutex
+	max   int64 // bytes; 0 disables storing
+	used  int64
+	lru   *list.List // front: most recently used
+	byKey map[tileKey]*entry
+	gen   map[string]uint64
+
+	hits, misses, evictions, invalidations uint64
+}
+
+func newCache(maxBytes int64) *cache {
+	return &cache{max: maxBytes, lru: list.New(), byKey: map[tileKey]*entry{}, gen: map[string]uint64{}}
+}
+
+// generation returns the sum of the layers' generations: it changes when
+// any of them is invalidated.
+func (c *cache) generation(layers []string) uint64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var g uint64
+	for _, l := range layers {
+		g += c.gen[l]
+	}
+	return g
+}
+
+// get returns the cached tile for key, marking it recently used.
+func (c *cache) get(key tileKey) (*tile, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.byKey[key]
+	if !ok {
+		c.misses++
+		return nil, false
+	}
+	c.hits++
+	c.lru.MoveToFront(e.elem)
+	return e.tile, true
+}
+
+// put stores t under key unless the cache is off, the tile is larger than an
+// eighth of the cache, or a layer was invalidated since gen was read.
+func (c *cache) put(key tileKey, layers []string, gen uint64, t *tile) bool {
+	cost := int64(len(t.gz)+len(key.layers)+len(key.filters)+len(t.etag)) + entryOverhead
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.max <= 0 || cost > c.max/8 {
+		return false
+	}
+	var now uint64
+	for _, l := range layers {
+		now += c.gen[l]
+	}
+	if now != gen {
+		return false
+	}
+	if old, ok := c.byKey[key]; ok {
+		c.remove(old)
+	}
+	e := &entry{key: key, layers: layers, tile: t, cost: cost}
+	e.elem = c.lru.PushFront(e)
+	c.byKey[key] = e
+	c.used += cost
+	for c.used > c.max {
+		c.remove(c.lru.Back().Value.(*entry))
+		c.evictions++
+	}
+	return true
+}
+
+func (c *cache) remove(e *entry) {
+	c.lru.Remove(e.elem)
+	delete(c.byKey, e.key)
+	c.used -= e.cost
+}
+
+// tileRange is the inclusive range of tiles at one zoom a bound touches.
+type tileRange struct{ x0, x1, y0, y1 int }
+
+// maxZoom is the highest zoom served.
+const maxZoom = 22
+
+// bufferTiles is the tile buffer (64 of 4096 units) as a fraction of a tile.
+const bufferTiles = 64.0 / 4096
+
+// rangesOf returns, for every zoom 0…maxZoom, the tiles whose envelope grown
+// by the buffer intersects b (lon/lat degrees).
+func rangesOf(b orb.Bound) [maxZoom + 1]tileRange {
+	var out [maxZoom + 1]tileRange
+	for z := 0; z <= maxZoom; z++ {
+		n := float64(int(1) << z)
+		x0, y0 := tileXY(b.Min[0], b.Max[1], n) // north-west
+		x1, y1 := tileXY(b.Max[0], b.Min[1], n) // south-east
+		out[z] = tileRange{
+			x0: clampTile(math.Floor(x0-bufferTiles), n), x1: clampTile(math.Floor(x1+bufferTiles), n),
+			y0: clampTile(math.Floor(y0-bufferTiles), n), y1: clampTile(math.Floor(y1+bufferTiles), n),
+		}
+	}
+	return out
+}
+
+// tileXY returns the fractional tile coordinates of lon/lat at n tiles a side.
+func tileXY(lon, lat, n float64) (float64, float64) {
+	lat = math.Max(-maxLat, math.Min(maxLat, lat))
+	lon = math.Max(-180, math.Min(180, lon))
+	x := (lon + 180) / 360 * n
+	r := lat * math.Pi / 180
+	y := (1 - math.Log(math.Tan(r)+1/math.Cos(r))/math.Pi) / 2 * n
+	return x, y
+}
+
+// maxLat is the latitude limit of Web Mercator tiles.
+const maxLat = 85.0511287798066
+
+func clampTile(v, n float64) int {
+	return int(math.Max(0, math.Min(n-1, v)))
+}
+
+// invalidate drops the tiles of every layer set containing layerName that
+// intersect any of bounds grown by the tile buffer, at every zoom (all of
+// the layer's tiles when bounds is empty), and bumps the layer's generation.
+// It returns how many tiles were dropped.
+func (c *cache) invalidate(layerName string, bounds []orb.Bound) int {
+	ranges := make([][maxZoom + 1]tileRange, len(bounds))
+	for i, b := range bounds {
+		ranges[i] = rangesOf(b)
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.gen[layerName]++
+	dropped := 0
+	for _, e := range c.byKey {
+		if !slices.Contains(e.layers, layerName) {
+			continue
+		}
+		hit := len(bounds) == 0
+		for i := 0; i < len(ranges) && !hit; i++ {
+			r := ranges[i][e.key.z]
+			hit = e.key.x >= r.x0 && e.key.x <= r.x1 && e.key.y >= r.y0 && e.key.y <= r.y1
+		}
+		if hit {
+			c.remove(e)
+			dropped++
+		}
+	}
+	c.invalidations += uint64(dropped)
+	return dropped
+}
+
+// stats returns the cache's counters.
+func (c *cache) stats() CacheStats {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return CacheStats{Tiles: len(c.byKey), Bytes: c.used, MaxBytes: c.max,
+		Hits: c.hits, Misses: c.misses, Evictions: c.evictions, Invalidated: c.invalidations}
+}
+
+// CacheStats are the tile cache's size and counters.
+type CacheStats struct {
+	Tiles       int    `json:"tiles"`
+	Bytes       int64  `json:"bytes"`
+	MaxBytes    int64  `json:"max_bytes"`
+	Hits        uint64 `json:"hits"`
+	Misses      uint64 `json:"misses"`
+	Evictions   uint64 `json:"evictions"`
+	Invalidated uint64 `json:"invalidated"`
+}
