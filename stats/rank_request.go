@@ -116,7 +116,10 @@ type RankConstraint struct {
 
 // MarshalJSON writes {"enabled": …, "<key>": limit}.
 func (c RankConstraint) MarshalJSON() ([]byte, error) {
-	return json.Marshal(map[string]any{"enabled": c.Enabled, c.key: c.Limit})
+	var m orderedMap[any]
+	m.set("enabled", c.Enabled)
+	m.set(c.key, c.Limit)
+	return m.MarshalJSON()
 }
 
 // RankCandidates says where candidates come from.

@@ -272,12 +272,50 @@ func scoreCandidate(req RankRequest, c candidate, m measures) RankFeature {
 	return RankFeature{Type: "Feature", ID: c.id, Geometry: geojson.NewGeometry(c.geom), Properties: p}
 }
 
-// WriteGeoJSON writes the result as an indented GeoJSON FeatureCollection.
+// WriteGeoJSON writes the result as a GeoJSON FeatureCollection with one
+// member, and then one feature, per line (compact, yet diffable).
 func (r *RankResult) WriteGeoJSON(w io.Writer) error {
-	enc := json.NewEncoder(w)
-	enc.SetEscapeHTML(false)
-	enc.SetIndent("", " ")
-	return enc.Encode(r)
+	var b bytes.Buffer
+	line := func(prefix string, v any, suffix string) error {
+		b.WriteString(prefix)
+		enc := json.NewEncoder(&b)
+		enc.SetEscapeHTML(false)
+		if err := enc.Encode(v); err != nil {
+			return err
+		}
+		b.Truncate(b.Len() - 1) // the encoder's newline
+		b.WriteString(suffix)
+		return nil
+	}
+	if err := line(`{"type":"FeatureCollection",`+"\n"+`"parameters":`, r.Parameters, ",\n"); err != nil {
+		return err
+	}
+	if err := line(`"definitions":`, r.Definitions, ",\n"); err != nil {
+		return err
+	}
+	if err := line(`"summary":`, r.Summary, ",\n"); err != nil {
+		return err
+	}
+	b.WriteString(`"features":[`)
+	for i, f := range r.Features {
+		sep := ",\n"
+		if i == 0 {
+			sep = "\n"
+		}
+		b.WriteString(sep)
+		if err := line("", f, ""); err != nil {
+			return err
+		}
+		if b.Len() > 1<<16 {
+			if _, err := w.Write(b.Bytes()); err != nil {
+				return err
+			}
+			b.Reset()
+		}
+	}
+	b.WriteString("\n]}\n")
+	_, err := w.Write(b.Bytes())
+	return err
 }
 
 func jsonCompact(v any) (string, error) {
