@@ -73,7 +73,7 @@ func (a *aggregation) run(ctx context.Context, pool *pgxpool.Pool) ([]Row, Row, 
 		if m.Input != "" {
 			rowCols = append(rowCols, fmt.Sprintf("%s AS m%d", m.Input, i))
 		}
-		sel = append(sel, fmt.Sprintf(m.Agg, fmt.Sprintf("m%d", i)))
+		sel = append(sel, strings.ReplaceAll(m.Agg, "%s", fmt.Sprintf("m%d", i)))
 	}
 	if len(rowCols) == 0 {
 		rowCols = []string{"1 AS one"}

@@ -41,6 +41,7 @@ type coverageRequest struct {
 	within         float64
 	method         string // straight | network
 	sourceFilter   rowFilter
+	sourceSpec     []string
 	targetFilter   rowFilter
 	groupBy        string
 	asOf           *time.Time
@@ -79,10 +80,10 @@ func parseCoverage(c *layer.Catalog, v url.Values, defaults map[string]string) (
 	req.list = q.enum("list", "", "uncovered") == "uncovered"
 	req.format = readFormat(q)
 	req.format.List = req.list && req.format.CSV
-	sf := q.str("source_filter", def("source_filter", ""))
-	tf := q.str("target_filter", "")
+	req.sourceSpec = q.multi("source_filter", def("source_filter", ""))
+	tf := q.multi("target_filter", "")
 	if req.source != nil {
-		f, problems := parseFilter("source_filter", sf, req.source, "s", &req.args)
+		f, problems := parseFilter("source_filter", req.sourceSpec, req.source, "s", &req.args)
 		q.problems = append(q.problems, problems...)
 		req.sourceFilter = f
 		if req.method == "network" && req.source.Name != "roads" {
@@ -97,16 +98,30 @@ func parseCoverage(c *layer.Catalog, v url.Values, defaults map[string]string) (
 	if err := q.finish(); err != nil {
 		return nil, err
 	}
-	// Only works that exist count as sources: completed, and completed on
-	// or before as_of when given.
-	if !req.sourceFilter.HasStatus || req.asOf != nil {
-		req.sourceFilter.SQL = append(req.sourceFilter.SQL, "s.status = 'completed'")
-	}
-	if req.asOf != nil {
-		req.sourceFilter.SQL = append(req.sourceFilter.SQL, "s.completed_on <= "+req.args.arg(*req.asOf)+"::date")
-	}
+	req.sourceFilter = req.completeSource(req.sourceFilter, &req.args)
 	req.echo = q.echo
 	return req, nil
+}
+
+// completeSource adds to a parsed source filter that only works that exist
+// count: completed, and completed on or before as_of when given.
+func (req *coverageRequest) completeSource(f rowFilter, a *sqlArgs) rowFilter {
+	f.SQL = slices.Clone(f.SQL)
+	if !f.HasStatus || req.asOf != nil {
+		f.SQL = append(f.SQL, "s.status = 'completed'")
+	}
+	if req.asOf != nil {
+		f.SQL = append(f.SQL, "s.completed_on <= "+a.arg(*req.asOf)+"::date")
+	}
+	return f
+}
+
+// sourceWhere returns the source predicate with its own parameters (for
+// queries that use it alone).
+func (req *coverageRequest) sourceWhere() (string, sqlArgs) {
+	var a sqlArgs
+	f, _ := parseFilter("source_filter", req.sourceSpec, req.source, "s", &a)
+	return req.completeSource(f, &a).where(), a
 }
 
 // definition states in words what the request counts.
@@ -195,8 +210,9 @@ func (req *coverageRequest) run(ctx context.Context, pool *pgxpool.Pool) ([]targ
 			return nil, err
 		}
 		var starts []int64
-		startSQL := renderSQL("network_starts.sql", map[string]string{"source_filter": req.sourceFilter.where()})
-		if err := pool.QueryRow(ctx, startSQL, req.args...).Scan(&starts); err != nil {
+		where, startArgs := req.sourceWhere()
+		startSQL := renderSQL("network_starts.sql", map[string]string{"source_filter": where})
+		if err := pool.QueryRow(ctx, startSQL, startArgs...).Scan(&starts); err != nil {
 			return nil, fmt.Errorf("network starts: %w", err)
 		}
 		asOf := "NULL::date"

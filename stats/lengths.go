@@ -33,7 +33,7 @@ func parseAggregate(q *statsQuery, c *layer.Catalog, v url.Values, def string, o
 		req.series = q.enum("series", "", "year") == "year"
 	}
 	req.format = readFormat(q)
-	spec := q.str("filter", "")
+	spec := q.multi("filter", "")
 	if l == nil {
 		q.raw("group_by")
 		return req
@@ -59,10 +59,8 @@ func parseAggregate(q *statsQuery, c *layer.Catalog, v url.Values, def string, o
 			q.echo[f.Name] = val
 		}
 	}
-	if spec != "" {
-		terms = append(terms, spec)
-	}
-	f, problems := parseFilter("filter", strings.Join(terms, ";"), l, "t", &req.agg.args)
+	terms = append(terms, spec...)
+	f, problems := parseFilter("filter", terms, l, "t", &req.agg.args)
 	for i := range problems {
 		if name, _, ok := strings.Cut(problems[i].Value, ":"); ok && v.Has(name) {
 			problems[i].Field = name

@@ -55,6 +55,25 @@ func (q *statsQuery) raw(name string) string {
 	return strings.TrimSpace(vs[0])
 }
 
+// multi returns every value of a repeatable parameter (each may also hold
+// several terms separated by ';', sent as %3B), echoed joined by ';'.
+func (q *statsQuery) multi(name, def string) []string {
+	q.known[name] = true
+	var out []string
+	for _, v := range q.v[name] {
+		if v = strings.TrimSpace(v); v != "" {
+			out = append(out, v)
+		}
+	}
+	if len(out) == 0 && def != "" {
+		out = []string{def}
+	}
+	if len(out) > 0 {
+		q.echo[name] = strings.Join(out, ";")
+	}
+	return out
+}
+
 // str returns a free-text parameter.
 func (q *statsQuery) str(name, def string) string {
 	s := q.raw(name)
@@ -256,13 +275,13 @@ var filterOps = []string{">=", "<=", ":", ">", "<"}
 // field:v1,v2 (any of the values), or field>=v, field<=v, field>v, field<v
 // (numbers and dates). Fields and values are checked against the catalog;
 // values become SQL parameters.
-func parseFilter(param, spec string, l *layer.Layer, alias string, a *sqlArgs) (rowFilter, []lastmile.Problem) {
+func parseFilter(param string, specs []string, l *layer.Layer, alias string, a *sqlArgs) (rowFilter, []lastmile.Problem) {
 	var f rowFilter
 	var problems []lastmile.Problem
 	bad := func(term, format string, x ...any) {
 		problems = append(problems, lastmile.Problem{Field: param, Value: clipValue(term), Message: fmt.Sprintf(format, x...)})
 	}
-	for _, term := range strings.Split(spec, ";") {
+	for _, term := range strings.Split(strings.Join(specs, ";"), ";") {
 		term = strings.TrimSpace(term)
 		if term == "" {
 			continue

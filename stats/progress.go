@@ -65,6 +65,9 @@ func Progress(ctx context.Context, pool *pgxpool.Pool, c *layer.Catalog, v url.V
 	if err != nil {
 		return nil, f, err
 	}
+	if req.series {
+		total = nil // a sum over the years of a series means nothing
+	}
 	def := fmt.Sprintf("Progress of %s: features counted by status (planned, under_construction, completed, cancelled); pct = completed / (total - cancelled) × 100, to 0.1.", a.layer.Name)
 	if len(quantities) > 0 {
 		def += fmt.Sprintf(" Sums of %s over features not cancelled, and over completed ones (_completed).", strings.Join(quantities, ", "))
