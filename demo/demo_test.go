@@ -181,37 +181,19 @@ func jsonish(m map[string]any) map[string]any {
 }
 
 // TestRoadsNoded checks in Go that the road network is one connected
-// component over exactly shared endpoints (union-find), and that village
-// road hardening spans 2008–2019.
+// component over exactly shared endpoints (union-find) reaching every
+// village, and that village-road hardening spans 2008–2019.
 func TestRoadsNoded(t *testing.T) {
 	for _, seed := range []int64{1, 5} {
 		c := Generate(seed)
-		parent := map[orb.Point]orb.Point{}
-		var find func(orb.Point) orb.Point
-		find = func(p orb.Point) orb.Point {
-			if q, ok := parent[p]; ok && q != p {
-				r := find(q)
-				parent[p] = r
-				return r
-			}
-			parent[p] = p
-			return p
+		for _, p := range networkProblems(c) {
+			t.Errorf("seed %d: %s", seed, p)
 		}
 		years := map[int]bool{}
 		for _, r := range c.Features("roads") {
-			l := r.Geom.(orb.LineString)
-			a, b := find(l[0]), find(l[len(l)-1])
-			parent[a] = b
 			if r.Attrs["road_class"] == "village" && r.Attrs["surface"] == "cement" && r.Status == "completed" {
 				years[r.CompletedOn.Year()] = true
 			}
-		}
-		roots := map[orb.Point]bool{}
-		for p := range parent {
-			roots[find(p)] = true
-		}
-		if len(roots) != 1 {
-			t.Errorf("seed %d: %d connected components, want 1", seed, len(roots))
 		}
 		for y := 2008; y <= 2019; y++ {
 			if !years[y] {
@@ -259,4 +241,80 @@ func TestVoronoiCellsPartition(t *testing.T) {
 	if math.Abs(sum-100) > 1e-9 {
 		t.Errorf("cells cover %.12f, want 100", sum)
 	}
+}
+
+// networkProblems lists what breaks the road network's invariants: more
+// than one connected component over shared endpoints, or a village that is
+// not a road endpoint.
+func networkProblems(c *County) []string {
+	parent := map[orb.Point]orb.Point{}
+	var find func(orb.Point) orb.Point
+	find = func(p orb.Point) orb.Point {
+		q, ok := parent[p]
+		if !ok {
+			parent[p] = p
+			return p
+		}
+		if q == p {
+			return p
+		}
+		r := find(q)
+		parent[p] = r
+		return r
+	}
+	for _, r := range c.Features("roads") {
+		l := r.Geom.(orb.LineString)
+		a, b := find(l[0]), find(l[len(l)-1])
+		parent[a] = b
+	}
+	var problems []string
+	roots := map[orb.Point]bool{}
+	for p := range parent {
+		roots[find(p)] = true
+	}
+	if len(roots) != 1 {
+		problems = append(problems, fmt.Sprintf("%d connected components, want 1", len(roots)))
+	}
+	for _, v := range c.Features("villages") {
+		if _, ok := parent[v.Geom.(orb.Point)]; !ok {
+			problems = append(problems, v.ExtID+" is not on the road network")
+		}
+	}
+	return problems
+}
+
+// FuzzGenerate checks the invariants every seed must keep.
+func FuzzGenerate(f *testing.F) {
+	for _, seed := range []int64{1, 0, -1, 12345, math.MaxInt64, math.MinInt64} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, seed int64) {
+		c := Generate(seed)
+		if n := len(c.Features("villages")); n < 400 || n > 600 {
+			t.Errorf("seed %d: %d villages", seed, n)
+		}
+		var by2015 int
+		for _, r := range c.Features("house_renovations") {
+			if r.Status == "completed" && r.CompletedOn.Year() <= 2015 {
+				by2015++
+			}
+		}
+		if n := len(c.Features("house_renovations")); n != 565 || by2015 != 511 {
+			t.Errorf("seed %d: %d renovations, %d completed by 2015", seed, n, by2015)
+		}
+		for _, p := range networkProblems(c) {
+			t.Errorf("seed %d: %s", seed, p)
+		}
+		bound := c.Features("admin_areas")[0].Geom.Bound()
+		for _, l := range c.Layers {
+			for _, f := range l.Features {
+				if msgs := geo.Validate(f.Geom); len(msgs) > 0 {
+					t.Errorf("seed %d: %s: %v", seed, f.ExtID, msgs)
+				}
+				if !bound.Contains(f.Geom.Bound().Min) || !bound.Contains(f.Geom.Bound().Max) {
+					t.Errorf("seed %d: %s leaves the county's bounds", seed, f.ExtID)
+				}
+			}
+		}
+	})
 }
