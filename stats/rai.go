@@ -37,6 +37,7 @@ func RAI(ctx context.Context, pool *pgxpool.Pool, c *layer.Catalog, v url.Values
 	delete(req.echo, "target")
 	delete(req.echo, "source")
 	delete(req.echo, "source_filter")
+	delete(req.echo, "method")
 	res, err := req.result(ctx, pool)
 	if err != nil {
 		return nil, f, err

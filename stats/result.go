@@ -102,6 +102,7 @@ func WriteCSV(w io.Writer, header []string, rows [][]string, bom bool) error {
 		}
 	}
 	cw := csv.NewWriter(w)
+	cw.UseCRLF = true
 	if err := cw.Write(header); err != nil {
 		return err
 	}
