@@ -2,25 +2,166 @@
 // CSV, KML, OSM PBF, any GDAL format through ogr2ogr), normalises them (CRS,
 // attribute mapping, validation) and loads them in one transaction with a
 // per-row report.
+//
+// Readers yield records one at a time (streaming: a file is never held in
+// memory); a normaliser maps attributes to the layer's fields, converts
+// values and coordinates and validates; the loader COPYs the good rows into
+// a temporary staging table and moves them with one INSERT … ON CONFLICT
+// (ext_id) DO UPDATE, so a re-import changes nothing.
 package ingest
 
 import (
-	"log/slog"
+	"bufio"
+	"bytes"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
 
-	"github.com/gorilla/mux"
-	"github.com/jackc/pgx/v5/pgxpool"
-
-	"github.com/lastmile/lastmile/layer"
-	"github.com/lastmile/lastmile/postgis"
+	"github.com/lastmile/lastmile"
 )
 
-// Handler serves POST /api/import/{layer}.
-type Handler struct{}
+// Formats the importer reads.
+const (
+	FormatGeoJSON    = "geojson"
+	FormatGeoJSONSeq = "geojsonseq"
+	FormatCSV        = "csv"
+	FormatKML        = "kml"
+	FormatOSM        = "osm"
+	FormatGDAL       = "gdal"
+)
 
-// NewHandler returns the import handler.
-func NewHandler(pool *pgxpool.Pool, catalog *layer.Catalog, store *postgis.Store, log *slog.Logger) *Handler {
-	return &Handler{}
+// Formats lists the format names accepted by --format.
+var Formats = []string{FormatGeoJSON, FormatGeoJSONSeq, FormatCSV, FormatKML, FormatOSM, FormatGDAL}
+
+// gdalExtensions are handed to ogr2ogr.
+var gdalExtensions = map[string]bool{
+	".shp": true, ".zip": true, ".gpkg": true, ".gml": true, ".gdb": true, ".tab": true, ".mif": true,
+	".dxf": true, ".fgb": true, ".sqlite": true, ".gpx": true, ".kmz": true, ".xlsx": true, ".ods": true,
 }
 
-// Register adds the import route.
-func (h *Handler) Register(r *mux.Router) {}
+// DetectFormat returns the format of a file from its name and first bytes.
+func DetectFormat(name string, head []byte) (string, error) {
+	lower := strings.ToLower(name)
+	ext := filepath.Ext(lower)
+	switch {
+	case strings.HasSuffix(lower, ".osm.pbf") || ext == ".pbf":
+		return FormatOSM, nil
+	case ext == ".geojsonl" || ext == ".geojsons" || ext == ".geojsonseq" || ext == ".ndjson" || ext == ".jsonl":
+		return FormatGeoJSONSeq, nil
+	case ext == ".geojson" || ext == ".json":
+		return sniffJSON(head), nil
+	case ext == ".csv" || ext == ".txt" || ext == ".tsv":
+		return FormatCSV, nil
+	case ext == ".kml":
+		return FormatKML, nil
+	case gdalExtensions[ext]:
+		return FormatGDAL, nil
+	}
+	h := bytes.TrimLeft(head, " \t\r\n\xef\xbb\xbf")
+	switch {
+	case len(h) == 0:
+		return "", lastmile.Invalid("the file is empty", lastmile.Problem{Field: "file", Value: name, Message: "has no content"})
+	case h[0] == 0x1e:
+		return FormatGeoJSONSeq, nil
+	case h[0] == '{':
+		return sniffJSON(head), nil
+	case h[0] == '<' && bytes.Contains(head, []byte("<kml")):
+		return FormatKML, nil
+	case bytes.HasPrefix(head, []byte("PK\x03\x04")):
+		return FormatGDAL, nil
+	case len(head) > 8 && bytes.Contains(head[:min(len(head), 64)], []byte("OSMHeader")):
+		return FormatOSM, nil
+	}
+	if bytes.ContainsAny(h[:min(len(h), 4096)], ",\t") && bytes.IndexByte(h, '\n') > 0 {
+		return FormatCSV, nil
+	}
+	return "", lastmile.Invalid("the file format is not recognised",
+		lastmile.Problem{Field: "format", Value: name, Message: "give it with format (" + strings.Join(Formats, ", ") + ")"})
+}
+
+// sniffJSON tells newline-delimited GeoJSON from a GeoJSON document: in a
+// sequence the first line is a complete object.
+func sniffJSON(head []byte) string {
+	h := bytes.TrimLeft(head, " \t\r\n\xef\xbb\xbf")
+	if len(h) > 0 && h[0] == 0x1e {
+		return FormatGeoJSONSeq
+	}
+	line, _, ok := bytes.Cut(h, []byte("\n"))
+	if ok && bytes.HasPrefix(bytes.TrimSpace(line), []byte("{")) && bytes.HasSuffix(bytes.TrimSpace(line), []byte("}")) &&
+		!bytes.Contains(line, []byte(`"FeatureCollection"`)) {
+		return FormatGeoJSONSeq
+	}
+	return FormatGeoJSON
+}
+
+// ReadOptions configure the readers.
+type ReadOptions struct {
+	Format string     // "" = detect
+	CSV    CSVOptions //
+	CRS    CRS        // GDAL: EPSG codes are handed to ogr2ogr as -s_srs
+	// OSMLayers restricts an OSM import to these layers (nil = all).
+	OSMLayers []string
+}
+
+// OpenFile opens path as a reader of its format. The closer releases the
+// file (and the ogr2ogr process).
+func OpenFile(path string, opt ReadOptions) (Reader, io.Closer, error) {
+	format := opt.Format
+	if format == "" {
+		f, err := os.Open(path)
+		if err != nil {
+			return nil, nil, lastmile.Invalid("the file cannot be opened", lastmile.Problem{Field: "file", Value: path, Message: err.Error()})
+		}
+		head := make([]byte, 4096)
+		n, _ := io.ReadFull(f, head)
+		f.Close()
+		if format, err = DetectFormat(path, head[:n]); err != nil {
+			return nil, nil, err
+		}
+	}
+	switch format {
+	case FormatOSM:
+		r, err := NewOSMReader(path, opt.OSMLayers)
+		return r, io.NopCloser(nil), err
+	case FormatGDAL:
+		return NewGDALReader(path, opt.CRS)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, nil, lastmile.Invalid("the file cannot be opened", lastmile.Problem{Field: "file", Value: path, Message: err.Error()})
+	}
+	r, err := NewReader(format, f, opt)
+	if err != nil {
+		f.Close()
+		return nil, nil, err
+	}
+	return r, f, nil
+}
+
+// NewReader returns a reader of a stream in a streaming format (GeoJSON,
+// GeoJSONSeq, CSV, KML).
+func NewReader(format string, r io.Reader, opt ReadOptions) (Reader, error) {
+	switch format {
+	case FormatGeoJSON:
+		return NewGeoJSONReader(r), nil
+	case FormatGeoJSONSeq:
+		return NewGeoJSONSeqReader(r), nil
+	case FormatCSV:
+		return NewCSVReader(r, opt.CSV)
+	case FormatKML:
+		return NewKMLReader(r), nil
+	case FormatOSM, FormatGDAL:
+		return nil, fmt.Errorf("format %s needs a file", format)
+	}
+	return nil, lastmile.Invalid("unknown format", lastmile.Problem{Field: "format", Value: format,
+		Message: "must be one of " + strings.Join(Formats, ", ")})
+}
+
+// peek returns r's first bytes without consuming them.
+func peek(r io.Reader, n int) (*bufio.Reader, []byte) {
+	br := bufio.NewReaderSize(r, max(n, 4096))
+	head, _ := br.Peek(n)
+	return br, head
+}

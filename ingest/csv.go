@@ -1,0 +1,317 @@
+package ingest
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/paulmach/orb"
+	"github.com/twpayne/go-geom"
+	"github.com/twpayne/go-geom/encoding/ewkbhex"
+	"github.com/twpayne/go-geom/encoding/wkt"
+	"golang.org/x/text/encoding/simplifiedchinese"
+	"golang.org/x/text/transform"
+)
+
+// CSVOptions name the geometry columns of a CSV file. Empty names are
+// detected from the header: a WKT/EWKT/EWKB-hex column (wkt, geom,
+// geometry, the_geom, shape, 几何, …) or a longitude and a latitude column
+// (lon/lat, lng/lat, x/y, longitude/latitude, 经度/纬度).
+type CSVOptions struct {
+	Geom string // WKT, EWKT or EWKB-hex column
+	Lon  string
+	Lat  string
+}
+
+var (
+	geomHeaders = []string{"wkt", "ewkt", "geom", "geometry", "the_geom", "shape", "wkb", "ewkb", "几何", "坐标串", "空间信息"}
+	lonHeaders  = []string{"lon", "lng", "long", "longitude", "x", "经度", "东经", "point_x"}
+	latHeaders  = []string{"lat", "latitude", "y", "纬度", "北纬", "point_y"}
+)
+
+// decodeText returns r as UTF-8: a UTF-8 BOM is dropped; text that is not
+// valid UTF-8 in its first 64 KiB is decoded as GB18030 (a superset of
+// GBK, what Excel in China writes). It returns the encoding detected.
+func decodeText(r io.Reader) (io.Reader, string, error) {
+	br := bufio.NewReaderSize(r, 64<<10)
+	head, err := br.Peek(64 << 10)
+	if err != nil && err != io.EOF && !errors.Is(err, bufio.ErrBufferFull) {
+		return nil, "", err
+	}
+	if bytes.HasPrefix(head, []byte("\xef\xbb\xbf")) {
+		br.Discard(3)
+		return br, "UTF-8 (BOM)", nil
+	}
+	check := head
+	if len(head) == 64<<10 {
+		// the peek may end inside a multi-byte character: cut it off
+		for i := len(check) - 1; i >= 0 && i >= len(check)-4; i-- {
+			if utf8.RuneStart(check[i]) {
+				if !utf8.FullRune(check[i:]) {
+					check = check[:i]
+				}
+				break
+			}
+		}
+	}
+	if utf8.Valid(check) {
+		return br, "UTF-8", nil
+	}
+	return transform.NewReader(br, simplifiedchinese.GB18030.NewDecoder()), "GB18030", nil
+}
+
+// csvReader reads CSV rows with a header.
+type csvReader struct {
+	r        *csv.Reader
+	header   []string
+	geomCol  int
+	lonCol   int
+	latCol   int
+	row      int
+	encoding string
+}
+
+// NewCSVReader returns a reader of a CSV file with a header row.
+func NewCSVReader(in io.Reader, opt CSVOptions) (Reader, error) {
+	text, enc, err := decodeText(in)
+	if err != nil {
+		return nil, err
+	}
+	r := csv.NewReader(text)
+	r.FieldsPerRecord = -1
+	r.LazyQuotes = true
+	r.ReuseRecord = false
+	header, err := r.Read()
+	if err == io.EOF {
+		return nil, fileError(0, "the CSV file is empty: expected a header row")
+	}
+	if err != nil {
+		return nil, fileError(0, "reading the CSV header: %v", err)
+	}
+	c := &csvReader{r: r, header: header, geomCol: -1, lonCol: -1, latCol: -1, encoding: enc}
+	for i := range header {
+		header[i] = strings.TrimSpace(strings.TrimPrefix(header[i], "\ufeff"))
+	}
+	find := func(given string, names []string) (int, error) {
+		if given != "" {
+			for i, h := range header {
+				if strings.EqualFold(h, given) {
+					return i, nil
+				}
+			}
+			return -1, fileError(0, "the CSV header has no column %q (columns: %s)", given, strings.Join(header, ", "))
+		}
+		for _, n := range names {
+			for i, h := range header {
+				if strings.EqualFold(h, n) {
+					return i, nil
+				}
+			}
+		}
+		return -1, nil
+	}
+	if c.geomCol, err = find(opt.Geom, geomHeaders); err != nil {
+		return nil, err
+	}
+	if c.geomCol < 0 || opt.Lon != "" || opt.Lat != "" {
+		c.geomCol = -1
+		if opt.Geom != "" {
+			c.geomCol, _ = find(opt.Geom, nil)
+		}
+		if c.lonCol, err = find(opt.Lon, lonHeaders); err != nil {
+			return nil, err
+		}
+		if c.latCol, err = find(opt.Lat, latHeaders); err != nil {
+			return nil, err
+		}
+	}
+	if c.geomCol < 0 && (c.lonCol < 0 || c.latCol < 0) {
+		return nil, fileError(0, "the CSV header (%s) has no geometry column (wkt, geom, geometry, …) and no longitude/latitude columns (lon/lat, lng/lat, x/y, 经度/纬度): name them with the geometry, lon and lat options",
+			strings.Join(header, ", "))
+	}
+	return c, nil
+}
+
+func (c *csvReader) Next() (*Record, error) {
+	fields, err := c.r.Read()
+	if err == io.EOF {
+		return nil, io.EOF
+	}
+	c.row++
+	if err != nil {
+		var pe *csv.ParseError
+		if errors.As(err, &pe) && fields == nil {
+			return nil, fileError(c.row, "line %d: %v", pe.Line, pe.Err)
+		}
+		if fields == nil {
+			return nil, fileError(c.row, "%v", err)
+		}
+	}
+	return parseCSVRow(c.row, c.header, fields, c.geomCol, c.lonCol, c.latCol), nil
+}
+
+// parseCSVRow turns one CSV row into a record.
+func parseCSVRow(row int, header, fields []string, geomCol, lonCol, latCol int) *Record {
+	rec := &Record{Row: row, Props: map[string]any{}}
+	if len(fields) != len(header) {
+		rec.problem("", "", "has %d columns, the header has %d", len(fields), len(header))
+		return rec
+	}
+	for i, v := range fields {
+		if i == geomCol || i == lonCol || i == latCol {
+			continue
+		}
+		if !utf8.ValidString(v) {
+			rec.problem(header[i], strings.ToValidUTF8(v, "?"), "is not valid text in the detected encoding")
+			continue
+		}
+		rec.Props[header[i]] = v
+	}
+	if geomCol >= 0 {
+		g, srid, dropped, err := ParseGeometryText(fields[geomCol])
+		if err != nil {
+			rec.problem(header[geomCol], fields[geomCol], "%v", err)
+			return rec
+		}
+		rec.Geometry, rec.SRID = g, srid
+		if dropped {
+			rec.Warnings = append(rec.Warnings, "coordinates have more than 2 dimensions: z (and m) dropped, x and y kept")
+		}
+		return rec
+	}
+	var p orb.Point
+	for i, col := range []int{lonCol, latCol} {
+		s := strings.TrimSpace(fields[col])
+		f, err := strconv.ParseFloat(s, 64)
+		if s == "" {
+			rec.problem(header[col], "", "is empty")
+			return rec
+		}
+		if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
+			rec.problem(header[col], s, "must be a finite number")
+			return rec
+		}
+		p[i] = f
+	}
+	rec.Geometry = p
+	return rec
+}
+
+// ParseGeometryText parses WKT, EWKT (SRID=n;WKT) or EWKB/WKB in hex. It
+// returns the SRID when the text gives one (0 otherwise) and whether
+// dimensions beyond x and y were dropped.
+func ParseGeometryText(s string) (g orb.Geometry, srid int, dropped bool, err error) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return nil, 0, false, errors.New("geometry is empty")
+	}
+	var t geom.T
+	if isHex(s) {
+		t, err = ewkbhex.Decode(s)
+		if err != nil {
+			return nil, 0, false, fmt.Errorf("not valid EWKB hex: %v", err)
+		}
+		srid = t.SRID()
+	} else {
+		text := s
+		if strings.HasPrefix(strings.ToUpper(text), "SRID=") {
+			head, rest, ok := strings.Cut(text, ";")
+			if !ok {
+				return nil, 0, false, errors.New("EWKT without ';' after SRID=")
+			}
+			srid, err = strconv.Atoi(strings.TrimSpace(head[5:]))
+			if err != nil || srid < 0 {
+				return nil, 0, false, fmt.Errorf("bad SRID %q", head[5:])
+			}
+			text = rest
+		}
+		t, err = wkt.Unmarshal(text)
+		if err != nil {
+			return nil, 0, false, fmt.Errorf("not valid WKT: %v", err)
+		}
+	}
+	if t == nil {
+		return nil, 0, false, errors.New("geometry is empty")
+	}
+	g, err = fromGeom(t)
+	if err != nil {
+		return nil, 0, false, err
+	}
+	return g, srid, t.Layout().Stride() > 2, nil
+}
+
+func isHex(s string) bool {
+	if len(s)%2 != 0 || len(s) < 10 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F') {
+			return false
+		}
+	}
+	return true
+}
+
+// fromGeom converts a go-geom geometry to orb, keeping x and y.
+func fromGeom(t geom.T) (orb.Geometry, error) {
+	stride := t.Layout().Stride()
+	pts := func(flat []float64) []orb.Point {
+		out := make([]orb.Point, 0, len(flat)/max(stride, 1))
+		for i := 0; i+stride <= len(flat) && stride >= 2; i += stride {
+			out = append(out, orb.Point{flat[i], flat[i+1]})
+		}
+		return out
+	}
+	switch g := t.(type) {
+	case *geom.Point:
+		if g.Empty() {
+			return nil, errors.New("geometry is empty (POINT EMPTY)")
+		}
+		return orb.Point{g.X(), g.Y()}, nil
+	case *geom.MultiPoint:
+		return orb.MultiPoint(pts(g.FlatCoords())), nil
+	case *geom.LineString:
+		return orb.LineString(pts(g.FlatCoords())), nil
+	case *geom.MultiLineString:
+		out := make(orb.MultiLineString, g.NumLineStrings())
+		for i := range out {
+			out[i] = orb.LineString(pts(g.LineString(i).FlatCoords()))
+		}
+		return out, nil
+	case *geom.Polygon:
+		return polygonFrom(g, pts), nil
+	case *geom.MultiPolygon:
+		out := make(orb.MultiPolygon, g.NumPolygons())
+		for i := range out {
+			out[i] = polygonFrom(g.Polygon(i), pts)
+		}
+		return out, nil
+	case *geom.GeometryCollection:
+		out := orb.Collection{}
+		for _, sub := range g.Geoms() {
+			o, err := fromGeom(sub)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, o)
+		}
+		return out, nil
+	}
+	return nil, fmt.Errorf("unsupported geometry type %T", t)
+}
+
+func polygonFrom(p *geom.Polygon, pts func([]float64) []orb.Point) orb.Polygon {
+	out := make(orb.Polygon, p.NumLinearRings())
+	for i := range out {
+		out[i] = orb.Ring(pts(p.LinearRing(i).FlatCoords()))
+	}
+	return out
+}

@@ -1,0 +1,245 @@
+package ingest
+
+import (
+	"errors"
+	"io"
+	"log/slog"
+	"mime"
+	"mime/multipart"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/gorilla/mux"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/lastmile/lastmile"
+	"github.com/lastmile/lastmile/auth"
+	"github.com/lastmile/lastmile/layer"
+	"github.com/lastmile/lastmile/postgis"
+	"github.com/lastmile/lastmile/server/respond"
+)
+
+// Handler serves POST /api/import/{layer}.
+type Handler struct {
+	importer *Importer
+	catalog  *layer.Catalog
+	log      *slog.Logger
+	// TempDir holds uploads of formats that need a file (OSM, GDAL,
+	// multipart parts); "" = os.TempDir().
+	TempDir string
+}
+
+// NewHandler returns the import handler.
+func NewHandler(pool *pgxpool.Pool, catalog *layer.Catalog, store *postgis.Store, log *slog.Logger) *Handler {
+	return &Handler{importer: NewImporter(pool, catalog, store), catalog: catalog, log: log}
+}
+
+// Register adds the import route.
+func (h *Handler) Register(r *mux.Router) {
+	r.Handle("/api/import/{layer}", respond.HandlerFunc(h.serveImport)).Methods(http.MethodPost)
+}
+
+// contentFormats maps media types to formats.
+var contentFormats = map[string]string{
+	"application/geo+json": FormatGeoJSON, "application/json": FormatGeoJSON,
+	"application/geo+json-seq": FormatGeoJSONSeq, "application/x-ndjson": FormatGeoJSONSeq,
+	"text/csv": FormatCSV, "application/vnd.google-earth.kml+xml": FormatKML,
+	"application/vnd.openstreetmap.data+pbf": FormatOSM, "application/zip": FormatGDAL,
+	"application/geopackage+sqlite3": FormatGDAL,
+}
+
+// serveImport imports the request body (one file) or every file part of a
+// multipart/form-data body into the layer. Query parameters mirror the CLI
+// flags: format, crs, map, geometry, lon, lat, skip_invalid, repair,
+// dry_run, swap_xy, filename.
+func (h *Handler) serveImport(w http.ResponseWriter, r *http.Request) error {
+	ctx := r.Context()
+	name := mux.Vars(r)["layer"]
+	l, ok := h.catalog.Layer(name)
+	if !ok {
+		return lastmile.Errorf(lastmile.ENOTFOUND, "no layer %q (layers: %s)", name, strings.Join(h.catalog.Names(), ", "))
+	}
+	if err := auth.Require(ctx, l.WriteScope()); err != nil {
+		return err
+	}
+	q := r.URL.Query()
+	var problems []lastmile.Problem
+	flag := func(k string) bool {
+		v := q.Get(k)
+		if v == "" {
+			return false
+		}
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			problems = append(problems, lastmile.Problem{Field: k, Value: v, Message: "must be true or false"})
+		}
+		return b
+	}
+	opt := Options{SkipInvalid: flag("skip_invalid"), Repair: flag("repair"), DryRun: flag("dry_run"), SwapXY: flag("swap_xy"),
+		RequestID: respond.RequestID(ctx)}
+	if len(problems) > 0 {
+		return lastmile.Invalid("bad query parameters", problems...)
+	}
+	if p := auth.From(ctx); p != nil {
+		opt.Actor = p.Name
+	}
+	crs, err := ParseCRS(q.Get("crs"))
+	if err != nil {
+		return err
+	}
+	opt.CRS = crs
+	if opt.Map, err = ParseMapping(l, q.Get("map")); err != nil {
+		return err
+	}
+	ropt := ReadOptions{Format: strings.ToLower(q.Get("format")), CRS: crs, OSMLayers: []string{l.Name},
+		CSV: CSVOptions{Geom: q.Get("geometry"), Lon: q.Get("lon"), Lat: q.Get("lat")}}
+	if ropt.Format != "" && !contains(Formats, ropt.Format) {
+		return lastmile.Invalid("unknown format", lastmile.Problem{Field: "format", Value: ropt.Format, Message: "must be one of " + strings.Join(Formats, ", ")})
+	}
+
+	var jobs []Job
+	var closers []io.Closer
+	defer func() {
+		for _, c := range closers {
+			c.Close()
+		}
+	}()
+	mt, params, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if strings.HasPrefix(mt, "multipart/") {
+		mr := multipart.NewReader(r.Body, params["boundary"])
+		for {
+			part, err := mr.NextPart()
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				return lastmile.Invalid("the multipart body is malformed", lastmile.Problem{Message: err.Error()})
+			}
+			if part.FileName() == "" {
+				continue
+			}
+			path, err := h.spool(part, part.FileName())
+			if err != nil {
+				return err
+			}
+			closers = append(closers, remover(path))
+			rd, c, err := OpenFile(path, ropt)
+			if err != nil {
+				return err
+			}
+			closers = append(closers, c)
+			jobs = append(jobs, Job{Source: filepath.Base(part.FileName()), Layer: l.Name, Reader: rd})
+		}
+		if len(jobs) == 0 {
+			return lastmile.Invalid("no file in the multipart body", lastmile.Problem{Message: "send the file as a part with a filename"})
+		}
+	} else {
+		filename := q.Get("filename")
+		if filename == "" {
+			_, dp, _ := mime.ParseMediaType(r.Header.Get("Content-Disposition"))
+			filename = dp["filename"]
+		}
+		if filename == "" {
+			filename = "upload"
+		}
+		format := ropt.Format
+		if format == "" {
+			format = contentFormats[mt]
+		}
+		body, head := peek(r.Body, 4096)
+		if format == "" || (format == FormatGeoJSON && mt == "application/json") {
+			if format, err = DetectFormat(filename, head); err != nil {
+				return err
+			}
+		}
+		if format == FormatGeoJSON {
+			format = sniffJSONIfDetected(filename, head, format)
+		}
+		var rd Reader
+		if format == FormatOSM || format == FormatGDAL {
+			ext := filepath.Ext(filename)
+			if format == FormatGDAL && ext == "" {
+				ext = ".zip"
+			}
+			if format == FormatOSM && ext == "" {
+				ext = ".pbf"
+			}
+			path, err := h.spool(body, "upload"+ext)
+			if err != nil {
+				return err
+			}
+			closers = append(closers, remover(path))
+			ropt.Format = format
+			var c io.Closer
+			if rd, c, err = OpenFile(path, ropt); err != nil {
+				return err
+			}
+			closers = append(closers, c)
+		} else if rd, err = NewReader(format, body, ropt); err != nil {
+			return err
+		}
+		jobs = append(jobs, Job{Source: filename, Layer: l.Name, Reader: rd})
+	}
+	rep, err := h.importer.Import(ctx, jobs, opt)
+	if err != nil {
+		var me *lastmile.Error
+		if errors.As(err, &me) && me.Code == lastmile.EINVALID && rep != nil && len(rep.Warnings) > 0 {
+			for _, wmsg := range rep.Warnings {
+				me.Details = append(me.Details, lastmile.Problem{Message: "warning: " + wmsg})
+			}
+		}
+		return err
+	}
+	respond.JSON(w, http.StatusOK, rep)
+	return nil
+}
+
+// sniffJSONIfDetected keeps an explicit format.
+func sniffJSONIfDetected(_ string, head []byte, format string) string {
+	if format == FormatGeoJSON {
+		return sniffJSON(head)
+	}
+	return format
+}
+
+func contains(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}
+
+// spool writes r to a temporary file named like name (its extension
+// matters to GDAL).
+func (h *Handler) spool(r io.Reader, name string) (string, error) {
+	dir, err := os.MkdirTemp(h.TempDir, "lastmile-import-")
+	if err != nil {
+		return "", err
+	}
+	path := filepath.Join(dir, filepath.Base(filepath.Clean("/"+name)))
+	f, err := os.Create(path)
+	if err != nil {
+		os.RemoveAll(dir)
+		return "", err
+	}
+	if _, err := io.Copy(f, r); err != nil {
+		f.Close()
+		os.RemoveAll(dir)
+		return "", lastmile.Invalid("the upload was interrupted", lastmile.Problem{Field: "file", Value: name, Message: err.Error()})
+	}
+	if err := f.Close(); err != nil {
+		os.RemoveAll(dir)
+		return "", err
+	}
+	return path, nil
+}
+
+type remover string
+
+func (p remover) Close() error { return os.RemoveAll(filepath.Dir(string(p))) }
+

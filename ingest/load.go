@@ -1,0 +1,558 @@
+package ingest
+
+import (
+	"context"
+	_ "embed"
+	"errors"
+	"fmt"
+	"io"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/paulmach/orb"
+	"github.com/paulmach/orb/encoding/ewkb"
+
+	"github.com/lastmile/lastmile"
+	"github.com/lastmile/lastmile/layer"
+	"github.com/lastmile/lastmile/postgis"
+)
+
+// Options control an import.
+type Options struct {
+	CRS         CRS               // of the files' coordinates
+	Map         map[string]string // field → source column
+	SwapXY      bool              // exchange x and y (files with lat, lon)
+	SkipInvalid bool              // load the good rows, report the bad ones
+	Repair      bool              // ST_MakeValid invalid geometries (counted)
+	DryRun      bool              // validate and count, then roll back
+	Actor       string            // for history (token name, "cli:<user>")
+	RequestID   string
+	// Progress, when set, is called now and then with the rows read so far.
+	Progress func(rows int)
+}
+
+// Job is one file to load into one layer (or, for OSM, several layers:
+// records carry their layer).
+type Job struct {
+	Source string // file name, recorded in history as the source
+	Layer  string // target layer ("" when every record names its own)
+	Reader Reader
+}
+
+// LayerReport counts what an import did to one layer from one file.
+type LayerReport struct {
+	Source    string  `json:"source"`
+	Layer     string  `json:"layer"`
+	Read      int     `json:"read"`
+	Inserted  int     `json:"inserted"`
+	Updated   int     `json:"updated"`
+	Unchanged int     `json:"unchanged"`
+	Rejected  int     `json:"rejected"`
+	Repaired  int     `json:"repaired"`
+	KM        float64 `json:"km,omitempty"` // geodesic km of the imported lines, from PostGIS
+}
+
+// Report is the outcome of an import.
+type Report struct {
+	Committed bool               `json:"committed"`
+	DryRun    bool               `json:"dry_run,omitempty"`
+	Layers    []*LayerReport     `json:"layers"`
+	Problems  []lastmile.Problem `json:"problems,omitempty"`   // up to maxProblems
+	Omitted   int                `json:"problems_omitted,omitempty"`
+	Warnings  []string           `json:"warnings,omitempty"`
+	Seconds   float64            `json:"seconds"`
+	multi     bool               // several files: problems name theirs
+}
+
+// Rejected returns the number of rejected rows over all layers.
+func (r *Report) Rejected() int {
+	n := 0
+	for _, l := range r.Layers {
+		n += l.Rejected
+	}
+	return n
+}
+
+const maxProblems = 1000
+
+func (r *Report) addProblems(source string, ps []lastmile.Problem) {
+	for _, p := range ps {
+		if len(r.Problems) >= maxProblems {
+			r.Omitted++
+			continue
+		}
+		if r.multi && source != "" {
+			p.Message = source + ": " + p.Message
+		}
+		r.Problems = append(r.Problems, p)
+	}
+}
+
+// Importer loads jobs into PostGIS.
+type Importer struct {
+	pool    *pgxpool.Pool
+	catalog *layer.Catalog
+	store   *postgis.Store // told about changes after the commit; may be nil
+}
+
+// NewImporter returns an importer.
+func NewImporter(pool *pgxpool.Pool, catalog *layer.Catalog, store *postgis.Store) *Importer {
+	return &Importer{pool: pool, catalog: catalog, store: store}
+}
+
+// staging is one temporary table: the rows of one layer from one job.
+type staging struct {
+	name   string
+	layer  *layer.Layer
+	cols   []layer.Field // writable fields besides ext_id and props
+	norm   *normaliser
+	report *LayerReport
+	rows   int
+	bad    map[int]bool // rows rejected in Go
+	srids  map[int]bool
+	// stagedBad counts staged rows the diagnosis rejected and
+	// skip-invalid removed.
+	stagedBad int
+}
+
+// Import reads every job and loads it in one transaction: all or nothing,
+// unless opt.SkipInvalid. The error is an invalid error listing the
+// problems when anything was rejected (and nothing written); the report is
+// returned in every case.
+func (im *Importer) Import(ctx context.Context, jobs []Job, opt Options) (rep *Report, err error) {
+	start := time.Now()
+	rep = &Report{DryRun: opt.DryRun, multi: len(jobs) > 1}
+	defer func() { rep.Seconds = time.Since(start).Seconds() }()
+	defer lastmile.Wrap(&err, "ingest.Import")
+
+	tx, err := im.pool.Begin(ctx)
+	if err != nil {
+		return rep, err
+	}
+	defer tx.Rollback(context.WithoutCancel(ctx))
+	source := make([]string, len(jobs))
+	for i, j := range jobs {
+		source[i] = filepath.Base(j.Source)
+	}
+	if err := postgis.SetActor(ctx, tx, postgis.Actor{Name: opt.Actor, RequestID: opt.RequestID, Source: strings.Join(source, ",")}); err != nil {
+		return rep, err
+	}
+	if opt.CRS.SRID == 0 {
+		opt.CRS = CRS{Name: "EPSG:4326", SRID: 4326}
+	}
+	if err := checkSRID(ctx, tx, opt.CRS.SRID); err != nil {
+		return rep, err
+	}
+	var stages []*staging
+	total := 0
+	for ji, job := range jobs {
+		byLayer := map[string]*staging{}
+		get := func(name string) (*staging, error) {
+			if s, ok := byLayer[name]; ok {
+				return s, nil
+			}
+			l, ok := im.catalog.Layer(name)
+			if !ok {
+				return nil, lastmile.Errorf(lastmile.ENOTFOUND, "no layer %q (layers: %s)", name, strings.Join(im.catalog.Names(), ", "))
+			}
+			s := &staging{
+				name: fmt.Sprintf("ingest_stage_%d_%d", ji, len(stages)), layer: l,
+				norm:   newNormaliser(l, opt.CRS, opt.Map, source[ji], opt.SwapXY),
+				report: &LayerReport{Source: source[ji], Layer: name},
+				bad:    map[int]bool{}, srids: map[int]bool{},
+			}
+			for _, f := range l.Fields {
+				if !f.ReadOnly && f.Name != "ext_id" && f.Name != "props" {
+					s.cols = append(s.cols, f)
+				}
+			}
+			if err := s.create(ctx, tx); err != nil {
+				return nil, err
+			}
+			byLayer[name] = s
+			stages = append(stages, s)
+			rep.Layers = append(rep.Layers, s.report)
+			return s, nil
+		}
+		if err := im.copyJob(ctx, tx, job, get, opt, rep, &total); err != nil {
+			return rep, err
+		}
+	}
+	// Geometry checks PostGIS makes per row (validity, range after a
+	// transform, duplicate ids), then the upsert.
+	var bounds = map[string][]orb.Bound{}
+	failed := false
+	for _, s := range stages {
+		for srid := range s.srids {
+			if err := checkSRID(ctx, tx, srid); err != nil {
+				return rep, err
+			}
+		}
+		if opt.Repair {
+			n, err := s.repair(ctx, tx)
+			if err != nil {
+				return rep, err
+			}
+			s.report.Repaired = n
+		}
+		problems, err := s.diagnose(ctx, tx)
+		if err != nil {
+			return rep, err
+		}
+		if len(problems) > 0 {
+			rep.addProblems(s.report.Source, problems)
+			rows := map[int]bool{}
+			for _, p := range problems {
+				rows[p.Row] = true
+				s.bad[p.Row] = true
+			}
+			if opt.SkipInvalid {
+				tag, err := tx.Exec(ctx, `DELETE FROM `+s.ident()+` WHERE row_no = ANY($1)`, keys(rows))
+				if err != nil {
+					return rep, err
+				}
+				s.stagedBad = int(tag.RowsAffected())
+			}
+		}
+		s.report.Rejected = len(s.bad)
+		if len(s.bad) > 0 && !opt.SkipInvalid {
+			failed = true
+		}
+	}
+	if failed {
+		for _, s := range stages {
+			s.report.Inserted, s.report.Updated, s.report.Unchanged = 0, 0, 0
+		}
+		return rep, &lastmile.Error{Code: lastmile.EINVALID,
+			Message: fmt.Sprintf("%d rows are invalid; nothing was imported (use skip-invalid to import the good rows)", rep.Rejected()),
+			Details: rep.Problems}
+	}
+	for _, s := range stages {
+		b, err := s.upsert(ctx, tx)
+		if err != nil {
+			return rep, postgis.MapError(err)
+		}
+		if len(b) > 0 {
+			bounds[s.layer.Name] = append(bounds[s.layer.Name], b...)
+		}
+	}
+	if opt.DryRun {
+		return rep, nil
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return rep, postgis.MapError(err)
+	}
+	rep.Committed = true
+	if im.store != nil {
+		names := make([]string, 0, len(bounds))
+		for n := range bounds {
+			names = append(names, n)
+		}
+		sort.Strings(names)
+		for _, n := range names {
+			im.store.Changed(n, bounds[n])
+		}
+	}
+	return rep, nil
+}
+
+func keys(m map[int]bool) []int32 {
+	out := make([]int32, 0, len(m))
+	for k := range m {
+		out = append(out, int32(k))
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i] < out[j] })
+	return out
+}
+
+func checkSRID(ctx context.Context, tx pgx.Tx, srid int) error {
+	if srid == 4326 || srid == 0 {
+		return nil
+	}
+	var ok bool
+	if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM spatial_ref_sys WHERE srid = $1)`, srid).Scan(&ok); err != nil {
+		return err
+	}
+	if !ok {
+		return lastmile.Invalid("unknown coordinate system",
+			lastmile.Problem{Field: "crs", Value: fmt.Sprintf("EPSG:%d", srid), Message: "is not in PostGIS's spatial_ref_sys"})
+	}
+	return nil
+}
+
+// copyJob streams the job's records through the normaliser into the
+// staging tables with COPY. Records of one layer are copied as they come;
+// a multi-layer reader (OSM) is expected to yield its layers in runs.
+func (im *Importer) copyJob(ctx context.Context, tx pgx.Tx, job Job, get func(string) (*staging, error), opt Options, rep *Report, total *int) error {
+	var (
+		pending *Record // the first record of the next layer run
+		readErr error
+		eof     bool
+		warned  = map[string][]int{}
+	)
+	next := func() (*Record, error) {
+		if pending != nil {
+			r := pending
+			pending = nil
+			return r, nil
+		}
+		return job.Reader.Next()
+	}
+	defer func() {
+		if wr, ok := job.Reader.(interface{ Warnings() []string }); ok {
+			for _, w := range wr.Warnings() {
+				rep.Warnings = append(rep.Warnings, filepath.Base(job.Source)+": "+w)
+			}
+		}
+		for w, rows := range warned {
+			rep.Warnings = append(rep.Warnings, fmt.Sprintf("%s: %s (%s)", filepath.Base(job.Source), w, rowList(rows)))
+		}
+		sort.Strings(rep.Warnings)
+	}()
+	if job.Layer != "" {
+		if _, err := get(job.Layer); err != nil {
+			return err
+		}
+	}
+	for {
+		rec, err := next()
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		name := rec.Layer
+		if name == "" {
+			name = job.Layer
+		}
+		s, err := get(name)
+		if err != nil {
+			return err
+		}
+		pending = rec
+		src := pgx.CopyFromFunc(func() ([]any, error) {
+			for {
+				rec, err := next()
+				if err == io.EOF {
+					eof = true
+					return nil, nil
+				}
+				if err != nil {
+					readErr = err
+					return nil, err
+				}
+				if rec.Layer != "" && rec.Layer != s.layer.Name {
+					pending = rec
+					return nil, nil
+				}
+				*total++
+				if opt.Progress != nil && *total%10000 == 0 {
+					opt.Progress(*total)
+				}
+				s.report.Read++
+				for _, w := range rec.Warnings {
+					warned[w] = append(warned[w], rec.Row)
+				}
+				r, problems := s.norm.normalise(rec)
+				if len(problems) > 0 {
+					s.bad[rec.Row] = true
+					rep.addProblems(s.report.Source, problems)
+					continue
+				}
+				return s.values(r)
+			}
+		})
+		cols := []string{"row_no", "ext_id", "props", "wkb"}
+		for _, f := range s.cols {
+			cols = append(cols, f.Name)
+		}
+		n, err := tx.CopyFrom(ctx, pgx.Identifier{s.name}, cols, src)
+		if readErr != nil {
+			return readErr
+		}
+		if err != nil {
+			return err
+		}
+		s.rows += int(n)
+		if len(s.norm.swapped) > 0 {
+			warned["coordinates look like latitude, longitude rather than longitude, latitude: check the column order or use swap-xy"] = s.norm.swapped
+			s.norm.swapped = nil
+		}
+		if eof {
+			return nil
+		}
+	}
+}
+
+// rowList shows up to 10 row numbers.
+func rowList(rows []int) string {
+	var b strings.Builder
+	b.WriteString("row")
+	if len(rows) > 1 {
+		b.WriteString("s")
+	}
+	for i, r := range rows {
+		if i == 10 {
+			fmt.Fprintf(&b, " … %d in all", len(rows))
+			break
+		}
+		if i > 0 {
+			b.WriteString(",")
+		}
+		fmt.Fprintf(&b, " %d", r)
+	}
+	return b.String()
+}
+
+func (s *staging) ident() string { return pgx.Identifier{s.name}.Sanitize() }
+
+func (s *staging) create(ctx context.Context, tx pgx.Tx) error {
+	defs := []string{"row_no integer NOT NULL", "ext_id text NOT NULL", "props jsonb", "wkb bytea NOT NULL"}
+	for _, f := range s.cols {
+		defs = append(defs, pgx.Identifier{f.Name}.Sanitize()+" "+f.Type.PGType())
+	}
+	_, err := tx.Exec(ctx, `CREATE TEMP TABLE `+s.ident()+` (`+strings.Join(defs, ", ")+`) ON COMMIT DROP`)
+	return err
+}
+
+func (s *staging) values(r *row) ([]any, error) {
+	if r.srid != 4326 {
+		s.srids[r.srid] = true
+	}
+	g, err := ewkb.Marshal(r.geom, r.srid)
+	if err != nil {
+		return nil, lastmile.Invalid("a geometry cannot be encoded", lastmile.Problem{Row: r.num, Field: "geometry", Message: err.Error()})
+	}
+	vals := make([]any, 0, 4+len(s.cols))
+	vals = append(vals, int32(r.num), r.extID, r.values["props"], g)
+	for _, f := range s.cols {
+		vals = append(vals, r.values[f.Name])
+	}
+	return vals, nil
+}
+
+// geomExpr is the staged geometry in EPSG:4326.
+const geomExpr = `CASE WHEN ST_SRID(ST_GeomFromEWKB(wkb)) IN (0, 4326, 4490) THEN ST_SetSRID(ST_GeomFromEWKB(wkb), 4326)
+	ELSE ST_Transform(ST_GeomFromEWKB(wkb), 4326) END`
+
+//go:embed diagnose.sql
+var diagnoseSQL string
+
+// diagnose returns a problem for every staged row PostGIS would refuse:
+// invalid or empty geometry, coordinates out of range after a transform,
+// a geometry kind the layer does not allow, an ext_id used twice.
+func (s *staging) diagnose(ctx context.Context, tx pgx.Tx) ([]lastmile.Problem, error) {
+	sql := strings.NewReplacer("{{stage}}", s.ident(), "{{geom}}", geomExpr).Replace(diagnoseSQL)
+	kinds := make([]string, len(s.layer.GeomKinds))
+	for i, k := range s.layer.GeomKinds {
+		kinds[i] = strings.ToUpper(k)
+	}
+	rows, err := tx.Query(ctx, sql, kinds)
+	if err != nil {
+		return nil, err
+	}
+	var out []lastmile.Problem
+	for rows.Next() {
+		var p lastmile.Problem
+		var r int32
+		if err := rows.Scan(&r, &p.Field, &p.Value, &p.Message); err != nil {
+			return nil, err
+		}
+		p.Row = int(r)
+		out = append(out, p)
+	}
+	return out, rows.Err()
+}
+
+// repair replaces invalid staged geometries by ST_MakeValid's, keeping the
+// original dimension, and returns how many it repaired.
+func (s *staging) repair(ctx context.Context, tx pgx.Tx) (int, error) {
+	multi := "g"
+	if !s.layer.AllowsGeometry(layer.Polygon) && !s.layer.AllowsGeometry(layer.LineString) {
+		multi = "ST_Multi(g)"
+	}
+	tag, err := tx.Exec(ctx, `UPDATE `+s.ident()+` SET wkb = ST_AsEWKB(`+strings.ReplaceAll(multi, "g",
+		`ST_CollectionExtract(ST_MakeValid(`+geomExpr+`), ST_Dimension(`+geomExpr+`) + 1)`)+`)
+		WHERE NOT ST_IsValid(`+geomExpr+`)`)
+	if err != nil {
+		return 0, err
+	}
+	return int(tag.RowsAffected()), nil
+}
+
+// upsert moves the staged rows into the layer's table: one INSERT … ON
+// CONFLICT (ext_id) DO UPDATE of the columns the file has. The BEFORE
+// trigger skips updates that change nothing, so those rows are not
+// returned and count as unchanged. It returns the bounds touched.
+func (s *staging) upsert(ctx context.Context, tx pgx.Tx) ([]orb.Bound, error) {
+	tbl := pgx.Identifier{"lastmile", s.layer.Table}.Sanitize()
+	insCols := []string{"ext_id", "props", "geom"}
+	selCols := []string{"s.ext_id", `coalesce(s.props, '{}'::jsonb)`, geomExpr}
+	sets := []string{"geom = EXCLUDED.geom"}
+	if s.norm.fields["props"] {
+		sets = append(sets, "props = EXCLUDED.props")
+	}
+	for _, f := range s.cols {
+		id := pgx.Identifier{f.Name}.Sanitize()
+		insCols = append(insCols, id)
+		if f.Name == "status" {
+			selCols = append(selCols, "coalesce(s.status, 'completed')")
+		} else {
+			selCols = append(selCols, "s."+id)
+		}
+		if s.norm.fields[f.Name] {
+			sets = append(sets, id+" = EXCLUDED."+id)
+		}
+	}
+	// bounds of the features about to be replaced, for tile invalidation
+	var old [4]*float64
+	if err := tx.QueryRow(ctx, `SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e)
+		FROM (SELECT ST_Extent(t.geom) AS e FROM `+tbl+` t JOIN `+s.ident()+` s USING (ext_id)) x`).
+		Scan(&old[0], &old[1], &old[2], &old[3]); err != nil {
+		return nil, err
+	}
+	length := "0::float8"
+	if s.layer.IsLinear() {
+		length = "length_m"
+	}
+	sql := `WITH ins AS (
+		INSERT INTO ` + tbl + ` AS t (` + strings.Join(insCols, ", ") + `)
+		SELECT ` + strings.Join(selCols, ", ") + ` FROM ` + s.ident() + ` s ORDER BY s.row_no
+		ON CONFLICT (ext_id) DO UPDATE SET ` + strings.Join(sets, ", ") + `
+		RETURNING (xmax = 0) AS inserted, geom)
+	SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted),
+		ST_XMin(ST_Extent(geom)), ST_YMin(ST_Extent(geom)), ST_XMax(ST_Extent(geom)), ST_YMax(ST_Extent(geom))
+	FROM ins`
+	var nb [4]*float64
+	var ins, upd int
+	if err := tx.QueryRow(ctx, sql).Scan(&ins, &upd, &nb[0], &nb[1], &nb[2], &nb[3]); err != nil {
+		var pgErr *pgconn.PgError
+		if errors.As(err, &pgErr) && pgErr.Code == "21000" {
+			return nil, lastmile.Invalid("the same ext_id appears twice in the file", lastmile.Problem{Field: "ext_id", Message: pgErr.Message})
+		}
+		return nil, err
+	}
+	s.report.Inserted, s.report.Updated = ins, upd
+	s.report.Unchanged = s.rows - s.stagedBad - ins - upd
+	if s.layer.IsLinear() {
+		var km float64
+		if err := tx.QueryRow(ctx, `SELECT coalesce(sum(`+length+`), 0) / 1000 FROM `+tbl+` t JOIN `+s.ident()+` s USING (ext_id)`).Scan(&km); err != nil {
+			return nil, err
+		}
+		s.report.KM = km
+	}
+	var out []orb.Bound
+	for _, b := range [][4]*float64{old, nb} {
+		if b[0] != nil {
+			out = append(out, orb.Bound{Min: orb.Point{*b[0], *b[1]}, Max: orb.Point{*b[2], *b[3]}})
+		}
+	}
+	return out, nil
+}
+

@@ -1,0 +1,461 @@
+package ingest
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/paulmach/orb"
+
+	"github.com/lastmile/lastmile"
+	"github.com/lastmile/lastmile/geo"
+	"github.com/lastmile/lastmile/layer"
+)
+
+// CRS is a parsed --crs value: a Go-side conversion to WGS84 (GCJ-02,
+// BD-09) or an EPSG code transformed by PostGIS during the load.
+type CRS struct {
+	Name  string                    // as given, normalised: "EPSG:4326", "GCJ-02", …
+	SRID  int                       // 4326 for WGS84-like systems converted in Go
+	toWGS func(orb.Point) orb.Point // nil for none
+}
+
+// ParseCRS parses EPSG:4326, EPSG:4490 (CGCS2000, treated as WGS84),
+// GCJ-02, BD-09 or EPSG:<n>. The empty string means EPSG:4326.
+func ParseCRS(s string) (CRS, error) {
+	norm := strings.ToUpper(strings.TrimSpace(s))
+	norm = strings.NewReplacer("_", "", "-", "", " ", "").Replace(norm)
+	switch norm {
+	case "", "EPSG:4326", "4326", "WGS84", "EPSG:4490", "4490", "CGCS2000":
+		name := "EPSG:4326"
+		if strings.Contains(norm, "4490") || norm == "CGCS2000" {
+			name = "EPSG:4490"
+		}
+		return CRS{Name: name, SRID: 4326}, nil
+	case "GCJ02", "GCJ", "AMAP", "GAODE":
+		return CRS{Name: "GCJ-02", SRID: 4326, toWGS: geo.GCJ02ToWGS84}, nil
+	case "BD09", "BD09LL", "BAIDU":
+		return CRS{Name: "BD-09", SRID: 4326, toWGS: geo.BD09ToWGS84}, nil
+	}
+	code := strings.TrimPrefix(norm, "EPSG:")
+	n, err := strconv.Atoi(code)
+	if err != nil || n <= 0 {
+		return CRS{}, lastmile.Invalid("unknown coordinate system",
+			lastmile.Problem{Field: "crs", Value: s, Message: "must be EPSG:4326, EPSG:4490, GCJ-02, BD-09 or EPSG:<code>"})
+	}
+	return CRS{Name: "EPSG:" + code, SRID: n}, nil
+}
+
+// valueSynonyms maps common Chinese and English spellings to the catalog's
+// enum values, per field name. Keys are lower case without surrounding
+// space. Values not found here (nor equal to an enum value) are reported,
+// never guessed.
+var valueSynonyms = map[string]map[string]string{
+	"surface": {
+		"水泥": "cement", "水泥路": "cement", "水泥路面": "cement", "水泥混凝土": "cement", "混凝土": "cement", "砼": "cement",
+		"concrete": "cement", "cement_concrete": "cement", "concrete:plates": "cement", "concrete:lanes": "cement",
+		"沥青": "asphalt", "沥青路": "asphalt", "沥青路面": "asphalt", "沥青混凝土": "asphalt", "柏油": "asphalt", "柏油路": "asphalt",
+		"bitumen": "asphalt", "tarmac": "asphalt", "blacktop": "asphalt", "paved": "asphalt",
+		"砂石": "gravel", "沙石": "gravel", "砂石路": "gravel", "碎石": "gravel", "砾石": "gravel", "泥结碎石": "gravel",
+		"fine_gravel": "gravel", "compacted": "gravel", "pebblestone": "gravel",
+		"土": "earth", "土路": "earth", "土质": "earth", "泥土": "earth", "泥路": "earth", "素土": "earth",
+		"dirt": "earth", "ground": "earth", "unpaved": "earth", "mud": "earth", "soil": "earth", "grass": "earth", "sand": "earth",
+		"石": "stone", "石板": "stone", "石板路": "stone", "块石": "stone", "条石": "stone", "石质": "stone", "弹石": "stone",
+		"cobblestone": "stone", "sett": "stone", "paving_stones": "stone", "unhewn_cobblestone": "stone",
+	},
+	"status": {
+		"已完工": "completed", "完工": "completed", "竣工": "completed", "已竣工": "completed", "建成": "completed", "已建成": "completed",
+		"done": "completed", "finished": "completed", "complete": "completed", "built": "completed",
+		"在建": "under_construction", "施工中": "under_construction", "建设中": "under_construction", "正在施工": "under_construction",
+		"ongoing": "under_construction", "in_progress": "under_construction", "construction": "under_construction",
+		"规划": "planned", "计划": "planned", "拟建": "planned", "未开工": "planned", "待建": "planned", "proposed": "planned",
+		"取消": "cancelled", "已取消": "cancelled", "canceled": "cancelled",
+	},
+	"road_class": {
+		"县道": "county", "县": "county", "x": "county",
+		"乡道": "township", "乡": "township", "镇": "township", "y": "township",
+		"村道": "village", "村": "village", "c": "village",
+		"组道": "group", "组": "group", "通组路": "group", "通组道路": "group",
+	},
+	"tech_grade": {
+		"高速": "expressway", "高速公路": "expressway", "motorway": "expressway",
+		"一级": "class1", "一级公路": "class1", "i": "class1", "1": "class1", "class_1": "class1",
+		"二级": "class2", "二级公路": "class2", "ii": "class2", "2": "class2", "class_2": "class2",
+		"三级": "class3", "三级公路": "class3", "iii": "class3", "3": "class3", "class_3": "class3",
+		"四级": "class4", "四级公路": "class4", "iv": "class4", "4": "class4", "class_4": "class4",
+		"等外": "substandard", "等外路": "substandard", "等外公路": "substandard", "等外级": "substandard",
+	},
+	"kind": {
+		"线路": "line", "电力线": "line", "输电线路": "line", "配电线路": "line", "minor_line": "line",
+		"变压器": "transformer", "台区": "transformer", "配变": "transformer",
+		"学校": "school", "小学": "school", "中学": "school", "教学点": "school",
+		"卫生室": "clinic", "村卫生室": "clinic", "诊所": "clinic", "卫生院": "clinic", "doctors": "clinic",
+		"医院": "hospital", "集市": "market", "市场": "market", "marketplace": "market",
+		"公交站": "bus_stop", "车站": "bus_stop", "招呼站": "bus_stop", "水源": "water_source", "水源地": "water_source",
+		"滑坡": "landslide", "泥石流": "debris_flow", "洪水": "flood", "洪涝": "flood", "内涝": "flood",
+		"塌陷": "subsidence", "地面塌陷": "subsidence",
+	},
+	"danger_grade": {"c级": "C", "d级": "D", "c": "C", "d": "D"},
+	"work": {"维修": "repair", "修缮": "repair", "加固": "repair", "维修加固": "repair", "重建": "rebuild", "拆除重建": "rebuild", "新建": "rebuild"},
+	"severity": {"高": "high", "大": "high", "中": "medium", "中等": "medium", "低": "low", "小": "low"},
+	"level": {
+		"省": "province", "省级": "province", "市": "prefecture", "地级市": "prefecture", "州": "prefecture",
+		"县": "county", "区": "county", "县级": "county", "乡": "township", "镇": "township", "乡镇": "township", "街道": "township",
+		"村": "village", "行政村": "village", "社区": "village",
+	},
+}
+
+// keySynonyms maps common column headers to field names (besides the
+// field's own name and its English and Chinese labels).
+var keySynonyms = map[string]string{
+	"id": "ext_id", "编号": "ext_id", "外部id": "ext_id",
+	"名字": "name", "道路名称": "name", "路线名称": "name", "路名": "name", "项目名称": "name", "村名": "name",
+	"建设状态": "status", "项目状态": "status", "进度": "status",
+	"开工时间": "started_on", "开工": "started_on",
+	"完工时间": "completed_on", "竣工日期": "completed_on", "竣工时间": "completed_on", "完工": "completed_on",
+	"总投资": "funding_yuan", "投资额": "funding_yuan", "资金": "funding_yuan", "投资(元)": "funding_yuan",
+	"路面": "surface", "路面材料": "surface", "路面类型": "surface",
+	"道路等级": "road_class", "公路等级": "tech_grade", "宽度": "width_m", "路宽": "width_m", "路面宽度(米)": "width_m",
+	"区划代码": "admin_code", "行政代码": "admin_code",
+}
+
+// normaliser turns records into validated column values for one layer.
+type normaliser struct {
+	layer   *layer.Layer
+	crs     CRS
+	swapXY  bool
+	rename  map[string]string // source key → field name
+	fields  map[string]bool   // fields seen in this file
+	source  string            // file base name, for default ext_ids
+	swapped []int             // rows whose coordinates look swapped
+}
+
+func newNormaliser(l *layer.Layer, crs CRS, mapping map[string]string, source string, swapXY bool) *normaliser {
+	n := &normaliser{layer: l, crs: crs, swapXY: swapXY, rename: map[string]string{}, fields: map[string]bool{}, source: source}
+	for k, v := range keySynonyms {
+		if _, ok := l.Field(v); ok {
+			n.rename[k] = v
+		}
+	}
+	for _, f := range l.Fields {
+		if f.ReadOnly {
+			continue
+		}
+		n.rename[strings.ToLower(f.Label)] = f.Name
+		n.rename[f.LabelZH] = f.Name
+		n.rename[f.Name] = f.Name
+	}
+	for target, src := range mapping {
+		n.rename[strings.ToLower(strings.TrimSpace(src))] = target
+	}
+	return n
+}
+
+// ParseMapping parses --map 'surface=路面类型,completed_on=完工日期' and
+// checks each target against the layer.
+func ParseMapping(l *layer.Layer, s string) (map[string]string, error) {
+	out := map[string]string{}
+	var problems []lastmile.Problem
+	for part := range strings.SplitSeq(s, ",") {
+		part = strings.TrimSpace(part)
+		if part == "" {
+			continue
+		}
+		target, src, ok := strings.Cut(part, "=")
+		target, src = strings.TrimSpace(target), strings.TrimSpace(src)
+		if !ok || target == "" || src == "" {
+			problems = append(problems, lastmile.Problem{Field: "map", Value: part, Message: "must be field=column"})
+			continue
+		}
+		if f, ok := l.Field(target); !ok || f.ReadOnly {
+			problems = append(problems, lastmile.Problem{Field: "map", Value: part,
+				Message: fmt.Sprintf("%q is not a writable field of layer %s", target, l.Name)})
+			continue
+		}
+		out[target] = src
+	}
+	if len(problems) > 0 {
+		return nil, lastmile.Invalid("the attribute mapping is invalid", problems...)
+	}
+	return out, nil
+}
+
+// row is a record ready for the staging table.
+type row struct {
+	num    int
+	extID  string
+	values map[string]any // validated column values
+	geom   orb.Geometry   // WGS84 unless srid says otherwise
+	srid   int
+}
+
+// normalise maps, converts and validates rec. It returns the problems
+// (with rec's row number) when the record cannot be loaded.
+func (n *normaliser) normalise(rec *Record) (*row, []lastmile.Problem) {
+	problems := append([]lastmile.Problem(nil), rec.Problems...)
+	props := map[string]any{}
+	extra := map[string]any{}
+	for k, v := range rec.Props {
+		name, ok := n.rename[strings.ToLower(strings.TrimSpace(k))]
+		if !ok {
+			name, ok = n.rename[strings.TrimSpace(k)]
+		}
+		if !ok {
+			if s, isStr := v.(string); !isStr || strings.TrimSpace(s) != "" {
+				extra[k] = plain(v)
+			}
+			continue
+		}
+		if name == "props" {
+			if m, ok := v.(map[string]any); ok {
+				for pk, pv := range m {
+					extra[pk] = plain(pv)
+				}
+				continue
+			}
+		}
+		f, _ := n.layer.Field(name)
+		cv, skip := coerce(f, v)
+		if skip {
+			continue
+		}
+		props[name] = cv
+	}
+	extID := rec.ExtID
+	if v, ok := props["ext_id"]; ok {
+		if s, ok := v.(string); ok && s != "" {
+			extID = s
+		}
+		delete(props, "ext_id")
+	}
+	if extID == "" {
+		extID = fmt.Sprintf("%s:%d", n.source, rec.Row)
+	}
+	if len(extra) > 0 {
+		props["props"] = extra
+	}
+	values, vp := n.layer.Validate(props, false)
+	for _, p := range vp {
+		p.Row = rec.Row
+		problems = append(problems, p)
+	}
+	if s, ok := values["started_on"].(time.Time); ok {
+		if c, ok := values["completed_on"].(time.Time); ok && c.Before(s) {
+			problems = append(problems, lastmile.Problem{Row: rec.Row, Field: "completed_on", Value: c.Format(time.DateOnly),
+				Message: "is before started_on " + s.Format(time.DateOnly)})
+		}
+	}
+	for k := range values {
+		n.fields[k] = true
+	}
+	r := &row{num: rec.Row, extID: extID, values: values, srid: n.crs.SRID}
+	if rec.SRID != 0 {
+		r.srid = rec.SRID
+		if r.srid == 4490 {
+			r.srid = 4326
+		}
+	}
+	g := rec.Geometry
+	if g != nil && len(rec.Problems) == 0 {
+		if n.swapXY {
+			g = geo.Swap(g)
+		}
+		if n.crs.toWGS != nil && rec.SRID == 0 {
+			g = geo.Apply(g, n.crs.toWGS)
+		}
+		g = n.promote(g)
+		if kind := geo.Kind(g); !n.layer.AllowsGeometry(kind) {
+			problems = append(problems, lastmile.Problem{Row: rec.Row, Field: "geometry", Value: kind,
+				Message: fmt.Sprintf("is not allowed in layer %s (allowed: %s)", n.layer.Name, strings.Join(n.layer.GeomKinds, ", "))})
+		} else if r.srid == 4326 {
+			if geo.LooksSwapped(g) {
+				n.swapped = append(n.swapped, rec.Row)
+			}
+			for _, msg := range geo.Validate(g) {
+				problems = append(problems, lastmile.Problem{Row: rec.Row, Field: "geometry", Message: msg})
+			}
+		} else if msg := checkFinite(g); msg != "" {
+			problems = append(problems, lastmile.Problem{Row: rec.Row, Field: "geometry", Message: msg})
+		}
+	} else if g == nil && len(rec.Problems) == 0 {
+		problems = append(problems, lastmile.Problem{Row: rec.Row, Field: "geometry", Message: "geometry is missing"})
+	}
+	r.geom = g
+	if len(problems) > 0 {
+		return nil, problems
+	}
+	return r, nil
+}
+
+// promote turns single geometries into their multi kind (and one-member
+// multis into singles) when the layer allows only the other.
+func (n *normaliser) promote(g orb.Geometry) orb.Geometry {
+	l := n.layer
+	switch v := g.(type) {
+	case orb.Polygon:
+		if !l.AllowsGeometry(layer.Polygon) && l.AllowsGeometry(layer.MultiPolygon) {
+			return orb.MultiPolygon{v}
+		}
+	case orb.LineString:
+		if !l.AllowsGeometry(layer.LineString) && l.AllowsGeometry(layer.MultiLineString) {
+			return orb.MultiLineString{v}
+		}
+	case orb.MultiPolygon:
+		if len(v) == 1 && !l.AllowsGeometry(layer.MultiPolygon) && l.AllowsGeometry(layer.Polygon) {
+			return v[0]
+		}
+	case orb.MultiLineString:
+		if len(v) == 1 && !l.AllowsGeometry(layer.MultiLineString) && l.AllowsGeometry(layer.LineString) {
+			return v[0]
+		}
+	case orb.MultiPoint:
+		if len(v) == 1 && l.AllowsGeometry(layer.Point) {
+			return v[0]
+		}
+	case orb.Collection:
+		if len(v) == 1 {
+			return n.promote(v[0])
+		}
+	}
+	return g
+}
+
+func checkFinite(g orb.Geometry) string {
+	msg := ""
+	geo.Apply(g, func(p orb.Point) orb.Point {
+		if msg == "" && (math.IsNaN(p[0]) || math.IsNaN(p[1]) || math.IsInf(p[0], 0) || math.IsInf(p[1], 0)) {
+			msg = fmt.Sprintf("coordinate [%g %g] is not a finite number", p[0], p[1])
+		}
+		return p
+	})
+	return msg
+}
+
+// plain turns json.Number into float64 or int64 for the props object.
+func plain(v any) any {
+	switch x := v.(type) {
+	case json.Number:
+		if i, err := x.Int64(); err == nil {
+			return i
+		}
+		if f, err := x.Float64(); err == nil {
+			return f
+		}
+		return x.String()
+	case map[string]any:
+		for k, e := range x {
+			x[k] = plain(e)
+		}
+	case []any:
+		for i, e := range x {
+			x[i] = plain(e)
+		}
+	}
+	return v
+}
+
+// coerce converts a raw value (a string from CSV, KML or OSM; a JSON value
+// from GeoJSON) to what layer.Validate expects for f: numbers from numeric
+// strings, dates in the usual Chinese spellings, booleans from 是/否, enum
+// values through the synonym table. Empty strings are dropped (skip).
+// Values it cannot convert are passed on unchanged for Validate to report.
+func coerce(f layer.Field, v any) (out any, skip bool) {
+	if s, ok := v.(string); ok {
+		s = strings.TrimSpace(s)
+		if s == "" {
+			return nil, true
+		}
+		v = s
+	}
+	switch f.Type {
+	case layer.Integer, layer.Number, layer.Money:
+		switch x := v.(type) {
+		case string:
+			t := strings.ReplaceAll(strings.ReplaceAll(x, ",", ""), "，", "")
+			if n, err := strconv.ParseFloat(t, 64); err == nil {
+				return n, false
+			}
+		case json.Number:
+			if n, err := x.Float64(); err == nil {
+				return n, false
+			}
+		}
+	case layer.Date:
+		if s, ok := v.(string); ok {
+			if d, ok := parseDate(s); ok {
+				return d, false
+			}
+		}
+	case layer.Boolean:
+		switch x := v.(type) {
+		case string:
+			switch strings.ToLower(x) {
+			case "是", "true", "t", "yes", "y", "1", "贫困村":
+				return true, false
+			case "否", "false", "f", "no", "n", "0", "非贫困村":
+				return false, false
+			}
+		case json.Number:
+			switch x.String() {
+			case "1":
+				return true, false
+			case "0":
+				return false, false
+			}
+		}
+	case layer.Text:
+		switch x := v.(type) {
+		case json.Number:
+			return x.String(), false
+		}
+	case layer.Enum:
+		if s, ok := v.(string); ok {
+			return enumValue(f, s), false
+		}
+		if x, ok := v.(json.Number); ok {
+			return enumValue(f, x.String()), false
+		}
+	}
+	return v, false
+}
+
+func enumValue(f layer.Field, s string) string {
+	if slices.Contains(f.Enum, s) {
+		return s
+	}
+	key := strings.ToLower(s)
+	key = strings.NewReplacer(" ", "_", "-", "_").Replace(key)
+	if slices.Contains(f.Enum, key) {
+		return key
+	}
+	if v, ok := valueSynonyms[f.Name][key]; ok && slices.Contains(f.Enum, v) {
+		return v
+	}
+	for _, e := range f.Enum {
+		if strings.EqualFold(e, s) {
+			return e
+		}
+	}
+	return s
+}
+
+var dateLayouts = []string{
+	"2006-01-02", "2006-1-2", "2006/1/2", "2006.1.2", "2006年1月2日", "20060102",
+	"2006-01-02 15:04:05", "2006/1/2 15:04:05", "2006/1/2 15:04", "2006-01-02T15:04:05Z07:00",
+	"2006-1", "2006/1", "2006年1月",
+}
+
+// parseDate accepts the date spellings of Chinese spreadsheets and returns
+// YYYY-MM-DD.
+func parseDate(s string) (string, bool) {
+	for _, layout := range dateLayouts {
+		if d, err := time.Parse(layout, s); err == nil {
+			return d.Format(time.DateOnly), true
+		}
+	}
+	return "", false
+}
