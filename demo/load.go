@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -28,6 +29,7 @@ type Counts struct {
 	RoadKm        map[string]float64
 	PendingRoadKm float64
 	Renovations   RenovationCounts
+	Changes       Changes       // rows the load inserted, updated, deleted or left unchanged
 	Elapsed       time.Duration // time the load took
 }
 
@@ -43,10 +45,16 @@ type RenovationCounts struct {
 //go:embed counts.sql
 var countsSQL string
 
-// Load replaces the previous demo load with county in one transaction: it
-// deletes every row whose ext_id starts with "demo:" from every layer's
-// table, copies the county in, and returns the counts measured in the
-// database. The history records the actor "demo" with source "demo".
+// Load replaces the previous demo load with county in one transaction and
+// returns the counts measured in the database. Per table, the county is
+// copied (COPY) into a temporary staging table, demo rows (ext_id
+// "demo:…") that the county no longer has are deleted, and the rest is
+// upserted on ext_id: rows that differ are updated, new ones inserted,
+// identical ones left alone (the schema's trigger skips an update that
+// changes nothing), so reloading the same seed keeps every id and writes
+// no history. Edits made to demo rows are reverted. Rows without a demo
+// ext_id are never touched. The history records the actor "demo" with
+// source "demo".
 func Load(ctx context.Context, pool *pgxpool.Pool, county *County) (counts Counts, err error) {
 	defer lastmile.Wrap(&err, "demo.Load(seed %d)", county.Seed)
 	start := time.Now()
@@ -59,20 +67,15 @@ func Load(ctx context.Context, pool *pgxpool.Pool, county *County) (counts Count
 	if err := postgis.SetActor(ctx, tx, postgis.Actor{Name: "demo", Source: "demo"}); err != nil {
 		return counts, err
 	}
+	var changes Changes
 	for _, l := range catalog.Layers() {
-		table := pgx.Identifier{"lastmile", l.Table}.Sanitize()
-		if _, err := tx.Exec(ctx, "DELETE FROM "+table+" WHERE ext_id LIKE $1", ExtIDPrefix+"%"); err != nil {
-			return counts, fmt.Errorf("deleting the previous demo %s: %w", l.Name, err)
-		}
-	}
-	for _, dl := range county.Layers {
-		l, ok := catalog.Layer(dl.Name)
-		if !ok {
-			return counts, fmt.Errorf("layer %q is not in the catalog", dl.Name)
-		}
-		if err := copyLayer(ctx, tx, l, dl.Features); err != nil {
+		c, err := loadLayer(ctx, tx, l, county.Features(l.Name))
+		if err != nil {
 			return counts, fmt.Errorf("loading %s: %w", l.Name, postgis.MapError(err))
 		}
+		changes.Inserted += c.Inserted
+		changes.Updated += c.Updated
+		changes.Deleted += c.Deleted
 	}
 	counts, err = measure(ctx, tx)
 	if err != nil {
@@ -81,34 +84,47 @@ func Load(ctx context.Context, pool *pgxpool.Pool, county *County) (counts Count
 	if err := tx.Commit(ctx); err != nil {
 		return counts, err
 	}
+	counts.Changes = changes
+	counts.Changes.Unchanged = 0
+	for _, n := range counts.Features {
+		counts.Changes.Unchanged += n
+	}
+	counts.Changes.Unchanged -= changes.Inserted + changes.Updated
 	counts.Elapsed = time.Since(start)
 	return counts, nil
 }
 
-// copyLayer copies features into the layer's table with COPY: the common
-// columns, the layer's own columns that the features use, and geom as EWKB
-// (PostGIS's binary input accepts it).
-func copyLayer(ctx context.Context, tx pgx.Tx, l *layer.Layer, features []Feature) error {
-	var own []string
-	for _, f := range features {
-		for k := range f.Attrs {
-			if !slices.Contains(own, k) {
-				if _, ok := l.Field(k); !ok {
-					return fmt.Errorf("%s: unknown field %q", f.ExtID, k)
-				}
-				own = append(own, k)
-			}
+// Changes counts the rows a load wrote.
+type Changes struct {
+	Inserted, Updated, Deleted, Unchanged int
+}
+
+// commonColumns are the columns every table has that a demo feature sets.
+var commonColumns = []string{"ext_id", "name", "admin_code", "status", "started_on", "completed_on", "funding_yuan", "props"}
+
+// loadLayer stages features with COPY (geom as EWKB, which PostGIS's binary
+// input accepts) and upserts them into the layer's table, setting every
+// writable column of the layer (a column no feature uses becomes NULL).
+func loadLayer(ctx context.Context, tx pgx.Tx, l *layer.Layer, features []Feature) (Changes, error) {
+	var ch Changes
+	cols := slices.Clone(commonColumns)
+	for _, f := range l.Fields {
+		if !f.ReadOnly && !slices.Contains(cols, f.Name) {
+			cols = append(cols, f.Name)
 		}
 	}
-	slices.Sort(own)
-	cols := append([]string{"ext_id", "name", "admin_code", "status", "started_on", "completed_on",
-		"funding_yuan", "props"}, own...)
+	own := cols[len(commonColumns):]
 	cols = append(cols, "geom")
 	rows := make([][]any, len(features))
 	for i, f := range features {
+		for k := range f.Attrs {
+			if !slices.Contains(own, k) {
+				return ch, fmt.Errorf("%s: %q is not a field of %s", f.ExtID, k, l.Name)
+			}
+		}
 		geom, err := ewkb.Marshal(f.Geom, 4326)
 		if err != nil {
-			return fmt.Errorf("%s: %w", f.ExtID, err)
+			return ch, fmt.Errorf("%s: %w", f.ExtID, err)
 		}
 		row := []any{f.ExtID, nullString(f.Name), nullString(f.AdminCode), f.Status,
 			nullDate(f.StartedOn), nullDate(f.CompletedOn), nullFunding(f.FundingYuan), f.Props}
@@ -117,8 +133,35 @@ func copyLayer(ctx context.Context, tx pgx.Tx, l *layer.Layer, features []Featur
 		}
 		rows[i] = append(row, geom)
 	}
-	_, err := tx.CopyFrom(ctx, pgx.Identifier{"lastmile", l.Table}, cols, pgx.CopyFromRows(rows))
-	return err
+
+	table := pgx.Identifier{"lastmile", l.Table}.Sanitize()
+	stageName := "demo_stage_" + l.Table
+	stage := pgx.Identifier{stageName}.Sanitize()
+	quoted := make([]string, len(cols))
+	set := make([]string, 0, len(cols))
+	for i, c := range cols {
+		quoted[i] = pgx.Identifier{c}.Sanitize()
+		if c != "ext_id" {
+			set = append(set, quoted[i]+" = EXCLUDED."+quoted[i])
+		}
+	}
+	list := strings.Join(quoted, ", ")
+	if _, err := tx.Exec(ctx, "CREATE TEMP TABLE "+stage+" ON COMMIT DROP AS SELECT "+list+" FROM "+table+" WITH NO DATA"); err != nil {
+		return ch, err
+	}
+	if _, err := tx.CopyFrom(ctx, pgx.Identifier{stageName}, cols, pgx.CopyFromRows(rows)); err != nil {
+		return ch, err
+	}
+	tag, err := tx.Exec(ctx, "DELETE FROM "+table+" t WHERE t.ext_id LIKE $1 AND NOT EXISTS (SELECT 1 FROM "+stage+" s WHERE s.ext_id = t.ext_id)", ExtIDPrefix+"%")
+	if err != nil {
+		return ch, err
+	}
+	ch.Deleted = int(tag.RowsAffected())
+	err = tx.QueryRow(ctx, "WITH up AS (INSERT INTO "+table+" ("+list+") SELECT "+list+" FROM "+stage+
+		" ON CONFLICT (ext_id) DO UPDATE SET "+strings.Join(set, ", ")+
+		" RETURNING (xmax = 0) AS inserted) SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted) FROM up").
+		Scan(&ch.Inserted, &ch.Updated)
+	return ch, err
 }
 
 func nullString(s string) any {
@@ -201,5 +244,6 @@ func (c Counts) WriteSummary(w io.Writer) {
 	}
 	fmt.Fprintf(w, "  house renovations: %d planned in all; completed by end-2015 %d/%d = %.1f %%; completed %d, under construction %d, planned %d\n",
 		r.Total, r.CompletedBy2015, r.Total, pct, r.Completed, r.UnderConstruction, r.Planned)
-	fmt.Fprintf(w, "  loaded in %s\n", c.Elapsed.Round(time.Millisecond))
+	fmt.Fprintf(w, "  loaded in %s: %d rows inserted, %d updated, %d deleted, %d unchanged\n", c.Elapsed.Round(time.Millisecond),
+		c.Changes.Inserted, c.Changes.Updated, c.Changes.Deleted, c.Changes.Unchanged)
 }

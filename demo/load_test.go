@@ -3,7 +3,6 @@ package demo
 import (
 	"context"
 	"fmt"
-	"maps"
 	"strings"
 	"testing"
 
@@ -154,26 +153,79 @@ func testLoad(t *testing.T, seed int64) {
 	if seed != 1 {
 		return
 	}
-	t.Run("loading again replaces the previous load", func(t *testing.T) {
-		// A row that is not the demo's survives; demo rows are replaced.
-		if _, err := pool.Exec(ctx, `INSERT INTO villages (ext_id, name, geom) VALUES ('mine:1', 'kept', ST_SetSRID(ST_MakePoint(117.2, 37.3), 4326))`); err != nil {
-			t.Fatal(err)
-		}
-		again, err := Load(ctx, pool, county)
+	t.Run("reloading", func(t *testing.T) { testReload(t, pool, county, counts) })
+}
+
+// testReload loads the same county again (nothing changes), after an edit
+// (the edit is reverted) and another seed (it replaces the demo rows),
+// while a row that is not the demo's survives.
+func testReload(t *testing.T, pool *pgxpool.Pool, county *County, first Counts) {
+	ctx := context.Background()
+	total := 0
+	for _, n := range first.Features {
+		total += n
+	}
+	if first.Changes != (Changes{Inserted: total}) {
+		t.Errorf("first load changes = %+v, want %d inserted", first.Changes, total)
+	}
+	if _, err := pool.Exec(ctx, `INSERT INTO villages (ext_id, name, geom) VALUES ('mine:1', 'kept', ST_SetSRID(ST_MakePoint(117.2, 37.3), 4326))`); err != nil {
+		t.Fatal(err)
+	}
+	state := func() (ids, history int64) {
+		t.Helper()
+		err := pool.QueryRow(ctx, `SELECT (SELECT sum(id) FROM villages WHERE ext_id LIKE 'demo:%') + (SELECT sum(id) FROM roads),
+			(SELECT count(*) FROM feature_history)`).Scan(&ids, &history)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !maps.Equal(again.Features, counts.Features) || again.Renovations != counts.Renovations {
-			t.Errorf("second load counts = %+v, first %+v", again, counts)
-		}
-		var villages, kept int
-		if err := pool.QueryRow(ctx, `SELECT count(*), count(*) FILTER (WHERE ext_id = 'mine:1') FROM villages`).Scan(&villages, &kept); err != nil {
-			t.Fatal(err)
-		}
-		if villages != counts.Features["villages"]+1 || kept != 1 {
-			t.Errorf("villages = %d (kept %d), want %d + the non-demo one", villages, kept, counts.Features["villages"])
-		}
-	})
+		return ids, history
+	}
+	ids, history := state()
+	if _, err := pool.Exec(ctx, `UPDATE villages SET population = 1 WHERE ext_id = 'demo:villages:7'`); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name        string
+		county      *County
+		changes     Changes
+		sameIDs     bool
+		historyRows int64 // new history rows, -1: some
+	}{
+		{"after an edit the edit is reverted", county, Changes{Updated: 1, Unchanged: total - 1}, true, 2},
+		{"the same county changes nothing", county, Changes{Unchanged: total}, true, 0},
+		{"another seed replaces the demo rows", Generate(2), Changes{}, false, -1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := Load(ctx, pool, tt.county)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tt.changes != (Changes{}) && got.Changes != tt.changes {
+				t.Errorf("changes = %+v, want %+v", got.Changes, tt.changes)
+			}
+			for _, l := range tt.county.Layers {
+				if got.Features[l.Name] != len(l.Features) {
+					t.Errorf("%s: %d demo rows, want %d", l.Name, got.Features[l.Name], len(l.Features))
+				}
+			}
+			if got.Renovations != first.Renovations {
+				t.Errorf("renovations = %+v, want %+v", got.Renovations, first.Renovations)
+			}
+			newIDs, newHistory := state()
+			if (newIDs == ids) != tt.sameIDs {
+				t.Errorf("ids kept = %v, want %v", newIDs == ids, tt.sameIDs)
+			}
+			if d := newHistory - history; (tt.historyRows >= 0 && d != tt.historyRows) || (tt.historyRows < 0 && d == 0) {
+				t.Errorf("%d new history rows, want %d", d, tt.historyRows)
+			}
+			history = newHistory
+			var kept int
+			if err := pool.QueryRow(ctx, `SELECT count(*) FROM villages WHERE ext_id = 'mine:1'`).Scan(&kept); err != nil || kept != 1 {
+				t.Errorf("the non-demo village: %d rows (%v), want 1", kept, err)
+			}
+		})
+	}
 }
 
 const roadGraphSQL = `
