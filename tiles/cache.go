@@ -212,4 +212,5 @@ type CacheStats struct {
 	Misses      uint64 `json:"misses"`
 	Evictions   uint64 `json:"evictions"`
 	Invalidated uint64 `json:"invalidated"`
+	Generated   uint64 `json:"generated"` // tile queries run
 }

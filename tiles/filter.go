@@ -211,6 +211,10 @@ func ParseFilters(layers []*layer.Layer, q url.Values) (Filters, error) {
 	for _, name := range names {
 		values := q[name]
 		p, ok := accepted[name]
+		if name == "" {
+			problems = append(problems, lastmile.Problem{Field: "query", Message: "has a parameter without a name"})
+			continue
+		}
 		if !ok {
 			problems = append(problems, lastmile.Problem{Field: name, Message: fmt.Sprintf(
 				"unknown filter for layer(s) %s (accepted: %s)", strings.Join(layerNames, ","), strings.Join(sortedKeys(accepted), ", "))})

@@ -234,7 +234,7 @@ func (s *Service) serveCatalog(w http.ResponseWriter, r *http.Request) error {
 	respond.JSON(w, http.StatusOK, map[string]any{
 		"tilesets": sets,
 		"combine":  base + "/tiles/{layer},{layer}/{z}/{x}/{y}.mvt (one MVT layer per catalog layer)",
-		"cache":    s.cache.stats(),
+		"cache":    s.Stats(),
 	})
 	return nil
 }

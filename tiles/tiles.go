@@ -21,6 +21,7 @@ import (
 	"log/slog"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -75,6 +76,8 @@ type Service struct {
 	opts    Options
 	cache   *cache
 	flight  singleflight.Group
+	// generated counts tile queries run (cache misses after singleflight).
+	generated atomic.Uint64
 	// gzipWriters reuses gzip writers (each holds ~800 KB of compressor state).
 	gzipWriters sync.Pool
 
@@ -118,7 +121,11 @@ func (s *Service) Invalidate(layerName string, bounds []orb.Bound) {
 }
 
 // Stats returns the cache's size and counters.
-func (s *Service) Stats() CacheStats { return s.cache.stats() }
+func (s *Service) Stats() CacheStats {
+	st := s.cache.stats()
+	st.Generated = s.generated.Load()
+	return st
+}
 
 // tileRequest is a parsed, validated tile request.
 type tileRequest struct {
@@ -170,6 +177,7 @@ func (s *Service) fetch(ctx context.Context, req tileRequest) (t *tile, hit bool
 		qctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.opts.QueryTimeout)
 		defer cancel()
 		start := time.Now()
+		s.generated.Add(1)
 		t, err := s.generate(qctx, req)
 		if err != nil {
 			return nil, err

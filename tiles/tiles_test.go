@@ -12,9 +12,11 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gorilla/mux"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -481,9 +483,9 @@ func TestInvalidateOnEdit(t *testing.T) {
 		{"roads", tileAt(106.625, 26.60, 12), "surface=gravel"}, // empty, but over the road
 	}
 	unrelated := []req{
-		{"roads", tileAt(107.51, 27.505, 14), ""},               // road D, far away
-		{"roads", tileAt(106.69, 26.62, 14), ""},                // road A's east end
-		{"villages", tileAt(106.625, 26.60, 12), ""},            // another layer
+		{"roads", tileAt(107.51, 27.505, 14), ""},    // road D, far away
+		{"roads", tileAt(106.69, 26.62, 14), ""},     // road A's east end
+		{"villages", tileAt(106.625, 26.60, 12), ""}, // another layer
 	}
 	get := func(r req) response { return h.get(tilePath(r.layers, r.tile, r.query)) }
 	names := func(r req) []string {
@@ -542,5 +544,187 @@ func TestInvalidateOnEdit(t *testing.T) {
 	}
 	if got := names(over[0]); strings.Contains(fmt.Sprint(got), "Village road B") {
 		t.Errorf("tile at the old place still has %v", got)
+	}
+}
+
+func TestTileJSON(t *testing.T) {
+	h := newHarness(t, Options{Attribution: "© test bureau"})
+	res := h.get("/tiles/villages,roads.json?status=completed", "X-Forwarded-Proto", "https")
+	if res.status != 200 {
+		t.Fatalf("status %d: %s", res.status, res.body)
+	}
+	var tj TileJSON
+	if err := json.Unmarshal(res.body, &tj); err != nil {
+		t.Fatal(err)
+	}
+	host := strings.TrimPrefix(h.srv.URL, "http://")
+	wantTiles := "https://" + host + "/tiles/roads,villages/{z}/{x}/{y}.mvt?status=completed"
+	if tj.TileJSON != "3.0.0" || len(tj.Tiles) != 1 || tj.Tiles[0] != wantTiles {
+		t.Errorf("tilejson %q tiles %q, want %q", tj.TileJSON, tj.Tiles, wantTiles)
+	}
+	// Data extent of roads and villages: 106.60…107.53, 26.58…27.53.
+	if tj.Bounds != [4]float64{106.6, 26.58, 107.53, 27.53} {
+		t.Errorf("bounds %v", tj.Bounds)
+	}
+	if tj.MinZoom != 6 || tj.MaxZoom != 14 || tj.Attribution != "© test bureau" || tj.Scheme != "xyz" {
+		t.Errorf("minzoom %d maxzoom %d attribution %q scheme %q", tj.MinZoom, tj.MaxZoom, tj.Attribution, tj.Scheme)
+	}
+	if tj.Center[0] != 107.065 || tj.Center[1] != 27.055 || tj.Center[2] != 8 {
+		t.Errorf("center %v", tj.Center)
+	}
+	if len(tj.VectorLayers) != 2 || tj.VectorLayers[0].ID != "roads" || tj.VectorLayers[1].ID != "villages" {
+		t.Fatalf("vector_layers %+v", tj.VectorLayers)
+	}
+	v := tj.VectorLayers[1]
+	if v.MinZoom != 8 || v.FieldTypes["population"] != "Number" || v.FieldTypes["is_poor_village"] != "Boolean" ||
+		v.FieldTypes["completed_on"] != "String" || len(v.Fields) != 6 || !strings.HasPrefix(v.Fields["population"], "Number") {
+		t.Errorf("villages layer %+v", v)
+	}
+	if _, ok := tj.VectorLayers[0].Fields["width_m"]; ok {
+		t.Error("width_m is not a tile field but is listed")
+	}
+	// An empty layer falls back to the world.
+	res = h.get("/tiles/house_renovations,facilities.json")
+	json.Unmarshal(res.body, &tj)
+	if tj.Bounds != [4]float64{106.6312, 26.603, 106.633, 26.6045} {
+		t.Errorf("bounds %v", tj.Bounds)
+	}
+	if _, err := h.pool.Exec(context.Background(), `DELETE FROM lastmile.facilities; DELETE FROM lastmile.house_renovations`); err != nil {
+		t.Fatal(err)
+	}
+	h.svc.Invalidate("facilities", nil)
+	h.svc.Invalidate("house_renovations", nil)
+	res = h.get("/tiles/house_renovations,facilities.json")
+	json.Unmarshal(res.body, &tj)
+	if tj.Bounds != [4]float64{-180, -85.051129, 180, 85.051129} || tj.Tiles[0] != "http://"+host+"/tiles/house_renovations,facilities/{z}/{x}/{y}.mvt" {
+		t.Errorf("empty layers: bounds %v tiles %v", tj.Bounds, tj.Tiles)
+	}
+}
+
+func TestTileCatalog(t *testing.T) {
+	h := newHarness(t, Options{})
+	res := h.get("/tiles")
+	var body struct {
+		TileSets []tileSet `json:"tilesets"`
+	}
+	if err := json.Unmarshal(res.body, &body); err != nil || res.status != 200 {
+		t.Fatalf("status %d: %s", res.status, res.body)
+	}
+	if len(body.TileSets) != len(h.catalog.Layers()) {
+		t.Fatalf("%d tile sets, want %d", len(body.TileSets), len(h.catalog.Layers()))
+	}
+	r := body.TileSets[0]
+	if r.Name != "roads" || r.TileJSON != h.srv.URL+"/tiles/roads.json" || r.Tiles != h.srv.URL+"/tiles/roads/{z}/{x}/{y}.mvt" ||
+		r.MinZoom != 6 || !strings.Contains(strings.Join(r.Filters, " "), "status surface tech_grade width_m_max width_m_min") {
+		t.Errorf("roads tile set %+v", r)
+	}
+	// Every listed TileJSON and filter works.
+	for _, ts := range body.TileSets {
+		if res := h.get(strings.TrimPrefix(ts.TileJSON, h.srv.URL)); res.status != 200 {
+			t.Errorf("%s: %d", ts.TileJSON, res.status)
+		}
+	}
+}
+
+func TestHead(t *testing.T) {
+	h := newHarness(t, Options{CacheBytes: 1 << 20})
+	req, _ := http.NewRequest(http.MethodHead, h.srv.URL+tilePath("roads", tileAt(106.63, 26.605, 14), ""), nil)
+	res, err := h.client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != 200 || res.Header.Get("ETag") == "" || res.ContentLength <= 0 {
+		t.Errorf("HEAD: %d ETag %q length %d", res.StatusCode, res.Header.Get("ETag"), res.ContentLength)
+	}
+}
+
+// TestSingleflight holds the roads table locked while concurrent requests
+// for one uncached tile arrive: they must share one query.
+func TestSingleflight(t *testing.T) {
+	h := newHarness(t, Options{}) // no cache: only singleflight can collapse them
+	ctx := context.Background()
+	tx, err := h.pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.Exec(ctx, `LOCK TABLE lastmile.roads IN ACCESS EXCLUSIVE MODE`); err != nil {
+		t.Fatal(err)
+	}
+	path := tilePath("roads", tileAt(106.63, 26.605, 14), "")
+	const n = 8
+	done := make(chan response, n)
+	for i := 0; i < n; i++ {
+		go func() {
+			req, _ := http.NewRequest(http.MethodGet, h.srv.URL+path, nil)
+			res, err := h.client.Do(req)
+			if err != nil {
+				done <- response{}
+				return
+			}
+			body, _ := io.ReadAll(res.Body)
+			res.Body.Close()
+			done <- response{status: res.StatusCode, body: body}
+		}()
+	}
+	// Wait until the one query waits for the lock and the others for it.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		var waiting int
+		h.pool.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()`).Scan(&waiting)
+		if waiting >= 1 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	time.Sleep(200 * time.Millisecond)
+	tx.Rollback(ctx)
+	var first []byte
+	for i := 0; i < n; i++ {
+		res := <-done
+		if res.status != 200 {
+			t.Fatalf("request %d: status %d", i, res.status)
+		}
+		if first == nil {
+			first = res.body
+		} else if !bytes.Equal(first, res.body) {
+			t.Error("requests got different tiles")
+		}
+	}
+	if g := h.svc.Stats().Generated; g != 1 {
+		t.Errorf("%d tile queries for %d concurrent requests, want 1", g, n)
+	}
+}
+
+// TestOgrinfo saves a served tile and reads it with GDAL's MVT driver.
+func TestOgrinfo(t *testing.T) {
+	if _, err := exec.LookPath("ogrinfo"); err != nil {
+		t.Fatal("ogrinfo not found: run scripts/setup (gdal-bin)")
+	}
+	h := newHarness(t, Options{})
+	tl := tileAt(106.63, 26.605, 13)
+	res := h.get(tilePath("roads,villages,admin_areas", tl, ""))
+	if res.status != 200 {
+		t.Fatalf("status %d", res.status)
+	}
+	path := filepath.Join(t.TempDir(), "tile.mvt")
+	if err := os.WriteFile(path, res.body, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command("ogrinfo", "-ro", "-al", "-so",
+		"-oo", fmt.Sprintf("Z=%d", tl.Z), "-oo", fmt.Sprintf("X=%d", tl.X), "-oo", fmt.Sprintf("Y=%d", tl.Y), path).CombinedOutput()
+	if err != nil {
+		t.Fatalf("ogrinfo: %v\n%s", err, out)
+	}
+	text := string(out)
+	for _, want := range []string{
+		"Layer name: roads", "Layer name: villages", "Layer name: admin_areas",
+		"name: String", "status: String", "completed_on: String", "surface: String",
+		"population: Integer", "is_poor_village: Integer(Boolean)", "level: String",
+		"Feature Count: 3", // roads A, B and C
+	} {
+		if !strings.Contains(text, want) {
+			t.Errorf("ogrinfo output lacks %q:\n%s", want, text)
+		}
 	}
 }
