@@ -219,13 +219,13 @@ func (req *coverageRequest) run(ctx context.Context, pool *pgxpool.Pool) ([]targ
 		if req.asOf != nil {
 			asOf = req.args.arg(*req.asOf) + "::date"
 		}
-		parts["traversable"] = fmt.Sprintf("r.status = 'completed' AND (%s IS NULL OR r.completed_on <= %s)", asOf, asOf)
+		parts["traversable"] = fmt.Sprintf("e.status = 'completed' AND (%s IS NULL OR e.completed_on <= %s)", asOf, asOf)
 		if len(starts) == 0 {
 			parts["driving_distance"] = "SELECT NULL::bigint AS node, NULL::float8 AS agg WHERE false"
 		} else {
 			parts["driving_distance"] = fmt.Sprintf(`SELECT node, min(agg_cost) AS agg
     FROM pgr_drivingDistance(
-        format('SELECT e.id, e.source, e.target, e.cost, e.cost AS reverse_cost FROM lastmile.route_edges e JOIN lastmile.roads r ON r.id = e.road_id WHERE r.status = ''completed'' AND (%%L::date IS NULL OR r.completed_on <= %%L::date)', %s, %s),
+        format('SELECT e.id, e.source, e.target, e.cost, e.cost AS reverse_cost FROM lastmile.route_edges e WHERE e.status = ''completed'' AND (%%L::date IS NULL OR e.completed_on <= %%L::date)', %s, %s),
         %s::bigint[], %s, directed => false, equicost => true)
     GROUP BY node`, asOf, asOf, req.args.arg(starts), parts["within"])
 		}

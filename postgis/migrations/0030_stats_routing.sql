@@ -27,6 +27,10 @@ CREATE TABLE lastmile.route_edges (
     source  bigint NOT NULL,
     target  bigint NOT NULL,
     cost    double precision NOT NULL,
+    -- copied from the road so that snapping (KNN on the geography index)
+    -- filters on this table alone
+    status       text NOT NULL,
+    completed_on date,
     geom    geometry(LineString, 4326) NOT NULL
 );
 CREATE INDEX route_edges_road ON lastmile.route_edges (road_id);
@@ -68,7 +72,7 @@ BEGIN
     END IF;
     TRUNCATE lastmile.route_edges, lastmile.route_vertices RESTART IDENTITY;
     CREATE TEMP TABLE route_parts ON COMMIT DROP AS
-        SELECT r.id AS road_id, d.path[1] AS part, d.geom,
+        SELECT r.id AS road_id, d.path[1] AS part, d.geom, r.status, r.completed_on,
                round(ST_X(ST_StartPoint(d.geom))::numeric, 7)::float8 AS x1,
                round(ST_Y(ST_StartPoint(d.geom))::numeric, 7)::float8 AS y1,
                round(ST_X(ST_EndPoint(d.geom))::numeric, 7)::float8 AS x2,
@@ -77,8 +81,8 @@ BEGIN
         WHERE r.status <> 'cancelled';
     INSERT INTO lastmile.route_vertices (x, y)
         SELECT x1, y1 FROM route_parts UNION SELECT x2, y2 FROM route_parts;
-    INSERT INTO lastmile.route_edges (road_id, part, source, target, cost, geom)
-        SELECT p.road_id, p.part, vs.id, vt.id, ST_Length(p.geom::geography), p.geom
+    INSERT INTO lastmile.route_edges (road_id, part, source, target, cost, status, completed_on, geom)
+        SELECT p.road_id, p.part, vs.id, vt.id, ST_Length(p.geom::geography), p.status, p.completed_on, p.geom
         FROM route_parts p
         JOIN lastmile.route_vertices vs ON vs.x = p.x1 AND vs.y = p.y1
         JOIN lastmile.route_vertices vt ON vt.x = p.x2 AND vt.y = p.y2;

@@ -28,7 +28,6 @@ WITH dd AS (
                ST_Length(ST_LineSubstring(e.geom, 0,
                    ST_LineLocatePoint(e.geom, ST_PointOnSurface(t.geom)))::geography) AS along
         FROM lastmile.route_edges e
-        JOIN lastmile.roads r ON r.id = e.road_id
         WHERE {{traversable}}
         ORDER BY e.geom::geography <-> t.geom::geography
         LIMIT 1
