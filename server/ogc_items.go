@@ -23,11 +23,21 @@ import (
 )
 
 // featureSQL renders one row of a table aliased t as a GeoJSON Feature, in
-// PostGIS: the properties are every column but the geometries and the id
-// (so line layers carry length_m).
-const featureSQL = `json_build_object('type', 'Feature', 'id', t.id,
+// PostGIS: the properties are the catalog's fields (plus length_m on line
+// layers), in catalog order. Columns are named explicitly: to_jsonb(t) would
+// also render both geometry columns as JSON only to drop them.
+func featureSQL(l *layer.Layer) string {
+	var props []string
+	for _, f := range l.Fields {
+		props = append(props, fmt.Sprintf("'%s', t.%s", f.Name, pgx.Identifier{f.Name}.Sanitize()))
+	}
+	if l.IsLinear() {
+		props = append(props, "'length_m', t.length_m")
+	}
+	return `json_build_object('type', 'Feature', 'id', t.id,
 	'geometry', ST_AsGeoJSON(t.geom, 9)::json,
-	'properties', to_jsonb(t) - 'geom' - 'geom_3857' - 'id')::text`
+	'properties', json_build_object(` + strings.Join(props, ", ") + `))::text`
+}
 
 func tableOf(l *layer.Layer) string { return pgx.Identifier{"lastmile", l.Table}.Sanitize() }
 
@@ -59,8 +69,10 @@ func (s *Server) ogcItems(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	returned := max(0, min(q.Limit, matched-q.Offset))
-	page := fmt.Sprintf(` ORDER BY t.id LIMIT $%d OFFSET $%d`, len(args)+1, len(args)+2)
-	rows, err := tx.Query(ctx, `SELECT `+featureSQL+` FROM `+tableOf(l)+` t WHERE `+where+page,
+	// The page's ids first, then their JSON: rows skipped by OFFSET are
+	// never rendered.
+	page := fmt.Sprintf(`SELECT id FROM %s WHERE %s ORDER BY id LIMIT $%d OFFSET $%d`, tableOf(l), where, len(args)+1, len(args)+2)
+	rows, err := tx.Query(ctx, `SELECT `+featureSQL(l)+` FROM (`+page+`) p JOIN `+tableOf(l)+` t USING (id) ORDER BY t.id`,
 		append(args, q.Limit, q.Offset)...)
 	if err != nil {
 		return err
@@ -137,7 +149,7 @@ func (s *Server) ogcItem(w http.ResponseWriter, r *http.Request) error {
 		version int
 		body    []byte
 	)
-	err = s.deps.Pool.QueryRow(ctx, `SELECT t.version, `+featureSQL+` FROM `+tableOf(l)+` t WHERE t.id = $1`, id).Scan(&version, &body)
+	err = s.deps.Pool.QueryRow(ctx, `SELECT t.version, `+featureSQL(l)+` FROM `+tableOf(l)+` t WHERE t.id = $1`, id).Scan(&version, &body)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return lastmile.Errorf(lastmile.ENOTFOUND, "%s feature %d does not exist", l.Name, id)
 	}

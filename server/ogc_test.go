@@ -12,6 +12,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -31,6 +32,17 @@ type ogcEnv struct {
 	store  *postgis.Store
 	tokens *postgis.Tokens
 	logs   *strings.Builder
+	// onRequest, when set before requests are made, sees every request.
+	onRequest func(*http.Request)
+}
+
+// countItems counts the /items requests the server receives.
+func (e *ogcEnv) countItems(n *atomic.Int64) {
+	e.onRequest = func(r *http.Request) {
+		if strings.HasSuffix(r.URL.Path, "/items") {
+			n.Add(1)
+		}
+	}
 }
 
 func newOGC(t *testing.T, opts server.Options) *ogcEnv {
@@ -44,8 +56,20 @@ func newOGC(t *testing.T, opts server.Options) *ogcEnv {
 	opts.RequestTimeout = time.Minute
 	srv := server.New(opts, server.Deps{Pool: pool, Catalog: cat, Store: e.store,
 		Logger: slog.New(slog.NewTextHandler(&lockedWriter{b: e.logs}, nil))})
-	ts := httptest.NewServer(srv.Handler())
+	h := srv.Handler()
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if e.onRequest != nil {
+			e.onRequest(r)
+		}
+		h.ServeHTTP(w, r)
+	}))
 	t.Cleanup(ts.Close)
+	t.Cleanup(func() {
+		if t.Failed() {
+			logs := e.logs.String()
+			t.Logf("server log (last 4 kB):\n%s", logs[max(0, len(logs)-4096):])
+		}
+	})
 	e.url = ts.URL
 	return e
 }
