@@ -2,9 +2,13 @@ package demo
 
 import (
 	"bytes"
+	"flag"
 	"fmt"
 	"math"
+	"os"
+	"path/filepath"
 	"regexp"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -317,4 +321,36 @@ func FuzzGenerate(f *testing.F) {
 			}
 		}
 	})
+}
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
+
+// TestGolden pins seed 1 (its checksum and counts): the README's figures
+// and other packages' expectations rest on it. After an intended change to
+// the generator run go test ./demo -run TestGolden -update and update the
+// README's figures. The checksum is only compared on amd64: architectures
+// that fuse multiply-adds (arm64, ppc64, s390x) may round differently.
+func TestGolden(t *testing.T) {
+	c := Generate(1)
+	got := "checksum " + c.Checksum() + "\n" + c.Summary()
+	path := filepath.Join("testdata", "seed1.golden")
+	if *update {
+		if err := os.MkdirAll("testdata", 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run with -update to create it)", err)
+	}
+	if got != string(want) {
+		if runtime.GOARCH != "amd64" {
+			t.Logf("seed 1 differs from %s on %s (expected where multiply-adds are fused):\n%s", path, runtime.GOARCH, got)
+			return
+		}
+		t.Errorf("seed 1 differs from %s (run with -update if intended):\ngot:\n%s\nwant:\n%s", path, got, want)
+	}
 }
