@@ -315,3 +315,56 @@ func TestGCJ02AndBD09CSV(t *testing.T) {
 		})
 	}
 }
+
+const osmExtract = "../../shared/data/osm/liechtenstein-2013-08-03.osm.pbf"
+
+func TestOSMExtract(t *testing.T) {
+	pool := pgtest.New(t)
+	r, err := NewOSMReader(osmExtract, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := NewImporter(pool, layer.Default(), nil).Import(context.Background(), []Job{{Source: osmExtract, Reader: r}}, Options{Actor: "test"})
+	if err != nil {
+		t.Fatalf("%v %+v", err, rep)
+	}
+	counts := map[string]int{}
+	rows, err := pool.Query(context.Background(), `
+		SELECT 'roads/' || coalesce(props->>'highway', 'none'), count(*) FROM roads GROUP BY 1
+		UNION ALL SELECT 'villages/' || coalesce(props->>'place', 'none'), count(*) FROM villages GROUP BY 1
+		UNION ALL SELECT 'villages/distinct positions', count(DISTINCT geom) FROM villages WHERE props->>'place' = 'village'
+		UNION ALL SELECT 'power_upgrades/' || kind, count(*) FROM power_upgrades GROUP BY 1
+		UNION ALL SELECT 'facilities/' || kind, count(*) FROM facilities GROUP BY 1
+		UNION ALL SELECT 'water_pipelines', count(*) FROM water_pipelines
+		UNION ALL SELECT 'roads/surface=' || coalesce(surface, 'none'), count(*) FROM roads GROUP BY 1
+		UNION ALL SELECT 'roads/ext_id osm:way/', count(*) FROM roads WHERE ext_id LIKE 'osm:way/%'`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var k string
+		var n int
+		if err := rows.Scan(&k, &n); err != nil {
+			t.Fatal(err)
+		}
+		counts[k] = n
+	}
+	want := map[string]int{
+		"villages/village": 14, "villages/distinct positions": 13,
+		"roads/primary": 81, "roads/secondary": 90, "roads/tertiary": 33, "roads/unclassified": 164,
+		// GDAL's OSM driver (the README of the extract) counts 841
+		// residential lines: it reads one closed residential way as an area.
+		"roads/residential": 842, "roads/track": 597, "roads/service": 352,
+		"roads/ext_id osm:way/": 2181, "power_upgrades/line": 3, "facilities/school": 16, "facilities/hospital": 1,
+	}
+	if l := rep.Layers[1]; l.Layer != "power_upgrades" || l.KM < 86 || l.KM > 86.3 {
+		t.Errorf("power lines: %+v, want 86.1 km", l)
+	}
+	for k, n := range want {
+		if counts[k] != n {
+			t.Errorf("%s = %d, want %d", k, counts[k], n)
+		}
+	}
+	t.Logf("counts: %v", counts)
+	t.Logf("report: %+v %+v %+v %+v warnings %v", *rep.Layers[0], *rep.Layers[1], *rep.Layers[2], *rep.Layers[3], rep.Warnings)
+}

@@ -73,10 +73,16 @@ func classify(tags osm.Tags, isWay bool) (string, map[string]any, bool) {
 	if n := m["name"]; n != "" {
 		props["name"] = n
 	}
+	// raw tags go under props, where they cannot be taken for fields
+	// (width is the label of width_m)
+	raw := map[string]any{}
 	for _, k := range osmKeep {
 		if v, ok := m[k]; ok {
-			props[k] = v
+			raw[k] = v
 		}
+	}
+	if len(raw) > 0 {
+		props["props"] = raw
 	}
 	num := func(s string) (float64, bool) {
 		s = strings.TrimSpace(strings.Split(s, ";")[0])
@@ -174,6 +180,7 @@ func NewOSMReader(path string, layers []string) (Reader, error) {
 		return nil
 	}
 	r := &osmReader{coords: map[osm.NodeID]orb.Point{}}
+	need := map[osm.NodeID]struct{}{} // read by the decoder goroutines in pass 2, never written then
 	want := func(l string) bool { return l != "" && (layers == nil || slices.Contains(layers, l)) }
 	err := scan(func(s *osmpbf.Scanner) error {
 		for s.Scan() {
@@ -190,7 +197,7 @@ func NewOSMReader(path string, layers []string) (Reader, error) {
 					ids := make([]osm.NodeID, len(o.Nodes))
 					for i, n := range o.Nodes {
 						ids[i] = n.ID
-						r.coords[n.ID] = orb.Point{}
+						need[n.ID] = struct{}{}
 					}
 					r.feats = append(r.feats, &osmFeature{layer: l, extID: fmt.Sprintf("osm:way/%d", o.ID), props: props, nodes: ids, area: area})
 				}
@@ -203,7 +210,7 @@ func NewOSMReader(path string, layers []string) (Reader, error) {
 	}
 	err = scan(func(s *osmpbf.Scanner) error {
 		s.SkipWays = true
-		s.FilterNode = func(n *osm.Node) bool { _, ok := r.coords[n.ID]; return ok }
+		s.FilterNode = func(n *osm.Node) bool { _, ok := need[n.ID]; return ok }
 		for s.Scan() {
 			if n, ok := s.Object().(*osm.Node); ok {
 				r.coords[n.ID] = orb.Point{n.Lon, n.Lat}
@@ -227,7 +234,7 @@ func (r *osmReader) Next() (*Record, error) {
 			var line orb.LineString
 			for _, id := range f.nodes {
 				p, ok := r.coords[id]
-				if !ok || p == (orb.Point{}) {
+				if !ok {
 					continue // outside the extract
 				}
 				if len(line) > 0 && line[len(line)-1] == p {
