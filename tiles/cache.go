@@ -9,10 +9,12 @@ import (
 	"github.com/paulmach/orb"
 )
 
-// tile is one generated tile: its gzipped bytes (nil when empty), the size
-// of the uncompressed MVT and its ETag (a hash of the uncompressed bytes).
+// tile is one generated tile: its gzipped bytes (nil when empty or not
+// compressed yet), the uncompressed MVT (kept only until the tile is cached),
+// the size of the uncompressed MVT and its ETag (a hash of those bytes).
 type tile struct {
 	gz   []byte
+	mvt  []byte
 	size int
 	etag string
 }
@@ -92,7 +94,7 @@ func (c *cache) put(key tileKey, layers []string, gen uint64, t *tile) bool {
 	cost := int64(len(t.gz)+len(key.layers)+len(key.filters)+len(t.etag)) + entryOverhead
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.max <= 0 || cost > c.max/8 {
+	if c.max <= 0 || cost > c.max/8 || (t.gz == nil && t.size > 0) {
 		return false
 	}
 	var now uint64
@@ -105,7 +107,8 @@ func (c *cache) put(key tileKey, layers []string, gen uint64, t *tile) bool {
 	if old, ok := c.byKey[key]; ok {
 		c.remove(old)
 	}
-	e := &entry{key: key, layers: layers, tile: t, cost: cost}
+	stored := &tile{gz: t.gz, size: t.size, etag: t.etag} // the cache keeps only the gzipped bytes
+	e := &entry{key: key, layers: layers, tile: stored, cost: cost}
 	e.elem = c.lru.PushFront(e)
 	c.byKey[key] = e
 	c.used += cost

@@ -115,11 +115,12 @@ func (s *Service) serveTile(w http.ResponseWriter, r *http.Request) error {
 		return nil
 	}
 	h.Set("Content-Type", ContentType)
-	body := t.gz
+	body, err := s.body(t, gz)
+	if err != nil {
+		return err
+	}
 	if gz {
 		h.Set("Content-Encoding", "gzip")
-	} else if body, err = t.raw(); err != nil {
-		return err
 	}
 	h.Set("Content-Length", itoa(len(body)))
 	w.WriteHeader(http.StatusOK)
