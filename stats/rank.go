@@ -3,10 +3,12 @@ package stats
 import (
 	"context"
 	"embed"
+	"errors"
 	"fmt"
 	"io"
 	"math"
 	"net/http"
+	"runtime"
 	"strconv"
 	"strings"
 	"time"
@@ -263,21 +265,60 @@ func utmSRID(lon, lat float64) int {
 	return 32600 + zone
 }
 
-// measure runs rank_measure.sql over the candidates.
+// measure runs rank_measure.sql over the candidates, in chunks on several
+// connections at once (each chunk is one query whose nearest-neighbour
+// probes are index scans; PostgreSQL runs a query on one core).
 func measure(ctx context.Context, pool *pgxpool.Pool, req RankRequest, cands []candidate) ([]measures, error) {
+	out := make([]measures, len(cands))
 	if len(cands) == 0 {
-		return nil, nil
+		return out, nil
 	}
+	workers := max(1, min(runtime.GOMAXPROCS(0), int(pool.Config().MaxConns)/2, len(cands)/minRankChunk))
+	size := (len(cands) + workers - 1) / workers
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	errs := make(chan error, workers)
+	for lo := 0; lo < len(cands); lo += size {
+		hi := min(lo+size, len(cands))
+		go func() {
+			err := measureChunk(ctx, pool, req, cands[lo:hi], out[lo:hi])
+			if err != nil {
+				cancel()
+			}
+			errs <- err
+		}()
+	}
+	var first error
+	for lo := 0; lo < len(cands); lo += size {
+		if err := <-errs; err != nil && (first == nil || errors.Is(first, context.Canceled)) {
+			first = err
+		}
+	}
+	return out, first
+}
+
+// minRankChunk is the fewest candidates worth a connection of their own.
+const minRankChunk = 2000
+
+func measureChunk(ctx context.Context, pool *pgxpool.Pool, req RankRequest, cands []candidate, out []measures) error {
 	geoms := make([][]byte, len(cands))
 	for i, c := range cands {
 		geoms[i] = c.wkb
 	}
 	withPop := req.Weights.Get(FactorPopulation) > 0
-	rows, err := pool.Query(ctx, rankSQL["rank_measure"], geoms, withPop, req.Population.RadiusM)
+	tx, err := pool.BeginTx(ctx, pgx.TxOptions{AccessMode: pgx.ReadOnly})
 	if err != nil {
-		return nil, err
+		return err
 	}
-	out := make([]measures, len(cands))
+	defer tx.Rollback(context.WithoutCancel(ctx))
+	// Every candidate is distinct, so memoizing the probes only costs.
+	if _, err := tx.Exec(ctx, `SET LOCAL enable_memoize = off`); err != nil {
+		return err
+	}
+	rows, err := tx.Query(ctx, rankSQL["rank_measure"], geoms, withPop, req.Population.RadiusM)
+	if err != nil {
+		return err
+	}
 	var (
 		ord      int64
 		area     *float64
@@ -320,7 +361,10 @@ func measure(ctx context.Context, pool *pgxpool.Pool, req RankRequest, cands []c
 		m.population, m.villages = pop, vil
 		return nil
 	})
-	return out, err
+	if err != nil {
+		return err
+	}
+	return tx.Commit(ctx)
 }
 
 type nearestScan struct {

@@ -1,0 +1,168 @@
+package stats
+
+import (
+	"context"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/paulmach/orb"
+
+	"github.com/lastmile/lastmile/postgis/pgtest"
+)
+
+// rankCountyCode is the admin code of the synthetic county.
+const rankCountyCode = "420000000003"
+
+// rankCounty fills a synthetic county of 0.4° × 0.4° near 110°E 30°N
+// (38.6 km × 44.3 km, about 1 700 km²) with a few hundred random roads,
+// villages, pipelines, power upgrades, facilities and hazard zones (seeded,
+// so every run builds the same county).
+func rankCounty(t testing.TB, pool *pgxpool.Pool) {
+	t.Helper()
+	rankExec(t, pool, `
+SELECT setseed(0.42);
+INSERT INTO admin_areas (ext_id, name, level, code, geom) VALUES
+  ('county', 'synthetic county', 'county', '`+rankCountyCode+`', ST_Multi(ST_MakeEnvelope(110, 30, 110.4, 30.4, 4326)));
+INSERT INTO roads (ext_id, name, surface, tech_grade, status, geom)
+SELECT 'r' || g, 'road ' || g,
+       (ARRAY['cement', 'asphalt', 'stone', 'gravel', 'earth'])[1 + floor(random() * 5)::int],
+       'class4', CASE WHEN random() < 0.85 THEN 'completed' ELSE 'planned' END,
+       ST_MakeLine(ARRAY[ST_MakePoint(x, y), ST_MakePoint(x + dx, y + dy), ST_MakePoint(x + 2 * dx, y + dy * random())])
+FROM (SELECT g, 110 + random() * 0.4 AS x, 30 + random() * 0.4 AS y,
+             (random() - 0.5) * 0.04 AS dx, (random() - 0.5) * 0.04 AS dy
+      FROM generate_series(1, 400) g) s;
+INSERT INTO villages (ext_id, name, population, geom)
+SELECT 'v' || g, 'village ' || g, 200 + floor(random() * 2000)::int,
+       ST_SetSRID(ST_MakePoint(110 + random() * 0.4, 30 + random() * 0.4), 4326)
+FROM generate_series(1, 300) g;
+INSERT INTO water_pipelines (ext_id, name, status, geom)
+SELECT 'w' || g, 'pipeline ' || g, CASE WHEN random() < 0.8 THEN 'completed' ELSE 'planned' END,
+       ST_MakeLine(ST_MakePoint(x, y), ST_MakePoint(x + (random() - 0.5) * 0.03, y + (random() - 0.5) * 0.03))
+FROM (SELECT g, 110 + random() * 0.4 AS x, 30 + random() * 0.4 AS y FROM generate_series(1, 120) g) s;
+INSERT INTO power_upgrades (ext_id, name, kind, status, geom)
+SELECT 'p' || g, 'upgrade ' || g, CASE WHEN g % 2 = 0 THEN 'line' ELSE 'transformer' END, 'completed',
+       CASE WHEN g % 2 = 0
+            THEN ST_MakeLine(ST_MakePoint(x, y), ST_MakePoint(x + (random() - 0.5) * 0.05, y + (random() - 0.5) * 0.05))
+            ELSE ST_MakePoint(x, y) END
+FROM (SELECT g, 110 + random() * 0.4 AS x, 30 + random() * 0.4 AS y FROM generate_series(1, 150) g) s;
+UPDATE power_upgrades SET geom = ST_SetSRID(geom, 4326) WHERE ST_SRID(geom) = 0;
+INSERT INTO facilities (ext_id, name, kind, geom)
+SELECT 'f' || g, 'facility ' || g,
+       (ARRAY['school', 'school', 'clinic', 'water_source', 'water_source', 'market'])[1 + g % 6],
+       ST_SetSRID(ST_MakePoint(110 + random() * 0.4, 30 + random() * 0.4), 4326)
+FROM generate_series(1, 240) g;
+INSERT INTO hazard_zones (ext_id, name, kind, severity, geom)
+SELECT 'h' || g, 'hazard ' || g, (ARRAY['landslide', 'debris_flow', 'flood', 'subsidence'])[1 + g % 4], 'high',
+       ST_Multi(ST_Buffer(ST_SetSRID(ST_MakePoint(110 + random() * 0.4, 30 + random() * 0.4), 4326), 0.003 + random() * 0.01))
+FROM generate_series(1, 60) g;
+ANALYZE;
+`)
+}
+
+// TestRankCountyGrid ranks a 1 km grid over the synthetic county (about
+// 1 700 cells) and checks the nearest-neighbour probes are geography index
+// scans. BenchmarkRankCountyGrid times the 250 m grid (about 27 000 cells).
+func TestRankCountyGrid(t *testing.T) {
+	pool := pgtest.New(t)
+	rankCounty(t, pool)
+	req, err := ParseRankValues(nil, url.Values{"admin_code": {rankCountyCode}, "cell_m": {"1000"}, "limit": {"5"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := rankCountyRun(t, pool, req)
+	s := res.Summary
+	if s.Candidates < 1650 || s.Candidates > 1780 {
+		t.Errorf("%d cells, want about 1 715", s.Candidates)
+	}
+	if s.Ranked == 0 || s.Excluded == 0 || len(res.Features) != 5 {
+		t.Errorf("ranked %d, excluded %d, returned %d: want some of each and 5 returned", s.Ranked, s.Excluded, len(res.Features))
+	}
+	checkRankArithmetic(t, res)
+
+	// The plan: one index scan per kind and candidate, no sequential scan
+	// of an asset table.
+	cands, _, err := loadCandidates(context.Background(), pool, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var geoms [][]byte
+	for _, c := range cands[:50] {
+		geoms = append(geoms, c.wkb)
+	}
+	rows, err := pool.Query(context.Background(), "EXPLAIN "+rankSQL["rank_measure"], geoms, true, 3000.0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var plan strings.Builder
+	for rows.Next() {
+		var line string
+		if err := rows.Scan(&line); err != nil {
+			t.Fatal(err)
+		}
+		plan.WriteString(line + "\n")
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	for _, idx := range []string{"hazard_zones_geom", "roads_geog", "water_pipelines_geog", "facilities_geog", "power_upgrades_geog", "villages_geog"} {
+		if !strings.Contains(plan.String(), "Index Scan using "+idx) {
+			t.Errorf("plan does not use %s:\n%s", idx, plan.String())
+		}
+	}
+	if strings.Contains(plan.String(), "Seq Scan") {
+		t.Errorf("plan has a sequential scan:\n%s", plan.String())
+	}
+}
+
+// rankCountyRun ranks and logs the figures and the top cells.
+func rankCountyRun(t testing.TB, pool *pgxpool.Pool, req RankRequest) *RankResult {
+	t.Helper()
+	start := time.Now()
+	res, err := Rank(context.Background(), pool, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	elapsed := time.Since(start)
+	s := res.Summary
+	t.Logf("%g m grid over a 0.4° × 0.4° county: %d cells (estimated %d), %d ranked, %d excluded (%s); grid %.0f ms, total %v",
+		req.Candidates.CellM, s.Candidates, s.CellsEstimated, s.Ranked, s.Excluded, jsonOrErr(s.ExcludedBy), s.CandidatesMS, elapsed.Round(time.Millisecond))
+	for _, f := range res.Features {
+		if f.Properties.Rank == nil {
+			continue
+		}
+		var parts []string
+		for _, fs := range f.Properties.Factors {
+			parts = append(parts, fs.Factor+" "+fmtPtr(fs.Raw)+" → "+fmtPtr(&fs.Contribution))
+		}
+		t.Logf("  #%d cell %s %.5f,%.5f total %.4f: %s", *f.Properties.Rank, f.ID, f.Geometry.Coordinates.(orb.Point)[0], f.Geometry.Coordinates.(orb.Point)[1], f.Properties.Total, strings.Join(parts, "; "))
+	}
+	return res
+}
+
+func jsonOrErr(v any) string {
+	s, err := jsonCompact(v)
+	if err != nil {
+		return err.Error()
+	}
+	return s
+}
+
+// BenchmarkRankCountyGrid ranks a 250 m grid over the synthetic county:
+// go test ./stats -run '^$' -bench RankCountyGrid -benchtime 3x
+func BenchmarkRankCountyGrid(b *testing.B) {
+	pool := pgtest.New(b)
+	rankCounty(b, pool)
+	req, err := ParseRankValues(nil, url.Values{"admin_code": {rankCountyCode}, "cell_m": {"250"}, "limit": {"5"}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	var cells int
+	for b.Loop() {
+		res := rankCountyRun(b, pool, req)
+		cells = res.Summary.Candidates
+	}
+	b.ReportMetric(float64(cells), "cells")
+}
