@@ -247,9 +247,10 @@ func TestVoronoiCellsPartition(t *testing.T) {
 	}
 }
 
-// networkProblems lists what breaks the road network's invariants: more
-// than one connected component over shared endpoints, or a village that is
-// not a road endpoint.
+// networkProblems lists what breaks the road network's invariants: two
+// roads that touch other than at shared endpoints, more than one connected
+// component over shared endpoints, or a village that is not a road
+// endpoint.
 func networkProblems(c *County) []string {
 	parent := map[orb.Point]orb.Point{}
 	var find func(orb.Point) orb.Point
@@ -272,6 +273,23 @@ func networkProblems(c *County) []string {
 		parent[a] = b
 	}
 	var problems []string
+	// Edges meet only at shared endpoints (checked on lon/lat: an affine
+	// map of the plane the generator works in).
+	roads := c.Features("roads")
+	lines := make([][]vec, len(roads))
+	for i, r := range roads {
+		for _, p := range r.Geom.(orb.LineString) {
+			lines[i] = append(lines[i], vec{p[0], p[1]})
+		}
+	}
+	for i := range lines {
+		bi := roads[i].Geom.Bound()
+		for j := i + 1; j < len(lines); j++ {
+			if bi.Intersects(roads[j].Geom.Bound()) && polylinesConflict(lines[i], lines[j]) {
+				problems = append(problems, fmt.Sprintf("%s and %s meet other than at shared endpoints", roads[i].ExtID, roads[j].ExtID))
+			}
+		}
+	}
 	roots := map[orb.Point]bool{}
 	for p := range parent {
 		roots[find(p)] = true

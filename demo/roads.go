@@ -211,6 +211,10 @@ func (g *generator) roads() {
 		}
 		name := fmt.Sprintf("%s %s—%s", code, g.tws[l.a].name.Han, g.tws[l.b].name.Han)
 		year := g.intIn(2005, 2013)
+		perKm := 1.6e6
+		if !isCounty[i] {
+			perKm = 9e5
+		}
 		// Split into edges at junctions about every 2 km (every 3rd vertex).
 		start := 0
 		for k := 1; k <= n; k++ {
@@ -224,7 +228,7 @@ func (g *generator) roads() {
 			tw, _ := g.nearestSeat(seg[len(seg)/2])
 			g.addRoad(seg, name, class, g.tws[tw].code, width, roadWork{
 				status: "completed", surface: surface, grade: grade, started: year, completed: year,
-				fundingPerKm: map[bool]float64{true: 1.6e6, false: 9e5}[isCounty[i]],
+				fundingPerKm: perKm,
 				props:        map[string]any{"route": code},
 			})
 			start = k
