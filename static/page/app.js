@@ -142,7 +142,7 @@ const HAZARD_COLOR = '#d62828';
 const FACILITY_COLORS = { school: '#3a86ff', clinic: '#ef233c', hospital: '#d90429', market: '#8338ec', bus_stop: '#fb8500', water_source: '#00b4d8' };
 
 const match = (prop, map, fallback) => ['match', ['coalesce', ['get', prop], ''], ...Object.entries(map).flat(), fallback];
-const zoomWidth = (base) => ['interpolate', ['linear'], ['zoom'], 8, ['*', base, 0.5], 12, base, 15, ['*', base, 2.2]];
+const zoomWidth = (base, extra = 0) => ['interpolate', ['linear'], ['zoom'], 8, ['+', extra, ['*', base, 0.5]], 12, ['+', extra, base], 15, ['+', extra, ['*', base, 2.2]]];
 const isNotCompleted = ['match', ['coalesce', ['get', 'status'], 'completed'], ['planned', 'under_construction'], true, false];
 
 // styleLayers returns the MapLibre style layers of one catalog layer.
@@ -173,7 +173,7 @@ function styleLayers(name) {
     case 'roads':
       return [
         L('casing', { type: 'line', layout: { 'line-cap': 'round', 'line-join': 'round' }, filter: ['!', isNotCompleted], paint: {
-          'line-color': '#ffffff', 'line-width': ['+', 1.5, zoomWidth(match('road_class', ROAD_WIDTH, 1.5))] } }),
+          'line-color': '#ffffff', 'line-width': zoomWidth(match('road_class', ROAD_WIDTH, 1.5), 1.5) } }),
         L('line', { type: 'line', layout: { 'line-cap': 'round', 'line-join': 'round' }, filter: ['!', isNotCompleted], paint: {
           'line-color': match('surface', SURFACE_COLORS, '#777'), 'line-width': zoomWidth(match('road_class', ROAD_WIDTH, 1.5)) } }),
         L('planned', { type: 'line', filter: isNotCompleted, paint: {
@@ -191,20 +191,21 @@ function styleLayers(name) {
       ];
     case 'house_renovations':
       return [L('circle', { type: 'circle', paint: {
-        'circle-radius': ['interpolate', ['linear'], ['zoom'], 10, 2.5, 14, 5],
+        'circle-radius': ['interpolate', ['linear'], ['zoom'], 10, 1.5, 14, 5],
         'circle-color': ['case', ['==', ['get', 'status'], 'completed'], match('danger_grade', { C: '#f77f00', D: '#b5179e' }, '#888'), '#ffffff'],
-        'circle-stroke-color': match('danger_grade', { C: '#f77f00', D: '#b5179e' }, '#888'), 'circle-stroke-width': 1.5 } })];
+        'circle-stroke-color': match('danger_grade', { C: '#f77f00', D: '#b5179e' }, '#888'), 'circle-stroke-width': ['interpolate', ['linear'], ['zoom'], 10, 0.8, 14, 1.5] } })];
     case 'facilities':
       return [L('circle', { type: 'circle', paint: {
         'circle-radius': 3.5, 'circle-color': match('kind', FACILITY_COLORS, '#555'), 'circle-stroke-color': '#fff', 'circle-stroke-width': 1 } })];
     case 'villages':
       return [
         L('circle', { type: 'circle', paint: {
-          'circle-radius': ['interpolate', ['linear'], ['coalesce', ['get', 'population'], 500], 0, 3, 1000, 5, 3000, 8, 8000, 12],
+          'circle-radius': ['interpolate', ['linear'], ['zoom'], 9, ['interpolate', ['linear'], ['coalesce', ['get', 'population'], 500], 0, 1.5, 1000, 3, 3000, 5, 8000, 8],
+            13, ['interpolate', ['linear'], ['coalesce', ['get', 'population'], 500], 0, 3, 1000, 6, 3000, 10, 8000, 15]],
           'circle-color': ['case', ['==', ['to-string', ['get', 'is_poor_village']], 'true'], '#e63946', '#2b9348'],
           'circle-opacity': 0.85,
           'circle-stroke-color': ['case', ['==', ['to-string', ['get', 'is_poor_village']], 'true'], '#6a040f', '#ffffff'],
-          'circle-stroke-width': ['case', ['==', ['to-string', ['get', 'is_poor_village']], 'true'], 2, 1] } }),
+          'circle-stroke-width': ['case', ['==', ['to-string', ['get', 'is_poor_village']], 'true'], 1.5, 0.8] } }),
       ];
     default: {
       return [
@@ -254,6 +255,7 @@ function legendSym(it) {
   if (it.sym === 'text') return null;
   if (it.sym === 'ring') return el('span', { class: 'sym circle', style: `border:2px solid ${it.color};background:#fff` });
   if (it.sym === 'dash') return el('span', { class: 'sym dash', style: `color:${it.color}` });
+  if (it.sym === 'hatch') return el('span', { class: 'sym hatch' });
   return el('span', { class: 'sym ' + it.sym, style: `background:${it.color}` });
 }
 
@@ -428,6 +430,7 @@ function buildMap() {
   state.map = map;
   map.addControl(new maplibregl.NavigationControl({ showCompass: false }), 'top-right');
   map.addControl(new maplibregl.ScaleControl({ unit: 'metric' }), 'bottom-left');
+  map.addImage('hatch-red', hatchImage());
   map.on('styleimagemissing', (e) => {
     if (e.id === 'hatch-red' && !map.hasImage('hatch-red')) map.addImage('hatch-red', hatchImage());
   });
@@ -623,7 +626,9 @@ async function loadDashboard() {
   const progURL = '/api/stats/progress?' + new URLSearchParams({ layer: 'house_renovations', group_by: 'township', ...asof });
   const csv = (u) => u + '&format=csv';
   $('#cov-csv').href = csv(covURL); $('#rai-csv').href = csv(raiURL); $('#km-csv').href = csv(kmURL); $('#prog-csv').href = csv(progURL);
+  const seq = state.dashSeq = (state.dashSeq || 0) + 1;
   const [cov, rai, km, prog] = await Promise.all([api(covURL), api(raiURL), api(kmURL), api(progURL)]);
+  if (seq !== state.dashSeq) return; // a newer question was asked meanwhile
   renderCoverage(cov, p, covURL);
   renderRAI(rai);
   loadECharts().then(() => { renderKm(km); renderProgress(prog); });
@@ -670,9 +675,7 @@ async function highlightVillage(v, li) {
 function renderRAI(res) {
   if (!res.ok || !res.data) { $('#rai-val').textContent = '–'; $('#rai-def').textContent = `${t('not_available')} (${res.status})`; return; }
   const d = res.data;
-  let v = pick(d, 'rai', 'value', 'pct');
-  if (v === undefined && d.total) v = pick(d.total, 'rai', 'pct', 'value');
-  if (typeof v === 'number' && v <= 1 && !('pct' in (d.total || {})) && pick(d, 'pct') === undefined) v *= 100;
+  const v = pick(d.total || {}, 'rai', 'population_pct', 'pct') ?? pick(d, 'rai', 'value');
   $('#rai-val').textContent = `${fmtNum(v, 1)} %`;
   $('#rai-val').dataset.value = v;
   $('#rai-def').textContent = typeof d.definition === 'string' ? d.definition : (d.definition?.description || '');
@@ -690,7 +693,7 @@ function chart(id, option, empty) {
   if (!state.echarts) { box.textContent = t('chart_missing'); return; }
   if (empty) { state.charts[id]?.dispose(); delete state.charts[id]; box.textContent = empty; return; }
   if (!state.charts[id]) { box.textContent = ''; state.charts[id] = state.echarts.init(box, null, { renderer: 'canvas' }); }
-  state.charts[id].setOption(option, true);
+  state.charts[id].setOption({ animation: false, ...option }, true);
 }
 
 const groupsOf = (d) => (Array.isArray(d) ? d : (d?.groups || d?.rows || []));
@@ -736,6 +739,7 @@ function renderProgress(res) {
 // ---------------------------------------------------------------- site ranking
 
 const FACTORS = ['road', 'water', 'power', 'school', 'clinic', 'population'];
+const DEFAULT_WEIGHTS = { road: 0.3, water: 0.25, power: 0.15, school: 0.1, clinic: 0.1, population: 0.1 };
 const FACTOR_LABEL = {
   en: { road: 'hardened road', water: 'water', power: 'power grid', school: 'school', clinic: 'clinic', population: 'population served' },
   zh: { road: '硬化路', water: '供水', power: '电网', school: '学校', clinic: '卫生室', population: '服务人口' },
@@ -746,25 +750,28 @@ function renderWeights() {
   const box = $('#r-weights');
   const prev = Object.fromEntries([...box.querySelectorAll('input')].map((i) => [i.dataset.factor, i.value]));
   box.replaceChildren(...FACTORS.map((f) => el('label', {}, el('span', { text: factorLabel(f) }),
-    el('input', { type: 'range', min: '0', max: '5', step: '0.5', value: prev[f] ?? '1', 'data-factor': f, oninput: (e) => { e.target.nextSibling.textContent = e.target.value; } }),
-    el('output', { text: prev[f] ?? '1' }))));
+    el('input', { type: 'range', min: '0', max: '1', step: '0.05', value: prev[f] ?? String(DEFAULT_WEIGHTS[f]), 'data-factor': f, oninput: (e) => { e.target.nextSibling.textContent = e.target.value; } }),
+    el('output', { text: prev[f] ?? String(DEFAULT_WEIGHTS[f]) }))));
 }
 
 function setupRank() {
   $('#rank-form').addEventListener('submit', (e) => { e.preventDefault(); runRank(); });
 }
 
+// rankRequest is the POST /api/sites/rank body (stats.RankRequest).
 function rankRequest() {
   const area = document.querySelector('input[name=r-area]:checked').value;
   const b = state.map.getBounds();
   const num = (id) => +$(id).value;
-  const body = { limit: num('#r-limit'), constraints: {}, weights: {} };
-  if (area === 'planned') body.candidates = { source: 'relocation_sites', status: 'planned' };
-  else body.candidates = { grid: { bbox: [b.getWest(), b.getSouth(), b.getEast(), b.getNorth()], cell_m: num('#r-cell') } };
-  if ($('#c-hazard').checked) body.constraints.hazard_buffer_m = num('#c-hazard-m');
-  if ($('#c-road').checked) body.constraints.road_within_m = num('#c-road-m');
-  if ($('#c-water').checked) body.constraints.water_within_m = num('#c-water-m');
-  if ($('#c-power').checked) body.constraints.power_within_m = num('#c-power-m');
+  const body = { limit: num('#r-limit'), include_excluded: false, weights: {} };
+  if (area === 'planned') body.candidates = { source: 'planned' };
+  else body.candidates = { source: 'grid', bbox: [b.getWest(), b.getSouth(), b.getEast(), b.getNorth()].map((x) => +x.toFixed(5)), cell_m: num('#r-cell') };
+  body.constraints = {
+    hazard: { enabled: $('#c-hazard').checked, buffer_m: num('#c-hazard-m') },
+    road: { enabled: $('#c-road').checked, max_m: num('#c-road-m') },
+    water: { enabled: $('#c-water').checked, max_m: num('#c-water-m') },
+    power: { enabled: $('#c-power').checked, max_m: num('#c-power-m') },
+  };
   for (const i of document.querySelectorAll('#r-weights input')) body.weights[i.dataset.factor] = +i.value;
   return body;
 }
@@ -777,14 +784,15 @@ async function runRank() {
     $('#rank-status').textContent = `${t('not_available')} (${res.status}) ${res.data?.error?.message || ''}`;
     return;
   }
-  $('#rank-status').textContent = `${(res.data.features || []).length} · ${Math.round(performance.now() - t0)} ms`;
+  const sm = res.data.summary || {};
+  $('#rank-status').textContent = `${sm.candidates ?? '?'} → ${sm.ranked ?? '?'} ranked, ${sm.excluded ?? 0} ${t('excluded')} · ${Math.round(performance.now() - t0)} ms`;
   state.lastRank = res.data;
   renderRank(res.data);
 }
 
 function rankedFeatures(fc) {
   const feats = (fc.features || []).filter((f) => f.geometry);
-  const included = feats.filter((f) => !f.properties?.excluded);
+  const included = feats.filter((f) => !f.properties?.excluded && f.properties?.status !== 'excluded');
   const n = Math.max(1, included.length - 1);
   return included.map((f, i) => ({ ...f, properties: { ...f.properties, _rank: f.properties?.rank ?? i + 1, _rank_n: i / n } }));
 }
@@ -832,6 +840,7 @@ function centroid(g) {
 function setupEdit() {
   const tok = $('#e-token');
   tok.value = sessionStorage.getItem('lastmile.token') || '';
+  $('#token-form').addEventListener('submit', (e) => e.preventDefault());
   tok.addEventListener('change', () => sessionStorage.setItem('lastmile.token', tok.value.trim()));
   document.querySelector('#tabs [data-tab=edit]').addEventListener('click', renderEditBox);
 }
