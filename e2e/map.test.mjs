@@ -1,0 +1,241 @@
+// The map page in a real browser: playwright-core driving Debian's Chromium
+// against a running `lastmile demo` (started by e2e/run, URL in LASTMILE_URL).
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+
+const BASE = process.env.LASTMILE_URL;
+if (!BASE) throw new Error('LASTMILE_URL is not set: run e2e/run');
+const ORIGIN = new URL(BASE).origin;
+const ARTIFACTS = join(dirname(fileURLToPath(import.meta.url)), 'artifacts');
+mkdirSync(ARTIFACTS, { recursive: true });
+
+let browser, page;
+const consoleErrors = [];
+const foreign = [];
+const failedResponses = [];
+let broken = new Set(); // endpoint paths that answer 5xx on the server (not the page's fault)
+
+async function getJSON(path) {
+  const res = await fetch(BASE + path);
+  let data = null;
+  try { data = await res.json(); } catch { /* not JSON */ }
+  return { status: res.status, data };
+}
+
+// probe says which server pieces the page depends on answer at all.
+async function probe() {
+  const paths = {
+    tiles: '/tiles/roads.json',
+    ogc: '/ogc/collections/villages/items/1',
+    coverage: '/api/stats/coverage?target=villages&source=roads&within_m=1000&source_filter=graded&group_by=township',
+    rai: '/api/stats/rai?within_m=2000',
+    lengths: '/api/stats/lengths?layer=roads&group_by=year,surface&status=completed',
+    progress: '/api/stats/progress?layer=house_renovations&group_by=township',
+  };
+  const out = {};
+  for (const [k, p] of Object.entries(paths)) {
+    const r = await fetch(BASE + p);
+    out[k] = r.status;
+    if (r.status >= 500) broken.add(new URL(BASE + p).pathname);
+  }
+  return out;
+}
+let has = {};
+
+// inPage runs fn in the page with the map (window.lastmile.map).
+const inPage = (fn, arg) => page.evaluate(fn, arg);
+
+// idle waits until the map has drawn everything it needs.
+const idle = () => inPage(() => new Promise((resolve) => {
+  const map = window.lastmile.map;
+  map.once('idle', () => resolve());
+  map.triggerRepaint();
+}));
+
+// paint counts non-background pixels of the map canvas on a grid, and reads
+// the colours at the given screen points.
+const paint = (points = []) => inPage((pts) => {
+  const map = window.lastmile.map;
+  const src = map.getCanvas();
+  const c = document.createElement('canvas');
+  c.width = src.width; c.height = src.height;
+  const g = c.getContext('2d', { willReadFrequently: true });
+  g.drawImage(src, 0, 0);
+  const { data, width, height } = g.getImageData(0, 0, c.width, c.height);
+  const bg = [0xf4, 0xf1, 0xea];
+  const isBg = (i) => Math.abs(data[i] - bg[0]) < 6 && Math.abs(data[i + 1] - bg[1]) < 6 && Math.abs(data[i + 2] - bg[2]) < 6;
+  let painted = 0, total = 0;
+  for (let y = 0; y < height; y += 3) for (let x = 0; x < width; x += 3) { total++; if (!isBg((y * width + x) * 4)) painted++; }
+  const r = devicePixelRatio;
+  const at = pts.map(([x, y]) => {
+    const i = (Math.round(y * r) * width + Math.round(x * r)) * 4;
+    return { rgb: [data[i], data[i + 1], data[i + 2]], bg: isBg(i) };
+  });
+  return { painted, total, at };
+}, points);
+
+// roadPoints returns screen points on rendered roads (midpoints of segments).
+const roadPoints = () => inPage(() => {
+  const map = window.lastmile.map;
+  const { clientWidth: w, clientHeight: h } = map.getCanvas();
+  const pts = [];
+  for (const f of map.queryRenderedFeatures({ layers: ['roads--line'] })) {
+    const lines = f.geometry.type === 'LineString' ? [f.geometry.coordinates] : f.geometry.coordinates;
+    for (const l of lines) {
+      for (let i = 0; i + 1 < l.length && pts.length < 40; i += 3) {
+        const a = map.project(l[i]), b = map.project(l[i + 1]);
+        const p = [(a.x + b.x) / 2, (a.y + b.y) / 2];
+        // A segment's midpoint lies on the drawn line only if the segment is straight; it is.
+        if (p[0] > 5 && p[1] > 5 && p[0] < w - 5 && p[1] < h - 5 && Math.hypot(a.x - b.x, a.y - b.y) > 6) pts.push(p);
+      }
+    }
+  }
+  return pts;
+});
+
+before(async () => {
+  has = await probe();
+  console.log('server pieces (HTTP status):', JSON.stringify(has));
+  if (broken.size) console.log('WARNING: endpoints answering 5xx (server bugs, not the page):', [...broken].join(', '));
+  browser = await chromium.launch({
+    executablePath: process.env.LASTMILE_CHROMIUM || '/usr/bin/chromium',
+    headless: true,
+    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync',
+      '--no-first-run', '--use-angle=swiftshader', '--enable-unsafe-swiftshader', '--disable-dev-shm-usage'],
+  });
+  const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, locale: 'en-US' });
+  page = await context.newPage();
+  page.on('console', (m) => {
+    if (m.type() !== 'error') return;
+    const url = m.location()?.url || '';
+    let path = '';
+    try { path = new URL(url).pathname; } catch { /* not a URL */ }
+    if (broken.has(path)) { console.log(`ignored (server bug, probed 5xx): ${m.text()} ${url}`); return; }
+    consoleErrors.push(`${m.text()} ${url}`);
+  });
+  page.on('pageerror', (e) => consoleErrors.push('pageerror: ' + (e.stack || e.message)));
+  page.on('request', (r) => {
+    const u = r.url();
+    if (u.startsWith('data:') || u.startsWith('blob:')) return;
+    if (new URL(u).origin !== ORIGIN) foreign.push(u);
+  });
+  page.on('response', (r) => { if (r.status() >= 400) failedResponses.push(`${r.status()} ${r.url()}`); });
+});
+
+after(async () => {
+  await browser?.close();
+});
+
+test('the page loads, draws its first tiles, and reports the load time', async () => {
+  const t0 = Date.now();
+  await page.goto(BASE + '/?e2e', { waitUntil: 'load' });
+  await page.waitForFunction(() => document.body.dataset.ready === '1' || window.lastmile?.error || document.querySelector('#notices .error'), null, { timeout: 90_000 });
+  const err = await inPage(() => window.lastmile.error || document.querySelector('#notices .error')?.textContent);
+  assert.equal(err, undefined, 'the page says: ' + err);
+  const timings = await inPage(() => window.lastmile.state.timings);
+  const wall = Date.now() - t0;
+  const first = Math.round(timings.firstTilesDrawn ?? timings.idle);
+  console.log(`page load: first tiles drawn ${first} ms after navigation start; map idle (all visible tiles drawn) ${Math.round(timings.idle)} ms; wall clock ${wall} ms`);
+  assert.ok(first > 0, 'no first-tile time recorded');
+  assert.ok(await page.locator('#layer-list input[type=checkbox]').count() >= 9, 'every catalog layer is listed');
+  assert.ok(await page.locator('#legend .lg-layer').count() >= 3, 'the legend shows the visible layers');
+});
+
+test('roads are drawn: non-blank pixels where the roads are', async (t) => {
+  if (has.tiles !== 200) return t.skip('tiles are not served yet');
+  const pts = await roadPoints();
+  assert.ok(pts.length >= 5, `roads rendered in view: ${pts.length} sample points`);
+  const p = await paint(pts);
+  const onRoad = p.at.filter((x) => !x.bg).length;
+  console.log(`${onRoad}/${pts.length} road sample points painted; ${p.painted}/${p.total} grid pixels painted`);
+  assert.ok(onRoad >= pts.length * 0.8, `only ${onRoad} of ${pts.length} road points are painted`);
+  await page.screenshot({ path: join(ARTIFACTS, 'map.png') });
+});
+
+test('toggling a layer changes what is drawn', async (t) => {
+  if (has.tiles !== 200) return t.skip('tiles are not served yet');
+  const pts = await roadPoints();
+  const before = await paint(pts);
+  await page.locator('#lay-roads').uncheck();
+  await idle();
+  const without = await paint(pts);
+  const roadGone = await inPage(() => window.lastmile.map.queryRenderedFeatures({ layers: ['roads--line'] }).length);
+  assert.equal(roadGone, 0, 'roads still rendered after hiding them');
+  assert.ok(without.painted < before.painted, `painted pixels ${before.painted} → ${without.painted}: hiding roads drew nothing less`);
+  const changed = before.at.filter((x, i) => x.rgb.join() !== without.at[i].rgb.join()).length;
+  assert.ok(changed >= pts.length * 0.8, `only ${changed} of ${pts.length} road points changed colour`);
+  await page.locator('#lay-roads').check();
+  await idle();
+  const again = await paint(pts);
+  assert.ok(again.painted > without.painted, 'showing roads again draws them again');
+});
+
+test('a click on a known village opens its popup with its name and history', async (t) => {
+  if (has.tiles !== 200) return t.skip('tiles are not served yet');
+  let village;
+  if (has.ogc === 200) {
+    const r = await getJSON('/ogc/collections/villages/items/1');
+    village = { name: r.data.properties.name, coords: r.data.geometry.coordinates };
+  } else {
+    village = await inPage(() => {
+      const f = window.lastmile.map.queryRenderedFeatures({ layers: ['villages--circle'] })[0];
+      return { name: f.properties.name, coords: f.geometry.coordinates };
+    });
+  }
+  await inPage((c) => window.lastmile.map.jumpTo({ center: c, zoom: 14 }), village.coords);
+  await idle();
+  const pt = await inPage((c) => { const p = window.lastmile.map.project(c); return [p.x, p.y]; }, village.coords);
+  const box = await page.locator('#map canvas').boundingBox();
+  await page.mouse.click(box.x + pt[0], box.y + pt[1]);
+  const popup = page.locator('.maplibregl-popup .popup');
+  await popup.waitFor({ timeout: 10_000 });
+  assert.equal(await popup.locator('h3').textContent(), village.name);
+  assert.equal(await popup.getAttribute('data-layer'), 'villages');
+  if (has.ogc === 200) {
+    await page.waitForFunction(() => !document.querySelector('.maplibregl-popup .hist')?.textContent.includes('…'), null, { timeout: 10_000 });
+    const hist = await popup.locator('.hist').textContent();
+    assert.match(hist, /v1/, 'history lists version 1: ' + hist);
+    assert.match(await popup.locator('.attrs').textContent(), /Population/, 'attributes carry catalog labels');
+  }
+  await page.screenshot({ path: join(ARTIFACTS, 'popup.png') });
+  await page.locator('.maplibregl-popup-close-button').click();
+});
+
+test("the dashboard's coverage equals /api/stats/coverage for the same parameters", async (t) => {
+  if (has.coverage !== 200) return t.skip('coverage statistics are not served yet');
+  await page.locator('#tabs [data-tab=dashboard]').click();
+  for (const km of [1, 2.5]) {
+    await page.locator('#d-km').fill(String(km));
+    await page.locator('#d-km').dispatchEvent('change');
+    const want = await getJSON(`/api/stats/coverage?target=villages&source=roads&within_m=${km * 1000}&source_filter=graded&group_by=township`);
+    assert.equal(want.status, 200);
+    await page.waitForFunction((w) => (document.querySelector('#card-coverage')?.dataset.url || '').includes(`within_m=${w}&`) &&
+      document.querySelector('#card-coverage').dataset.state === 'ok', km * 1000, { timeout: 60_000 });
+    const got = await inPage(() => ({ ...document.querySelector('#cov-pct').dataset, text: document.querySelector('#cov-pct').textContent, detail: document.querySelector('#cov-detail').textContent }));
+    console.log(`coverage within ${km} km of graded roads: page "${got.text}" (${got.detail}); API ${want.data.total.covered}/${want.data.total.total} = ${want.data.total.pct} %`);
+    assert.equal(Number(got.covered), want.data.total.covered);
+    assert.equal(Number(got.total), want.data.total.total);
+    assert.equal(Number(got.pct), want.data.total.pct);
+    assert.ok(got.text.startsWith(want.data.total.pct.toFixed(1)) || got.text.startsWith(String(want.data.total.pct)), `shown ${got.text}, API ${want.data.total.pct}`);
+  }
+  // An uncovered village, clicked in the list, is highlighted on the map.
+  const n = await page.locator('#cov-uncovered li').count();
+  if (n > 0) {
+    await page.locator('#cov-uncovered-box summary').click();
+    await page.locator('#cov-uncovered li').first().click();
+    await page.waitForFunction(() => window.lastmile.map.querySourceFeatures('highlight').length > 0, null, { timeout: 10_000 });
+  }
+  assert.ok((await page.locator('#cov-csv').getAttribute('href')).includes('format=csv'), 'coverage CSV link');
+  await idle();
+  await page.screenshot({ path: join(ARTIFACTS, 'dashboard.png') });
+});
+
+test('no console errors and no request to another origin', () => {
+  console.log(`responses >= 400: ${failedResponses.length ? failedResponses.join(', ') : 'none'}`);
+  assert.deepEqual(foreign, [], 'requests to other origins');
+  assert.deepEqual(consoleErrors, [], 'console errors');
+});
