@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -39,6 +40,12 @@ type gdalReader struct {
 // are applied afterwards, in Go.
 func NewGDALReader(path string, crs CRS) (Reader, io.Closer, error) {
 	src := path
+	if strings.EqualFold(filepath.Ext(path), ".shp") {
+		base := strings.TrimSuffix(path, filepath.Ext(path))
+		if !exists(base+".dbf") && !exists(base+".DBF") {
+			return nil, nil, missingDBF(filepath.Base(path))
+		}
+	}
 	if strings.EqualFold(filepath.Ext(path), ".zip") {
 		if err := checkZip(path); err != nil {
 			return nil, nil, err
@@ -124,13 +131,30 @@ func checkZip(path string) error {
 	}
 	defer z.Close()
 	var total, packed uint64
+	names := map[string]bool{}
 	for _, f := range z.File {
 		total += f.UncompressedSize64
 		packed += f.CompressedSize64
+		names[strings.ToLower(f.Name)] = true
 	}
 	if total > maxZipBytes || (packed > 0 && total/packed > maxZipRatio && total > 1<<20) {
 		return lastmile.Invalid("the zip archive is refused", lastmile.Problem{Field: "file", Value: filepath.Base(path),
 			Message: fmt.Sprintf("it expands %d bytes to %d (limits: %d bytes, ratio %d): a zip bomb?", packed, total, uint64(maxZipBytes), maxZipRatio)})
 	}
+	for n := range names {
+		if strings.HasSuffix(n, ".shp") && !names[strings.TrimSuffix(n, ".shp")+".dbf"] {
+			return missingDBF(n)
+		}
+	}
 	return nil
+}
+
+func exists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
+}
+
+func missingDBF(shp string) error {
+	return lastmile.Invalid("the Shapefile is incomplete", lastmile.Problem{Field: "file", Value: shp,
+		Message: "has no .dbf next to it: the attributes are missing (send the .shp, .shx, .dbf and .prj together, e.g. zipped)"})
 }
