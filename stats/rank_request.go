@@ -237,7 +237,14 @@ func decodeStrict(data []byte, v any, prefix string, known []string, p *problems
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
-		p.add(prefix, "", "%s", describeJSONError(err, prefix, known))
+		field := prefix
+		if name, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
+			field = strings.Trim(name, `"`)
+			if prefix != "" {
+				field = prefix + "." + field
+			}
+		}
+		p.add(field, "", "%s", describeJSONError(err, prefix, known))
 		return false
 	}
 	if _, err := dec.Token(); err != io.EOF {
