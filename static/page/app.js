@@ -845,7 +845,7 @@ function setupEdit() {
   document.querySelector('#tabs [data-tab=edit]').addEventListener('click', renderEditBox);
 }
 
-function editMsg(text, kind = '') { const m = $('#edit-msg'); m.textContent = text; m.className = 'msg ' + kind; }
+function editMsg(text, kind = '') { const m = $('#edit-msg'); m.textContent = text; m.className = 'msg ' + kind; delete m.dataset.status; }
 
 function renderEditBox() {
   const box = $('#edit-box');
@@ -884,12 +884,14 @@ async function saveEdit(patch) {
   const res = await api(`/ogc/collections/${s.layer}/items/${s.id}`, {
     method: 'PATCH',
     headers: { 'Content-Type': 'application/merge-patch+json', 'If-Match': s.etag, Authorization: 'Bearer ' + token },
-    body: JSON.stringify(patch),
+    body: JSON.stringify({ type: 'Feature', ...patch }),
   });
   if (res.status === 412) {
     const now = await api(`/ogc/collections/${s.layer}/items/${s.id}`);
     const nv = now.headers?.get('ETag') || now.data?.properties?.version || '?';
-    editMsg(t('conflict').replace('%v', String(s.etag).replaceAll('"', '')).replace('%n', String(nv).replaceAll('"', '')), 'error');
+    editMsg(t('conflict').replace('%v', String(s.etag).replaceAll('"', '')).replace('%n', String(nv).replaceAll('"', '')) +
+      (res.data?.error?.message ? ` (${res.data.error.message})` : ''), 'error');
+    $('#edit-msg').dataset.status = '412';
     if (now.ok) { s.feature = now.data; s.etag = now.headers.get('ETag'); renderEditBox(); }
     return;
   }
