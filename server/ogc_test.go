@@ -486,3 +486,57 @@ func TestOGCBadInput(t *testing.T) {
 		t.Errorf("a request failed with 500:\n%s", e.logs)
 	}
 }
+
+// TestOGCEveryLayer reads items and an item of every catalog layer, so a
+// catalog field without its column (or the reverse) fails here.
+func TestOGCEveryLayer(t *testing.T) {
+	e := newOGC(t, server.Options{})
+	tok := e.token(t, "Root", "admin")
+	auth := []string{"Authorization", "Bearer " + tok}
+	bodies := map[string]string{
+		"roads":             `{"type":"LineString","coordinates":[[9.5,47.1],[9.51,47.11]]},"properties":{"status":"completed","surface":"cement"}`,
+		"water_pipelines":   `{"type":"MultiLineString","coordinates":[[[9.5,47.1],[9.51,47.11]]]},"properties":{"status":"planned"}`,
+		"power_upgrades":    `{"type":"Point","coordinates":[9.5,47.1]},"properties":{"status":"completed","kind":"transformer"}`,
+		"house_renovations": `{"type":"Point","coordinates":[9.5,47.1]},"properties":{"status":"completed","danger_grade":"D"}`,
+		"relocation_sites":  `{"type":"Polygon","coordinates":[[[9.5,47.1],[9.51,47.1],[9.51,47.11],[9.5,47.1]]]},"properties":{"status":"planned","capacity_households":40}`,
+		"villages":          `{"type":"Point","coordinates":[9.5,47.1]},"properties":{"code":"520100000001","is_poor_village":true}`,
+		"admin_areas":       `{"type":"MultiPolygon","coordinates":[[[[9.5,47.1],[9.51,47.1],[9.51,47.11],[9.5,47.1]]]]},"properties":{"level":"village","code":"520100000001"}`,
+		"hazard_zones":      `{"type":"MultiPolygon","coordinates":[[[[9.5,47.1],[9.51,47.1],[9.51,47.11],[9.5,47.1]]]]},"properties":{"kind":"flood","severity":"high"}`,
+		"facilities":        `{"type":"Point","coordinates":[9.5,47.1]},"properties":{"kind":"clinic"}`,
+	}
+	for _, l := range layer.Default().Layers() {
+		t.Run(l.Name, func(t *testing.T) {
+			items := "/ogc/collections/" + l.Name + "/items"
+			status, h, body := e.do(t, "POST", items, `{"type":"Feature","geometry":`+bodies[l.Name]+`}`, auth...)
+			if status != 201 {
+				t.Fatalf("POST: %d %s", status, body)
+			}
+			var fc featureCollection
+			e.getJSON(t, items+"?bbox=9.4,47,9.6,47.2", &fc)
+			if fc.NumberMatched != 1 || len(fc.Features) != 1 {
+				t.Fatalf("items: %d matched, %d features", fc.NumberMatched, len(fc.Features))
+			}
+			// The streamed properties are the catalog's fields (+ length_m on lines).
+			var want []string
+			for _, f := range l.Fields {
+				want = append(want, f.Name)
+			}
+			if l.IsLinear() {
+				want = append(want, "length_m")
+			}
+			var got []string
+			for k := range fc.Features[0].Properties {
+				got = append(got, k)
+			}
+			sort.Strings(got)
+			sort.Strings(want)
+			if !slices.Equal(got, want) {
+				t.Errorf("properties %v, want %v", got, want)
+			}
+			status, h2, _ := e.do(t, "GET", strings.TrimPrefix(h.Get("Location"), e.url), "")
+			if status != 200 || h2.Get("ETag") != `"1"` {
+				t.Errorf("GET Location: %d ETag %q", status, h2.Get("ETag"))
+			}
+		})
+	}
+}
