@@ -46,6 +46,7 @@ type coverageRequest struct {
 	groupBy        string
 	asOf           *time.Time
 	list           bool
+	precomputed    bool
 	args           sqlArgs
 	echo           map[string]any
 	format         Format
@@ -78,6 +79,7 @@ func parseCoverage(c *layer.Catalog, v url.Values, defaults map[string]string) (
 	req.groupBy = q.enum("group_by", def("group_by", "county"), groupLevels...)
 	req.asOf = q.date("as_of")
 	req.list = q.enum("list", "", "uncovered") == "uncovered"
+	req.precomputed = q.boolean("precomputed", true)
 	req.format = readFormat(q)
 	req.format.List = req.list && req.format.CSV
 	req.sourceSpec = q.multi("source_filter", def("source_filter", ""))
@@ -237,11 +239,13 @@ func (req *coverageRequest) run(ctx context.Context, pool *pgxpool.Pool) ([]targ
 	if err != nil {
 		return nil, err
 	}
-	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (targetRow, error) {
-		var t targetRow
-		err := r.Scan(&t.ID, &t.Name, &t.Code, &t.Population, &t.PoorHouseholds, &t.Lon, &t.Lat, &t.Covered, &t.DistanceM, &t.SnapM)
-		return t, err
-	})
+	return pgx.CollectRows(rows, scanTarget)
+}
+
+func scanTarget(r pgx.CollectableRow) (targetRow, error) {
+	var t targetRow
+	err := r.Scan(&t.ID, &t.Name, &t.Code, &t.Population, &t.PoorHouseholds, &t.Lon, &t.Lat, &t.Covered, &t.DistanceM, &t.SnapM)
+	return t, err
 }
 
 // ensureGraph rebuilds the routing graph when roads changed since it was
@@ -285,6 +289,15 @@ func (t *coverageTally) add(r targetRow) {
 	}
 }
 
+func (t *coverageTally) merge(o *coverageTally) {
+	t.total += o.total
+	t.covered += o.covered
+	t.population += o.population
+	t.populationCovered += o.populationCovered
+	t.poorHouseholds += o.poorHouseholds
+	t.poorHouseholdsCv += o.poorHouseholdsCv
+}
+
 func (t *coverageTally) row(withPop bool) Row {
 	r := Row{"total": t.total, "covered": t.covered, "uncovered": t.total - t.covered,
 		"pct": percent(float64(t.covered), float64(t.total))}
@@ -309,9 +322,46 @@ func Coverage(ctx context.Context, pool *pgxpool.Pool, c *layer.Catalog, v url.V
 	return res, req.format, err
 }
 
-// result runs the request and tallies it by group.
-func (req *coverageRequest) result(ctx context.Context, pool *pgxpool.Pool) (*Result, error) {
+// tally runs the request: tallies per group code ("" for targets without
+// a code) and the uncovered targets when listed. Villages by roads in a
+// straight line come from the precomputed nearest distances when possible.
+func (req *coverageRequest) tally(ctx context.Context, pool *pgxpool.Pool) (map[string]*coverageTally, []targetRow, error) {
+	if def := req.precomputedDefinition(); def != "" {
+		ok, err := ensureAccess(ctx, pool)
+		if err != nil {
+			return nil, nil, err
+		}
+		if ok {
+			return req.fastCoverage(ctx, pool, def)
+		}
+	}
 	rows, err := req.run(ctx, pool)
+	if err != nil {
+		return nil, nil, err
+	}
+	groups := map[string]*coverageTally{}
+	var list []targetRow
+	for _, r := range rows {
+		code := ""
+		if r.Code != nil {
+			code = groupCode(*r.Code, req.groupBy)
+		}
+		g, ok := groups[code]
+		if !ok {
+			g = &coverageTally{}
+			groups[code] = g
+		}
+		g.add(r)
+		if req.list && !r.Covered {
+			list = append(list, r)
+		}
+	}
+	return groups, list, nil
+}
+
+// result runs the request and renders it.
+func (req *coverageRequest) result(ctx context.Context, pool *pgxpool.Pool) (*Result, error) {
+	groups, list, err := req.tally(ctx, pool)
 	if err != nil {
 		return nil, err
 	}
@@ -322,49 +372,18 @@ func (req *coverageRequest) result(ctx context.Context, pool *pgxpool.Pool) (*Re
 		res.Columns = append(res.Columns, "population", "population_covered", "population_pct", "poor_households", "poor_households_covered")
 	}
 	var total coverageTally
-	groups := map[string]*coverageTally{}
 	var order []string
-	for _, r := range rows {
-		total.add(r)
-		if req.groupBy != "none" {
-			code := ""
-			if r.Code != nil {
-				code = groupCode(*r.Code, req.groupBy)
-			}
-			g, ok := groups[code]
-			if !ok {
-				g = &coverageTally{}
-				groups[code] = g
-				order = append(order, code)
-			}
-			g.add(r)
-		}
-		if req.list && !r.Covered {
-			u := Row{"id": r.ID, "name": derefStr(r.Name), "code": derefStr(r.Code), "lon": r.Lon, "lat": r.Lat,
-				"distance_m": roundPtr(r.DistanceM)}
-			if req.method == "network" {
-				u["snap_m"] = roundPtr(r.SnapM)
-			}
-			if withPop {
-				u["population"] = derefInt(r.Population)
-				u["poor_households"] = derefInt(r.PoorHouseholds)
-			}
-			res.Uncovered = append(res.Uncovered, u)
-		}
+	for code, g := range groups {
+		total.merge(g)
+		order = append(order, code)
 	}
-	if req.list {
-		res.UncoveredColumns = []string{"id", "name", "code", "lon", "lat", "distance_m"}
-		if req.method == "network" {
-			res.UncoveredColumns = append(res.UncoveredColumns, "snap_m")
-		}
-		if withPop {
-			res.UncoveredColumns = append(res.UncoveredColumns, "population", "poor_households")
-		}
-		if res.Uncovered == nil {
-			res.Uncovered = []Row{}
-		}
+	if req.groupBy == "none" {
+		order = nil
 	}
 	sort.Strings(order)
+	if len(order) > 0 && order[0] == "" { // targets without a code last
+		order = append(order[1:], "")
+	}
 	names, err := areaNames(ctx, pool, order)
 	if err != nil {
 		return nil, err
@@ -377,6 +396,28 @@ func (req *coverageRequest) result(ctx context.Context, pool *pgxpool.Pool) (*Re
 	}
 	res.Total = total.row(withPop)
 	res.Total["code"], res.Total["name"] = nil, "total"
+	if req.list {
+		res.UncoveredColumns = []string{"id", "name", "code", "lon", "lat", "distance_m"}
+		if req.method == "network" {
+			res.UncoveredColumns = append(res.UncoveredColumns, "snap_m")
+		}
+		if withPop {
+			res.UncoveredColumns = append(res.UncoveredColumns, "population", "poor_households")
+		}
+		res.Uncovered = []Row{}
+		for _, r := range list {
+			u := Row{"id": r.ID, "name": derefStr(r.Name), "code": derefStr(r.Code), "lon": r.Lon, "lat": r.Lat,
+				"distance_m": roundPtr(r.DistanceM)}
+			if req.method == "network" {
+				u["snap_m"] = roundPtr(r.SnapM)
+			}
+			if withPop {
+				u["population"] = derefInt(r.Population)
+				u["poor_households"] = derefInt(r.PoorHouseholds)
+			}
+			res.Uncovered = append(res.Uncovered, u)
+		}
+	}
 	return res, nil
 }
 

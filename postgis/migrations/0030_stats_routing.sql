@@ -93,3 +93,83 @@ BEGIN
     RETURN true;
 END
 $$;
+
+-- Precomputed nearest qualifying road per village (stats fast path for
+-- straight-line coverage of villages by roads at national scale).
+-- village_access holds, per definition ('any' completed road, 'hardened',
+-- 'graded', 'all_season' — the predicates are rendered from the catalog by
+-- the stats package), the exact geodesic distance from each village to the
+-- nearest completed road satisfying it, and that road's id. It is built on
+-- first use (access_state.built) and then maintained incrementally: while
+-- built, statement triggers on roads and villages log the ids of changed
+-- features in access_changes; the next question applies them (villages whose
+-- nearest road changed are recomputed; villages nearer to a changed road
+-- than to their recorded one are updated).
+CREATE TABLE lastmile.access_state (
+    singleton boolean PRIMARY KEY DEFAULT true CHECK (singleton),
+    built     boolean NOT NULL DEFAULT false,
+    built_at  timestamptz
+);
+INSERT INTO lastmile.access_state DEFAULT VALUES;
+
+CREATE TABLE lastmile.village_access (
+    definition text NOT NULL,
+    village_id bigint NOT NULL,
+    distance_m double precision,
+    road_id    bigint,
+    PRIMARY KEY (definition, village_id)
+);
+CREATE INDEX village_access_road ON lastmile.village_access (road_id);
+
+CREATE TABLE lastmile.access_changes (
+    id         bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    layer      text NOT NULL,
+    feature_id bigint NOT NULL
+);
+
+CREATE FUNCTION lastmile.access_log_new() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF (SELECT built FROM lastmile.access_state) THEN
+        INSERT INTO lastmile.access_changes (layer, feature_id) SELECT TG_TABLE_NAME, id FROM new_rows;
+    END IF;
+    RETURN NULL;
+END
+$$;
+
+CREATE FUNCTION lastmile.access_log_old() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF (SELECT built FROM lastmile.access_state) THEN
+        INSERT INTO lastmile.access_changes (layer, feature_id) SELECT TG_TABLE_NAME, id FROM old_rows;
+    END IF;
+    RETURN NULL;
+END
+$$;
+
+CREATE FUNCTION lastmile.access_unbuild() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    UPDATE lastmile.access_state SET built = false WHERE built;
+    RETURN NULL;
+END
+$$;
+
+DO $$
+DECLARE
+    t text;
+BEGIN
+    FOREACH t IN ARRAY ARRAY['roads', 'villages'] LOOP
+        EXECUTE format($f$
+            CREATE TRIGGER %1$s_access_ins AFTER INSERT ON lastmile.%1$I
+                REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION lastmile.access_log_new();
+            CREATE TRIGGER %1$s_access_upd AFTER UPDATE ON lastmile.%1$I
+                REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION lastmile.access_log_new();
+            CREATE TRIGGER %1$s_access_del AFTER DELETE ON lastmile.%1$I
+                REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION lastmile.access_log_old();
+            CREATE TRIGGER %1$s_access_trunc AFTER TRUNCATE ON lastmile.%1$I
+                FOR EACH STATEMENT EXECUTE FUNCTION lastmile.access_unbuild();
+        $f$, t);
+    END LOOP;
+END
+$$;
