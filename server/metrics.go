@@ -70,7 +70,10 @@ func (c poolCollector) Collect(ch chan<- prometheus.Metric) {
 }
 
 func slogLevel(status int) slog.Level {
-	if status >= 500 {
+	switch {
+	case status == 503:
+		return slog.LevelWarn
+	case status >= 500:
 		return slog.LevelError
 	}
 	return slog.LevelInfo

@@ -107,11 +107,12 @@ func Error(w http.ResponseWriter, r *http.Request, err error) {
 		body.Error.Details = e.Details
 	}
 	status := Status(code)
-	if status >= 500 {
-		Logger(r.Context()).Error("request failed", "status", status, "err", err.Error())
-	}
-	if status == http.StatusServiceUnavailable {
+	switch {
+	case status == http.StatusServiceUnavailable:
 		w.Header().Set("Retry-After", "5")
+		Logger(r.Context()).Warn("request failed", "status", status, "err", err.Error())
+	case status >= 500:
+		Logger(r.Context()).Error("request failed", "status", status, "err", err.Error())
 	}
 	JSON(w, status, body)
 }
