@@ -194,7 +194,14 @@ const maxFilterValueLen = 1000
 // have the field); unknown parameters, ill-typed values, unknown enum values
 // and empty ranges are reported together in one invalid error.
 func ParseFilters(layers []*layer.Layer, q url.Values) (Filters, error) {
-	accepted := filterParams(layers)
+	if len(q) == 0 {
+		return nil, nil
+	}
+	return parseFilters(layers, filterParams(layers), q)
+}
+
+// parseFilters is ParseFilters with the layers' accepted parameters given.
+func parseFilters(layers []*layer.Layer, accepted map[string]filterParam, q url.Values) (Filters, error) {
 	var (
 		out      Filters
 		problems []lastmile.Problem

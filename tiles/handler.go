@@ -2,6 +2,7 @@ package tiles
 
 import (
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 
@@ -15,6 +16,15 @@ import (
 // ContentType is the media type of Mapbox Vector Tiles.
 const ContentType = "application/vnd.mapbox-vector-tile"
 
+// Header values shared by every response (never modified).
+var (
+	contentType         = []string{ContentType}
+	varyAcceptEncoding  = []string{"Accept-Encoding"}
+	xCacheHit           = []string{"HIT"}
+	xCacheMiss          = []string{"MISS"}
+	contentEncodingGzip = []string{"gzip"}
+)
+
 // Register adds the /tiles routes.
 func (s *Service) Register(r *mux.Router) {
 	get := []string{http.MethodGet, http.MethodHead}
@@ -26,21 +36,47 @@ func (s *Service) Register(r *mux.Router) {
 // parseLayers resolves a comma-separated layer list to catalog layers in
 // catalog order, without duplicates; an unknown layer is not found.
 func (s *Service) parseLayers(list string) ([]*layer.Layer, error) {
-	want := map[string]bool{}
-	for _, name := range strings.Split(list, ",") {
+	if l, ok := s.catalog.Layer(list); ok { // the common case: one layer
+		return []*layer.Layer{l}, nil
+	}
+	names := strings.Split(list, ",")
+	for _, name := range names {
 		if _, ok := s.catalog.Layer(name); !ok {
 			return nil, lastmile.Errorf(lastmile.ENOTFOUND, "no tile layer %q (layers: %s)",
 				shorten(name), strings.Join(s.catalog.Names(), ", "))
 		}
-		want[name] = true
 	}
 	var out []*layer.Layer
 	for _, l := range s.catalog.Layers() {
-		if want[l.Name] {
-			out = append(out, l)
+		for _, name := range names {
+			if l.Name == name {
+				out = append(out, l)
+				break
+			}
 		}
 	}
 	return out, nil
+}
+
+// parseFilters validates the request's filters against the layers, with
+// the layers' accepted parameters computed once per layer set.
+func (s *Service) parseFilters(layers []*layer.Layer, rawQuery string) (Filters, error) {
+	if rawQuery == "" {
+		return nil, nil
+	}
+	q, err := url.ParseQuery(rawQuery)
+	if err != nil {
+		return nil, lastmile.Invalid("the query string is malformed", lastmile.Problem{Field: "query", Value: shorten(rawQuery), Message: err.Error()})
+	}
+	if len(q) == 0 {
+		return nil, nil
+	}
+	names := layerNames(layers)
+	accepted, ok := s.params.Load(names)
+	if !ok {
+		accepted, _ = s.params.LoadOrStore(names, filterParams(layers))
+	}
+	return parseFilters(layers, accepted.(map[string]filterParam), q)
 }
 
 // parseTile validates z/x/y{.mvt|.pbf}: z in 0…22, x and y in 0…2^z-1.
@@ -84,7 +120,7 @@ func (s *Service) serveTile(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	filters, err := ParseFilters(layers, r.URL.Query())
+	filters, err := s.parseFilters(layers, r.URL.RawQuery)
 	if err != nil {
 		return err
 	}
@@ -92,20 +128,21 @@ func (s *Service) serveTile(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	// Header keys are canonical already: set the map directly.
 	h := w.Header()
-	h.Set("Cache-Control", s.opts.CacheControl)
-	h.Set("Vary", "Accept-Encoding")
+	h["Cache-Control"] = s.cacheControl
+	h["Vary"] = varyAcceptEncoding
 	if hit {
-		h.Set("X-Cache", "HIT")
+		h["X-Cache"] = xCacheHit
 	} else {
-		h.Set("X-Cache", "MISS")
+		h["X-Cache"] = xCacheMiss
 	}
 	gz := acceptsGzip(r.Header.Get("Accept-Encoding"))
 	etag := t.etag
 	if gz && !t.empty() {
 		etag = gzipETag(t.etag)
 	}
-	h.Set("ETag", etag)
+	h["Etag"] = []string{etag}
 	if matchesETag(r.Header.Get("If-None-Match"), t.etag) {
 		w.WriteHeader(http.StatusNotModified)
 		return nil
@@ -114,15 +151,15 @@ func (s *Service) serveTile(w http.ResponseWriter, r *http.Request) error {
 		w.WriteHeader(http.StatusNoContent)
 		return nil
 	}
-	h.Set("Content-Type", ContentType)
+	h["Content-Type"] = contentType
 	body, err := s.body(t, gz)
 	if err != nil {
 		return err
 	}
 	if gz {
-		h.Set("Content-Encoding", "gzip")
+		h["Content-Encoding"] = contentEncodingGzip
 	}
-	h.Set("Content-Length", itoa(len(body)))
+	h["Content-Length"] = []string{itoa(len(body))}
 	w.WriteHeader(http.StatusOK)
 	if r.Method != http.MethodHead {
 		w.Write(body)

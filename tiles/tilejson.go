@@ -102,7 +102,7 @@ func (s *Service) serveTileJSON(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	filters, err := ParseFilters(layers, r.URL.Query())
+	filters, err := s.parseFilters(layers, r.URL.RawQuery)
 	if err != nil {
 		return err
 	}

@@ -81,8 +81,10 @@ type Service struct {
 	// gzipWriters reuses gzip writers (each holds ~800 KB of compressor state).
 	gzipWriters sync.Pool
 
-	extentMu sync.Mutex
-	extents  map[string]*extent // per layer; dropped on invalidation
+	cacheControl []string // the Cache-Control header value
+	params       sync.Map // layer set → map[string]filterParam
+	extentMu     sync.Mutex
+	extents      map[string]*extent // per layer; dropped on invalidation
 }
 
 // extent is a layer's data bounds; ok is false for an empty table.
@@ -99,8 +101,9 @@ func New(pool *pgxpool.Pool, catalog *layer.Catalog, log *slog.Logger, opts Opti
 	opts = opts.withDefaults()
 	return &Service{
 		pool: pool, catalog: catalog, log: log, opts: opts,
-		cache:   newCache(opts.CacheBytes),
-		extents: map[string]*extent{},
+		cache:        newCache(opts.CacheBytes),
+		cacheControl: []string{opts.CacheControl},
+		extents:      map[string]*extent{},
 		gzipWriters: sync.Pool{New: func() any {
 			w, _ := gzip.NewWriterLevel(nil, gzip.BestSpeed)
 			return w

@@ -37,7 +37,7 @@ func TestMain(m *testing.M) { pgtest.Main(m) }
 // harness is a tile service on a fresh database holding the fixture, behind
 // a test HTTP server.
 type harness struct {
-	t       *testing.T
+	t       testing.TB
 	pool    *pgxpool.Pool
 	catalog *layer.Catalog
 	svc     *Service
@@ -45,7 +45,7 @@ type harness struct {
 	client  *http.Client
 }
 
-func newHarness(t *testing.T, opts Options) *harness {
+func newHarness(t testing.TB, opts Options) *harness {
 	t.Helper()
 	pool := pgtest.New(t)
 	fixture, err := os.ReadFile("../testdata/tiles/fixture.sql")

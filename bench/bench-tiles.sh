@@ -1,0 +1,281 @@
+#!/usr/bin/env bash
+# bench/bench-tiles.sh: vector-tile throughput (make bench).
+#
+# For two data sets — the demo county (all tiles of its extent, z10-z14, all
+# nine layers in one tile set) and a synthetic table of 1 M roads (z12-z14,
+# layer roads) — it measures with wrk (bench/tiles.lua cycling through the
+# tile list, -c16) requests/s and p50/p99 latency of:
+#   uncached  lastmile serve --tile-cache-bytes 0 (every request runs PostGIS)
+#   cached    lastmile serve with a warm cache
+#   nginx     the same gzipped tile bytes as static files (the ceiling)
+# and prints cached/nginx and uncached/cached, plus the slowest single tile
+# (sequential curl, cache off) of each data set.
+#
+# Environment: BENCH_DIR (work directory, default /tmp/lastmile-bench-tiles),
+# BENCH_SECONDS (per wrk run, default 15), BENCH_CONNECTIONS (default 16),
+# ROADS (synthetic roads, default 1000000), LASTMILE (binary, default
+# bin/lastmile), KEEP=1 keeps the work directory and its cluster data.
+# It starts its own PostgreSQL cluster (pg_ctl) and installs wrk and nginx
+# with apt-get when they are missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+WORK=${BENCH_DIR:-/tmp/lastmile-bench-tiles}
+SECONDS_PER_RUN=${BENCH_SECONDS:-15}
+CONNS=${BENCH_CONNECTIONS:-16}
+ROADS=${ROADS:-1000000}
+LASTMILE=${LASTMILE:-$ROOT/bin/lastmile}
+ALL_LAYERS=roads,water_pipelines,power_upgrades,house_renovations,relocation_sites,villages,admin_areas,hazard_zones,facilities
+
+log() { printf '[bench-tiles %s] %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
+
+# --- tools -------------------------------------------------------------------
+need_apt=()
+command -v wrk >/dev/null || need_apt+=(wrk)
+command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || need_apt+=(nginx-light)
+command -v curl >/dev/null || need_apt+=(curl)
+if [ ${#need_apt[@]} -gt 0 ]; then
+	log "installing ${need_apt[*]}"
+	SUDO=; [ "$(id -u)" = 0 ] || SUDO=sudo
+	# Keep the nginx package from starting a system-wide server.
+	made_policy=0
+	if [ ! -e /usr/sbin/policy-rc.d ]; then
+		printf '#!/bin/sh\nexit 101\n' | $SUDO tee /usr/sbin/policy-rc.d >/dev/null
+		$SUDO chmod +x /usr/sbin/policy-rc.d
+		made_policy=1
+	fi
+	DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q "${need_apt[@]}" >/dev/null ||
+		{ $SUDO apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q "${need_apt[@]}" >/dev/null; }
+	[ $made_policy = 1 ] && $SUDO rm -f /usr/sbin/policy-rc.d
+fi
+NGINX=$(command -v nginx || echo /usr/sbin/nginx)
+[ -x "$LASTMILE" ] || (log "building $LASTMILE" && go build -o "$LASTMILE" ./cmd/lastmile)
+PGBIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
+[ -n "$PGBIN" ] || { echo "PostgreSQL binaries not found: run scripts/setup" >&2; exit 1; }
+
+# --- work directory, cluster, cleanup -----------------------------------------
+rm -rf "$WORK"
+mkdir -p "$WORK"
+PIDS=()
+cleanup() {
+	for p in "${PIDS[@]:-}"; do [ -n "$p" ] && kill "$p" 2>/dev/null || true; done
+	[ -f "$WORK/nginx.pid" ] && kill "$(cat "$WORK/nginx.pid")" 2>/dev/null || true
+	as_pg "$PGBIN/pg_ctl" -D "$WORK/pg" -m fast -w stop >/dev/null 2>&1 || true
+	[ "${KEEP:-0}" = 1 ] || rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+as_pg() {
+	if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+}
+if [ "$(id -u)" = 0 ]; then chown postgres "$WORK"; chmod 755 "$WORK"; fi
+log "starting a PostgreSQL cluster in $WORK/pg"
+as_pg "$PGBIN/initdb" -D "$WORK/pg" -U postgres --auth=trust -E UTF8 --locale=C >/dev/null
+cat >>"$WORK/pg/postgresql.conf" <<CONF
+listen_addresses = ''
+unix_socket_directories = '$WORK'
+max_connections = 100
+shared_buffers = 512MB
+work_mem = 16MB
+maintenance_work_mem = 256MB
+fsync = off
+synchronous_commit = off
+full_page_writes = off
+jit = off
+CONF
+as_pg "$PGBIN/pg_ctl" -D "$WORK/pg" -l "$WORK/pg.log" -w start >/dev/null
+PSQL=("$PGBIN/psql" -X -q -v ON_ERROR_STOP=1 -h "$WORK" -U postgres)
+url() { echo "postgres://postgres@/$1?host=$WORK&sslmode=disable"; }
+for db in demo roads1m; do
+	"${PSQL[@]}" -d postgres -c "CREATE DATABASE $db"
+	"$LASTMILE" migrate --database-url "$(url $db)" >/dev/null 2>&1
+done
+
+free_port() {
+	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])' 2>/dev/null ||
+		echo $((20000 + RANDOM % 20000))
+}
+
+# start_server NAME DB CACHE_BYTES [demo]: starts lastmile, sets $PORT.
+start_server() {
+	local name=$1 db=$2 cache=$3 cmd=${4:-serve}
+	PORT=$(free_port)
+	LASTMILE_LOG_LEVEL=warn "$LASTMILE" "$cmd" --database-url "$(url "$db")" --addr "127.0.0.1:$PORT" \
+		--tile-cache-bytes "$cache" >"$WORK/$name.out" 2>"$WORK/$name.log" &
+	SERVER_PID=$!
+	PIDS+=("$SERVER_PID")
+	for _ in $(seq 1 600); do
+		curl -fs "http://127.0.0.1:$PORT/readyz" >/dev/null 2>&1 && return 0
+		kill -0 "$SERVER_PID" 2>/dev/null || { cat "$WORK/$name.log" >&2; return 1; }
+		sleep 0.5
+	done
+	echo "lastmile $name did not become ready" >&2
+	return 1
+}
+stop_server() { kill "$SERVER_PID" 2>/dev/null || true; wait "$SERVER_PID" 2>/dev/null || true; }
+
+# tile_list DB LAYERS ZMIN ZMAX EXTENT_TABLES: every tile of the data extent.
+tile_list() {
+	local db=$1 layers=$2 zmin=$3 zmax=$4 tables=$5 union=""
+	for t in ${tables//,/ }; do union+="${union:+ UNION ALL }SELECT geom FROM lastmile.$t"; done
+	"${PSQL[@]}" -d "$db" -At <<SQL
+WITH e AS (SELECT ST_Extent(geom) AS b FROM ($union) s),
+r AS (
+    SELECT z,
+           floor((ST_XMin(b) + 180) / 360 * 2 ^ z)::int AS x0,
+           floor((ST_XMax(b) + 180) / 360 * 2 ^ z)::int AS x1,
+           floor((1 - ln(tan(radians(ST_YMax(b))) + 1 / cos(radians(ST_YMax(b)))) / pi()) / 2 * 2 ^ z)::int AS y0,
+           floor((1 - ln(tan(radians(ST_YMin(b))) + 1 / cos(radians(ST_YMin(b)))) / pi()) / 2 * 2 ^ z)::int AS y1
+    FROM e, generate_series($zmin, $zmax) AS z
+)
+SELECT format('/tiles/%s/%s/%s/%s.mvt', '$layers', z, x, y)
+FROM r, generate_series(x0, x1) AS x, generate_series(y0, y1) AS y
+ORDER BY z, x, y
+SQL
+}
+
+# fetch_all LIST PORT DIR: fetches every tile gzipped into DIR (warming the
+# cache), keeps the non-empty ones in LIST.nonempty.
+fetch_all() {
+	local list=$1 port=$2 dir=$3
+	mkdir -p "$dir"
+	xargs -P 4 -I{} sh -c 'f="$2{}"; mkdir -p "$(dirname "$f")"; code=$(curl -s -H "Accept-Encoding: gzip" -o "$f" -w "%{http_code}" "http://127.0.0.1:$1{}"); echo "$code {}"' _ "$port" "$dir" <"$list" >"$list.codes"
+	if grep -qv '^20[04] ' "$list.codes"; then
+		echo "tile requests failed:" >&2
+		grep -v '^20[04] ' "$list.codes" | head >&2
+		return 1
+	fi
+	grep '^200 ' "$list.codes" | cut -d' ' -f2 | shuf --random-source=<(yes) >"$list.nonempty"
+}
+
+# run_wrk LABEL URL LIST: one wrk run; appends a row to the results.
+run_wrk() {
+	local label=$1 url=$2 list=$3 out
+	out=$(TILE_LIST=$list wrk -t2 -c"$CONNS" -d"${SECONDS_PER_RUN}s" --latency -s "$ROOT/bench/tiles.lua" "$url" 2>&1)
+	local line
+	line=$(grep '^RESULT' <<<"$out") || { echo "$out" >&2; return 1; }
+	echo "$label $line" >>"$WORK/results"
+	log "$label $line"
+}
+
+# worst_tile LIST PORT: the slowest tile fetched one at a time (cache off).
+worst_tile() {
+	local list=$1 port=$2
+	while read -r p; do
+		curl -s -o /dev/null -H 'Accept-Encoding: gzip' -w "%{time_total} $p\n" "http://127.0.0.1:$port$p"
+	done <"$list" | sort -n | tail -1
+}
+
+# nginx serving DIR with the same headers as lastmile's cached path.
+start_nginx() {
+	local dir=$1
+	NGINX_PORT=$(free_port)
+	cat >"$WORK/nginx.conf" <<CONF
+worker_processes auto;
+daemon off;
+pid $WORK/nginx.pid;
+error_log $WORK/nginx.err warn;
+events { worker_connections 1024; }
+http {
+    access_log off;
+    sendfile on;
+    tcp_nopush on;
+    keepalive_requests 1000000;
+    client_body_temp_path $WORK/nginx-tmp;
+    proxy_temp_path $WORK/nginx-tmp;
+    fastcgi_temp_path $WORK/nginx-tmp;
+    uwsgi_temp_path $WORK/nginx-tmp;
+    scgi_temp_path $WORK/nginx-tmp;
+    server {
+        listen 127.0.0.1:$NGINX_PORT;
+        root $dir;
+        location /tiles/ {
+            types { }
+            default_type application/vnd.mapbox-vector-tile;
+            add_header Content-Encoding gzip;
+            add_header Cache-Control "public, max-age=60";
+            add_header Vary Accept-Encoding;
+            add_header X-Cache HIT;
+        }
+    }
+}
+CONF
+	mkdir -p "$WORK/nginx-tmp"
+	"$NGINX" -c "$WORK/nginx.conf" -p "$WORK" &
+	NGINX_PID=$!
+	PIDS+=("$NGINX_PID")
+	for _ in $(seq 1 50); do
+		curl -s -o /dev/null "http://127.0.0.1:$NGINX_PORT/" && return 0
+		sleep 0.1
+	done
+	echo "nginx did not start; see $WORK/nginx.err" >&2
+	return 1
+}
+stop_nginx() { kill "$NGINX_PID" 2>/dev/null || true; wait "$NGINX_PID" 2>/dev/null || true; rm -f "$WORK/nginx.pid"; }
+
+# bench_set NAME DB LIST: the three runs on one data set.
+bench_set() {
+	local name=$1 db=$2 list=$3
+	log "$name: $(wc -l <"$list") tiles in the list"
+	start_server "$name-warm" "$db" $((1024 << 20))
+	local start=$SECONDS
+	fetch_all "$list" "$PORT" "$WORK/www-$name"
+	log "$name: $(wc -l <"$list.nonempty") non-empty tiles (empty ones answer 204 and are left out of the runs), fetched cold in $((SECONDS - start)) s"
+	run_wrk "$name cached" "http://127.0.0.1:$PORT" "$list.nonempty"
+	curl -s "http://127.0.0.1:$PORT/tiles" | python3 -c 'import json,sys; c=json.load(sys.stdin)["cache"]; print("cache:", c)' >&2 || true
+	stop_server
+
+	start_nginx "$WORK/www-$name"
+	run_wrk "$name nginx" "http://127.0.0.1:$NGINX_PORT" "$list.nonempty"
+	stop_nginx
+
+	start_server "$name-cold" "$db" 0
+	run_wrk "$name uncached" "http://127.0.0.1:$PORT" "$list.nonempty"
+	local sample=$list.nonempty
+	if [ "$(wc -l <"$list.nonempty")" -gt 400 ]; then
+		# The slowest tiles are at the lowest zoom: time those one by one.
+		local zmin
+		zmin=$(awk -F/ '{print $4}' "$list.nonempty" | sort -n | head -1)
+		awk -F/ -v z="$zmin" '$4 == z' "$list.nonempty" >"$list.worst"
+		sample=$list.worst
+	fi
+	echo "$name worst $(worst_tile "$sample" "$PORT") (of $(wc -l <"$sample") tiles fetched one at a time, cache off)" >>"$WORK/results"
+	stop_server
+}
+
+: >"$WORK/results"
+
+# --- demo county, z10-z14, all layers ----------------------------------------
+log "loading the demo county"
+start_server demo-load demo 0 demo
+stop_server
+tile_list demo "$ALL_LAYERS" 10 14 admin_areas,roads,villages >"$WORK/demo.list"
+bench_set demo demo "$WORK/demo.list"
+
+# --- 1 M synthetic roads, z12-z14 ---------------------------------------------
+log "generating $ROADS synthetic roads"
+start=$SECONDS
+"${PSQL[@]}" -d roads1m -v n="$ROADS" -f "$ROOT/bench/roads1m.sql" >/dev/null
+log "generated in $((SECONDS - start)) s"
+tile_list roads1m roads 12 14 roads >"$WORK/roads1m.list"
+bench_set roads1m roads1m "$WORK/roads1m.list"
+
+# --- report -------------------------------------------------------------------
+echo
+echo "Vector tiles: wrk -t2 -c$CONNS -d${SECONDS_PER_RUN}s, Accept-Encoding: gzip"
+echo "machine: $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')), $(free -g | awk '/Mem:/{print $2}') GiB RAM, load before: $(cut -d' ' -f1-3 /proc/loadavg)"
+printf '%-10s %-9s %10s %9s %9s %9s %7s\n' dataset mode req/s p50_ms p99_ms max_ms errors
+awk '$2 != "worst" {
+	split("", v); for (i = 4; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
+	printf "%-10s %-9s %10s %9s %9s %9s %7s\n", $1, $2, v["rps"], v["p50_ms"], v["p99_ms"], v["max_ms"], v["errors"]
+}' "$WORK/results"
+awk '$2 != "worst" { for (i = 4; i <= NF; i++) { split($i, kv, "="); if (kv[1] == "rps") r[$1 " " $2] = kv[2] } }
+END {
+	n = split("demo roads1m", sets, " ")
+	for (i = 1; i <= n; i++) {
+		s = sets[i]
+		if (r[s " nginx"] > 0) printf "%-10s cached/nginx   = %.2f\n", s, r[s " cached"] / r[s " nginx"]
+		if (r[s " cached"] > 0) printf "%-10s uncached/cached = %.3f\n", s, r[s " uncached"] / r[s " cached"]
+	}
+}' "$WORK/results"
+grep ' worst ' "$WORK/results" | awk '{ printf "%-10s slowest tile %.0f ms: %s %s\n", $1, $3 * 1000, $4, substr($0, index($0, "(")) }'
