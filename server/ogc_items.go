@@ -90,7 +90,11 @@ func (s *Server) ogcItems(w http.ResponseWriter, r *http.Request) error {
 	}
 
 	self := baseURL(r) + r.URL.Path
-	links := []link{{Href: self + "?" + r.URL.RawQuery, Rel: "self", Type: GeoJSONType, Title: "this page"}}
+	selfHref := self
+	if r.URL.RawQuery != "" {
+		selfHref += "?" + r.URL.RawQuery
+	}
+	links := []link{{Href: selfHref, Rel: "self", Type: GeoJSONType, Title: "this page"}}
 	if q.Offset+returned < matched {
 		links = append(links, link{Href: pageURL(self, r.URL.Query(), q.Offset+q.Limit, q.Limit), Rel: "next", Type: GeoJSONType, Title: "next page"})
 	}
@@ -104,7 +108,7 @@ func (s *Server) ogcItems(w http.ResponseWriter, r *http.Request) error {
 	var out io.Writer = w
 	var gz *gzip.Writer
 	if acceptsGzip(r) {
-		// Pages are large and repetitive (GeoJSON compresses ~6:1); the
+		// Pages are large and repetitive (GeoJSON compresses several-fold); the
 		// fastest level keeps the stream CPU-cheap.
 		w.Header().Set("Content-Encoding", "gzip")
 		gz, _ = gzip.NewWriterLevel(w, gzip.BestSpeed)
