@@ -142,3 +142,40 @@ func nullable(s string) any {
 	}
 	return s
 }
+
+// FuzzAggregateParams: the lengths/progress parameter parser never panics
+// and rejects with an invalid error that has details.
+func FuzzAggregateParams(f *testing.F) {
+	for _, s := range []string{
+		"layer=roads&group_by=county,year,surface,road_class&status=completed",
+		"layer=house_renovations&group_by=township&as_of=2015-12-31&series=year",
+		"layer=roads&filter=hardened&filter=width_m>=3&surface=cement,asphalt", "layer=villages&population=abc",
+		"group_by=,,&layer=", "layer=power_upgrades&kind=line&voltage_kv<=10",
+	} {
+		f.Add(s)
+	}
+	c := layer.Default()
+	f.Fuzz(func(t *testing.T, s string) {
+		v, err := url.ParseQuery(s)
+		if err != nil {
+			return
+		}
+		q := newStatsQuery(v)
+		req := parseAggregate(q, c, v, "roads", nil, "", true)
+		if err := q.finish(); err != nil {
+			var e *lastmile.Error
+			if !errors.As(err, &e) || e.Code != lastmile.EINVALID || len(e.Details) == 0 {
+				t.Fatalf("%q: %v", s, err)
+			}
+			return
+		}
+		if req.agg.layer == nil {
+			t.Fatalf("%q: accepted without a layer", s)
+		}
+		for _, d := range req.agg.dims {
+			if d.SQL == "" {
+				t.Fatalf("%q: empty dimension %+v", s, d)
+			}
+		}
+	})
+}
