@@ -199,7 +199,7 @@ func (s *Server) ogcCollections(w http.ResponseWriter, r *http.Request) error {
 		cs = append(cs, c)
 	}
 	respond.JSON(w, http.StatusOK, map[string]any{
-		"links": []link{{Href: b + "/ogc/collections", Rel: "self", Type: JSONType, Title: "the collections"}},
+		"links":       []link{{Href: b + "/ogc/collections", Rel: "self", Type: JSONType, Title: "the collections"}},
 		"collections": cs,
 	})
 	return nil

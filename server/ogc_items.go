@@ -313,8 +313,10 @@ func (s *Server) update(w http.ResponseWriter, r *http.Request, patch bool) erro
 	return writeFeature(w, http.StatusOK, f)
 }
 
-func (s *Server) ogcReplace(w http.ResponseWriter, r *http.Request) error { return s.update(w, r, false) }
-func (s *Server) ogcPatch(w http.ResponseWriter, r *http.Request) error   { return s.update(w, r, true) }
+func (s *Server) ogcReplace(w http.ResponseWriter, r *http.Request) error {
+	return s.update(w, r, false)
+}
+func (s *Server) ogcPatch(w http.ResponseWriter, r *http.Request) error { return s.update(w, r, true) }
 
 func (s *Server) ogcDelete(w http.ResponseWriter, r *http.Request) error {
 	ctx, l, err := s.writeContext(r)

@@ -55,7 +55,7 @@ func OpenAPI(c *layer.Catalog, serverURL string, private bool) obj {
 			}
 			params = append(params, obj{"name": f.Name, "in": "query", "style": "form", "explode": false,
 				"description": f.Label + " (" + f.LabelZH + "); several values separated by commas match any of them",
-				"schema": obj{"type": "array", "items": fieldSchema(f)}})
+				"schema":      obj{"type": "array", "items": fieldSchema(f)}})
 		}
 		items := "/collections/" + name + "/items"
 		paths["/collections/"+name] = obj{"get": op("the "+name+" collection", "Collection_"+name, nil, jsonResponse("the collection with its extent"))}
