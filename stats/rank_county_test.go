@@ -92,7 +92,7 @@ func TestRankCountyGrid(t *testing.T) {
 	for _, c := range cands[:50] {
 		geoms = append(geoms, c.wkb)
 	}
-	rows, err := pool.Query(context.Background(), "EXPLAIN "+rankSQL["rank_measure"], geoms, true, 3000.0)
+	rows, err := pool.Query(context.Background(), "EXPLAIN "+rankSQL["rank_measure"], geoms, true, 3000.0, true)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,7 +4,8 @@
 -- nearest on the sphere, then measured on the spheroid; one LATERAL probe per
 -- candidate and kind, never a cross join), the
 -- geodesic area of polygon candidates, and the population of villages
--- within $3 metres (skipped when $2 is false).
+-- within $3 metres (skipped when $2 is false); the nearest village is
+-- looked up only when $4 (the village constraint is on).
 -- $1: the candidates' geometries as WKB (EPSG:4326); rows come back by
 -- their 1-based position in $1.
 -- The hardened-road predicate comes from the layer catalog (layer.Hardened)
@@ -92,7 +93,7 @@ LEFT JOIN LATERAL (
 LEFT JOIN LATERAL (
     SELECT v.id, v.name, ST_Distance(v.geom::geography, c.geog) AS d
     FROM villages v
-    WHERE v.status <> 'cancelled'
+    WHERE $4::boolean AND v.status <> 'cancelled'
     ORDER BY v.geom::geography <-> c.geog
     LIMIT 1
 ) vl ON true
