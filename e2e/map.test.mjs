@@ -326,7 +326,7 @@ test('editing: move a village with a token; a stale version is reported as a con
   await page.waitForFunction((id) => window.lastmile.state.selected?.id === id && window.lastmile.state.selected?.etag, id, { timeout: 10_000 });
   await page.locator('.maplibregl-popup-close-button').click();
   // Move it 80 px east.
-  await page.locator('#edit-box button').click();
+  await page.getByRole('button', { name: 'Move this village' }).click();
   await page.mouse.click(box.x + x + 80, box.y + y);
   await page.locator('#edit-msg.ok').waitFor({ timeout: 15_000 });
   const v1 = await item();
@@ -347,7 +347,7 @@ test('editing: move a village with a token; a stale version is reported as a con
   });
   assert.equal(other.status, 200, 'concurrent edit through the API');
   expected.add(`412 /ogc/collections/villages/items/${id}`);
-  await page.locator('#edit-box button').click();
+  await page.getByRole('button', { name: 'Move this village' }).click();
   await page.mouse.click(box.x + nx, box.y + ny + 60);
   await page.locator('#edit-msg.error').waitFor({ timeout: 15_000 });
   assert.equal(await page.locator('#edit-msg').getAttribute('data-status'), '412');
@@ -355,6 +355,85 @@ test('editing: move a village with a token; a stale version is reported as a con
   const v2 = await item();
   assert.deepEqual(v2.f.geometry.coordinates, v1.f.geometry.coordinates, 'the stale move was not saved');
   await page.screenshot({ path: join(ARTIFACTS, 'conflict.png') });
+});
+
+test("editing: change a road's surface and status, extend it, draw a new road", async (t) => {
+  if (!TOKEN) return t.skip('no token (lastmile token create failed)');
+  if (has.ogc !== 200 || has.tiles !== 200) return t.skip('feature API or tiles not served yet');
+  await page.locator('#tabs [data-tab=edit]').click();
+  await inPage(() => { const m = window.lastmile.map; m.jumpTo({ center: m.getCenter(), zoom: 14 }); });
+  await idle();
+  // A point on a road with nothing else within 8 px.
+  const target = await inPage(() => {
+    const map = window.lastmile.map;
+    const { clientWidth: w, clientHeight: h } = map.getCanvas();
+    for (const f of map.queryRenderedFeatures({ layers: ['roads--line'] })) {
+      if (f.geometry.type !== 'LineString') continue;
+      const l = f.geometry.coordinates;
+      for (let i = 0; i + 1 < l.length; i++) {
+        const a = map.project(l[i]), b = map.project(l[i + 1]);
+        const p = [(a.x + b.x) / 2, (a.y + b.y) / 2];
+        if (p[0] < 60 || p[1] < 60 || p[0] > w - 60 || p[1] > h - 60 || Math.hypot(a.x - b.x, a.y - b.y) < 30) continue;
+        const near = map.queryRenderedFeatures([[p[0] - 8, p[1] - 8], [p[0] + 8, p[1] + 8]]).filter((x) => x.layer.metadata?.['lm:layer'] && x.layer.metadata['lm:layer'] !== 'admin_areas');
+        if (near.every((x) => x.layer.metadata['lm:layer'] === 'roads' && x.id === f.id)) return { id: f.id, p };
+      }
+    }
+    return null;
+  });
+  assert.ok(target, 'a road to click in view');
+  const box = await page.locator('#map canvas').boundingBox();
+  await page.mouse.click(box.x + target.p[0], box.y + target.p[1]);
+  await page.waitForFunction((id) => window.lastmile.state.selected?.layer === 'roads' && window.lastmile.state.selected?.id === id && window.lastmile.state.selected?.etag, target.id, { timeout: 10_000 });
+  await page.locator('.maplibregl-popup-close-button').click();
+  const url = `${BASE}/ogc/collections/roads/items/${target.id}`;
+  const r0 = await (await fetch(url)).json();
+  const surface = r0.properties.surface === 'asphalt' ? 'gravel' : 'asphalt';
+  await page.locator('#e-surface').selectOption(surface);
+  await page.locator('#e-status').selectOption('under_construction');
+  await page.locator('#e-save').click();
+  await page.locator('#edit-msg.ok').waitFor({ timeout: 15_000 });
+  const r1 = await (await fetch(url)).json();
+  assert.equal(r1.properties.surface, surface);
+  assert.equal(r1.properties.status, 'under_construction');
+  assert.equal(r1.properties.version, r0.properties.version + 1);
+  // The tiles refresh: the road is drawn with its new surface.
+  await page.waitForFunction(([id, surface]) => window.lastmile.map.queryRenderedFeatures({ layers: ['roads--planned'] }).some((f) => f.id === id && f.properties.surface === surface),
+    [target.id, surface], { timeout: 15_000 });
+  // Extend it by two points beyond its last vertex.
+  const n0 = r1.geometry.type === 'LineString' ? r1.geometry.coordinates.length : r1.geometry.coordinates.at(-1).length;
+  const end = r1.geometry.type === 'LineString' ? r1.geometry.coordinates.at(-1) : r1.geometry.coordinates.at(-1).at(-1);
+  await inPage((c) => window.lastmile.map.jumpTo({ center: c }), end);
+  await idle();
+  await page.getByRole('button', { name: 'Extend this road' }).click();
+  const c = await inPage((c) => { const p = window.lastmile.map.project(c); return [p.x, p.y]; }, end);
+  await page.mouse.click(box.x + c[0] + 40, box.y + c[1] + 30);
+  await page.mouse.click(box.x + c[0] + 90, box.y + c[1] + 50);
+  await page.getByRole('button', { name: 'Finish and save' }).click();
+  await page.locator('#edit-msg.ok').waitFor({ timeout: 15_000 });
+  const r2 = await (await fetch(url)).json();
+  const n2 = r2.geometry.type === 'LineString' ? r2.geometry.coordinates.length : r2.geometry.coordinates.at(-1).length;
+  assert.equal(n2, n0 + 2, 'two vertices added');
+  // Draw a new road.
+  await page.getByRole('button', { name: 'Draw a new road' }).click();
+  await page.mouse.click(box.x + 200, box.y + 200);
+  await page.mouse.click(box.x + 260, box.y + 240);
+  await page.mouse.dblclick(box.x + 320, box.y + 230);
+  await page.locator('#edit-msg.ok').waitFor({ timeout: 15_000 });
+  const id = (await page.locator('#edit-msg').textContent()).match(/#(\d+)/)?.[1];
+  assert.ok(id, 'created road id shown: ' + await page.locator('#edit-msg').textContent());
+  const created = await (await fetch(`${BASE}/ogc/collections/roads/items/${id}`)).json();
+  assert.equal(created.geometry.coordinates.length, 3);
+  assert.equal(created.properties.updated_by, 'e2e browser');
+});
+
+test('overview screenshot', async () => {
+  await page.locator('#tabs [data-tab=dashboard]').click();
+  await page.locator('#d-km').fill('1');
+  await page.locator('#d-km').dispatchEvent('change');
+  await fitCounty();
+  await idle();
+  await page.waitForFunction(() => (document.querySelector('#card-coverage')?.dataset.url || '').includes('within_m=1000&'));
+  await page.screenshot({ path: join(ARTIFACTS, 'overview.png') });
 });
 
 test('no console errors and no request to another origin', () => {

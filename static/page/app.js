@@ -44,6 +44,8 @@ const I18N = {
     setup: 'The map libraries are not installed on the server: run scripts/setup (npm ci in static/).',
     first_tiles: 'first tiles drawn in', chart_missing: 'chart library missing — run scripts/setup',
     km: 'km', year: 'year', completed_pct: '% completed', area_view_bbox: 'view',
+    extend_road: 'Extend this road', draw_road: 'Draw a new road', draw_help: 'Click points on the map; double-click to finish.',
+    finish: 'Finish and save', created: 'Created road #%id. Tiles refreshed.', name: 'Name',
   },
   zh: {
     title: 'lastmile — 农村基础设施一张图', tab_layers: '图层', tab_dashboard: '统计', tab_sites: '选址', tab_edit: '编辑',
@@ -69,6 +71,8 @@ const I18N = {
     setup: '服务器未安装地图库：请运行 scripts/setup（在 static/ 中执行 npm ci）。',
     first_tiles: '首批瓦片绘制用时', chart_missing: '缺少图表库——请运行 scripts/setup',
     km: '公里', year: '年', completed_pct: '完成率 %', area_view_bbox: '视图',
+    extend_road: '延长此道路', draw_road: '绘制新道路', draw_help: '在地图上依次点击，双击结束。',
+    finish: '完成并保存', created: '已新建道路 #%id，瓦片已刷新。', name: '名称',
   },
 };
 
@@ -557,6 +561,7 @@ function historyList(layerName, data) {
 async function onMapClick(e) {
   const map = state.map;
   if (state.moving) { finishMove(e.lngLat); return; }
+  if (state.drawing) { addDrawPoint(e.lngLat); return; }
   const pad = 4;
   const feats = map.queryRenderedFeatures([[e.point.x - pad, e.point.y - pad], [e.point.x + pad, e.point.y + pad]], { layers: interactiveLayers() });
   if (!feats.length) return;
@@ -850,11 +855,18 @@ function editMsg(text, kind = '') { const m = $('#edit-msg'); m.textContent = te
 function renderEditBox() {
   const box = $('#edit-box');
   const s = state.selected;
-  if (!s || !['villages', 'roads'].includes(s.layer)) { box.replaceChildren(el('p', { class: 'sub', text: t('select_feature') })); return; }
+  const draw = el('button', { type: 'button', text: t('draw_road'), onclick: () => startDrawing(null) });
+  if (state.drawing) {
+    box.replaceChildren(el('p', { text: t('draw_help') }),
+      el('button', { type: 'button', text: t('finish'), onclick: finishDrawing }),
+      el('button', { type: 'button', text: t('cancel'), onclick: cancelDrawing }));
+    return;
+  }
+  if (!s || !['villages', 'roads'].includes(s.layer)) { box.replaceChildren(el('p', { class: 'sub', text: t('select_feature') }), draw); return; }
   const p = s.feature?.properties || s.props;
   const head = el('h3', { text: `${layerTitle(s.layer)}: ${p.name || '#' + s.id} (v${p.version ?? '?'})` });
   if (s.layer === 'villages') {
-    box.replaceChildren(head, el('button', { type: 'button', text: t('move_village'), onclick: () => { state.moving = true; editMsg(t('move_click')); } }));
+    box.replaceChildren(head, el('button', { type: 'button', text: t('move_village'), onclick: () => { state.moving = true; editMsg(t('move_click')); } }), el('hr'), draw);
     return;
   }
   const sel = (field) => {
@@ -862,23 +874,102 @@ function renderEditBox() {
     return el('label', {}, fieldLabel('roads', field), el('select', { id: 'e-' + field }, ...fd.enum.map((v) => el('option', { value: v, selected: p[field] === v, text: tv(v) }))));
   };
   box.replaceChildren(head, sel('status'), sel('surface'),
-    el('button', { type: 'button', text: t('save'), onclick: () => saveEdit({ properties: { status: $('#e-status').value, surface: $('#e-surface').value } }) }));
+    el('button', { type: 'button', id: 'e-save', text: t('save'), onclick: () => saveEdit({ properties: { status: $('#e-status').value, surface: $('#e-surface').value } }) }),
+    el('button', { type: 'button', text: t('extend_road'), onclick: () => startDrawing(s) }), el('hr'), draw);
 }
 
-function finishMove(lngLat) {
+// Drawing: a new road, or the extension of the selected one. Points are
+// added by clicks; a double-click (or Finish) saves.
+function startDrawing(sel) {
+  let base = null;
+  if (sel) {
+    const g = sel.feature?.geometry;
+    if (!g) { editMsg(t('loading')); return; }
+    base = g.type === 'LineString' ? g.coordinates : g.coordinates.at(-1);
+  }
+  state.drawing = { base, extend: !!sel, points: [], type: sel ? sel.feature.geometry.type : 'LineString' };
+  state.map.doubleClickZoom.disable();
+  state.map.once('dblclick', finishDrawing);
+  editMsg(t('draw_help'));
+  renderEditBox();
+}
+
+function drawnLine() {
+  const d = state.drawing;
+  const pts = d.points.filter((p, i, a) => i === 0 || Math.hypot(p[0] - a[i - 1][0], p[1] - a[i - 1][1]) > 1e-7);
+  if (!d.base) return pts;
+  // Extend from the end nearer the first new point.
+  const first = pts[0];
+  if (!first) return d.base;
+  const dist = (a) => Math.hypot(a[0] - first[0], a[1] - first[1]);
+  return dist(d.base[0]) < dist(d.base.at(-1)) ? [...pts.reverse(), ...d.base] : [...d.base, ...pts];
+}
+
+function addDrawPoint(lngLat) {
+  state.drawing.points.push([+lngLat.lng.toFixed(7), +lngLat.lat.toFixed(7)]);
+  const line = drawnLine();
+  setHighlight(line.length > 1 ? { type: 'LineString', coordinates: line } : { type: 'Point', coordinates: line[0] });
+}
+
+function cancelDrawing() {
+  state.drawing = null;
+  state.map.doubleClickZoom.enable();
+  setHighlight(null);
+  editMsg('');
+  renderEditBox();
+}
+
+async function finishDrawing() {
+  const d = state.drawing;
+  if (!d) return;
+  const line = drawnLine();
+  state.drawing = null;
+  setTimeout(() => state.map.doubleClickZoom.enable(), 0);
+  if (line.length < 2 || !d.points.length) { cancelDrawing(); return; }
+  if (d.extend) {
+    const s = state.selected;
+    const geometry = s.feature.geometry.type === 'LineString' ? { type: 'LineString', coordinates: line }
+      : { type: 'MultiLineString', coordinates: [...s.feature.geometry.coordinates.slice(0, -1), line] };
+    await saveEdit({ geometry });
+    renderEditBox();
+    return;
+  }
+  const token = ($('#e-token').value || '').trim();
+  if (!token) { editMsg(t('need_token'), 'error'); renderEditBox(); return; }
+  const res = await api('/ogc/collections/roads/items', {
+    method: 'POST', headers: { 'Content-Type': 'application/geo+json', Authorization: 'Bearer ' + token },
+    body: JSON.stringify({ type: 'Feature', geometry: { type: 'LineString', coordinates: line },
+      properties: { status: 'planned', road_class: 'village', surface: 'cement', name: `${tv('planned')} ${new Date().toISOString().slice(0, 10)}` } }),
+  });
+  if (!res.ok) {
+    const e = res.data?.error;
+    editMsg(`${res.status} ${e?.message || ''} ${(e?.details || []).map((x) => typeof x === 'string' ? x : (x.message || JSON.stringify(x))).join('; ')}`, 'error');
+    renderEditBox();
+    return;
+  }
+  const id = res.data?.id ?? (res.headers.get('Location') || '').split('/').pop();
+  state.editEpoch++;
+  refreshTiles(['roads']);
+  editMsg(t('created').replace('%id', id), 'ok');
+  renderEditBox();
+}
+
+async function finishMove(lngLat) {
   state.moving = false;
   const coords = [+lngLat.lng.toFixed(7), +lngLat.lat.toFixed(7)];
   setHighlight({ type: 'Point', coordinates: coords });
-  saveEdit({ geometry: { type: 'Point', coordinates: coords } });
+  const ok = await saveEdit({ geometry: { type: 'Point', coordinates: coords } });
+  // Not saved: show the village where it really is.
+  if (!ok) setHighlight(state.selected?.feature?.geometry || state.selected?.geometry);
 }
 
 async function saveEdit(patch) {
   const s = state.selected;
   const token = ($('#e-token').value || '').trim();
-  if (!token) { editMsg(t('need_token'), 'error'); return; }
+  if (!token) { editMsg(t('need_token'), 'error'); return false; }
   if (!s.etag) {
     const r = await api(`/ogc/collections/${s.layer}/items/${s.id}`);
-    if (!r.ok) { editMsg(`${r.status} ${r.data?.error?.message || ''}`, 'error'); return; }
+    if (!r.ok) { editMsg(`${r.status} ${r.data?.error?.message || ''}`, 'error'); return false; }
     s.etag = r.headers.get('ETag'); s.feature = r.data;
   }
   const res = await api(`/ogc/collections/${s.layer}/items/${s.id}`, {
@@ -893,14 +984,14 @@ async function saveEdit(patch) {
       (res.data?.error?.message ? ` (${res.data.error.message})` : ''), 'error');
     $('#edit-msg').dataset.status = '412';
     if (now.ok) { s.feature = now.data; s.etag = now.headers.get('ETag'); renderEditBox(); }
-    return;
+    return false;
   }
-  if (res.status === 401) { editMsg(t('unauthorized'), 'error'); return; }
-  if (res.status === 403) { editMsg(t('forbidden'), 'error'); return; }
+  if (res.status === 401) { editMsg(t('unauthorized'), 'error'); return false; }
+  if (res.status === 403) { editMsg(t('forbidden'), 'error'); return false; }
   if (!res.ok) {
     const d = res.data?.error;
     editMsg(`${res.status} ${d?.message || ''} ${(d?.details || []).map((x) => typeof x === 'string' ? x : (x.message || JSON.stringify(x))).join('; ')}`, 'error');
-    return;
+    return false;
   }
   s.etag = res.headers.get('ETag') || s.etag;
   if (res.data?.properties) s.feature = res.data; else s.etag = null;
@@ -908,6 +999,7 @@ async function saveEdit(patch) {
   refreshTiles([s.layer]);
   editMsg(t('saved'), 'ok');
   renderEditBox();
+  return true;
 }
 
 boot().catch((err) => {
