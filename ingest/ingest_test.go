@@ -228,6 +228,28 @@ func TestReimportChangesNothing(t *testing.T) {
 	if after := tableState(t, pool, "roads"); after != before {
 		t.Fatalf("re-import changed the table or history: %s → %s", before, after)
 	}
+
+	// one attribute changed in one feature: one update, one history row
+	b, _ := os.ReadFile(filepath.Join(fixtures, "roads.geojsonl"))
+	changedFile := filepath.Join(t.TempDir(), "roads.geojsonl")
+	os.WriteFile(changedFile, []byte(strings.Replace(string(b), `"surface":"cement"`, `"surface":"asphalt"`, 1)), 0o644)
+	if _, err := importFiles(t, pool, store, "roads", ReadOptions{}, Options{}, filepath.Join(fixtures, "roads.geojsonl")); err != nil {
+		t.Fatal(err)
+	}
+	history := queryInt(t, pool, `SELECT count(*) FROM feature_history`)
+	rep, err = importFiles(t, pool, store, "roads", ReadOptions{}, Options{}, changedFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l := rep.Layers[0]; l.Inserted != 0 || l.Updated != 1 || l.Unchanged != 1 {
+		t.Fatalf("changed re-import: %+v", l)
+	}
+	if n := queryInt(t, pool, `SELECT count(*) FROM feature_history`); n != history+1 {
+		t.Fatalf("history rows %d → %d, want one more", history, n)
+	}
+	if got := queryString(t, pool, `SELECT surface FROM roads WHERE ext_id = 'S-1'`); got != "asphalt" {
+		t.Fatalf("S-1 surface = %s", got)
+	}
 }
 
 func TestBadFiles(t *testing.T) {

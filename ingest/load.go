@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -179,13 +180,16 @@ func (im *Importer) Import(ctx context.Context, jobs []Job, opt Options) (rep *R
 			rep.Layers = append(rep.Layers, s.report)
 			return s, nil
 		}
+		phase("start")
 		if err := im.copyJob(ctx, tx, job, get, opt, rep, &total); err != nil {
 			return rep, err
 		}
 	}
 	// Geometry checks PostGIS makes per row (validity, range after a
-	// transform, duplicate ids), then the upsert.
+	// transform, duplicate ids) run only when needed: when rows were
+	// already rejected (to list every problem) or when the upsert fails.
 	var bounds = map[string][]orb.Bound{}
+	phase("copy")
 	failed := false
 	for _, s := range stages {
 		for srid := range s.srids {
@@ -200,25 +204,6 @@ func (im *Importer) Import(ctx context.Context, jobs []Job, opt Options) (rep *R
 			}
 			s.report.Repaired = n
 		}
-		problems, err := s.diagnose(ctx, tx)
-		if err != nil {
-			return rep, err
-		}
-		if len(problems) > 0 {
-			rep.addProblems(s.report.Source, problems)
-			rows := map[int]bool{}
-			for _, p := range problems {
-				rows[p.Row] = true
-				s.bad[p.Row] = true
-			}
-			if opt.SkipInvalid {
-				tag, err := tx.Exec(ctx, `DELETE FROM `+s.ident()+` WHERE row_no = ANY($1)`, keys(rows))
-				if err != nil {
-					return rep, err
-				}
-				s.stagedBad = int(tag.RowsAffected())
-			}
-		}
 		s.report.Rejected = len(s.bad)
 		if len(s.bad) > 0 && !opt.SkipInvalid {
 			failed = true
@@ -226,21 +211,33 @@ func (im *Importer) Import(ctx context.Context, jobs []Job, opt Options) (rep *R
 	}
 	if failed {
 		for _, s := range stages {
-			s.report.Inserted, s.report.Updated, s.report.Unchanged = 0, 0, 0
+			if err := s.check(ctx, tx, rep, false); err != nil {
+				return rep, err
+			}
 		}
-		return rep, &lastmile.Error{Code: lastmile.EINVALID,
-			Message: fmt.Sprintf("%d rows are invalid; nothing was imported (use skip-invalid to import the good rows)", rep.Rejected()),
-			Details: rep.Problems}
+		return rep, rejectAll(rep, stages)
 	}
 	for _, s := range stages {
-		b, err := s.upsert(ctx, tx)
+		b, err := s.upsertChecked(ctx, tx, rep, opt.SkipInvalid)
 		if err != nil {
+			if lastmile.ErrorCode(err) == lastmile.EINVALID && len(rep.Problems) > 0 && !opt.SkipInvalid {
+				// list the problems of the other layers too
+				for _, o := range stages {
+					if o != s {
+						if err := o.check(ctx, tx, rep, false); err != nil {
+							return rep, err
+						}
+					}
+				}
+				return rep, rejectAll(rep, stages)
+			}
 			return rep, postgis.MapError(err)
 		}
 		if len(b) > 0 {
 			bounds[s.layer.Name] = append(bounds[s.layer.Name], b...)
 		}
 	}
+	phase("upsert")
 	if opt.DryRun {
 		return rep, nil
 	}
@@ -248,6 +245,7 @@ func (im *Importer) Import(ctx context.Context, jobs []Job, opt Options) (rep *R
 		return rep, postgis.MapError(err)
 	}
 	rep.Committed = true
+	phase("commit")
 	if im.store != nil {
 		names := make([]string, 0, len(bounds))
 		for n := range bounds {
@@ -259,6 +257,72 @@ func (im *Importer) Import(ctx context.Context, jobs []Job, opt Options) (rep *R
 		}
 	}
 	return rep, nil
+}
+
+// rejectAll is the error of an import that wrote nothing.
+func rejectAll(rep *Report, stages []*staging) error {
+	for _, s := range stages {
+		s.report.Inserted, s.report.Updated, s.report.Unchanged = 0, 0, 0
+	}
+	return &lastmile.Error{Code: lastmile.EINVALID,
+		Message: fmt.Sprintf("%d rows are invalid; nothing was imported (use skip-invalid to import the good rows)", rep.Rejected()),
+		Details: rep.Problems}
+}
+
+// check diagnoses the staged rows, adds their problems to the report and,
+// with remove, deletes the bad rows from the stage. It returns the
+// number of problems found.
+func (s *staging) check(ctx context.Context, tx pgx.Tx, rep *Report, remove bool) error {
+	problems, err := s.diagnose(ctx, tx)
+	if err != nil {
+		return err
+	}
+	if len(problems) == 0 {
+		return nil
+	}
+	rep.addProblems(s.report.Source, problems)
+	rows := map[int]bool{}
+	for _, p := range problems {
+		rows[p.Row] = true
+		s.bad[p.Row] = true
+	}
+	s.report.Rejected = len(s.bad)
+	if remove {
+		tag, err := tx.Exec(ctx, `DELETE FROM `+s.ident()+` WHERE row_no = ANY($1)`, keys(rows))
+		if err != nil {
+			return err
+		}
+		s.stagedBad += int(tag.RowsAffected())
+	}
+	return nil
+}
+
+// upsertChecked upserts in a savepoint; when PostGIS refuses a row, it
+// diagnoses the stage and, with skipInvalid, removes the bad rows and
+// upserts again, or else returns an invalid error.
+func (s *staging) upsertChecked(ctx context.Context, tx pgx.Tx, rep *Report, skipInvalid bool) ([]orb.Bound, error) {
+	sp, err := tx.Begin(ctx)
+	if err != nil {
+		return nil, err
+	}
+	b, err := s.upsert(ctx, sp)
+	if err == nil {
+		return b, sp.Commit(ctx)
+	}
+	if rerr := sp.Rollback(ctx); rerr != nil {
+		return nil, err
+	}
+	before := len(rep.Problems) + rep.Omitted
+	if cerr := s.check(ctx, tx, rep, skipInvalid); cerr != nil {
+		return nil, cerr
+	}
+	if len(rep.Problems)+rep.Omitted == before {
+		return nil, err // not a row's fault
+	}
+	if !skipInvalid {
+		return nil, lastmile.Invalid("rows are invalid")
+	}
+	return s.upsert(ctx, tx)
 }
 
 func keys(m map[int]bool) []int32 {
@@ -495,8 +559,10 @@ func (s *staging) upsert(ctx context.Context, tx pgx.Tx) ([]orb.Bound, error) {
 	insCols := []string{"ext_id", "props", "geom"}
 	selCols := []string{"s.ext_id", `coalesce(s.props, '{}'::jsonb)`, geomExpr}
 	sets := []string{"geom = EXCLUDED.geom"}
+	cmpCols := []string{"geom"}
 	if s.norm.fields["props"] {
 		sets = append(sets, "props = EXCLUDED.props")
+		cmpCols = append(cmpCols, "props")
 	}
 	for _, f := range s.cols {
 		id := pgx.Identifier{f.Name}.Sanitize()
@@ -508,8 +574,11 @@ func (s *staging) upsert(ctx context.Context, tx pgx.Tx) ([]orb.Bound, error) {
 		}
 		if s.norm.fields[f.Name] {
 			sets = append(sets, id+" = EXCLUDED."+id)
+			cmpCols = append(cmpCols, id)
 		}
 	}
+	// Rows whose columns are all equal are not updated at all (the BEFORE
+	// trigger would skip them too, but only after the work of an update).
 	// bounds of the features about to be replaced, for tile invalidation
 	var old [4]*float64
 	if err := tx.QueryRow(ctx, `SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e)
@@ -525,6 +594,7 @@ func (s *staging) upsert(ctx context.Context, tx pgx.Tx) ([]orb.Bound, error) {
 		INSERT INTO ` + tbl + ` AS t (` + strings.Join(insCols, ", ") + `)
 		SELECT ` + strings.Join(selCols, ", ") + ` FROM ` + s.ident() + ` s ORDER BY s.row_no
 		ON CONFLICT (ext_id) DO UPDATE SET ` + strings.Join(sets, ", ") + `
+		WHERE (t.` + strings.Join(cmpCols, ", t.") + `) IS DISTINCT FROM (EXCLUDED.` + strings.Join(cmpCols, ", EXCLUDED.") + `)
 		RETURNING (xmax = 0) AS inserted, geom)
 	SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted),
 		ST_XMin(ST_Extent(geom)), ST_YMin(ST_Extent(geom)), ST_XMax(ST_Extent(geom)), ST_YMax(ST_Extent(geom))
@@ -556,3 +626,12 @@ func (s *staging) upsert(ctx context.Context, tx pgx.Tx) ([]orb.Bound, error) {
 	return out, nil
 }
 
+
+var phaseT = time.Now()
+
+func phase(name string) {
+	if os.Getenv("LASTMILE_INGEST_TRACE") != "" {
+		fmt.Fprintf(os.Stderr, "%s: %v\n", name, time.Since(phaseT))
+	}
+	phaseT = time.Now()
+}
