@@ -16,6 +16,10 @@ import (
 // distance is larger (or none). Any value is exact; it only trades work.
 const accessRadius = 100000.0
 
+// accessRebuildAbove is the number of logged changes above which the table
+// is rebuilt rather than updated (after a bulk import).
+const accessRebuildAbove = 50000
+
 // accessDefinitions returns the precomputed source predicates over roads
 // aliased s: "any" completed road and each shared definition, completed —
 // the same predicates the direct query uses.
@@ -125,6 +129,9 @@ func updateAccess(ctx context.Context, tx pgx.Tx) error {
 	}
 	if len(roads) == 0 && len(villages) == 0 {
 		return nil
+	}
+	if len(roads)+len(villages) > accessRebuildAbove {
+		return buildAccess(ctx, tx) // a bulk load: start over
 	}
 	if _, err := tx.Exec(ctx, `DELETE FROM lastmile.village_access a WHERE a.village_id = ANY($1)
 		AND NOT EXISTS (SELECT 1 FROM lastmile.villages v WHERE v.id = a.village_id)`, villages); err != nil {
