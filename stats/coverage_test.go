@@ -216,6 +216,9 @@ func TestCoverageAsOf(t *testing.T) {
 		{"now", "source_filter=hardened", 1},
 		{"day before completion", "source_filter=hardened&as_of=2015-06-29", 0},
 		{"completion day", "source_filter=hardened&as_of=2015-06-30", 1},
+		{"network, day before completion", "source_filter=hardened&as_of=2015-06-29&method=network", 0},
+		{"network, completion day", "source_filter=hardened&as_of=2015-06-30&method=network", 1},
+		{"direct query", "source_filter=hardened&precomputed=false", 1},
 		{"planned roads when asked", "source_filter=hardened&source_filter=status:planned", 1},
 		{"any status", "source_filter=status:planned,completed", 2},
 	} {
