@@ -216,4 +216,5 @@ type CacheStats struct {
 	Evictions   uint64 `json:"evictions"`
 	Invalidated uint64 `json:"invalidated"`
 	Generated   uint64 `json:"generated"` // tile queries run
+	Sampled     uint64 `json:"sampled"`   // layer tiles read by block sampling
 }

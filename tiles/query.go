@@ -17,6 +17,9 @@ var layerSQL string
 //go:embed sql/extent.sql
 var extentSQL string
 
+//go:embed sql/sample.sql
+var estimateSQL string
+
 // layerTemplate is layer.sql without its comment lines.
 var layerTemplate = stripComments(layerSQL)
 
@@ -56,8 +59,10 @@ type query struct {
 
 // tileQuery builds the statement returning the MVT of tile z/x/y for the
 // layers (each present at z), as the concatenation of one MVT layer per
-// catalog layer. maxFeatures caps each layer.
-func tileQuery(layers []*layer.Layer, z, x, y int, filters Filters, maxFeatures int) query {
+// catalog layer. maxFeatures caps each layer. sample gives, per layer name,
+// the percentage of the table's blocks to read instead of using the index
+// (absent: use the index).
+func tileQuery(layers []*layer.Layer, z, x, y int, filters Filters, maxFeatures int, sample map[string]float64) query {
 	q := query{args: []any{z, x, y}}
 	param := func(v any) string {
 		q.args = append(q.args, v)
@@ -72,6 +77,11 @@ func tileQuery(layers []*layer.Layer, z, x, y int, filters Filters, maxFeatures 
 			"table":    pgx.Identifier{"lastmile", l.Table}.Sanitize(),
 			"where":    filters.where(l, "t", shared, param),
 			"distinct": "",
+			"sample":   "",
+		}
+		if pct, ok := sample[l.Name]; ok {
+			// REPEATABLE: the same tile samples the same blocks (stable ETags).
+			slots["sample"] = "TABLESAMPLE SYSTEM (" + param(pct) + "::float8) REPEATABLE (0)"
 		}
 		if limit == "" {
 			limit = param(maxFeatures)
@@ -154,3 +164,21 @@ func fill(sql string, slots map[string]string) string {
 func extentQuery(l *layer.Layer) string {
 	return fill(extentSQL, map[string]string{"table": pgx.Identifier{"lastmile", l.Table}.Sanitize()})
 }
+
+// samplePercent decides how to read a layer's rows for a tile: it returns
+// the percentage of the table's blocks to sample, and false when the index
+// is the better way. est is the estimated rows in the tile, rows the table's.
+// Sampling reads pct% of all rows; the index reads the tile's rows. It
+// samples when the tile holds more than sampleFactor times the cap and
+// sampling reads fewer rows, drawing sampleFactor × cap candidates of which
+// the longest cap are kept.
+func samplePercent(est, rows float64, maxFeatures int) (float64, bool) {
+	want := float64(sampleFactor * maxFeatures)
+	if est <= want || rows <= 0 || want*rows/est >= est {
+		return 0, false
+	}
+	return math.Max(0.01, math.Min(100, 100*want/est)), true
+}
+
+// sampleFactor is how many candidates per kept feature a sampled tile draws.
+const sampleFactor = 4

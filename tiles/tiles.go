@@ -78,6 +78,8 @@ type Service struct {
 	flight  singleflight.Group
 	// generated counts tile queries run (cache misses after singleflight).
 	generated atomic.Uint64
+	// sampled counts layer tiles read by block sampling.
+	sampled atomic.Uint64
 	// gzipWriters reuses gzip writers (each holds ~800 KB of compressor state).
 	gzipWriters sync.Pool
 
@@ -127,6 +129,7 @@ func (s *Service) Invalidate(layerName string, bounds []orb.Bound) {
 func (s *Service) Stats() CacheStats {
 	st := s.cache.stats()
 	st.Generated = s.generated.Load()
+	st.Sampled = s.sampled.Load()
 	return st
 }
 
@@ -209,7 +212,22 @@ func (s *Service) generate(ctx context.Context, req tileRequest) (*tile, error) 
 	if len(visible) == 0 {
 		return s.packTile(nil)
 	}
-	q := tileQuery(visible, req.z, req.x, req.y, req.filters, s.opts.MaxFeatures)
+	sample := map[string]float64{}
+	for _, l := range visible {
+		if req.z >= l.MaxZoom || !hasArea(l) {
+			continue // points are thinned per cell; at max zoom every row counts
+		}
+		var est, rows float64
+		err := s.pool.QueryRow(ctx, estimateSQL, req.z, req.x, req.y, pgx.Identifier{"lastmile", l.Table}.Sanitize()).Scan(&est, &rows)
+		if err != nil {
+			continue // no statistics yet: use the index
+		}
+		if pct, ok := samplePercent(est, rows, s.opts.MaxFeatures); ok {
+			sample[l.Name] = pct
+			s.sampled.Add(1)
+		}
+	}
+	q := tileQuery(visible, req.z, req.x, req.y, req.filters, s.opts.MaxFeatures, sample)
 	mvt, err := s.run(ctx, q)
 	if err != nil {
 		return nil, fmt.Errorf("tile %s/%d/%d/%d: %w", layerNames(req.layers), req.z, req.x, req.y, err)

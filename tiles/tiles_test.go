@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -726,5 +727,69 @@ func TestOgrinfo(t *testing.T) {
 		if !strings.Contains(text, want) {
 			t.Errorf("ogrinfo output lacks %q:\n%s", want, text)
 		}
+	}
+}
+
+func TestSamplePercent(t *testing.T) {
+	tests := []struct {
+		name       string
+		est, rows  float64
+		cap        int
+		pct        float64
+		sampleWant bool
+	}{
+		{"few rows in the tile", 300, 1e6, 10000, 0, false},
+		{"tile holds most of the table", 9e5, 1e6, 10000, 100 * 40000 / 9e5, true},
+		{"dense tile, small share of a big table", 1.2e5, 1e7, 10000, 0, false}, // sampling would read 3.3 M rows
+		{"no statistics", 5e5, 0, 10000, 0, false},
+		{"tiny sample floor", 1e9, 1e9, 1, 0.01, true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			pct, ok := samplePercent(tc.est, tc.rows, tc.cap)
+			if ok != tc.sampleWant || math.Abs(pct-tc.pct) > 1e-9 {
+				t.Errorf("samplePercent = %v, %v; want %v, %v", pct, ok, tc.pct, tc.sampleWant)
+			}
+		})
+	}
+}
+
+// TestDenseLowZoom fills a tile with more roads than the cap: at a low zoom
+// the layer is read by block sampling and capped; at its max zoom in full.
+func TestDenseLowZoom(t *testing.T) {
+	h := newHarness(t, Options{MaxFeatures: 100})
+	ctx := context.Background()
+	_, err := h.pool.Exec(ctx, `
+		INSERT INTO lastmile.roads (ext_id, status, geom)
+		SELECT 'd' || i, 'completed', ST_SetSRID(ST_MakeLine(ST_MakePoint(100 + (i % 60) * 0.05, 30 + (i / 60) * 0.05),
+		                                                   ST_MakePoint(100.02 + (i % 60) * 0.05, 30.01 + (i / 60) * 0.05)), 4326)
+		FROM generate_series(0, 2999) AS i;
+		ANALYZE lastmile.roads`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	count := func(tl maptile.Tile) int {
+		res := h.get(tilePath("roads", tl, ""))
+		if res.status != 200 {
+			t.Fatalf("%v: status %d: %s", tl, res.status, res.body)
+		}
+		n := 0
+		for _, d := range decodeTile(t, res.body, tl) {
+			n += len(d.Features.Features)
+		}
+		return n
+	}
+	if n := count(tileAt(101.5, 31.2, 6)); n != 100 {
+		t.Errorf("z6 tile has %d roads, want the cap of 100", n)
+	}
+	if s := h.svc.Stats().Sampled; s != 1 {
+		t.Errorf("sampled %d layer tiles, want 1", s)
+	}
+	// Max zoom: read through the index, never sampled.
+	if n := count(tileAt(100.011, 30.006, 14)); n != 1 {
+		t.Errorf("z14 tile has %d roads, want 1", n)
+	}
+	if s := h.svc.Stats().Sampled; s != 1 {
+		t.Errorf("sampled %d layer tiles after a z14 tile, want 1", s)
 	}
 }
