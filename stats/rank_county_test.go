@@ -3,6 +3,9 @@ package stats
 import (
 	"context"
 	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -152,6 +155,9 @@ func jsonOrErr(v any) string {
 
 // BenchmarkRankCountyGrid ranks a 250 m grid over the synthetic county:
 // go test ./stats -run '^$' -bench RankCountyGrid -benchtime 3x
+// Besides wall time it reports the CPU seconds the PostgreSQL backends
+// spent (pg-cpu-s/op), a figure that does not depend on other load on the
+// machine.
 func BenchmarkRankCountyGrid(b *testing.B) {
 	pool := pgtest.New(b)
 	rankCounty(b, pool)
@@ -160,9 +166,48 @@ func BenchmarkRankCountyGrid(b *testing.B) {
 		b.Fatal(err)
 	}
 	var cells int
+	var cpu time.Duration
 	for b.Loop() {
+		before := postgresCPU(b, pool)
 		res := rankCountyRun(b, pool, req)
+		cpu += postgresCPU(b, pool) - before
 		cells = res.Summary.Candidates
 	}
 	b.ReportMetric(float64(cells), "cells")
+	b.ReportMetric(cpu.Seconds()/float64(b.N), "pg-cpu-s/op")
+}
+
+// postgresCPU is the user+system CPU time of the server's backends, read
+// from /proc (Linux): every child of the postmaster named in
+// postmaster.pid. Backends that ended are not counted, pool connections
+// live on.
+func postgresCPU(b *testing.B, pool *pgxpool.Pool) time.Duration {
+	b.Helper()
+	var dir string
+	if err := pool.QueryRow(context.Background(), `SELECT current_setting('data_directory')`).Scan(&dir); err != nil {
+		b.Fatal(err)
+	}
+	pidFile, err := os.ReadFile(filepath.Join(dir, "postmaster.pid"))
+	if err != nil {
+		b.Skipf("cannot read the server's postmaster.pid (a remote server?): %v", err)
+	}
+	postmaster, _, _ := strings.Cut(string(pidFile), "\n")
+	entries, _ := os.ReadDir("/proc")
+	var ticks int64
+	for _, e := range entries {
+		stat, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
+		if err != nil {
+			continue
+		}
+		// pid (comm) state ppid … utime(14) stime(15)
+		_, rest, ok := strings.Cut(string(stat), ") ")
+		f := strings.Fields(rest)
+		if !ok || len(f) < 13 || (f[1] != postmaster && e.Name() != postmaster) {
+			continue
+		}
+		u, _ := strconv.ParseInt(f[11], 10, 64)
+		s, _ := strconv.ParseInt(f[12], 10, 64)
+		ticks += u + s
+	}
+	return time.Duration(ticks) * time.Second / 100 // USER_HZ
 }
