@@ -225,22 +225,15 @@ func (s *geoJSONSeqReader) Next() (*Record, error) {
 			}
 			continue
 		}
-		if !json.Valid(trimmed) {
-			var v any
-			perr := json.Unmarshal(trimmed, &v)
-			msg := jsonSyntax(perr)
+		s.row++
+		rec := featureRecord(s.row, trimmed)
+		if len(rec.Problems) > 0 && rec.Geometry == nil && rec.Props == nil && rec.Problems[0].Field == "" {
+			msg := rec.Problems[0].Message
 			if err == io.EOF && strings.Contains(msg, "unexpected end") {
 				msg = "unexpected end of file: the last feature is truncated"
 			}
-			s.row++
-			rec := &Record{Row: s.row}
-			rec.problem("", "", "line %d: %s", s.line, msg)
-			return rec, nil
+			rec.Problems[0].Message = fmt.Sprintf("line %d: %s", s.line, msg)
 		}
-		s.row++
-		return featureRecord(s.row, trimmed), nil
+		return rec, nil
 	}
 }
-
-// describe is used in messages about a value's JSON type.
-func describe(v any) string { return fmt.Sprintf("%T", v) }

@@ -5,8 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math"
-	"strconv"
+	"reflect"
+	"strings"
 
 	"github.com/paulmach/orb"
 
@@ -97,26 +97,26 @@ func parseGeoJSONGeometry(raw json.RawMessage) (g orb.Geometry, dropped bool, er
 	var c coordParser
 	switch w.Type {
 	case "Point":
-		var v []json.Number
+		var v []float64
 		if err = c.unmarshal(w.Coordinates, &v); err == nil {
 			var p orb.Point
 			p, err = c.point(v)
 			g = p
 		}
 	case "MultiPoint":
-		var v [][]json.Number
+		var v [][]float64
 		if err = c.unmarshal(w.Coordinates, &v); err == nil {
 			g, err = c.points(v)
 		}
 	case "LineString":
-		var v [][]json.Number
+		var v [][]float64
 		if err = c.unmarshal(w.Coordinates, &v); err == nil {
 			var mp orb.MultiPoint
 			mp, err = c.points(v)
 			g = orb.LineString(mp)
 		}
 	case "MultiLineString":
-		var v [][][]json.Number
+		var v [][][]float64
 		if err = c.unmarshal(w.Coordinates, &v); err == nil {
 			ml := make(orb.MultiLineString, len(v))
 			for i := range v {
@@ -129,12 +129,12 @@ func parseGeoJSONGeometry(raw json.RawMessage) (g orb.Geometry, dropped bool, er
 			g = ml
 		}
 	case "Polygon":
-		var v [][][]json.Number
+		var v [][][]float64
 		if err = c.unmarshal(w.Coordinates, &v); err == nil {
 			g, err = c.polygon(v)
 		}
 	case "MultiPolygon":
-		var v [][][][]json.Number
+		var v [][][][]float64
 		if err = c.unmarshal(w.Coordinates, &v); err == nil {
 			mp := make(orb.MultiPolygon, len(v))
 			for i := range v {
@@ -180,31 +180,26 @@ func (c *coordParser) unmarshal(raw json.RawMessage, v any) error {
 
 func coordError(err error) string {
 	var te *json.UnmarshalTypeError
+	if errors.As(err, &te) && te.Type != nil && te.Type.Kind() == reflect.Float64 && strings.HasPrefix(te.Value, "number ") {
+		return fmt.Sprintf("%s is not a finite number", strings.TrimPrefix(te.Value, "number "))
+	}
 	if errors.As(err, &te) {
 		return fmt.Sprintf("expected %s, found a JSON %s", te.Type, te.Value)
 	}
 	return err.Error()
 }
 
-func (c *coordParser) point(v []json.Number) (orb.Point, error) {
+func (c *coordParser) point(v []float64) (orb.Point, error) {
 	if len(v) < 2 {
 		return orb.Point{}, fmt.Errorf("a position needs 2 numbers, has %d", len(v))
 	}
 	if len(v) > 2 {
 		c.dropped = true
 	}
-	var p orb.Point
-	for i := range 2 {
-		f, err := strconv.ParseFloat(string(v[i]), 64)
-		if err != nil || math.IsInf(f, 0) || math.IsNaN(f) {
-			return p, fmt.Errorf("%s is not a finite number", v[i])
-		}
-		p[i] = f
-	}
-	return p, nil
+	return orb.Point{v[0], v[1]}, nil
 }
 
-func (c *coordParser) points(v [][]json.Number) (orb.MultiPoint, error) {
+func (c *coordParser) points(v [][]float64) (orb.MultiPoint, error) {
 	mp := make(orb.MultiPoint, len(v))
 	for i := range v {
 		p, err := c.point(v[i])
@@ -216,7 +211,7 @@ func (c *coordParser) points(v [][]json.Number) (orb.MultiPoint, error) {
 	return mp, nil
 }
 
-func (c *coordParser) polygon(v [][][]json.Number) (orb.Polygon, error) {
+func (c *coordParser) polygon(v [][][]float64) (orb.Polygon, error) {
 	poly := make(orb.Polygon, len(v))
 	for i := range v {
 		mp, err := c.points(v[i])
