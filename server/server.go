@@ -88,7 +88,7 @@ func (s *Server) Handler() http.Handler {
 func (s *Server) ListenAndServe(ctx context.Context, ready func(addr string)) error {
 	ln, err := net.Listen("tcp", s.opts.Addr)
 	if err != nil {
-		return fmt.Errorf("cannot listen on %s: %v (choose another --addr / LASTMILE_ADDR)", s.opts.Addr, errors.Unwrap(errors.Unwrap(err)))
+		return fmt.Errorf("cannot listen on %s: %v (choose another --addr / LASTMILE_ADDR)", s.opts.Addr, rootCause(err))
 	}
 	srv := &http.Server{
 		Handler:           s.Handler(),
@@ -115,4 +115,16 @@ func (s *Server) ListenAndServe(ctx context.Context, ready func(addr string)) er
 		return err
 	}
 	return nil
+}
+
+// rootCause returns the innermost error of err's chain ("address already in
+// use" rather than "listen tcp 127.0.0.1:80: bind: address already in use").
+func rootCause(err error) error {
+	for {
+		inner := errors.Unwrap(err)
+		if inner == nil {
+			return err
+		}
+		err = inner
+	}
 }

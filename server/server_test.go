@@ -118,3 +118,11 @@ func TestListenErrorIsClear(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 }
+
+func TestListenBadAddress(t *testing.T) {
+	srv := server.New(server.Options{Addr: "nonsense:http:x"}, server.Deps{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	err := srv.ListenAndServe(context.Background(), nil)
+	if err == nil || strings.Contains(err.Error(), "<nil>") || !strings.HasPrefix(err.Error(), "cannot listen on nonsense:http:x: ") {
+		t.Fatalf("err = %v", err)
+	}
+}

@@ -55,14 +55,17 @@ func (d *dbFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&d.dataDir, "data-dir", ".lastmile", "parent directory of the managed cluster (pg/ inside it)")
 }
 
-// database is an open pool and, when managed, its cluster.
+// database is an open pool and, when this process started the managed
+// cluster, that cluster (stopped on Close).
 type database struct {
 	Pool    *pgxpool.Pool
 	cluster *cluster.Cluster
 }
 
 // open starts the managed cluster when no URL is given, connects, checks
-// the extensions and applies pending migrations.
+// the extensions and applies pending migrations. A managed cluster that is
+// already running (another lastmile process serves from it) is used and
+// left running on Close.
 func (d *dbFlags) open(ctx context.Context, log *slog.Logger) (*database, error) {
 	db := &database{}
 	url := d.url
@@ -74,10 +77,12 @@ func (d *dbFlags) open(ctx context.Context, log *slog.Logger) (*database, error)
 		if err != nil {
 			return nil, err
 		}
+		if !c.Running(ctx) {
+			db.cluster = c
+		}
 		if err := c.Start(ctx); err != nil {
 			return nil, err
 		}
-		db.cluster = c
 		url = c.URL()
 	}
 	pool, err := postgis.Open(ctx, url)

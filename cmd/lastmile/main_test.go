@@ -139,7 +139,7 @@ func TestServeRestartKeepsEdits(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dir, "pg", "PG_VERSION")); err != nil {
 		t.Fatalf("no cluster under --data-dir: %v", err)
 	}
-	_, stop = startServe(t, dir)
+	url, stop = startServe(t, dir)
 	defer stop()
 	d, err = db.open(context.Background(), newLogger())
 	if err != nil {
@@ -147,8 +147,13 @@ func TestServeRestartKeepsEdits(t *testing.T) {
 	}
 	var name string
 	err = d.Pool.QueryRow(ctx, `SELECT name FROM lastmile.villages`).Scan(&name)
-	d.Pool.Close() // leave the cluster to the server, which stops it
+	d.Close(context.Background()) // the server started the cluster: it keeps running
 	if err != nil || name != "留存村" {
 		t.Fatalf("after restart: %q, %v", name, err)
 	}
+	resp, err := http.Get(url + "/readyz")
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("readyz after another command used the server's cluster: %v %v", resp, err)
+	}
+	resp.Body.Close()
 }

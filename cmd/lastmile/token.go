@@ -4,14 +4,12 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"path/filepath"
 	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/lastmile/lastmile/layer"
 	"github.com/lastmile/lastmile/postgis"
-	"github.com/lastmile/lastmile/postgis/cluster"
 )
 
 const tokenUsage = `usage:
@@ -65,15 +63,9 @@ func cmdToken(ctx context.Context, args []string, out io.Writer) error {
 		}
 	}
 	log := newLogger()
-	// A token is usually made while lastmile serves from the same managed
-	// cluster: leave that cluster running when done.
-	serving := db.url == "" && managedRunning(ctx, db.dataDir)
 	d, err := db.open(ctx, log)
 	if err != nil {
 		return err
-	}
-	if serving {
-		d.cluster = nil
 	}
 	defer d.Close(context.WithoutCancel(ctx))
 	tokens := postgis.NewTokens(d.Pool, layer.Default())
@@ -106,13 +98,6 @@ func cmdToken(ctx context.Context, args []string, out io.Writer) error {
 		fmt.Fprintf(out, "revoked token %d %q (prefix %s)\n", tok.ID, tok.Name, tok.Prefix)
 	}
 	return nil
-}
-
-// managedRunning reports whether the managed cluster under dataDir is
-// already running (started by another lastmile process).
-func managedRunning(ctx context.Context, dataDir string) bool {
-	c, err := cluster.New(cluster.Options{Dir: filepath.Join(dataDir, "pg")})
-	return err == nil && c.Running(ctx)
 }
 
 func when(t *time.Time) string {
