@@ -98,7 +98,9 @@ func TestReadyzReportsPendingMigrations(t *testing.T) {
 	ts := httptest.NewServer(srv.Handler())
 	defer ts.Close()
 	status, h, body := get(t, ts.URL+"/readyz")
-	var e struct{ Error struct{ Code, Message string } }
+	var e struct {
+		Error struct{ Code, Message string }
+	}
 	json.Unmarshal([]byte(body), &e)
 	if status != 503 || e.Error.Code != "unavailable" || !strings.Contains(e.Error.Message, "0001_schema.sql") || h.Get("Retry-After") == "" {
 		t.Fatalf("%d %s", status, body)
