@@ -326,7 +326,7 @@ async function boot() {
   state.catalog = cat.data || { layers: [] };
   if (!state.config.vendor?.maplibre) {
     $('#map').append(el('div', { class: 'setup' }, el('p', { text: state.config.setup || t('setup') })));
-    notice(t('setup') + (state.config.setup ? ' — ' + state.config.setup : ''), 'error');
+    notice(t('setup'), 'error');
     window.lastmile = { state, error: 'setup' };
     return;
   }
@@ -407,6 +407,8 @@ function buildMap() {
       style.layers.push(sl);
     }
   }
+  // Over a basemap, the county's white wash would hide it.
+  if (bm?.url) for (const l of style.layers) if (l.id === 'admin_areas--fill') l.paint['fill-opacity'] = 0.05;
   style.sources.highlight = { type: 'geojson', data: { type: 'FeatureCollection', features: [] } };
   style.sources.rank = { type: 'geojson', data: { type: 'FeatureCollection', features: [] } };
   style.layers.push(
@@ -608,6 +610,7 @@ function dashParams() {
 }
 
 function setupDashboardForm() {
+  for (const d of document.querySelectorAll('.def')) d.addEventListener('click', () => d.classList.toggle('open'));
   for (const id of ['#d-asof', '#d-km', '#d-def']) $(id).addEventListener('change', () => loadDashboard());
 }
 
