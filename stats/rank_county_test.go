@@ -181,7 +181,7 @@ func BenchmarkRankCountyGrid(b *testing.B) {
 // from /proc (Linux): every child of the postmaster named in
 // postmaster.pid. Backends that ended are not counted, pool connections
 // live on.
-func postgresCPU(b *testing.B, pool *pgxpool.Pool) time.Duration {
+func postgresCPU(b testing.TB, pool *pgxpool.Pool) time.Duration {
 	b.Helper()
 	var dir string
 	if err := pool.QueryRow(context.Background(), `SELECT current_setting('data_directory')`).Scan(&dir); err != nil {
