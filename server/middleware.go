@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"regexp"
+	"strings"
 	"time"
 
 	"github.com/gorilla/mux"
@@ -117,6 +118,36 @@ func (s *Server) withTimeout(next http.Handler) http.Handler {
 		}
 		if r.Body != nil && s.opts.BodyLimit > 0 && !isImport(r) {
 			r.Body = http.MaxBytesReader(w, r.Body, s.opts.BodyLimit)
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// withHeaders sets the headers every response carries, and answers CORS
+// for the configured origins only (CORS is off by default: browsers then
+// refuse cross-origin reads of the API).
+func (s *Server) withHeaders(next http.Handler) http.Handler {
+	origins := map[string]bool{}
+	for _, o := range strings.Split(s.opts.CORSOrigins, ",") {
+		if o = strings.TrimSpace(o); o != "" {
+			origins[o] = true
+		}
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("X-Content-Type-Options", "nosniff")
+		origin := r.Header.Get("Origin")
+		if origin != "" && (origins["*"] || origins[origin]) {
+			h.Set("Access-Control-Allow-Origin", origin)
+			h.Add("Vary", "Origin")
+			h.Set("Access-Control-Expose-Headers", "ETag, Location, X-Request-Id, X-Cache")
+			if r.Method == http.MethodOptions && r.Header.Get("Access-Control-Request-Method") != "" {
+				h.Set("Access-Control-Allow-Methods", "GET, HEAD, POST, PUT, PATCH, DELETE")
+				h.Set("Access-Control-Allow-Headers", "Authorization, Content-Type, If-Match, If-None-Match, X-Request-Id")
+				h.Set("Access-Control-Max-Age", "600")
+				w.WriteHeader(http.StatusNoContent)
+				return
+			}
 		}
 		next.ServeHTTP(w, r)
 	})

@@ -28,7 +28,8 @@ type Options struct {
 	RequestTimeout time.Duration // per request, derived from the request context
 	BodyLimit      int64         // bytes, for JSON bodies
 	ShutdownGrace  time.Duration
-	Private        bool // reads of /ogc collections and items need a token with scope read
+	Private        bool   // reads of /ogc collections and items need a token with scope read
+	CORSOrigins    string // comma-separated origins allowed to call the API from a browser; "*" for any; empty: none
 }
 
 // RegisterFlags adds the options' flags to fs.
@@ -37,6 +38,7 @@ func (o *Options) RegisterFlags(fs *flag.FlagSet) {
 	fs.DurationVar(&o.RequestTimeout, "request-timeout", 30*time.Second, "time limit of one request")
 	fs.Int64Var(&o.BodyLimit, "body-limit", 10<<20, "largest request body in bytes (imports have their own limit)")
 	fs.DurationVar(&o.ShutdownGrace, "shutdown-grace", 10*time.Second, "time given to requests in flight on shutdown")
+	fs.StringVar(&o.CORSOrigins, "cors-origins", "", "comma-separated origins allowed cross-origin access (\"*\" for any); empty: CORS off")
 	fs.BoolVar(&o.Private, "private", false, "make feature reads (/ogc collections and items) need a token with scope read")
 }
 
@@ -80,7 +82,7 @@ func (s *Server) Registry() *prometheus.Registry { return s.metrics.registry }
 
 // Handler returns the root handler with all middleware applied.
 func (s *Server) Handler() http.Handler {
-	return s.withRequestID(s.withLogging(s.withRecover(s.withTimeout(s.withAuth(s.router)))))
+	return s.withRequestID(s.withLogging(s.withRecover(s.withHeaders(s.withTimeout(s.withAuth(s.router))))))
 }
 
 // ListenAndServe serves until ctx is cancelled, then shuts down gracefully.

@@ -128,3 +128,42 @@ func TestListenBadAddress(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 }
+
+func TestCORSAndHeaders(t *testing.T) {
+	pool := pgtest.New(t)
+	newServer := func(origins string) *httptest.Server {
+		srv := server.New(server.Options{CORSOrigins: origins}, server.Deps{Pool: pool, Catalog: layer.Default(),
+			Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+		ts := httptest.NewServer(srv.Handler())
+		t.Cleanup(ts.Close)
+		return ts
+	}
+	do := func(ts *httptest.Server, method, origin string) *http.Response {
+		req, _ := http.NewRequest(method, ts.URL+"/healthz", nil)
+		req.Header.Set("Origin", origin)
+		if method == http.MethodOptions {
+			req.Header.Set("Access-Control-Request-Method", "PATCH")
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp
+	}
+	off := newServer("")
+	if resp := do(off, "GET", "https://evil.example"); resp.Header.Get("Access-Control-Allow-Origin") != "" || resp.Header.Get("X-Content-Type-Options") != "nosniff" {
+		t.Errorf("CORS off: %v", resp.Header)
+	}
+	on := newServer("https://gis.example.gov.cn")
+	if resp := do(on, "GET", "https://gis.example.gov.cn"); resp.Header.Get("Access-Control-Allow-Origin") != "https://gis.example.gov.cn" {
+		t.Errorf("allowed origin: %v", resp.Header)
+	}
+	if resp := do(on, "GET", "https://evil.example"); resp.Header.Get("Access-Control-Allow-Origin") != "" {
+		t.Errorf("other origin: %v", resp.Header)
+	}
+	resp := do(on, "OPTIONS", "https://gis.example.gov.cn")
+	if resp.StatusCode != 204 || !strings.Contains(resp.Header.Get("Access-Control-Allow-Headers"), "If-Match") {
+		t.Errorf("preflight: %d %v", resp.StatusCode, resp.Header)
+	}
+}
