@@ -24,7 +24,7 @@ SELECT 'county', '1' || lpad((cx * 30 + cy)::text, 5, '0') || '000000', 'County 
 FROM generate_series(0, 58) cx, generate_series(0, 29) cy;
 
 INSERT INTO lastmile.villages (ext_id, name, code, admin_code, population, poor_households, is_poor_village, geom)
-SELECT 'v' || j, 'Village ' || j, code, code, 200 + (j * 7919) % 3000, (j * 104729) % 60, j % 7 = 0,
+SELECT 'v' || j, 'Village ' || j, code, code, 200 + (j::bigint * 7919) % 3000, (j::bigint * 104729) % 60, j % 7 = 0,
        ST_SetSRID(ST_MakePoint(x, y), 4326)
 FROM (
     SELECT j, x, y,
