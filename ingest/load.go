@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"sort"
@@ -615,7 +616,7 @@ func (s *staging) upsert(ctx context.Context, tx pgx.Tx) ([]orb.Bound, error) {
 		if err := tx.QueryRow(ctx, `SELECT coalesce(sum(`+length+`), 0) / 1000 FROM `+tbl+` t JOIN `+s.ident()+` s USING (ext_id)`).Scan(&km); err != nil {
 			return nil, err
 		}
-		s.report.KM = km
+		s.report.KM = math.Round(km*1000) / 1000
 	}
 	var out []orb.Bound
 	for _, b := range [][4]*float64{old, nb} {
