@@ -45,6 +45,9 @@ func decodeText(r io.Reader) (io.Reader, string, error) {
 	if err != nil && err != io.EOF && !errors.Is(err, bufio.ErrBufferFull) {
 		return nil, "", err
 	}
+	if bytes.HasPrefix(head, []byte("\xff\xfe")) || bytes.HasPrefix(head, []byte("\xfe\xff")) {
+		return nil, "", fileError(0, "the file is UTF-16 (Excel's \"Unicode text\"): save it as CSV UTF-8 or GBK")
+	}
 	if bytes.HasPrefix(head, []byte("\xef\xbb\xbf")) {
 		br.Discard(3)
 		return br, "UTF-8 (BOM)", nil
@@ -168,8 +171,8 @@ func parseCSVRow(row int, header, fields []string, geomCol, lonCol, latCol int) 
 		if i == geomCol || i == lonCol || i == latCol {
 			continue
 		}
-		if !utf8.ValidString(v) {
-			rec.problem(header[i], strings.ToValidUTF8(v, "?"), "is not valid text in the detected encoding")
+		if !utf8.ValidString(v) || strings.ContainsRune(v, utf8.RuneError) {
+			rec.problem(header[i], strings.ToValidUTF8(v, "?"), "is not valid text in the detected encoding (the file is neither UTF-8 nor GBK/GB18030?)")
 			continue
 		}
 		rec.Props[header[i]] = v

@@ -280,6 +280,8 @@ func TestBadFiles(t *testing.T) {
 		{"mixed geometry kinds", write("mixed.kml", `<kml><Placemark><Point><coordinates>1,2</coordinates></Point><LineString><coordinates>1,2 3,4</coordinates></LineString></Placemark></kml>`), "roads", ReadOptions{}, `geometry: is not allowed in layer roads (allowed: LineString, MultiLineString) (got "GeometryCollection")`},
 		{"unknown CRS", filepath.Join(fixtures, "roads.geojsonl"), "roads", ReadOptions{}, "spatial_ref_sys"},
 		{"not a zip", write("x.zip", "hello"), "roads", ReadOptions{}, "zip"},
+		{"UTF-16 CSV", write("u16.csv", "\xff\xfen\x00,\x00"), "villages", ReadOptions{}, "UTF-16"},
+		{"wrong encoding", write("enc.csv", "name,lon,lat\nok,103.9,30.6\n\x81\x30\x81,103.9,30.6\n"), "villages", ReadOptions{}, "row 2: name: is not valid text"},
 		{"swapped lat/lon", write("swapped.csv", "name,lon,lat\na,30.6,103.9\n"), "villages", ReadOptions{}, "latitude 103.9"},
 	}
 	for _, tt := range tests {
