@@ -24,7 +24,14 @@ type FeatureInput struct {
 // FeatureCollection, a bare geometry, malformed JSON, trailing data) is an
 // invalid error saying what was found. Numbers stay json.Number so large
 // integers keep their digits; the catalog converts them.
-func DecodeFeature(data []byte) (*FeatureInput, error) {
+func DecodeFeature(data []byte) (*FeatureInput, error) { return decodeFeature(data, true) }
+
+// DecodePatch decodes a JSON merge-patch (RFC 7396) of a Feature: like
+// DecodeFeature, but "type" may be left out ({"properties": {"surface":
+// "asphalt"}} is a whole patch).
+func DecodePatch(data []byte) (*FeatureInput, error) { return decodeFeature(data, false) }
+
+func decodeFeature(data []byte, requireType bool) (*FeatureInput, error) {
 	var raw struct {
 		Type       *string         `json:"type"`
 		Geometry   json.RawMessage `json:"geometry"`
@@ -39,6 +46,7 @@ func DecodeFeature(data []byte) (*FeatureInput, error) {
 			lastmile.Problem{Message: "unexpected data after the JSON object"})
 	}
 	switch {
+	case raw.Type == nil && !requireType:
 	case raw.Type == nil:
 		return nil, lastmile.Invalid("the body is not a GeoJSON Feature",
 			lastmile.Problem{Field: "type", Message: `is missing; send {"type": "Feature", "geometry": …, "properties": {…}}`})

@@ -78,6 +78,19 @@ func TestDecodeFeatureErrors(t *testing.T) {
 
 // FuzzDecodeFeature checks that no body makes the decoder panic and that
 // every failure is an invalid error.
+func TestDecodePatchWithoutType(t *testing.T) {
+	in, err := DecodePatch([]byte(`{"properties":{"surface":"asphalt"}}`))
+	if err != nil || in.Properties["surface"] != "asphalt" || in.Geometry != nil {
+		t.Fatalf("DecodePatch = %+v, %v", in, err)
+	}
+	if _, err := DecodePatch([]byte(`{"type":"FeatureCollection","features":[]}`)); err == nil {
+		t.Fatal("a FeatureCollection was accepted as a patch")
+	}
+	if _, err := DecodeFeature([]byte(`{"properties":{}}`)); err == nil {
+		t.Fatal("DecodeFeature accepted a body without type")
+	}
+}
+
 func FuzzDecodeFeature(f *testing.F) {
 	for _, s := range []string{
 		`{"type":"Feature","geometry":{"type":"Point","coordinates":[9.5,47.1]},"properties":{"kind":"school"}}`,

@@ -233,11 +233,15 @@ func ifMatch(r *http.Request) (int, error) {
 	return n, nil
 }
 
-// decodeBody reads and decodes the GeoJSON Feature of a write.
+// decodeBody reads and decodes the GeoJSON Feature of a write (a merge
+// patch of one for PATCH).
 func decodeBody(r *http.Request) (*FeatureInput, error) {
 	b, err := readBody(r)
 	if err != nil {
 		return nil, err
+	}
+	if r.Method == http.MethodPatch {
+		return DecodePatch(b)
 	}
 	return DecodeFeature(b)
 }
