@@ -226,6 +226,21 @@ test("the dashboard's coverage equals /api/stats/coverage for the same parameter
     assert.equal(Number(got.pct), want.data.total.pct);
     assert.ok(got.text.startsWith(want.data.total.pct.toFixed(1)) || got.text.startsWith(String(want.data.total.pct)), `shown ${got.text}, API ${want.data.total.pct}`);
   }
+  // As of a date: the same question with as_of.
+  await page.locator('#d-km').fill('1');
+  await page.locator('#d-asof').fill('2015-12-31');
+  await page.locator('#d-asof').dispatchEvent('change');
+  const asof = await getJSON('/api/stats/coverage?target=villages&source=roads&within_m=1000&source_filter=graded&group_by=township&as_of=2015-12-31');
+  await page.waitForFunction(() => (document.querySelector('#card-coverage')?.dataset.url || '').includes('within_m=1000&') &&
+    document.querySelector('#card-coverage').dataset.url.includes('as_of=2015-12-31') && document.querySelector('#card-coverage').dataset.state === 'ok', null, { timeout: 60_000 });
+  const got = await inPage(() => ({ ...document.querySelector('#cov-pct').dataset }));
+  console.log(`coverage within 1 km as of 2015-12-31: page ${got.covered}/${got.total}; API ${asof.data.total.covered}/${asof.data.total.total}`);
+  assert.equal(Number(got.covered), asof.data.total.covered);
+  assert.equal(Number(got.pct), asof.data.total.pct);
+  // The CSV link answers CSV.
+  const csv = await fetch(BASE + await page.locator('#cov-csv').getAttribute('href'));
+  assert.equal(csv.status, 200);
+  assert.match(await csv.text(), /^\uFEFF?code,/);
   // An uncovered village, clicked in the list, is highlighted on the map.
   const n = await page.locator('#cov-uncovered li').count();
   if (n > 0) {
@@ -233,7 +248,6 @@ test("the dashboard's coverage equals /api/stats/coverage for the same parameter
     await page.locator('#cov-uncovered li').first().click();
     await page.waitForFunction(() => window.lastmile.map.querySourceFeatures('highlight').length > 0, null, { timeout: 10_000 });
   }
-  assert.ok((await page.locator('#cov-csv').getAttribute('href')).includes('format=csv'), 'coverage CSV link');
   await idle();
   await page.screenshot({ path: join(ARTIFACTS, 'dashboard.png') });
 });
@@ -428,6 +442,7 @@ test("editing: change a road's surface and status, extend it, draw a new road", 
 
 test('overview screenshot', async () => {
   await page.locator('#tabs [data-tab=dashboard]').click();
+  await page.locator('#d-asof').fill('');
   await page.locator('#d-km').fill('1');
   await page.locator('#d-km').dispatchEvent('change');
   await fitCounty();

@@ -633,7 +633,8 @@ async function loadDashboard() {
   const kmURL = '/api/stats/lengths?' + new URLSearchParams({ layer: 'roads', group_by: 'year,surface', status: 'completed', ...asof });
   const progURL = '/api/stats/progress?' + new URLSearchParams({ layer: 'house_renovations', group_by: 'township', ...asof });
   const csv = (u) => u + '&format=csv';
-  $('#cov-csv').href = csv(covURL); $('#rai-csv').href = csv(raiURL); $('#km-csv').href = csv(kmURL); $('#prog-csv').href = csv(progURL);
+  $('#cov-csv').href = csv(covURL.replace('&list=uncovered', ''));
+  $('#cov-unc-csv').href = csv(covURL); $('#rai-csv').href = csv(raiURL); $('#km-csv').href = csv(kmURL); $('#prog-csv').href = csv(progURL);
   const seq = state.dashSeq = (state.dashSeq || 0) + 1;
   const [cov, rai, km, prog] = await Promise.all([api(covURL), api(raiURL), api(kmURL), api(progURL)]);
   if (seq !== state.dashSeq) return; // a newer question was asked meanwhile
