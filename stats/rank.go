@@ -297,6 +297,10 @@ func measure(ctx context.Context, pool *pgxpool.Pool, req RankRequest, cands []c
 	return out, first
 }
 
+// rankSessionSettings are set for each measuring transaction (see
+// measureChunk).
+const rankSessionSettings = `SET LOCAL enable_sort = off; SET LOCAL enable_memoize = off; SET LOCAL jit = off`
+
 // minRankChunk is the fewest candidates worth a connection of their own.
 const minRankChunk = 2000
 
@@ -311,10 +315,16 @@ func measureChunk(ctx context.Context, pool *pgxpool.Pool, req RankRequest, cand
 		return err
 	}
 	defer tx.Rollback(context.WithoutCancel(ctx))
-	// Every candidate is distinct, so memoizing the probes only costs; and
-	// the plan's cost estimate triggers JIT compilation, which took 1.9 s
-	// of a 4.7 s chunk (measured) for a query that is all index probes.
-	if _, err := tx.Exec(ctx, `SET LOCAL enable_memoize = off; SET LOCAL jit = off`); err != nil {
+	// The query is all nearest-neighbour probes, each an index scan ordered
+	// by distance. Without statistics (right after a bulk load, before
+	// autovacuum analyzes) the planner prefers the status index and a sort
+	// of the whole layer per candidate: a 250 m grid over the demo county
+	// went from 6 s to over 30 s. Sorts are therefore disabled (the only
+	// one left is over the few hazard zones in the search disk). Every
+	// candidate is distinct, so memoizing probes only costs; and the plan's
+	// cost estimate triggers JIT compilation, which took 1.9 s of a 4.7 s
+	// chunk (measured).
+	if _, err := tx.Exec(ctx, rankSessionSettings); err != nil {
 		return err
 	}
 	withVillage := req.Constraint(ConstraintVillage).Enabled

@@ -6,8 +6,9 @@
 -- geodesic area of polygon candidates, and the population of villages
 -- within $3 metres (skipped when $2 is false); the nearest village is
 -- looked up only when $4 (the village constraint is on).
--- $1: the candidates' geometries as WKB (EPSG:4326); rows come back by
--- their 1-based position in $1.
+-- $1: the candidates' geometries as WKB (EPSG:4326); rows come back in any
+-- order, each with its 1-based position in $1. Run with enable_sort off
+-- (see measureChunk): the probes must stay index scans without statistics.
 -- The hardened-road predicate comes from the layer catalog (layer.Hardened)
 -- and replaces the marker below when the package loads.
 WITH c AS (
@@ -103,4 +104,3 @@ LEFT JOIN LATERAL (
     WHERE $2::boolean AND v.status <> 'cancelled'
       AND ST_DWithin(v.geom::geography, c.geog, $3::float8)
 ) pp ON true
-ORDER BY c.ord
