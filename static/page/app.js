@@ -87,6 +87,11 @@ const ENUM_ZH = {
   bus_stop: '公交站', water_source: '水源地', true: '是', false: '否',
   insert: '新增', update: '修改', delete: '删除', create: '新增',
 };
+// Values whose label depends on the field (admin level "county" is not the road class "county").
+const FIELD_ENUM = {
+  level: { zh: { province: '省', prefecture: '市', county: '县', township: '乡镇', village: '村' }, en: {} },
+};
+const tvf = (field, v) => FIELD_ENUM[field]?.[state.lang]?.[String(v)] ?? tv(v);
 const ENUM_EN = { under_construction: 'under construction', debris_flow: 'debris flow', bus_stop: 'bus stop', water_source: 'water source', class1: 'class 1', class2: 'class 2', class3: 'class 3', class4: 'class 4', C: 'grade C', D: 'grade D', true: 'yes', false: 'no' };
 
 const state = {
@@ -249,7 +254,7 @@ function legendFor(name) {
       break;
     case 'hazard_zones': add('hatch', HAZARD_COLOR, layerTitle(name)); break;
     case 'relocation_sites': add('circle', '#7b2cbf', layerTitle(name)); break;
-    case 'admin_areas': add('dash', '#3d405b', tv('county')); add('dash', '#6d6875', tv('township')); break;
+    case 'admin_areas': add('dash', '#3d405b', tvf('level', 'county')); add('dash', '#6d6875', tvf('level', 'township')); break;
     case 'facilities': for (const [k, c] of Object.entries(FACILITY_COLORS)) add('circle', c, tv(k)); break;
   }
   return items;
@@ -532,7 +537,7 @@ function renderFilters() {
 function fmtValue(layerName, field, v) {
   if (v === null || v === undefined || v === '') return '–';
   const fd = catLayer(layerName)?.fields.find((x) => x.name === field);
-  if (fd?.type === 'enum' || fd?.type === 'boolean' || typeof v === 'boolean') return tv(v);
+  if (fd?.type === 'enum' || fd?.type === 'boolean' || typeof v === 'boolean') return tvf(field, v);
   if (typeof v === 'object') return JSON.stringify(v);
   if (typeof v === 'number') return fmtNum(v, 2) + (fd?.unit ? ' ' + fd.unit : '');
   return String(v) + (fd?.unit ? ' ' + fd.unit : '');
@@ -733,7 +738,7 @@ function renderProgress(res) {
     const done = +(pick(g, 'completed') ?? 0);
     const total = +(pick(g, 'total', 'count') ?? (done + +(pick(g, 'planned') ?? 0) + +(pick(g, 'under_construction') ?? 0)));
     const pct = pick(g, 'pct', 'percent') ?? (total ? 100 * done / total : 0);
-    return { name: pick(g, 'name') || keyOf(g, 'township') || pick(g, 'code') || '?', done, total, pct: +pct };
+    return { name: pick(g, 'township_name', 'county_name', 'name') || keyOf(g, 'township') || pick(g, 'code') || '?', done, total, pct: +pct };
   });
   chart('#chart-progress', {
     tooltip: { trigger: 'axis', formatter: (ps) => { const r = rows[ps[0].dataIndex]; return `${r.name}<br>${r.done} / ${r.total} (${r.pct.toFixed(1)} %)`; } },
