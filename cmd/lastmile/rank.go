@@ -186,13 +186,14 @@ func printRankTable(out io.Writer, res *stats.RankResult) error {
 	fmt.Fprintf(out, "weights: %s\nconstraints: %s\n", strings.Join(ws, ", "), strings.Join(cs, ", "))
 	fmt.Fprintf(out, "score: normalised = max(0, 1 - d/d_max) per distance factor, min(1, P/%g) for population; cells show raw → contribution\n\n", p.Population.Max)
 	tw := tabwriter.NewWriter(out, 2, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "rank\tid\tname\ttotal\troad m\twater m\tpower m\tschool m\tclinic m\tpopulation\tlon, lat")
+	// The name goes last: tabwriter counts a CJK character as one column.
+	fmt.Fprintln(tw, "rank\tid\ttotal\troad m\twater m\tpower m\tschool m\tclinic m\tpopulation\tlon, lat\tname")
 	for _, f := range res.Features {
 		pr := f.Properties
 		if pr.Rank == nil {
 			continue
 		}
-		row := []string{strconv.Itoa(*pr.Rank), f.ID, pr.Name, fmt.Sprintf("%.4f", pr.Total)}
+		row := []string{strconv.Itoa(*pr.Rank), f.ID, fmt.Sprintf("%.4f", pr.Total)}
 		for _, fs := range pr.Factors {
 			raw := "-"
 			if fs.Raw != nil {
@@ -200,7 +201,7 @@ func printRankTable(out io.Writer, res *stats.RankResult) error {
 			}
 			row = append(row, fmt.Sprintf("%s → %.3f", raw, fs.Contribution))
 		}
-		row = append(row, rankPoint(f))
+		row = append(row, rankPoint(f), pr.Name)
 		fmt.Fprintln(tw, strings.Join(row, "\t"))
 	}
 	if err := tw.Flush(); err != nil {
@@ -224,7 +225,7 @@ func printRankTable(out io.Writer, res *stats.RankResult) error {
 			continue
 		}
 		if !listed {
-			fmt.Fprintln(tw, "id\tname\tfailed constraints (measured)")
+			fmt.Fprintln(tw, "id\tfailed constraints (measured)\tname")
 			listed = true
 		}
 		var why []string
@@ -238,7 +239,7 @@ func printRankTable(out io.Writer, res *stats.RankResult) error {
 			}
 			why = append(why, fmt.Sprintf("%s: %s (needs %s)", c.Constraint, v, c.Test))
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\n", f.ID, pr.Name, strings.Join(why, "; "))
+		fmt.Fprintf(tw, "%s\t%s\t%s\n", f.ID, strings.Join(why, "; "), pr.Name)
 	}
 	return tw.Flush()
 }

@@ -48,7 +48,7 @@ INSERT INTO hazard_zones (ext_id, name, kind, geom) VALUES
 	}{
 		{"table", []string{"--request", request}, []string{"candidates: features given — 8, 5 ranked, 3 excluded",
 			"weights: road 0.3, water 0.25", "rank  id", "\n1     T ", "\n2     A ", "\n4     B ",
-			"excluded: 3 (failing hazard 2, road 1, min_area 1)", "C   inside a landslide zone", "hazard: 0 m (needs distance to the nearest hazard zone > 200 m)"}},
+			"excluded: 3 (failing hazard 2, road 1, min_area 1)", "\nC   hazard: 0 m (needs distance to the nearest hazard zone > 200 m)", "inside a landslide zone"}},
 		{"features and weights", []string{"--features", features, "--weights", "road=0,water=1,power=0,school=0,clinic=0,population=0"},
 			[]string{"\n1     near", "\n2     far"}},
 		{"csv", []string{"--features", features, "--csv"}, []string{"rank,status,id,name,lon,lat,total", "\n1,ranked,near,", "\n2,ranked,far,"}},
