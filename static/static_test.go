@@ -139,3 +139,19 @@ func TestBasemap(t *testing.T) {
 		})
 	}
 }
+
+// TestPageSameOrigin guards the offline promise: the page's own files name
+// no other origin (libraries come from /vendor/, data from this server).
+func TestPageSameOrigin(t *testing.T) {
+	p := New()
+	for name, a := range p.files {
+		for _, s := range []string{"http://", "https://", "//cdn", "fonts.googleapis"} {
+			if strings.Contains(string(a.body), s) {
+				t.Errorf("%s contains %q: the page must load nothing from another origin", name, s)
+			}
+		}
+	}
+	if len(p.files) < 3 {
+		t.Errorf("embedded page files: %d, want index.html, app.js, style.css", len(p.files))
+	}
+}
