@@ -32,9 +32,10 @@ type RankResult struct {
 // RankSummary counts the candidates.
 type RankSummary struct {
 	Candidates     int             `json:"candidates"`
-	Ranked         int             `json:"ranked"`   // passed every constraint
-	Excluded       int             `json:"excluded"` // failed at least one
-	Returned       int             `json:"returned"` // ranked features in this response
+	Ranked         int             `json:"ranked"`          // passed every constraint
+	Excluded       int             `json:"excluded"`        // failed at least one
+	Returned       int             `json:"returned"`        // ranked features in this response
+	ExcludedListed int             `json:"excluded_listed"` // excluded features in this response (at most MaxRankLimit)
 	ExcludedBy     orderedMap[int] `json:"excluded_by"`
 	CellsEstimated int             `json:"cells_estimated,omitempty"`
 	CandidatesMS   float64         `json:"candidates_ms"`
@@ -150,6 +151,8 @@ func evaluate(req RankRequest, cands []candidate, ms []measures) *RankResult {
 	res.Summary.Returned = len(ranked)
 	res.Features = append(res.Features, ranked...)
 	if req.IncludeExcluded {
+		excluded = excluded[:min(len(excluded), MaxRankLimit)]
+		res.Summary.ExcludedListed = len(excluded)
 		res.Features = append(res.Features, excluded...)
 	}
 	return res
