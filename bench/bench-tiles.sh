@@ -213,9 +213,10 @@ CONF
 }
 stop_nginx() { kill "$NGINX_PID" 2>/dev/null || true; wait "$NGINX_PID" 2>/dev/null || true; rm -f "$WORK/nginx.pid"; }
 
-# bench_set NAME DB LIST: the three runs on one data set.
+# bench_set NAME DB LIST [per-zoom]: the three runs on one data set; with
+# per-zoom, also an uncached run for each zoom of the list.
 bench_set() {
-	local name=$1 db=$2 list=$3
+	local name=$1 db=$2 list=$3 per_zoom=${4:-}
 	log "$name: $(wc -l <"$list") tiles in the list"
 	start_server "$name-warm" "$db" $((1024 << 20))
 	local start=$SECONDS
@@ -231,6 +232,12 @@ bench_set() {
 
 	start_server "$name-cold" "$db" 0
 	run_wrk "$name uncached" "http://127.0.0.1:$PORT" "$list.nonempty"
+	if [ -n "$per_zoom" ]; then
+		for z in $(awk -F/ '{print $4}' "$list.nonempty" | sort -nu); do
+			awk -F/ -v z="$z" '$4 == z' "$list.nonempty" >"$list.z$z"
+			run_wrk "$name uncached-z$z" "http://127.0.0.1:$PORT" "$list.z$z"
+		done
+	fi
 	local sample=$list.nonempty
 	if [ "$(wc -l <"$list.nonempty")" -gt 400 ]; then
 		# The slowest tiles are at the lowest zoom: time those one by one.
@@ -258,16 +265,16 @@ start=$SECONDS
 "${PSQL[@]}" -d roads1m -v n="$ROADS" -f "$ROOT/bench/roads1m.sql" >/dev/null
 log "generated in $((SECONDS - start)) s"
 tile_list roads1m roads 12 14 roads >"$WORK/roads1m.list"
-bench_set roads1m roads1m "$WORK/roads1m.list"
+bench_set roads1m roads1m "$WORK/roads1m.list" per-zoom
 
 # --- report -------------------------------------------------------------------
 echo
 echo "Vector tiles: wrk -t2 -c$CONNS -d${SECONDS_PER_RUN}s, Accept-Encoding: gzip"
 echo "machine: $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')), $(free -g | awk '/Mem:/{print $2}') GiB RAM, load before: $(cut -d' ' -f1-3 /proc/loadavg)"
-printf '%-10s %-9s %10s %9s %9s %9s %7s\n' dataset mode req/s p50_ms p99_ms max_ms errors
+printf '%-10s %-12s %10s %9s %9s %9s %7s\n' dataset mode req/s p50_ms p99_ms max_ms errors
 awk '$2 != "worst" {
 	split("", v); for (i = 4; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
-	printf "%-10s %-9s %10s %9s %9s %9s %7s\n", $1, $2, v["rps"], v["p50_ms"], v["p99_ms"], v["max_ms"], v["errors"]
+	printf "%-10s %-12s %10s %9s %9s %9s %7s\n", $1, $2, v["rps"], v["p50_ms"], v["p99_ms"], v["max_ms"], v["errors"]
 }' "$WORK/results"
 awk '$2 != "worst" { for (i = 4; i <= NF; i++) { split($i, kv, "="); if (kv[1] == "rps") r[$1 " " $2] = kv[2] } }
 END {
