@@ -326,6 +326,8 @@ async function boot() {
   });
   for (const b of document.querySelectorAll('#tabs button')) b.addEventListener('click', () => showTab(b.dataset.tab));
 
+  // The library loads while the page asks the server what it has.
+  const libP = import('/vendor/maplibre-gl/maplibre-gl.mjs').then((m) => m, (err) => ({ loadError: err }));
   const [cfg, cat] = await Promise.all([api('/app/config.json'), api('/app/catalog.json')]);
   state.config = cfg.data || { vendor: {} };
   state.catalog = cat.data || { layers: [] };
@@ -335,17 +337,15 @@ async function boot() {
     window.lastmile = { state, error: 'setup' };
     return;
   }
-  try {
-    maplibregl = await import('/vendor/maplibre-gl/maplibre-gl.mjs');
-  } catch (err) {
-    notice(t('setup'), 'error');
-    window.lastmile = { state, error: String(err) };
-    return;
-  }
-
   // Which layers the tile server has: its TileJSON for every catalog layer.
   const names = state.catalog.layers.map((l) => l.name);
-  const tj = await api(`/tiles/${names.join(',')}.json`);
+  const [lib, tj] = await Promise.all([libP, api(`/tiles/${names.join(',')}.json`)]);
+  if (lib.loadError) {
+    notice(t('setup'), 'error');
+    window.lastmile = { state, error: String(lib.loadError) };
+    return;
+  }
+  maplibregl = lib;
   if (tj.ok && tj.data) {
     state.tilejson = tj.data;
     for (const v of tj.data.vector_layers || []) state.available.add(v.id);
@@ -641,6 +641,8 @@ async function loadDashboard() {
   $('#cov-csv').href = csv(covURL.replace('&list=uncovered', ''));
   $('#cov-unc-csv').href = csv(covURL); $('#rai-csv').href = csv(raiURL); $('#km-csv').href = csv(kmURL); $('#prog-csv').href = csv(progURL);
   const seq = state.dashSeq = (state.dashSeq || 0) + 1;
+  $('#card-coverage').dataset.state = 'loading';
+  $('#cov-detail').textContent = t('loading');
   const [cov, rai, km, prog] = await Promise.all([api(covURL), api(raiURL), api(kmURL), api(progURL)]);
   if (seq !== state.dashSeq) return; // a newer question was asked meanwhile
   renderCoverage(cov, p, covURL);
