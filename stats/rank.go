@@ -85,7 +85,7 @@ func (h *Handler) rank(w http.ResponseWriter, r *http.Request) error {
 	if req.Format == "csv" {
 		w.Header().Set("Content-Type", "text/csv; charset=utf-8")
 		w.Header().Set("Content-Disposition", `attachment; filename="sites-rank.csv"`)
-		if p, err := jsonCompact(res.Parameters); err == nil {
+		if p, err := rankJSONCompact(res.Parameters); err == nil {
 			w.Header().Set("Lastmile-Rank-Parameters", p)
 		}
 		w.WriteHeader(http.StatusOK)
@@ -97,28 +97,28 @@ func (h *Handler) rank(w http.ResponseWriter, r *http.Request) error {
 }
 
 // candidate is one site to rank.
-type candidate struct {
+type rankCandidate struct {
 	id   string
 	name string
 	geom orb.Geometry
 	wkb  []byte
-	grid *gridCell // set for grid candidates
+	grid *rankGridCell // set for grid candidates
 }
 
-type gridCell struct {
+type rankGridCell struct {
 	I int `json:"i"`
 	J int `json:"j"`
 }
 
-func newCandidate(id, name string, g orb.Geometry, b []byte) candidate {
+func newRankCandidate(id, name string, g orb.Geometry, b []byte) rankCandidate {
 	if b == nil {
 		b, _ = wkb.Marshal(g)
 	}
-	return candidate{id: id, name: name, geom: g, wkb: b}
+	return rankCandidate{id: id, name: name, geom: g, wkb: b}
 }
 
 // nearest is the nearest feature of one kind and its geodesic distance.
-type nearest struct {
+type rankNearest struct {
 	Layer     string  `json:"layer"`
 	ID        int64   `json:"id"`
 	Name      string  `json:"name,omitempty"`
@@ -127,14 +127,14 @@ type nearest struct {
 }
 
 // measures are a candidate's raw values from PostGIS.
-type measures struct {
+type rankMeasures struct {
 	areaM2                                                         *float64
-	hazard, road, pipeline, source, power, school, clinic, village *nearest
+	hazard, road, pipeline, source, power, school, clinic, village *rankNearest
 	population, villages                                           int64
 }
 
 // water is the nearer of the pipeline and the water source.
-func (m measures) water() *nearest {
+func (m rankMeasures) water() *rankNearest {
 	switch {
 	case m.pipeline == nil:
 		return m.source
@@ -150,25 +150,25 @@ func (m measures) water() *nearest {
 func Rank(ctx context.Context, pool *pgxpool.Pool, req RankRequest) (res *RankResult, err error) {
 	defer lastmile.Wrap(&err, "stats.Rank(%s)", req.Candidates.Source)
 	start := time.Now()
-	cands, estimated, err := loadCandidates(ctx, pool, req)
+	cands, estimated, err := rankLoadCandidates(ctx, pool, req)
 	if err != nil {
 		return nil, err
 	}
 	loaded := time.Since(start)
-	ms, err := measure(ctx, pool, req, cands)
+	ms, err := rankMeasure(ctx, pool, req, cands)
 	if err != nil {
 		return nil, err
 	}
-	res = evaluate(req, cands, ms)
+	res = rankEvaluate(req, cands, ms)
 	res.Summary.CellsEstimated = estimated
-	res.Summary.CandidatesMS = roundTo(loaded.Seconds()*1000, 1)
-	res.Summary.ElapsedMS = roundTo(time.Since(start).Seconds()*1000, 1)
+	res.Summary.CandidatesMS = rankRound(loaded.Seconds()*1000, 1)
+	res.Summary.ElapsedMS = rankRound(time.Since(start).Seconds()*1000, 1)
 	return res, nil
 }
 
 // loadCandidates returns the request's candidates; for a grid, also the
 // estimated cell count (checked against MaxRankCells before generating).
-func loadCandidates(ctx context.Context, pool *pgxpool.Pool, req RankRequest) ([]candidate, int, error) {
+func rankLoadCandidates(ctx context.Context, pool *pgxpool.Pool, req RankRequest) ([]rankCandidate, int, error) {
 	c := req.Candidates
 	switch c.Source {
 	case SourceFeatures:
@@ -178,7 +178,7 @@ func loadCandidates(ctx context.Context, pool *pgxpool.Pool, req RankRequest) ([
 		if err != nil {
 			return nil, 0, err
 		}
-		var out []candidate
+		var out []rankCandidate
 		var id int64
 		var name string
 		var b []byte
@@ -187,7 +187,7 @@ func loadCandidates(ctx context.Context, pool *pgxpool.Pool, req RankRequest) ([
 			if err != nil {
 				return fmt.Errorf("relocation site %d: %w", id, err)
 			}
-			out = append(out, newCandidate(strconv.FormatInt(id, 10), name, g, append([]byte(nil), b...)))
+			out = append(out, newRankCandidate(strconv.FormatInt(id, 10), name, g, append([]byte(nil), b...)))
 			return nil
 		})
 		if err != nil {
@@ -199,12 +199,12 @@ func loadCandidates(ctx context.Context, pool *pgxpool.Pool, req RankRequest) ([
 		}
 		return out, 0, nil
 	case SourceGrid:
-		return loadGrid(ctx, pool, c)
+		return rankLoadGrid(ctx, pool, c)
 	}
 	return nil, 0, lastmile.Invalid("unknown candidate source", lastmile.Problem{Field: "candidates.source", Value: c.Source, Message: "expected features, planned or grid"})
 }
 
-func loadGrid(ctx context.Context, pool *pgxpool.Pool, c RankCandidates) ([]candidate, int, error) {
+func rankLoadGrid(ctx context.Context, pool *pgxpool.Pool, c RankCandidates) ([]rankCandidate, int, error) {
 	var areaM2, lon, lat float64
 	var code any
 	var box [4]any
@@ -218,22 +218,22 @@ func loadGrid(ctx context.Context, pool *pgxpool.Pool, c RankCandidates) ([]cand
 		}
 		code = c.AdminCode
 	} else {
-		areaM2 = bboxAreaM2(c.BBox)
+		areaM2 = rankBBoxAreaM2(c.BBox)
 		lon, lat = (c.BBox[0]+c.BBox[2])/2, (c.BBox[1]+c.BBox[3])/2
 		for i := range box {
 			box[i] = c.BBox[i]
 		}
 	}
-	est := estimateCells(areaM2, c.CellM)
+	est := rankEstimateCells(areaM2, c.CellM)
 	if est > MaxRankCells {
 		return nil, int(est), lastmile.Invalid("grid too large", lastmile.Problem{Field: "candidates.cell_m", Value: fmt.Sprint(c.CellM),
 			Message: fmt.Sprintf("a %g m grid over this area (%.1f km²) would have about %.0f cells, more than the limit of %d; use a larger cell_m or a smaller area", c.CellM, areaM2/1e6, est, MaxRankCells)})
 	}
-	rows, err := pool.Query(ctx, rankSQL["rank_grid"], code, box[0], box[1], box[2], box[3], c.CellM, utmSRID(lon, lat))
+	rows, err := pool.Query(ctx, rankSQL["rank_grid"], code, box[0], box[1], box[2], box[3], c.CellM, rankUTMSRID(lon, lat))
 	if err != nil {
 		return nil, 0, err
 	}
-	var out []candidate
+	var out []rankCandidate
 	var i, j int
 	var b []byte
 	_, err = pgx.ForEachRow(rows, []any{&i, &j, &b}, func() error {
@@ -241,8 +241,8 @@ func loadGrid(ctx context.Context, pool *pgxpool.Pool, c RankCandidates) ([]cand
 		if err != nil {
 			return err
 		}
-		cand := newCandidate(strconv.Itoa(len(out)+1), "", g, append([]byte(nil), b...))
-		cand.grid = &gridCell{I: i, J: j}
+		cand := newRankCandidate(strconv.Itoa(len(out)+1), "", g, append([]byte(nil), b...))
+		cand.grid = &rankGridCell{I: i, J: j}
 		out = append(out, cand)
 		if len(out) > MaxRankCells {
 			return lastmile.Invalid("grid too large", lastmile.Problem{Field: "candidates.cell_m", Message: fmt.Sprintf("the grid has more than %d cells", MaxRankCells)})
@@ -256,7 +256,7 @@ func loadGrid(ctx context.Context, pool *pgxpool.Pool, c RankCandidates) ([]cand
 }
 
 // utmSRID is the EPSG code of the WGS84 UTM zone containing lon/lat.
-func utmSRID(lon, lat float64) int {
+func rankUTMSRID(lon, lat float64) int {
 	zone := int(math.Floor((lon+180)/6)) + 1
 	zone = max(1, min(60, zone))
 	if lat < 0 {
@@ -268,8 +268,8 @@ func utmSRID(lon, lat float64) int {
 // measure runs rank_measure.sql over the candidates, in chunks on several
 // connections at once (each chunk is one query whose nearest-neighbour
 // probes are index scans; PostgreSQL runs a query on one core).
-func measure(ctx context.Context, pool *pgxpool.Pool, req RankRequest, cands []candidate) ([]measures, error) {
-	out := make([]measures, len(cands))
+func rankMeasure(ctx context.Context, pool *pgxpool.Pool, req RankRequest, cands []rankCandidate) ([]rankMeasures, error) {
+	out := make([]rankMeasures, len(cands))
 	if len(cands) == 0 {
 		return out, nil
 	}
@@ -281,7 +281,7 @@ func measure(ctx context.Context, pool *pgxpool.Pool, req RankRequest, cands []c
 	for lo := 0; lo < len(cands); lo += size {
 		hi := min(lo+size, len(cands))
 		go func() {
-			err := measureChunk(ctx, pool, req, cands[lo:hi], out[lo:hi])
+			err := rankMeasureChunk(ctx, pool, req, cands[lo:hi], out[lo:hi])
 			if err != nil {
 				cancel()
 			}
@@ -304,7 +304,7 @@ const rankSessionSettings = `SET LOCAL enable_sort = off; SET LOCAL enable_memoi
 // minRankChunk is the fewest candidates worth a connection of their own.
 const minRankChunk = 2000
 
-func measureChunk(ctx context.Context, pool *pgxpool.Pool, req RankRequest, cands []candidate, out []measures) error {
+func rankMeasureChunk(ctx context.Context, pool *pgxpool.Pool, req RankRequest, cands []rankCandidate, out []rankMeasures) error {
 	geoms := make([][]byte, len(cands))
 	for i, c := range cands {
 		geoms[i] = c.wkb
@@ -335,7 +335,7 @@ func measureChunk(ctx context.Context, pool *pgxpool.Pool, req RankRequest, cand
 	var (
 		ord      int64
 		area     *float64
-		nb       [8]nearestScan
+		nb       [8]rankNearestScan
 		pop, vil int64
 	)
 	dest := []any{&ord, &area}
@@ -361,7 +361,7 @@ func measureChunk(ctx context.Context, pool *pgxpool.Pool, req RankRequest, cand
 			a := *area
 			m.areaM2 = &a
 		}
-		ptrs := []**nearest{&m.hazard, &m.road, &m.pipeline, &m.source, &m.power, &m.school, &m.clinic, &m.village}
+		ptrs := []**rankNearest{&m.hazard, &m.road, &m.pipeline, &m.source, &m.power, &m.school, &m.clinic, &m.village}
 		for i, k := range kinds {
 			*ptrs[i] = nb[i].get(k.layer)
 		}
@@ -380,18 +380,18 @@ func measureChunk(ctx context.Context, pool *pgxpool.Pool, req RankRequest, cand
 	return tx.Commit(ctx)
 }
 
-type nearestScan struct {
+type rankNearestScan struct {
 	id   *int64
 	name *string
 	kind *string
 	d    *float64
 }
 
-func (s nearestScan) get(layer string) *nearest {
+func (s rankNearestScan) get(layer string) *rankNearest {
 	if s.id == nil || s.d == nil {
 		return nil
 	}
-	n := &nearest{Layer: layer, ID: *s.id, DistanceM: *s.d}
+	n := &rankNearest{Layer: layer, ID: *s.id, DistanceM: *s.d}
 	if s.name != nil {
 		n.Name = *s.name
 	}
@@ -401,7 +401,7 @@ func (s nearestScan) get(layer string) *nearest {
 	return n
 }
 
-func roundTo(f float64, decimals int) float64 {
+func rankRound(f float64, decimals int) float64 {
 	p := math.Pow(10, float64(decimals))
 	return math.Round(f*p) / p
 }

@@ -83,11 +83,11 @@ func TestRankCountyGrid(t *testing.T) {
 	if s.Ranked == 0 || s.Excluded == 0 || len(res.Features) != 5 {
 		t.Errorf("ranked %d, excluded %d, returned %d: want some of each and 5 returned", s.Ranked, s.Excluded, len(res.Features))
 	}
-	checkRankArithmetic(t, res)
+	rankCheckArithmetic(t, res)
 
 	// The plan: one index scan per kind and candidate, no sequential scan
 	// of an asset table.
-	cands, _, err := loadCandidates(context.Background(), pool, req)
+	cands, _, err := rankLoadCandidates(context.Background(), pool, req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -139,22 +139,22 @@ func rankCountyRun(t testing.TB, pool *pgxpool.Pool, req RankRequest) *RankResul
 	elapsed := time.Since(start)
 	s := res.Summary
 	t.Logf("%g m grid over a 0.4° × 0.4° county: %d cells (estimated %d), %d ranked, %d excluded (%s); grid %.0f ms, total %v",
-		req.Candidates.CellM, s.Candidates, s.CellsEstimated, s.Ranked, s.Excluded, jsonOrErr(s.ExcludedBy), s.CandidatesMS, elapsed.Round(time.Millisecond))
+		req.Candidates.CellM, s.Candidates, s.CellsEstimated, s.Ranked, s.Excluded, rankJSONOrErr(s.ExcludedBy), s.CandidatesMS, elapsed.Round(time.Millisecond))
 	for _, f := range res.Features {
 		if f.Properties.Rank == nil {
 			continue
 		}
 		var parts []string
 		for _, fs := range f.Properties.Factors {
-			parts = append(parts, fs.Factor+" "+fmtPtr(fs.Raw)+" → "+fmtPtr(&fs.Contribution))
+			parts = append(parts, fs.Factor+" "+rankFmtPtr(fs.Raw)+" → "+rankFmtPtr(&fs.Contribution))
 		}
 		t.Logf("  #%d cell %s %.5f,%.5f total %.4f: %s", *f.Properties.Rank, f.ID, f.Geometry.Coordinates.(orb.Point)[0], f.Geometry.Coordinates.(orb.Point)[1], f.Properties.Total, strings.Join(parts, "; "))
 	}
 	return res
 }
 
-func jsonOrErr(v any) string {
-	s, err := jsonCompact(v)
+func rankJSONOrErr(v any) string {
+	s, err := rankJSONCompact(v)
 	if err != nil {
 		return err.Error()
 	}
@@ -176,9 +176,9 @@ func BenchmarkRankCountyGrid(b *testing.B) {
 	var cells int
 	var cpu time.Duration
 	for b.Loop() {
-		before := postgresCPU(b, pool)
+		before := rankPostgresCPU(b, pool)
 		res := rankCountyRun(b, pool, req)
-		cpu += postgresCPU(b, pool) - before
+		cpu += rankPostgresCPU(b, pool) - before
 		cells = res.Summary.Candidates
 	}
 	b.ReportMetric(float64(cells), "cells")
@@ -189,7 +189,7 @@ func BenchmarkRankCountyGrid(b *testing.B) {
 // from /proc (Linux): every child of the postmaster named in
 // postmaster.pid. Backends that ended are not counted, pool connections
 // live on.
-func postgresCPU(b testing.TB, pool *pgxpool.Pool) time.Duration {
+func rankPostgresCPU(b testing.TB, pool *pgxpool.Pool) time.Duration {
 	b.Helper()
 	var dir string
 	if err := pool.QueryRow(context.Background(), `SELECT current_setting('data_directory')`).Scan(&dir); err != nil {

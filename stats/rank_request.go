@@ -116,7 +116,7 @@ type RankConstraint struct {
 
 // MarshalJSON writes {"enabled": …, "<key>": limit}.
 func (c RankConstraint) MarshalJSON() ([]byte, error) {
-	var m orderedMap[any]
+	var m rankOrderedMap[any]
 	m.set("enabled", c.Enabled)
 	m.set(c.key, c.Limit)
 	return m.MarshalJSON()
@@ -129,7 +129,7 @@ type RankCandidates struct {
 	BBox      []float64 `json:"bbox,omitempty"`
 	CellM     float64   `json:"cell_m,omitempty"`
 	Features  int       `json:"features,omitempty"` // number of features given (echo)
-	features  []candidate
+	features  []rankCandidate
 }
 
 // RankPopulation configures the population benefit.
@@ -141,23 +141,23 @@ type RankPopulation struct {
 // RankRequest is a validated ranking request with every default filled in.
 // It is echoed in responses as "parameters".
 type RankRequest struct {
-	Candidates      RankCandidates             `json:"candidates"`
-	Constraints     orderedMap[RankConstraint] `json:"constraints"`
-	Weights         orderedMap[float64]        `json:"weights"`
-	DMax            orderedMap[float64]        `json:"d_max_m"`
-	Population      RankPopulation             `json:"population"`
-	Limit           int                        `json:"limit"`
-	IncludeExcluded bool                       `json:"include_excluded"`
-	Format          string                     `json:"-"`
+	Candidates      RankCandidates                 `json:"candidates"`
+	Constraints     rankOrderedMap[RankConstraint] `json:"constraints"`
+	Weights         rankOrderedMap[float64]        `json:"weights"`
+	DMax            rankOrderedMap[float64]        `json:"d_max_m"`
+	Population      RankPopulation                 `json:"population"`
+	Limit           int                            `json:"limit"`
+	IncludeExcluded bool                           `json:"include_excluded"`
+	Format          string                         `json:"-"`
 }
 
 // orderedMap is a small map that marshals its keys in insertion order.
-type orderedMap[V any] struct {
+type rankOrderedMap[V any] struct {
 	keys   []string
 	values map[string]V
 }
 
-func (m *orderedMap[V]) set(k string, v V) {
+func (m *rankOrderedMap[V]) set(k string, v V) {
 	if m.values == nil {
 		m.values = map[string]V{}
 	}
@@ -168,10 +168,10 @@ func (m *orderedMap[V]) set(k string, v V) {
 }
 
 // Get returns the value of k.
-func (m orderedMap[V]) Get(k string) V { return m.values[k] }
+func (m rankOrderedMap[V]) Get(k string) V { return m.values[k] }
 
 // MarshalJSON writes the keys in order.
-func (m orderedMap[V]) MarshalJSON() ([]byte, error) {
+func (m rankOrderedMap[V]) MarshalJSON() ([]byte, error) {
 	var b bytes.Buffer
 	b.WriteByte('{')
 	for i, k := range m.keys {
@@ -207,7 +207,7 @@ type rawRankRequest struct {
 	Format          json.RawMessage            `json:"format"`
 }
 
-type rawCandidates struct {
+type rankRawCandidates struct {
 	Source    json.RawMessage `json:"source"`
 	Features  json.RawMessage `json:"features"`
 	AdminCode json.RawMessage `json:"admin_code"`
@@ -215,16 +215,16 @@ type rawCandidates struct {
 	CellM     json.RawMessage `json:"cell_m"`
 }
 
-var topLevelKeys = []string{"candidates", "constraints", "weights", "d_max_m", "population", "limit", "include_excluded", "format"}
+var rankTopLevelKeys = []string{"candidates", "constraints", "weights", "d_max_m", "population", "limit", "include_excluded", "format"}
 
 // problems collects request problems.
-type problems []lastmile.Problem
+type rankProblems []lastmile.Problem
 
-func (p *problems) add(field, value, format string, args ...any) {
-	*p = append(*p, lastmile.Problem{Field: field, Value: shorten(value), Message: fmt.Sprintf(format, args...)})
+func (p *rankProblems) add(field, value, format string, args ...any) {
+	*p = append(*p, lastmile.Problem{Field: field, Value: rankShorten(value), Message: fmt.Sprintf(format, args...)})
 }
 
-func shorten(s string) string {
+func rankShorten(s string) string {
 	if len(s) > 60 {
 		return s[:57] + "..."
 	}
@@ -233,7 +233,7 @@ func shorten(s string) string {
 
 // decodeStrict decodes data into v refusing unknown fields and trailing
 // data, and turns decoding errors into problems under prefix.
-func decodeStrict(data []byte, v any, prefix string, known []string, p *problems) bool {
+func rankDecodeStrict(data []byte, v any, prefix string, known []string, p *rankProblems) bool {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
@@ -244,7 +244,7 @@ func decodeStrict(data []byte, v any, prefix string, known []string, p *problems
 				field = prefix + "." + field
 			}
 		}
-		p.add(field, "", "%s", describeJSONError(err, prefix, known))
+		p.add(field, "", "%s", rankDescribeJSONError(err, prefix, known))
 		return false
 	}
 	if _, err := dec.Token(); err != io.EOF {
@@ -254,7 +254,7 @@ func decodeStrict(data []byte, v any, prefix string, known []string, p *problems
 	return true
 }
 
-func describeJSONError(err error, prefix string, known []string) string {
+func rankDescribeJSONError(err error, prefix string, known []string) string {
 	var syn *json.SyntaxError
 	var typ *json.UnmarshalTypeError
 	switch {
@@ -271,7 +271,7 @@ func describeJSONError(err error, prefix string, known []string) string {
 		if field == "" {
 			return fmt.Sprintf("the request must be a JSON object, not a %s", typ.Value)
 		}
-		return fmt.Sprintf("%s must be %s, not a %s", field, describeGoType(typ.Type.String()), typ.Value)
+		return fmt.Sprintf("%s must be %s, not a %s", field, rankDescribeGoType(typ.Type.String()), typ.Value)
 	case errors.Is(err, io.EOF):
 		return "empty JSON; expected an object"
 	case strings.HasPrefix(err.Error(), "json: unknown field "):
@@ -284,7 +284,7 @@ func describeJSONError(err error, prefix string, known []string) string {
 	return "malformed JSON: " + err.Error()
 }
 
-func describeGoType(t string) string {
+func rankDescribeGoType(t string) string {
 	switch {
 	case strings.HasPrefix(t, "map["):
 		return "an object"
@@ -294,13 +294,13 @@ func describeGoType(t string) string {
 	return "a " + t
 }
 
-func isNull(raw json.RawMessage) bool {
+func rankIsNull(raw json.RawMessage) bool {
 	s := bytes.TrimSpace(raw)
 	return len(s) == 0 || string(s) == "null"
 }
 
 // number decodes a JSON number at field and checks it is in [lo, hi].
-func number(raw json.RawMessage, field string, lo, hi float64, p *problems) (float64, bool) {
+func rankNumber(raw json.RawMessage, field string, lo, hi float64, p *rankProblems) (float64, bool) {
 	s := string(bytes.TrimSpace(raw))
 	var f float64
 	if err := json.Unmarshal(raw, &f); err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
@@ -326,7 +326,7 @@ func number(raw json.RawMessage, field string, lo, hi float64, p *problems) (flo
 	return f, true
 }
 
-func str(raw json.RawMessage, field string, p *problems) (string, bool) {
+func rankString(raw json.RawMessage, field string, p *rankProblems) (string, bool) {
 	var s string
 	if err := json.Unmarshal(raw, &s); err != nil {
 		p.add(field, string(bytes.TrimSpace(raw)), "must be a string")
@@ -335,7 +335,7 @@ func str(raw json.RawMessage, field string, p *problems) (string, bool) {
 	return s, true
 }
 
-func boolean(raw json.RawMessage, field string, p *problems) (bool, bool) {
+func rankBool(raw json.RawMessage, field string, p *rankProblems) (bool, bool) {
 	var b bool
 	if err := json.Unmarshal(raw, &b); err != nil {
 		p.add(field, string(bytes.TrimSpace(raw)), "must be true or false")
@@ -348,49 +348,49 @@ func boolean(raw json.RawMessage, field string, p *problems) (bool, bool) {
 // empty body ranks the planned relocation sites with the defaults. Every
 // problem found is reported in one EINVALID error.
 func ParseRankRequest(body []byte) (RankRequest, error) {
-	var p problems
+	var p rankProblems
 	var raw rawRankRequest
 	if len(bytes.TrimSpace(body)) > 0 {
-		decodeStrict(body, &raw, "", topLevelKeys, &p)
+		rankDecodeStrict(body, &raw, "", rankTopLevelKeys, &p)
 	}
-	req := parseRaw(raw, &p)
+	req := rankParseRaw(raw, &p)
 	if len(p) > 0 {
 		return RankRequest{}, lastmile.Invalid("invalid ranking request", p...)
 	}
 	return req, nil
 }
 
-func parseRaw(raw rawRankRequest, p *problems) RankRequest {
+func rankParseRaw(raw rawRankRequest, p *rankProblems) RankRequest {
 	var req RankRequest
-	parseCandidates(raw.Candidates, &req, p)
+	rankParseCandidates(raw.Candidates, &req, p)
 
 	for k := range raw.Constraints {
 		if !slices.ContainsFunc(rankConstraintSpecs, func(s constraintSpec) bool { return s.Name == k }) {
-			p.add("constraints."+k, "", "unknown constraint; expected one of: %s", strings.Join(constraintNames(), ", "))
+			p.add("constraints."+k, "", "unknown constraint; expected one of: %s", strings.Join(rankConstraintNames(), ", "))
 		}
 	}
 	for _, s := range rankConstraintSpecs {
 		c := RankConstraint{Name: s.Name, Enabled: s.Enabled, Limit: s.Value, key: s.Key}
-		if v, ok := raw.Constraints[s.Name]; ok && !isNull(v) {
-			parseConstraint(v, s, &c, p)
+		if v, ok := raw.Constraints[s.Name]; ok && !rankIsNull(v) {
+			rankParseConstraint(v, s, &c, p)
 		}
 		req.Constraints.set(s.Name, c)
 	}
 
 	for k := range raw.Weights {
-		if factorName(k) == "" {
-			p.add("weights."+k, "", "unknown factor; expected one of: %s", strings.Join(factorNames(), ", "))
+		if rankFactorName(k) == "" {
+			p.add("weights."+k, "", "unknown factor; expected one of: %s", strings.Join(rankFactorNames(), ", "))
 		}
 	}
 	for k := range raw.DMax {
-		if f := factorName(k); f == "" || f == FactorPopulation {
-			p.add("d_max_m."+k, "", "unknown distance factor; expected one of: %s", strings.Join(factorNames()[:5], ", "))
+		if f := rankFactorName(k); f == "" || f == FactorPopulation {
+			p.add("d_max_m."+k, "", "unknown distance factor; expected one of: %s", strings.Join(rankFactorNames()[:5], ", "))
 		}
 	}
 	for _, s := range rankFactorSpecs {
 		w := s.Weight
-		if v, ok := lookupFactor(raw.Weights, s.Name); ok {
-			if f, ok := number(v, "weights."+s.Name, 0, 1e6, p); ok {
+		if v, ok := rankLookupFactor(raw.Weights, s.Name); ok {
+			if f, ok := rankNumber(v, "weights."+s.Name, 0, 1e6, p); ok {
 				w = f
 			}
 		}
@@ -399,8 +399,8 @@ func parseRaw(raw rawRankRequest, p *problems) RankRequest {
 			continue
 		}
 		d := s.DMax
-		if v, ok := lookupFactor(raw.DMax, s.Name); ok {
-			if f, ok := number(v, "d_max_m."+s.Name, 1, MaxRankDistanceM, p); ok {
+		if v, ok := rankLookupFactor(raw.DMax, s.Name); ok {
+			if f, ok := rankNumber(v, "d_max_m."+s.Name, 1, MaxRankDistanceM, p); ok {
 				d = f
 			}
 		}
@@ -408,19 +408,19 @@ func parseRaw(raw rawRankRequest, p *problems) RankRequest {
 	}
 
 	req.Population = RankPopulation{RadiusM: DefaultPopulationRadiusM, Max: DefaultPopulationMax}
-	if !isNull(raw.Population) {
+	if !rankIsNull(raw.Population) {
 		var rp struct {
 			RadiusM json.RawMessage `json:"radius_m"`
 			Max     json.RawMessage `json:"max"`
 		}
-		if decodeStrict(raw.Population, &rp, "population", []string{"radius_m", "max"}, p) {
-			if !isNull(rp.RadiusM) {
-				if f, ok := number(rp.RadiusM, "population.radius_m", 0, 100_000, p); ok {
+		if rankDecodeStrict(raw.Population, &rp, "population", []string{"radius_m", "max"}, p) {
+			if !rankIsNull(rp.RadiusM) {
+				if f, ok := rankNumber(rp.RadiusM, "population.radius_m", 0, 100_000, p); ok {
 					req.Population.RadiusM = f
 				}
 			}
-			if !isNull(rp.Max) {
-				if f, ok := number(rp.Max, "population.max", 1, maxRankPopulation, p); ok {
+			if !rankIsNull(rp.Max) {
+				if f, ok := rankNumber(rp.Max, "population.max", 1, maxRankPopulation, p); ok {
 					req.Population.Max = f
 				}
 			}
@@ -428,8 +428,8 @@ func parseRaw(raw rawRankRequest, p *problems) RankRequest {
 	}
 
 	req.Limit = DefaultRankLimit
-	if !isNull(raw.Limit) {
-		if f, ok := number(raw.Limit, "limit", 1, MaxRankLimit, p); ok {
+	if !rankIsNull(raw.Limit) {
+		if f, ok := rankNumber(raw.Limit, "limit", 1, MaxRankLimit, p); ok {
 			if f != math.Trunc(f) {
 				p.add("limit", string(raw.Limit), "must be a whole number")
 			} else {
@@ -438,15 +438,15 @@ func parseRaw(raw rawRankRequest, p *problems) RankRequest {
 		}
 	}
 	req.IncludeExcluded = req.Candidates.Source != SourceGrid
-	if !isNull(raw.IncludeExcluded) {
-		if b, ok := boolean(raw.IncludeExcluded, "include_excluded", p); ok {
+	if !rankIsNull(raw.IncludeExcluded) {
+		if b, ok := rankBool(raw.IncludeExcluded, "include_excluded", p); ok {
 			req.IncludeExcluded = b
 		}
 	}
 	req.Format = "geojson"
-	if !isNull(raw.Format) {
-		if s, ok := str(raw.Format, "format", p); ok {
-			if f := normaliseFormat(s); f != "" {
+	if !rankIsNull(raw.Format) {
+		if s, ok := rankString(raw.Format, "format", p); ok {
+			if f := rankNormaliseFormat(s); f != "" {
 				req.Format = f
 			} else {
 				p.add("format", s, "unknown format; expected geojson or csv")
@@ -457,7 +457,7 @@ func parseRaw(raw rawRankRequest, p *problems) RankRequest {
 }
 
 // normaliseFormat maps the accepted format names to geojson or csv.
-func normaliseFormat(s string) string {
+func rankNormaliseFormat(s string) string {
 	switch strings.ToLower(strings.TrimSpace(s)) {
 	case "", "geojson", "json":
 		return "geojson"
@@ -467,7 +467,7 @@ func normaliseFormat(s string) string {
 	return ""
 }
 
-func constraintNames() []string {
+func rankConstraintNames() []string {
 	var n []string
 	for _, s := range rankConstraintSpecs {
 		n = append(n, s.Name)
@@ -475,7 +475,7 @@ func constraintNames() []string {
 	return n
 }
 
-func factorNames() []string {
+func rankFactorNames() []string {
 	var n []string
 	for _, s := range rankFactorSpecs {
 		n = append(n, s.Name)
@@ -485,7 +485,7 @@ func factorNames() []string {
 
 // factorName returns the canonical factor name of k ("grid" is accepted for
 // power, the electricity grid), or "".
-func factorName(k string) string {
+func rankFactorName(k string) string {
 	if k == "grid" {
 		return FactorPower
 	}
@@ -497,12 +497,12 @@ func factorName(k string) string {
 	return ""
 }
 
-func lookupFactor(m map[string]json.RawMessage, name string) (json.RawMessage, bool) {
-	if v, ok := m[name]; ok && !isNull(v) {
+func rankLookupFactor(m map[string]json.RawMessage, name string) (json.RawMessage, bool) {
+	if v, ok := m[name]; ok && !rankIsNull(v) {
 		return v, true
 	}
 	if name == FactorPower {
-		if v, ok := m["grid"]; ok && !isNull(v) {
+		if v, ok := m["grid"]; ok && !rankIsNull(v) {
 			return v, true
 		}
 	}
@@ -512,7 +512,7 @@ func lookupFactor(m map[string]json.RawMessage, name string) (json.RawMessage, b
 // parseConstraint reads a constraint given as true/false (on with the
 // default limit / off), a number (on with that limit) or an object
 // {"enabled": bool, "<key>": number}.
-func parseConstraint(v json.RawMessage, s constraintSpec, c *RankConstraint, p *problems) {
+func rankParseConstraint(v json.RawMessage, s constraintSpec, c *RankConstraint, p *rankProblems) {
 	field := "constraints." + s.Name
 	hi := float64(MaxRankDistanceM)
 	if s.Name == ConstraintMinArea {
@@ -521,23 +521,23 @@ func parseConstraint(v json.RawMessage, s constraintSpec, c *RankConstraint, p *
 	t := bytes.TrimSpace(v)
 	switch {
 	case len(t) > 0 && (t[0] == 't' || t[0] == 'f'):
-		if b, ok := boolean(v, field, p); ok {
+		if b, ok := rankBool(v, field, p); ok {
 			c.Enabled = b
 		}
 	case len(t) > 0 && t[0] == '{':
 		var o map[string]json.RawMessage
 		if err := json.Unmarshal(v, &o); err != nil {
-			p.add(field, "", "%s", describeJSONError(err, field, nil))
+			p.add(field, "", "%s", rankDescribeJSONError(err, field, nil))
 			return
 		}
 		for k, val := range o {
 			switch k {
 			case "enabled":
-				if b, ok := boolean(val, field+".enabled", p); ok {
+				if b, ok := rankBool(val, field+".enabled", p); ok {
 					c.Enabled = b
 				}
 			case s.Key:
-				if f, ok := number(val, field+"."+s.Key, 0, hi, p); ok {
+				if f, ok := rankNumber(val, field+"."+s.Key, 0, hi, p); ok {
 					c.Limit = f
 					if _, given := o["enabled"]; !given {
 						c.Enabled = true
@@ -548,26 +548,26 @@ func parseConstraint(v json.RawMessage, s constraintSpec, c *RankConstraint, p *
 			}
 		}
 	default:
-		if f, ok := number(v, field, 0, hi, p); ok {
+		if f, ok := rankNumber(v, field, 0, hi, p); ok {
 			c.Enabled = true
 			c.Limit = f
 		}
 	}
 }
 
-var adminCodeRE = regexp.MustCompile(`^[0-9]{12}$`)
+var rankAdminCodeRE = regexp.MustCompile(`^[0-9]{12}$`)
 
-func parseCandidates(raw json.RawMessage, req *RankRequest, p *problems) {
+func rankParseCandidates(raw json.RawMessage, req *RankRequest, p *rankProblems) {
 	c := &req.Candidates
-	var rc rawCandidates
-	if !isNull(raw) {
-		if !decodeStrict(raw, &rc, "candidates", []string{"source", "features", "admin_code", "bbox", "cell_m"}, p) {
+	var rc rankRawCandidates
+	if !rankIsNull(raw) {
+		if !rankDecodeStrict(raw, &rc, "candidates", []string{"source", "features", "admin_code", "bbox", "cell_m"}, p) {
 			c.Source = SourcePlanned
 			return
 		}
 	}
-	if !isNull(rc.Source) {
-		if s, ok := str(rc.Source, "candidates.source", p); ok {
+	if !rankIsNull(rc.Source) {
+		if s, ok := rankString(rc.Source, "candidates.source", p); ok {
 			switch s {
 			case SourceFeatures, SourcePlanned, SourceGrid:
 				c.Source = s
@@ -579,7 +579,7 @@ func parseCandidates(raw json.RawMessage, req *RankRequest, p *problems) {
 			return
 		}
 	}
-	hasFeatures, hasAdmin, hasBBox := !isNull(rc.Features), !isNull(rc.AdminCode), !isNull(rc.BBox)
+	hasFeatures, hasAdmin, hasBBox := !rankIsNull(rc.Features), !rankIsNull(rc.AdminCode), !rankIsNull(rc.BBox)
 	if c.Source == "" {
 		switch {
 		case hasFeatures:
@@ -598,20 +598,20 @@ func parseCandidates(raw json.RawMessage, req *RankRequest, p *problems) {
 		for _, k := range []struct {
 			has  bool
 			name string
-		}{{hasAdmin, "admin_code"}, {hasBBox, "bbox"}, {!isNull(rc.CellM), "cell_m"}} {
+		}{{hasAdmin, "admin_code"}, {hasBBox, "bbox"}, {!rankIsNull(rc.CellM), "cell_m"}} {
 			if k.has {
 				p.add("candidates."+k.name, "", "only used with source grid")
 			}
 		}
 		if hasFeatures {
-			c.features = parseFeatures(rc.Features, p)
+			c.features = rankParseFeatures(rc.Features, p)
 			c.Features = len(c.features)
 		}
 	case SourcePlanned:
 		for _, k := range []struct {
 			has  bool
 			name string
-		}{{hasFeatures, "features"}, {hasAdmin, "admin_code"}, {hasBBox, "bbox"}, {!isNull(rc.CellM), "cell_m"}} {
+		}{{hasFeatures, "features"}, {hasAdmin, "admin_code"}, {hasBBox, "bbox"}, {!rankIsNull(rc.CellM), "cell_m"}} {
 			if k.has {
 				p.add("candidates."+k.name, "", "not used with source planned (the planned relocation_sites)")
 			}
@@ -626,31 +626,31 @@ func parseCandidates(raw json.RawMessage, req *RankRequest, p *problems) {
 		case !hasAdmin && !hasBBox:
 			p.add("candidates", "", "a grid needs admin_code (a 12-digit admin area code) or bbox [min_lon, min_lat, max_lon, max_lat]")
 		case hasAdmin:
-			if s, ok := str(rc.AdminCode, "candidates.admin_code", p); ok {
-				if !adminCodeRE.MatchString(s) {
+			if s, ok := rankString(rc.AdminCode, "candidates.admin_code", p); ok {
+				if !rankAdminCodeRE.MatchString(s) {
 					p.add("candidates.admin_code", s, "must be a 12-digit admin area code")
 				} else {
 					c.AdminCode = s
 				}
 			}
 		case hasBBox:
-			c.BBox = parseBBox(rc.BBox, p)
+			c.BBox = rankParseBBox(rc.BBox, p)
 		}
 		c.CellM = DefaultRankCellM
-		if !isNull(rc.CellM) {
-			if f, ok := number(rc.CellM, "candidates.cell_m", MinRankCellM, MaxRankCellM, p); ok {
+		if !rankIsNull(rc.CellM) {
+			if f, ok := rankNumber(rc.CellM, "candidates.cell_m", MinRankCellM, MaxRankCellM, p); ok {
 				c.CellM = f
 			}
 		}
 		if c.BBox != nil && c.CellM > 0 {
-			if n := estimateCells(bboxAreaM2(c.BBox), c.CellM); n > MaxRankCells {
+			if n := rankEstimateCells(rankBBoxAreaM2(c.BBox), c.CellM); n > MaxRankCells {
 				p.add("candidates.cell_m", fmt.Sprint(c.CellM), "a %g m grid over this bbox would have about %.0f cells, more than the limit of %d; use a larger cell_m or a smaller area", c.CellM, n, MaxRankCells)
 			}
 		}
 	}
 }
 
-func parseBBox(raw json.RawMessage, p *problems) []float64 {
+func rankParseBBox(raw json.RawMessage, p *rankProblems) []float64 {
 	var vals []json.RawMessage
 	if err := json.Unmarshal(raw, &vals); err != nil || len(vals) != 4 {
 		p.add("candidates.bbox", string(bytes.TrimSpace(raw)), "must be [min_lon, min_lat, max_lon, max_lat]")
@@ -663,7 +663,7 @@ func parseBBox(raw json.RawMessage, p *problems) []float64 {
 		if i%2 == 1 {
 			lim = 85.0511
 		}
-		f, good := number(v, fmt.Sprintf("candidates.bbox[%d]", i), -lim, lim, p)
+		f, good := rankNumber(v, fmt.Sprintf("candidates.bbox[%d]", i), -lim, lim, p)
 		ok = ok && good
 		b[i] = f
 	}
@@ -679,20 +679,20 @@ func parseBBox(raw json.RawMessage, p *problems) []float64 {
 
 // bboxAreaM2 is the area of a lon/lat box on a sphere of the WGS84 authalic
 // radius: R²·Δλ·(sin φ₂ − sin φ₁).
-func bboxAreaM2(b []float64) float64 {
+func rankBBoxAreaM2(b []float64) float64 {
 	const r = 6371007.2
 	rad := math.Pi / 180
 	return r * r * (b[2] - b[0]) * rad * math.Abs(math.Sin(b[3]*rad)-math.Sin(b[1]*rad))
 }
 
 // estimateCells is the number of cell_m squares that cover areaM2.
-func estimateCells(areaM2, cellM float64) float64 {
+func rankEstimateCells(areaM2, cellM float64) float64 {
 	return math.Ceil(areaM2 / (cellM * cellM))
 }
 
 // parseFeatures reads a GeoJSON FeatureCollection of Point, Polygon and
 // MultiPolygon features.
-func parseFeatures(raw json.RawMessage, p *problems) []candidate {
+func rankParseFeatures(raw json.RawMessage, p *rankProblems) []rankCandidate {
 	fc, err := geojson.UnmarshalFeatureCollection(raw)
 	if err != nil {
 		p.add("candidates.features", "", "not a GeoJSON FeatureCollection: %v", err)
@@ -706,7 +706,7 @@ func parseFeatures(raw json.RawMessage, p *problems) []candidate {
 		p.add("candidates.features", fmt.Sprint(len(fc.Features)), "at most %d features per request", MaxRankFeatures)
 		return nil
 	}
-	var out []candidate
+	var out []rankCandidate
 	seen := map[string]int{}
 	for i, f := range fc.Features {
 		row := i + 1
@@ -723,23 +723,23 @@ func parseFeatures(raw json.RawMessage, p *problems) []candidate {
 			bad("geometry is a %s; candidates must be Point, Polygon or MultiPolygon", f.Geometry.GeoJSONType())
 			continue
 		}
-		if msg := checkGeometry(f.Geometry); msg != "" {
+		if msg := rankCheckGeometry(f.Geometry); msg != "" {
 			bad("%s", msg)
 			continue
 		}
-		id := featureID(f, row)
+		id := rankFeatureID(f, row)
 		if prev, dup := seen[id]; dup {
 			bad("duplicate id %q (also feature %d)", id, prev)
 			continue
 		}
 		seen[id] = row
 		name, _ := f.Properties["name"].(string)
-		out = append(out, newCandidate(id, name, f.Geometry, nil))
+		out = append(out, newRankCandidate(id, name, f.Geometry, nil))
 	}
 	return out
 }
 
-func featureID(f *geojson.Feature, row int) string {
+func rankFeatureID(f *geojson.Feature, row int) string {
 	for _, v := range []any{f.ID, f.Properties["id"]} {
 		switch v := v.(type) {
 		case string:
@@ -755,7 +755,7 @@ func featureID(f *geojson.Feature, row int) string {
 
 // checkGeometry reports coordinates out of range and rings that are not
 // closed or too short.
-func checkGeometry(g orb.Geometry) string {
+func rankCheckGeometry(g orb.Geometry) string {
 	checkPoint := func(pt orb.Point) string {
 		if math.IsNaN(pt[0]) || math.IsNaN(pt[1]) || pt[0] < -180 || pt[0] > 180 || pt[1] < -85.0511 || pt[1] > 85.0511 {
 			return fmt.Sprintf("coordinate %v is outside lon [-180, 180], lat [-85.05, 85.05]", pt)
@@ -806,15 +806,15 @@ func checkGeometry(g orb.Geometry) string {
 // (road=5000), constraints (hazard=200,village=on,power=off),
 // population_radius_m, population_max.
 func ParseRankValues(base []byte, q url.Values) (RankRequest, error) {
-	var p problems
+	var p rankProblems
 	var raw rawRankRequest
 	if len(bytes.TrimSpace(base)) > 0 {
-		if !decodeStrict(base, &raw, "", topLevelKeys, &p) {
+		if !rankDecodeStrict(base, &raw, "", rankTopLevelKeys, &p) {
 			return RankRequest{}, lastmile.Invalid("invalid ranking request", p...)
 		}
 	}
 	var rc map[string]json.RawMessage
-	if !isNull(raw.Candidates) {
+	if !rankIsNull(raw.Candidates) {
 		if err := json.Unmarshal(raw.Candidates, &rc); err != nil {
 			p.add("candidates", "", "must be an object")
 			return RankRequest{}, lastmile.Invalid("invalid ranking request", p...)
@@ -834,7 +834,7 @@ func ParseRankValues(base []byte, q url.Values) (RankRequest, error) {
 		v := q.Get(k)
 		switch k {
 		case "source", "admin_code":
-			rc[k] = jsonString(v)
+			rc[k] = rankJSONString(v)
 			if k == "source" && v != SourceGrid {
 				// Switching source drops the other source's parameters.
 				delete(rc, "admin_code")
@@ -845,20 +845,20 @@ func ParseRankValues(base []byte, q url.Values) (RankRequest, error) {
 			parts := strings.Split(v, ",")
 			vals := make([]json.RawMessage, len(parts))
 			for i, s := range parts {
-				vals[i] = jsonScalar(strings.TrimSpace(s))
+				vals[i] = rankJSONScalar(strings.TrimSpace(s))
 			}
 			rc[k], _ = json.Marshal(vals)
 		case "cell_m":
-			rc[k] = jsonScalar(v)
+			rc[k] = rankJSONScalar(v)
 		case "limit", "include_excluded":
-			m := jsonScalar(v)
+			m := rankJSONScalar(v)
 			if k == "limit" {
 				raw.Limit = m
 			} else {
 				raw.IncludeExcluded = m
 			}
 		case "format":
-			raw.Format = jsonString(v)
+			raw.Format = rankJSONString(v)
 		case "weights", "d_max_m", "constraints":
 			target := map[string]*map[string]json.RawMessage{"weights": &raw.Weights, "d_max_m": &raw.DMax, "constraints": &raw.Constraints}[k]
 			if *target == nil {
@@ -878,18 +878,18 @@ func ParseRankValues(base []byte, q url.Values) (RankRequest, error) {
 						val = "false"
 					}
 				}
-				(*target)[name] = jsonScalar(val)
+				(*target)[name] = rankJSONScalar(val)
 			}
 		case "population_radius_m", "population_max":
 			if pop == nil {
 				pop = map[string]json.RawMessage{}
-				if !isNull(raw.Population) {
+				if !rankIsNull(raw.Population) {
 					if err := json.Unmarshal(raw.Population, &pop); err != nil {
 						p.add("population", "", "must be an object")
 					}
 				}
 			}
-			pop[strings.TrimPrefix(k, "population_")] = jsonScalar(v)
+			pop[strings.TrimPrefix(k, "population_")] = rankJSONScalar(v)
 		default:
 			p.add(k, "", "unknown parameter; expected one of: %s", strings.Join(known, ", "))
 		}
@@ -903,21 +903,21 @@ func ParseRankValues(base []byte, q url.Values) (RankRequest, error) {
 	if len(p) > 0 {
 		return RankRequest{}, lastmile.Invalid("invalid ranking request", p...)
 	}
-	req := parseRaw(raw, &p)
+	req := rankParseRaw(raw, &p)
 	if len(p) > 0 {
 		return RankRequest{}, lastmile.Invalid("invalid ranking request", p...)
 	}
 	return req, nil
 }
 
-func jsonString(s string) json.RawMessage {
+func rankJSONString(s string) json.RawMessage {
 	b, _ := json.Marshal(s)
 	return b
 }
 
 // jsonScalar is s as a JSON number or boolean when it reads as one, and as
 // a JSON string otherwise (so the validator names it as "not a number").
-func jsonScalar(s string) json.RawMessage {
+func rankJSONScalar(s string) json.RawMessage {
 	if s == "true" || s == "false" {
 		return json.RawMessage(s)
 	}
@@ -925,5 +925,5 @@ func jsonScalar(s string) json.RawMessage {
 		b, _ := json.Marshal(f)
 		return b
 	}
-	return jsonString(s)
+	return rankJSONString(s)
 }

@@ -227,13 +227,13 @@ func checkRankRequest(t *testing.T, r RankRequest, err error) {
 		if c.CellM < MinRankCellM || c.CellM > MaxRankCellM || (c.AdminCode == "") == (c.BBox == nil) {
 			t.Fatalf("grid %+v", c)
 		}
-		if c.BBox != nil && estimateCells(bboxAreaM2(c.BBox), c.CellM) > MaxRankCells {
+		if c.BBox != nil && rankEstimateCells(rankBBoxAreaM2(c.BBox), c.CellM) > MaxRankCells {
 			t.Fatalf("grid %+v too large", c)
 		}
 	default:
 		t.Fatalf("source %q", c.Source)
 	}
-	if _, err := jsonCompact(r); err != nil {
+	if _, err := rankJSONCompact(r); err != nil {
 		t.Fatalf("echo: %v", err)
 	}
 }

@@ -22,24 +22,24 @@ import (
 // (best first, at most Limit), then the excluded ones when asked for, with
 // the parameters echoed and the definitions used.
 type RankResult struct {
-	Type        string             `json:"type"`
-	Parameters  RankRequest        `json:"parameters"`
-	Definitions orderedMap[string] `json:"definitions"`
-	Summary     RankSummary        `json:"summary"`
-	Features    []RankFeature      `json:"features"`
+	Type        string                 `json:"type"`
+	Parameters  RankRequest            `json:"parameters"`
+	Definitions rankOrderedMap[string] `json:"definitions"`
+	Summary     RankSummary            `json:"summary"`
+	Features    []RankFeature          `json:"features"`
 }
 
 // RankSummary counts the candidates.
 type RankSummary struct {
-	Candidates     int             `json:"candidates"`
-	Ranked         int             `json:"ranked"`          // passed every constraint
-	Excluded       int             `json:"excluded"`        // failed at least one
-	Returned       int             `json:"returned"`        // ranked features in this response
-	ExcludedListed int             `json:"excluded_listed"` // excluded features in this response (at most MaxRankLimit)
-	ExcludedBy     orderedMap[int] `json:"excluded_by"`
-	CellsEstimated int             `json:"cells_estimated,omitempty"`
-	CandidatesMS   float64         `json:"candidates_ms"`
-	ElapsedMS      float64         `json:"elapsed_ms"`
+	Candidates     int                 `json:"candidates"`
+	Ranked         int                 `json:"ranked"`          // passed every constraint
+	Excluded       int                 `json:"excluded"`        // failed at least one
+	Returned       int                 `json:"returned"`        // ranked features in this response
+	ExcludedListed int                 `json:"excluded_listed"` // excluded features in this response (at most MaxRankLimit)
+	ExcludedBy     rankOrderedMap[int] `json:"excluded_by"`
+	CellsEstimated int                 `json:"cells_estimated,omitempty"`
+	CandidatesMS   float64             `json:"candidates_ms"`
+	ElapsedMS      float64             `json:"elapsed_ms"`
 }
 
 // RankFeature is one candidate.
@@ -57,7 +57,7 @@ type RankProperties struct {
 	Status      string             `json:"status"` // ranked | excluded
 	CandidateID string             `json:"candidate_id"`
 	Name        string             `json:"name,omitempty"`
-	Cell        *gridCell          `json:"cell,omitempty"`
+	Cell        *rankGridCell      `json:"cell,omitempty"`
 	Total       float64            `json:"total"`
 	Failed      []string           `json:"failed"`
 	Factors     []FactorScore      `json:"factors"`
@@ -66,27 +66,27 @@ type RankProperties struct {
 
 // FactorScore is one factor's part of the total.
 type FactorScore struct {
-	Factor       string   `json:"factor"`
-	Raw          *float64 `json:"raw"` // metres, or persons for population; null: none exists
-	Unit         string   `json:"unit"`
-	DMaxM        float64  `json:"d_max_m,omitempty"`
-	Max          float64  `json:"max,omitempty"`
-	RadiusM      float64  `json:"radius_m,omitempty"`
-	Villages     *int64   `json:"villages,omitempty"`
-	Normalised   float64  `json:"normalised"`
-	Weight       float64  `json:"weight"`
-	Contribution float64  `json:"contribution"`
-	Nearest      *nearest `json:"nearest,omitempty"`
+	Factor       string       `json:"factor"`
+	Raw          *float64     `json:"raw"` // metres, or persons for population; null: none exists
+	Unit         string       `json:"unit"`
+	DMaxM        float64      `json:"d_max_m,omitempty"`
+	Max          float64      `json:"max,omitempty"`
+	RadiusM      float64      `json:"radius_m,omitempty"`
+	Villages     *int64       `json:"villages,omitempty"`
+	Normalised   float64      `json:"normalised"`
+	Weight       float64      `json:"weight"`
+	Contribution float64      `json:"contribution"`
+	Nearest      *rankNearest `json:"nearest,omitempty"`
 }
 
 // ConstraintResult is one hard constraint's test on a candidate.
 type ConstraintResult struct {
-	Constraint string   `json:"constraint"`
-	Passed     bool     `json:"passed"`
-	Measured   *float64 `json:"measured"` // null: nothing of the kind exists
-	Unit       string   `json:"unit"`
-	Test       string   `json:"test"`
-	Nearest    *nearest `json:"nearest,omitempty"`
+	Constraint string       `json:"constraint"`
+	Passed     bool         `json:"passed"`
+	Measured   *float64     `json:"measured"` // null: nothing of the kind exists
+	Unit       string       `json:"unit"`
+	Test       string       `json:"test"`
+	Nearest    *rankNearest `json:"nearest,omitempty"`
 }
 
 // ScoringFormula is stated in every response.
@@ -94,8 +94,8 @@ const ScoringFormula = "total = Σ weight_f × normalised_f; distance factors: n
 	"with d the geodesic distance in metres (0 when none exists: normalised 0); population: normalised = min(1, P / population.max) " +
 	"with P the population of villages within population.radius_m; order: total (rounded to 6 decimals) descending, then candidate id"
 
-func rankDefinitions() orderedMap[string] {
-	var d orderedMap[string]
+func rankDefinitions() rankOrderedMap[string] {
+	var d rankOrderedMap[string]
 	d.set("scoring", ScoringFormula)
 	d.set("hardened", layer.Hardened.Description+"; only completed roads count")
 	d.set("water", "a completed water pipeline or a completed facility of kind water_source")
@@ -109,7 +109,7 @@ func rankDefinitions() orderedMap[string] {
 }
 
 // evaluate applies the constraints and scores to measured candidates.
-func evaluate(req RankRequest, cands []candidate, ms []measures) *RankResult {
+func rankEvaluate(req RankRequest, cands []rankCandidate, ms []rankMeasures) *RankResult {
 	res := &RankResult{Type: "FeatureCollection", Parameters: req, Definitions: rankDefinitions(), Features: []RankFeature{}}
 	for _, s := range rankConstraintSpecs {
 		if req.Constraint(s.Name).Enabled {
@@ -118,7 +118,7 @@ func evaluate(req RankRequest, cands []candidate, ms []measures) *RankResult {
 	}
 	var ranked, excluded []RankFeature
 	for i, c := range cands {
-		f := scoreCandidate(req, c, ms[i])
+		f := rankScoreCandidate(req, c, ms[i])
 		if len(f.Properties.Failed) == 0 {
 			ranked = append(ranked, f)
 			continue
@@ -135,9 +135,9 @@ func evaluate(req RankRequest, cands []candidate, ms []measures) *RankResult {
 			}
 			return 1
 		}
-		return compareIDs(a.ID, b.ID)
+		return rankCompareIDs(a.ID, b.ID)
 	})
-	slices.SortStableFunc(excluded, func(a, b RankFeature) int { return compareIDs(a.ID, b.ID) })
+	slices.SortStableFunc(excluded, func(a, b RankFeature) int { return rankCompareIDs(a.ID, b.ID) })
 	res.Summary.Candidates = len(cands)
 	res.Summary.Ranked = len(ranked)
 	res.Summary.Excluded = len(excluded)
@@ -159,7 +159,7 @@ func evaluate(req RankRequest, cands []candidate, ms []measures) *RankResult {
 }
 
 // compareIDs orders ids numerically when both are integers, else as text.
-func compareIDs(a, b string) int {
+func rankCompareIDs(a, b string) int {
 	ai, aerr := strconv.ParseInt(a, 10, 64)
 	bi, berr := strconv.ParseInt(b, 10, 64)
 	if aerr == nil && berr == nil {
@@ -174,15 +174,15 @@ func compareIDs(a, b string) int {
 	return strings.Compare(a, b)
 }
 
-func ptr[T any](v T) *T { return &v }
+func rankPtr[T any](v T) *T { return &v }
 
-func scoreCandidate(req RankRequest, c candidate, m measures) RankFeature {
+func rankScoreCandidate(req RankRequest, c rankCandidate, m rankMeasures) RankFeature {
 	p := RankProperties{Status: "ranked", CandidateID: c.id, Name: c.name, Cell: c.grid, Failed: []string{}}
-	dist := func(n *nearest) *float64 {
+	dist := func(n *rankNearest) *float64 {
 		if n == nil {
 			return nil
 		}
-		return ptr(roundTo(n.DistanceM, 1))
+		return rankPtr(rankRound(n.DistanceM, 1))
 	}
 	// Hard constraints.
 	for _, s := range rankConstraintSpecs {
@@ -214,7 +214,7 @@ func scoreCandidate(req RankRequest, c candidate, m measures) RankFeature {
 			if m.areaM2 == nil {
 				continue // points are exempt
 			}
-			r.Measured = ptr(roundTo(*m.areaM2, 1))
+			r.Measured = rankPtr(rankRound(*m.areaM2, 1))
 			r.Passed = *m.areaM2 >= con.Limit
 			r.Test = "geodesic area ≥ " + lim + " m²"
 		case ConstraintVillage:
@@ -239,12 +239,12 @@ func scoreCandidate(req RankRequest, c candidate, m measures) RankFeature {
 		if s.Name == FactorPopulation {
 			fs.Max, fs.RadiusM = req.Population.Max, req.Population.RadiusM
 			if w > 0 {
-				fs.Raw = ptr(float64(m.population))
-				fs.Villages = ptr(m.villages)
+				fs.Raw = rankPtr(float64(m.population))
+				fs.Villages = rankPtr(m.villages)
 				norm = math.Min(1, float64(m.population)/req.Population.Max)
 			}
 		} else {
-			var n *nearest
+			var n *rankNearest
 			switch s.Name {
 			case FactorRoad:
 				n = m.road
@@ -263,12 +263,12 @@ func scoreCandidate(req RankRequest, c candidate, m measures) RankFeature {
 				norm = math.Max(0, 1-n.DistanceM/dmax)
 			}
 		}
-		fs.Normalised = roundTo(norm, 6)
-		fs.Contribution = roundTo(w*norm, 6)
+		fs.Normalised = rankRound(norm, 6)
+		fs.Contribution = rankRound(w*norm, 6)
 		total += w * norm
 		p.Factors = append(p.Factors, fs)
 	}
-	p.Total = roundTo(total, 6)
+	p.Total = rankRound(total, 6)
 	if p.Constraints == nil {
 		p.Constraints = []ConstraintResult{}
 	}
@@ -321,7 +321,7 @@ func (r *RankResult) WriteGeoJSON(w io.Writer) error {
 	return err
 }
 
-func jsonCompact(v any) (string, error) {
+func rankJSONCompact(v any) (string, error) {
 	b, err := json.Marshal(v)
 	if err != nil {
 		return "", err
@@ -332,7 +332,7 @@ func jsonCompact(v any) (string, error) {
 }
 
 // CSVHeader is the header row of WriteCSV.
-func CSVHeader() []string {
+func RankCSVHeader() []string {
 	h := []string{"rank", "status", "id", "name", "lon", "lat", "total"}
 	for _, s := range rankFactorSpecs {
 		unit := "m"
@@ -349,7 +349,7 @@ func CSVHeader() []string {
 // contribution, and the constraints (failed ones first).
 func (r *RankResult) WriteCSV(w io.Writer) error {
 	cw := csv.NewWriter(w)
-	if err := cw.Write(CSVHeader()); err != nil {
+	if err := cw.Write(RankCSVHeader()); err != nil {
 		return err
 	}
 	num := func(f float64) string { return strconv.FormatFloat(f, 'f', -1, 64) }
@@ -359,8 +359,8 @@ func (r *RankResult) WriteCSV(w io.Writer) error {
 		if p.Rank != nil {
 			rank = strconv.Itoa(*p.Rank)
 		}
-		pt := representativePoint(f.Geometry.Geometry())
-		row := []string{rank, p.Status, f.ID, p.Name, num(roundTo(pt[0], 6)), num(roundTo(pt[1], 6)), num(p.Total)}
+		pt := rankRepresentativePoint(f.Geometry.Geometry())
+		row := []string{rank, p.Status, f.ID, p.Name, num(rankRound(pt[0], 6)), num(rankRound(pt[1], 6)), num(p.Total)}
 		for _, fs := range p.Factors {
 			raw := ""
 			if fs.Raw != nil {
@@ -390,7 +390,7 @@ func (r *RankResult) WriteCSV(w io.Writer) error {
 }
 
 // representativePoint is a point's own position or a polygon's centroid.
-func representativePoint(g orb.Geometry) orb.Point {
+func rankRepresentativePoint(g orb.Geometry) orb.Point {
 	if p, ok := g.(orb.Point); ok {
 		return p
 	}

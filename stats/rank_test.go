@@ -185,14 +185,14 @@ func TestRankFixture(t *testing.T) {
 					t.Errorf("%s failed %v, want %v", id, excluded[id], want)
 				}
 			}
-			checkRankArithmetic(t, res)
+			rankCheckArithmetic(t, res)
 		})
 	}
 }
 
 // checkRankArithmetic checks every feature's factors add up: normalised
 // from raw and d_max, contribution = weight × normalised, total = Σ.
-func checkRankArithmetic(t *testing.T, res *RankResult) {
+func rankCheckArithmetic(t *testing.T, res *RankResult) {
 	t.Helper()
 	for _, f := range res.Features {
 		sum := 0.0
@@ -267,21 +267,21 @@ func TestRankFixtureValues(t *testing.T) {
 		// Haversine is on a sphere and the lines are geodesics (which bow
 		// from the parallel by about a metre): 1 % + 2 m.
 		if fs.Raw == nil || math.Abs(*fs.Raw-tt.want) > 0.01*tt.want+2 {
-			t.Errorf("%s %s = %s m, want ≈ %.1f m", tt.id, tt.factor, fmtPtr(fs.Raw), tt.want)
+			t.Errorf("%s %s = %s m, want ≈ %.1f m", tt.id, tt.factor, rankFmtPtr(fs.Raw), tt.want)
 		}
 		if fs.Nearest == nil || fs.Nearest.Layer != tt.layer {
 			t.Errorf("%s %s nearest %+v, want layer %s", tt.id, tt.factor, fs.Nearest, tt.layer)
 		}
 	}
 	if p := factor("A", FactorPopulation); p.Raw == nil || *p.Raw != 1000 || *p.Villages != 1 {
-		t.Errorf("A population %s, want 1000 from 1 village", fmtPtr(p.Raw))
+		t.Errorf("A population %s, want 1000 from 1 village", rankFmtPtr(p.Raw))
 	}
 	c := byID["C"].Properties.Constraints[0]
 	if c.Constraint != ConstraintHazard || c.Passed || c.Measured == nil || *c.Measured != 0 || c.Nearest == nil || c.Nearest.Kind != "landslide" {
 		t.Errorf("C hazard constraint %+v, want failed at 0 m from the landslide zone", c)
 	}
 	if d := byID["D"].Properties.Constraints[0]; d.Measured == nil || math.Abs(*d.Measured-166.3) > 1.5 {
-		t.Errorf("D hazard distance %s, want ≈ 166 m", fmtPtr(d.Measured))
+		t.Errorf("D hazard distance %s, want ≈ 166 m", rankFmtPtr(d.Measured))
 	}
 	var s ConstraintResult
 	for _, c := range byID["S"].Properties.Constraints {
@@ -309,7 +309,7 @@ func TestRankFixtureValues(t *testing.T) {
 	rankGolden(t, "fixture.golden.csv", csv.Bytes())
 }
 
-func fmtPtr(f *float64) string {
+func rankFmtPtr(f *float64) string {
 	if f == nil {
 		return "null"
 	}
@@ -414,12 +414,12 @@ INSERT INTO admin_areas (ext_id, name, level, code, geom) VALUES
 			}
 			// Neighbouring centroids are one cell apart on the ground.
 			cell := req.Candidates.CellM
-			pts := map[gridCell]orb.Point{}
+			pts := map[rankGridCell]orb.Point{}
 			for _, f := range res.Features {
 				pts[*f.Properties.Cell] = f.Geometry.Geometry().(orb.Point)
 			}
 			for c, p := range pts {
-				if q, ok := pts[gridCell{c.I + 1, c.J}]; ok {
+				if q, ok := pts[rankGridCell{c.I + 1, c.J}]; ok {
 					if d := orbgeo.DistanceHaversine(p, q); math.Abs(d-cell) > 0.01*cell {
 						t.Errorf("cells %v and its east neighbour are %.1f m apart, want %g", c, d, cell)
 					}
@@ -462,7 +462,7 @@ INSERT INTO admin_areas (ext_id, name, level, code, geom) VALUES
 			if err == nil {
 				_, err = Rank(context.Background(), pool, req)
 			}
-			checkInvalid(t, err, tt.field)
+			rankCheckInvalid(t, err, tt.field)
 			if d := time.Since(start); d > 2*time.Second {
 				t.Errorf("refusal took %v; it must come before any long query", d)
 			}
@@ -470,7 +470,7 @@ INSERT INTO admin_areas (ext_id, name, level, code, geom) VALUES
 	}
 }
 
-func checkInvalid(t *testing.T, err error, field string) {
+func rankCheckInvalid(t *testing.T, err error, field string) {
 	t.Helper()
 	if lastmile.ErrorCode(err) != lastmile.EINVALID {
 		t.Fatalf("error %v, want invalid", err)
