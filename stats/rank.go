@@ -269,11 +269,16 @@ func rankUTMSRID(lon, lat float64) int {
 // connections at once (each chunk is one query whose nearest-neighbour
 // probes are index scans; PostgreSQL runs a query on one core).
 func rankMeasure(ctx context.Context, pool *pgxpool.Pool, req RankRequest, cands []rankCandidate) ([]rankMeasures, error) {
+	workers := max(1, min(runtime.GOMAXPROCS(0), int(pool.Config().MaxConns)/2, len(cands)/minRankChunk))
+	return rankMeasureChunks(ctx, pool, req, cands, workers)
+}
+
+// rankMeasureChunks measures cands in workers chunks at once.
+func rankMeasureChunks(ctx context.Context, pool *pgxpool.Pool, req RankRequest, cands []rankCandidate, workers int) ([]rankMeasures, error) {
 	out := make([]rankMeasures, len(cands))
 	if len(cands) == 0 {
 		return out, nil
 	}
-	workers := max(1, min(runtime.GOMAXPROCS(0), int(pool.Config().MaxConns)/2, len(cands)/minRankChunk))
 	size := (len(cands) + workers - 1) / workers
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()

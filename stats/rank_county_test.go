@@ -5,6 +5,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strconv"
 	"strings"
 	"testing"
@@ -85,12 +86,33 @@ func TestRankCountyGrid(t *testing.T) {
 	}
 	rankCheckArithmetic(t, res)
 
-	// The plan: one index scan per kind and candidate, no sequential scan
-	// of an asset table.
+	// Chunks measured at once give what one query gives.
 	cands, _, err := rankLoadCandidates(context.Background(), pool, req)
 	if err != nil {
 		t.Fatal(err)
 	}
+	one, err := rankMeasureChunks(context.Background(), pool, req, cands, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	three, err := rankMeasureChunks(context.Background(), pool, req, cands, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(one, three) {
+		t.Error("measuring in 3 chunks differs from 1 chunk")
+	}
+	if one[0].road == nil || one[0].hazard == nil || one[len(one)-1].school == nil {
+		t.Errorf("first measures %+v, last %+v: want nearest features found", one[0], one[len(one)-1])
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := rankMeasureChunks(ctx, pool, req, cands, 3); err == nil {
+		t.Error("a cancelled context measured anyway")
+	}
+
+	// The plan: one index scan per kind and candidate, no sequential scan
+	// of an asset table.
 	var geoms [][]byte
 	for _, c := range cands[:50] {
 		geoms = append(geoms, c.wkb)
