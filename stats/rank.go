@@ -96,7 +96,7 @@ func (h *Handler) rank(w http.ResponseWriter, r *http.Request) error {
 	return res.WriteGeoJSON(w)
 }
 
-// candidate is one site to rank.
+// rankCandidate is one site to rank.
 type rankCandidate struct {
 	id   string
 	name string
@@ -117,7 +117,7 @@ func newRankCandidate(id, name string, g orb.Geometry, b []byte) rankCandidate {
 	return rankCandidate{id: id, name: name, geom: g, wkb: b}
 }
 
-// nearest is the nearest feature of one kind and its geodesic distance.
+// rankNearest is the nearest feature of one kind and its geodesic distance.
 type rankNearest struct {
 	Layer     string  `json:"layer"`
 	ID        int64   `json:"id"`
@@ -126,7 +126,7 @@ type rankNearest struct {
 	DistanceM float64 `json:"-"`
 }
 
-// measures are a candidate's raw values from PostGIS.
+// rankMeasures are a candidate's raw values from PostGIS.
 type rankMeasures struct {
 	areaM2                                                         *float64
 	hazard, road, pipeline, source, power, school, clinic, village *rankNearest
@@ -166,7 +166,7 @@ func Rank(ctx context.Context, pool *pgxpool.Pool, req RankRequest) (res *RankRe
 	return res, nil
 }
 
-// loadCandidates returns the request's candidates; for a grid, also the
+// rankLoadCandidates returns the request's candidates; for a grid, also the
 // estimated cell count (checked against MaxRankCells before generating).
 func rankLoadCandidates(ctx context.Context, pool *pgxpool.Pool, req RankRequest) ([]rankCandidate, int, error) {
 	c := req.Candidates
@@ -255,7 +255,7 @@ func rankLoadGrid(ctx context.Context, pool *pgxpool.Pool, c RankCandidates) ([]
 	return out, int(est), nil
 }
 
-// utmSRID is the EPSG code of the WGS84 UTM zone containing lon/lat.
+// rankUTMSRID is the EPSG code of the WGS84 UTM zone containing lon/lat.
 func rankUTMSRID(lon, lat float64) int {
 	zone := int(math.Floor((lon+180)/6)) + 1
 	zone = max(1, min(60, zone))
@@ -265,7 +265,7 @@ func rankUTMSRID(lon, lat float64) int {
 	return 32600 + zone
 }
 
-// measure runs rank_measure.sql over the candidates, in chunks on several
+// rankMeasure runs rank_measure.sql over the candidates, in chunks on several
 // connections at once (each chunk is one query whose nearest-neighbour
 // probes are index scans; PostgreSQL runs a query on one core).
 func rankMeasure(ctx context.Context, pool *pgxpool.Pool, req RankRequest, cands []rankCandidate) ([]rankMeasures, error) {

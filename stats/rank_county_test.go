@@ -207,7 +207,7 @@ func BenchmarkRankCountyGrid(b *testing.B) {
 	b.ReportMetric(cpu.Seconds()/float64(b.N), "pg-cpu-s/op")
 }
 
-// postgresCPU is the user+system CPU time of the server's backends, read
+// rankPostgresCPU is the user+system CPU time of the server's backends, read
 // from /proc (Linux): every child of the postmaster named in
 // postmaster.pid. Backends that ended are not counted, pool connections
 // live on.

@@ -72,7 +72,7 @@ type constraintSpec struct {
 	Rule    string  // how the limit is applied, for reports
 }
 
-// RankConstraintSpecs are the hard constraints with their defaults.
+// rankConstraintSpecs are the hard constraints with their defaults.
 var rankConstraintSpecs = []constraintSpec{
 	{ConstraintHazard, "buffer_m", "m", true, 200, "farther than buffer_m from every hazard zone (landslide, debris flow, flood, subsidence)"},
 	{ConstraintRoad, "max_m", "m", true, 2000, "within max_m of a completed hardened road"},
@@ -151,7 +151,7 @@ type RankRequest struct {
 	Format          string                         `json:"-"`
 }
 
-// orderedMap is a small map that marshals its keys in insertion order.
+// rankOrderedMap is a small map that marshals its keys in insertion order.
 type rankOrderedMap[V any] struct {
 	keys   []string
 	values map[string]V
@@ -217,7 +217,7 @@ type rankRawCandidates struct {
 
 var rankTopLevelKeys = []string{"candidates", "constraints", "weights", "d_max_m", "population", "limit", "include_excluded", "format"}
 
-// problems collects request problems.
+// rankProblems collects request problems.
 type rankProblems []lastmile.Problem
 
 func (p *rankProblems) add(field, value, format string, args ...any) {
@@ -231,7 +231,7 @@ func rankShorten(s string) string {
 	return s
 }
 
-// decodeStrict decodes data into v refusing unknown fields and trailing
+// rankDecodeStrict decodes data into v refusing unknown fields and trailing
 // data, and turns decoding errors into problems under prefix.
 func rankDecodeStrict(data []byte, v any, prefix string, known []string, p *rankProblems) bool {
 	dec := json.NewDecoder(bytes.NewReader(data))
@@ -299,7 +299,7 @@ func rankIsNull(raw json.RawMessage) bool {
 	return len(s) == 0 || string(s) == "null"
 }
 
-// number decodes a JSON number at field and checks it is in [lo, hi].
+// rankNumber decodes a JSON number at field and checks it is in [lo, hi].
 func rankNumber(raw json.RawMessage, field string, lo, hi float64, p *rankProblems) (float64, bool) {
 	s := string(bytes.TrimSpace(raw))
 	var f float64
@@ -456,7 +456,7 @@ func rankParseRaw(raw rawRankRequest, p *rankProblems) RankRequest {
 	return req
 }
 
-// normaliseFormat maps the accepted format names to geojson or csv.
+// rankNormaliseFormat maps the accepted format names to geojson or csv.
 func rankNormaliseFormat(s string) string {
 	switch strings.ToLower(strings.TrimSpace(s)) {
 	case "", "geojson", "json":
@@ -483,7 +483,7 @@ func rankFactorNames() []string {
 	return n
 }
 
-// factorName returns the canonical factor name of k ("grid" is accepted for
+// rankFactorName returns the canonical factor name of k ("grid" is accepted for
 // power, the electricity grid), or "".
 func rankFactorName(k string) string {
 	if k == "grid" {
@@ -509,7 +509,7 @@ func rankLookupFactor(m map[string]json.RawMessage, name string) (json.RawMessag
 	return nil, false
 }
 
-// parseConstraint reads a constraint given as true/false (on with the
+// rankParseConstraint reads a constraint given as true/false (on with the
 // default limit / off), a number (on with that limit) or an object
 // {"enabled": bool, "<key>": number}.
 func rankParseConstraint(v json.RawMessage, s constraintSpec, c *RankConstraint, p *rankProblems) {
@@ -677,7 +677,7 @@ func rankParseBBox(raw json.RawMessage, p *rankProblems) []float64 {
 	return b
 }
 
-// bboxAreaM2 is the area of a lon/lat box on a sphere of the WGS84 authalic
+// rankBBoxAreaM2 is the area of a lon/lat box on a sphere of the WGS84 authalic
 // radius: R²·Δλ·(sin φ₂ − sin φ₁).
 func rankBBoxAreaM2(b []float64) float64 {
 	const r = 6371007.2
@@ -685,12 +685,12 @@ func rankBBoxAreaM2(b []float64) float64 {
 	return r * r * (b[2] - b[0]) * rad * math.Abs(math.Sin(b[3]*rad)-math.Sin(b[1]*rad))
 }
 
-// estimateCells is the number of cell_m squares that cover areaM2.
+// rankEstimateCells is the number of cell_m squares that cover areaM2.
 func rankEstimateCells(areaM2, cellM float64) float64 {
 	return math.Ceil(areaM2 / (cellM * cellM))
 }
 
-// parseFeatures reads a GeoJSON FeatureCollection of Point, Polygon and
+// rankParseFeatures reads a GeoJSON FeatureCollection of Point, Polygon and
 // MultiPolygon features.
 func rankParseFeatures(raw json.RawMessage, p *rankProblems) []rankCandidate {
 	fc, err := geojson.UnmarshalFeatureCollection(raw)
@@ -753,7 +753,7 @@ func rankFeatureID(f *geojson.Feature, row int) string {
 	return strconv.Itoa(row)
 }
 
-// checkGeometry reports coordinates out of range and rings that are not
+// rankCheckGeometry reports coordinates out of range and rings that are not
 // closed or too short.
 func rankCheckGeometry(g orb.Geometry) string {
 	checkPoint := func(pt orb.Point) string {
@@ -915,7 +915,7 @@ func rankJSONString(s string) json.RawMessage {
 	return b
 }
 
-// jsonScalar is s as a JSON number or boolean when it reads as one, and as
+// rankJSONScalar is s as a JSON number or boolean when it reads as one, and as
 // a JSON string otherwise (so the validator names it as "not a number").
 func rankJSONScalar(s string) json.RawMessage {
 	if s == "true" || s == "false" {

@@ -108,7 +108,7 @@ func rankDefinitions() rankOrderedMap[string] {
 	return d
 }
 
-// evaluate applies the constraints and scores to measured candidates.
+// rankEvaluate applies the constraints and scores to measured candidates.
 func rankEvaluate(req RankRequest, cands []rankCandidate, ms []rankMeasures) *RankResult {
 	res := &RankResult{Type: "FeatureCollection", Parameters: req, Definitions: rankDefinitions(), Features: []RankFeature{}}
 	for _, s := range rankConstraintSpecs {
@@ -158,7 +158,7 @@ func rankEvaluate(req RankRequest, cands []rankCandidate, ms []rankMeasures) *Ra
 	return res
 }
 
-// compareIDs orders ids numerically when both are integers, else as text.
+// rankCompareIDs orders ids numerically when both are integers, else as text.
 func rankCompareIDs(a, b string) int {
 	ai, aerr := strconv.ParseInt(a, 10, 64)
 	bi, berr := strconv.ParseInt(b, 10, 64)
@@ -331,7 +331,7 @@ func rankJSONCompact(v any) (string, error) {
 	return buf.String(), err
 }
 
-// CSVHeader is the header row of WriteCSV.
+// RankCSVHeader is the header row of WriteCSV.
 func RankCSVHeader() []string {
 	h := []string{"rank", "status", "id", "name", "lon", "lat", "total"}
 	for _, s := range rankFactorSpecs {
@@ -389,7 +389,7 @@ func (r *RankResult) WriteCSV(w io.Writer) error {
 	return cw.Error()
 }
 
-// representativePoint is a point's own position or a polygon's centroid.
+// rankRepresentativePoint is a point's own position or a polygon's centroid.
 func rankRepresentativePoint(g orb.Geometry) orb.Point {
 	if p, ok := g.(orb.Point); ok {
 		return p

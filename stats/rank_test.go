@@ -190,7 +190,7 @@ func TestRankFixture(t *testing.T) {
 	}
 }
 
-// checkRankArithmetic checks every feature's factors add up: normalised
+// rankCheckArithmetic checks every feature's factors add up: normalised
 // from raw and d_max, contribution = weight × normalised, total = Σ.
 func rankCheckArithmetic(t *testing.T, res *RankResult) {
 	t.Helper()
