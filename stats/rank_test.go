@@ -504,6 +504,7 @@ func TestRankHTTP(t *testing.T) {
 		{"geojson", "POST", "", string(body), 200, "application/geo+json", []string{`"type":"FeatureCollection"`, `"candidate_id":"A"`, `"failed":[`, `"parameters":`}},
 		{"csv", "POST", "?format=csv", string(body), 200, "text/csv", []string{"rank,status,id,name,lon,lat,total,road_m", "\n2,ranked,A,near water,110.04,30.005,"}},
 		{"get planned", "GET", "?limit=5", "", 200, "application/geo+json", []string{`"source":"planned"`, `"returned":0`}},
+		{"get grid csv", "GET", "?source=grid&bbox=110.03,30.002,110.05,30.008&cell_m=500&weights=road%3D1&format=csv", "", 200, "text/csv", []string{"rank,status,id", "\n1,ranked,"}},
 		{"negative distance", "POST", "", `{"constraints": {"road": {"max_m": -5}}}`, 400, "application/json", []string{`"field":"constraints.road.max_m"`, "must not be negative"}},
 		{"weight not a number", "POST", "", `{"weights": {"road": "high", "water": true}}`, 400, "application/json", []string{`"field":"weights.road"`, `"field":"weights.water"`, "must be a number"}},
 		{"unknown factor", "POST", "", `{"weights": {"beauty": 1}}`, 400, "application/json", []string{`"field":"weights.beauty"`, "unknown factor"}},
