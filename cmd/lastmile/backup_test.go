@@ -14,7 +14,16 @@ import (
 	"github.com/lastmile/lastmile/postgis/pgtest"
 )
 
-func TestMain(m *testing.M) { pgtest.Main(m) }
+// TestMain runs the tests, or — when LASTMILE_RUN_MAIN=1 — lastmile itself,
+// so tests can start real lastmile processes (and kill -9 them) without a
+// separate build.
+func TestMain(m *testing.M) {
+	if os.Getenv("LASTMILE_RUN_MAIN") == "1" {
+		main()
+		os.Exit(0)
+	}
+	pgtest.Main(m)
+}
 
 // checksum is a digest of every asset table and the history.
 func checksum(t *testing.T, pool *pgxpool.Pool) string {

@@ -8,7 +8,9 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"syscall"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
@@ -58,14 +60,16 @@ func (d *dbFlags) register(fs *flag.FlagSet) {
 // database is an open pool and, when this process started the managed
 // cluster, that cluster (stopped on Close).
 type database struct {
-	Pool    *pgxpool.Pool
-	cluster *cluster.Cluster
+	Pool      *pgxpool.Pool
+	cluster   *cluster.Cluster
+	ownerFile string
 }
 
 // open starts the managed cluster when no URL is given, connects, checks
 // the extensions and applies pending migrations. A managed cluster that is
-// already running (another lastmile process serves from it) is used and
-// left running on Close.
+// already running for another live lastmile process (its pid is in
+// <data-dir>/pg.owner) is used and left running on Close; one whose owner
+// died (kill -9) is adopted and stopped on Close.
 func (d *dbFlags) open(ctx context.Context, log *slog.Logger) (*database, error) {
 	db := &database{}
 	url := d.url
@@ -77,11 +81,18 @@ func (d *dbFlags) open(ctx context.Context, log *slog.Logger) (*database, error)
 		if err != nil {
 			return nil, err
 		}
-		if !c.Running(ctx) {
+		ownerFile := filepath.Join(d.dataDir, "pg.owner")
+		if !c.Running(ctx) || !ownerAlive(ownerFile) {
 			db.cluster = c
 		}
 		if err := c.Start(ctx); err != nil {
 			return nil, err
+		}
+		if db.cluster != nil {
+			db.ownerFile = ownerFile
+			if err := os.WriteFile(ownerFile, []byte(strconv.Itoa(os.Getpid())), 0o644); err != nil {
+				return nil, fmt.Errorf("recording the cluster's owner: %w", err)
+			}
 		}
 		url = c.URL()
 	}
@@ -113,7 +124,22 @@ func (db *database) Close(ctx context.Context) {
 	}
 	if db.cluster != nil {
 		db.cluster.Stop(ctx)
+		os.Remove(db.ownerFile)
 	}
+}
+
+// ownerAlive reports whether the pid in file is a live process (this one
+// included: the cluster is then already owned here).
+func ownerAlive(file string) bool {
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return false
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil || pid <= 0 {
+		return false
+	}
+	return pid == os.Getpid() || syscall.Kill(pid, 0) == nil
 }
 
 // newLogger returns the process logger: text on stderr.

@@ -10,6 +10,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/url"
 	"os"
 	"os/exec"
@@ -187,8 +188,23 @@ func (c *Cluster) Start(ctx context.Context) error {
 	}
 	c.opts.Log("starting PostgreSQL in %s", c.opts.Dir)
 	logFile := filepath.Join(c.opts.Dir, "postmaster.log")
-	if _, err := c.run(ctx, "pg_ctl", "-D", c.opts.Dir, "-l", logFile, "-w", "-t", "60", "start"); err != nil {
-		return fmt.Errorf("PostgreSQL did not start in %s: %v; see %s", c.opts.Dir, err, logFile)
+	// After a crash (kill -9 of the postmaster) its lock file and the
+	// orphaned backends' shared memory block a start until they are gone:
+	// retry for a while, as an init system would.
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		_, err := c.run(ctx, "pg_ctl", "-D", c.opts.Dir, "-l", logFile, "-w", "-t", "60", "start")
+		if err == nil {
+			break
+		}
+		if !isFile(filepath.Join(c.opts.Dir, "postmaster.pid")) || time.Now().After(deadline) {
+			return fmt.Errorf("PostgreSQL did not start in %s: %v; see %s", c.opts.Dir, err, logFile)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(500 * time.Millisecond):
+		}
 	}
 	if fresh {
 		_, err := c.run(ctx, "psql", "-X", "-q", "-h", c.opts.Dir, "-U", Superuser, "-d", "postgres",
@@ -200,13 +216,22 @@ func (c *Cluster) Start(ctx context.Context) error {
 	return nil
 }
 
-// Running reports whether the cluster's server is running.
+// Running reports whether the cluster's server is running and accepts
+// connections on its socket (a killed postmaster not yet reaped still
+// passes pg_ctl status).
 func (c *Cluster) Running(ctx context.Context) bool {
 	if !c.initialized() {
 		return false
 	}
-	_, err := c.run(ctx, "pg_ctl", "-D", c.opts.Dir, "status")
-	return err == nil
+	if _, err := c.run(ctx, "pg_ctl", "-D", c.opts.Dir, "status"); err != nil {
+		return false
+	}
+	conn, err := net.DialTimeout("unix", c.SocketPath(), time.Second)
+	if err != nil {
+		return false
+	}
+	conn.Close()
+	return true
 }
 
 // Stop shuts the server down (fast mode: rolls back open transactions) and
