@@ -53,11 +53,15 @@ let has = {};
 const inPage = (fn, arg) => page.evaluate(fn, arg);
 
 // idle waits until the map has drawn everything it needs.
-const idle = () => inPage(() => new Promise((resolve) => {
-  const map = window.lastmile.map;
-  map.once('idle', () => resolve());
-  map.triggerRepaint();
-}));
+const idle = async () => {
+  const ok = await inPage(() => new Promise((resolve) => {
+    const map = window.lastmile.map;
+    const timer = setTimeout(() => resolve(false), 30_000);
+    map.once('idle', () => { clearTimeout(timer); resolve(true); });
+    map.triggerRepaint();
+  }));
+  if (!ok) console.log('WARNING: the map did not become idle within 30 s');
+};
 
 // paint counts non-background pixels of the map canvas on a grid, and reads
 // the colours at the given screen points.
@@ -134,7 +138,7 @@ after(async () => {
   await browser?.close();
 });
 
-test('the page loads, draws its first tiles, and reports the load time', async () => {
+test('the page loads, draws its first tiles, and reports the load time', { timeout: 90_000 }, async () => {
   const t0 = Date.now();
   await page.goto(BASE + '/?e2e', { waitUntil: 'load' });
   await page.waitForFunction(() => document.body.dataset.ready === '1' || window.lastmile?.error || document.querySelector('#notices .error'), null, { timeout: 90_000 });
@@ -149,7 +153,7 @@ test('the page loads, draws its first tiles, and reports the load time', async (
   assert.ok(await page.locator('#legend .lg-layer').count() >= 3, 'the legend shows the visible layers');
 });
 
-test('roads are drawn: non-blank pixels where the roads are', async (t) => {
+test('roads are drawn: non-blank pixels where the roads are', { timeout: 90_000 }, async (t) => {
   if (has.tiles !== 200) return t.skip('tiles are not served yet');
   const pts = await roadPoints();
   assert.ok(pts.length >= 5, `roads rendered in view: ${pts.length} sample points`);
@@ -160,7 +164,7 @@ test('roads are drawn: non-blank pixels where the roads are', async (t) => {
   await page.screenshot({ path: join(ARTIFACTS, 'map.png') });
 });
 
-test('toggling a layer changes what is drawn', async (t) => {
+test('toggling a layer changes what is drawn', { timeout: 90_000 }, async (t) => {
   if (has.tiles !== 200) return t.skip('tiles are not served yet');
   const pts = await roadPoints();
   const before = await paint(pts);
@@ -178,7 +182,7 @@ test('toggling a layer changes what is drawn', async (t) => {
   assert.ok(again.painted > without.painted, 'showing roads again draws them again');
 });
 
-test('a click on a known village opens its popup with its name and history', async (t) => {
+test('a click on a known village opens its popup with its name and history', { timeout: 90_000 }, async (t) => {
   if (has.tiles !== 200) return t.skip('tiles are not served yet');
   let village;
   if (has.ogc === 200) {
@@ -209,7 +213,7 @@ test('a click on a known village opens its popup with its name and history', asy
   await page.locator('.maplibregl-popup-close-button').click();
 });
 
-test("the dashboard's coverage equals /api/stats/coverage for the same parameters", async (t) => {
+test("the dashboard's coverage equals /api/stats/coverage for the same parameters", { timeout: 90_000 }, async (t) => {
   if (has.coverage !== 200) return t.skip('coverage statistics are not served yet');
   await page.locator('#tabs [data-tab=dashboard]').click();
   for (const km of [1, 2.5]) {
@@ -259,7 +263,7 @@ const fitCounty = () => inPage(async () => {
   if (b) map.fitBounds(b, { padding: 20, animate: false });
 });
 
-test('Chinese and English labels', async () => {
+test('Chinese and English labels', { timeout: 90_000 }, async () => {
   await page.locator('#lang').click();
   assert.equal(await page.locator('#tabs [data-tab=layers]').textContent(), '图层');
   assert.match(await page.locator('#layer-list').textContent(), /农村公路/);
@@ -268,7 +272,7 @@ test('Chinese and English labels', async () => {
   assert.equal(await page.locator('#tabs [data-tab=layers]').textContent(), 'Layers');
 });
 
-test('filters reach the tile server as query parameters and change what is drawn', async (t) => {
+test('filters reach the tile server as query parameters and change what is drawn', { timeout: 90_000 }, async (t) => {
   if (has.tiles !== 200) return t.skip('tiles are not served yet');
   await page.locator('#tabs [data-tab=layers]').click();
   await fitCounty();
@@ -299,7 +303,7 @@ test('filters reach the tile server as query parameters and change what is drawn
   await idle();
 });
 
-test('site ranking: ranked sites on the map with their factor breakdown', async (t) => {
+test('site ranking: ranked sites on the map with their factor breakdown', { timeout: 90_000 }, async (t) => {
   if (has.rank !== 200) return t.skip('site ranking is not served yet');
   await page.locator('#tabs [data-tab=sites]').click();
   await inPage(() => { const m = window.lastmile.map; m.jumpTo({ center: m.getCenter(), zoom: 13 }); });
@@ -319,7 +323,7 @@ test('site ranking: ranked sites on the map with their factor breakdown', async 
   await page.locator('.maplibregl-popup-close-button').click();
 });
 
-test('editing: move a village with a token; a stale version is reported as a conflict', async (t) => {
+test('editing: move a village with a token; a stale version is reported as a conflict', { timeout: 90_000 }, async (t) => {
   if (!TOKEN) return t.skip('no token (lastmile token create failed)');
   if (has.ogc !== 200 || has.tiles !== 200) return t.skip('feature API or tiles not served yet');
   const id = 2;
@@ -371,7 +375,7 @@ test('editing: move a village with a token; a stale version is reported as a con
   await page.screenshot({ path: join(ARTIFACTS, 'conflict.png') });
 });
 
-test("editing: change a road's surface and status, extend it, draw a new road", async (t) => {
+test("editing: change a road's surface and status, extend it, draw a new road", { timeout: 90_000 }, async (t) => {
   if (!TOKEN) return t.skip('no token (lastmile token create failed)');
   if (has.ogc !== 200 || has.tiles !== 200) return t.skip('feature API or tiles not served yet');
   await page.locator('#tabs [data-tab=edit]').click();
@@ -440,7 +444,7 @@ test("editing: change a road's surface and status, extend it, draw a new road", 
   assert.equal(created.properties.updated_by, 'e2e browser');
 });
 
-test('overview screenshot', async () => {
+test('overview screenshot', { timeout: 90_000 }, async () => {
   await page.locator('#tabs [data-tab=dashboard]').click();
   await page.locator('#d-asof').fill('');
   await page.locator('#d-km').fill('1');
@@ -451,7 +455,7 @@ test('overview screenshot', async () => {
   await page.screenshot({ path: join(ARTIFACTS, 'overview.png') });
 });
 
-test('no console errors and no request to another origin', () => {
+test('no console errors and no request to another origin', { timeout: 90_000 }, () => {
   console.log(`responses >= 400: ${failedResponses.length ? failedResponses.join(', ') : 'none'}`);
   assert.deepEqual(foreign, [], 'requests to other origins');
   assert.deepEqual(consoleErrors, [], 'console errors');
