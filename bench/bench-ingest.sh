@@ -45,7 +45,8 @@ chmod 644 "$file"
 
 ms() { date +%s%3N; }
 t0=$(ms)
-/usr/bin/time -f "%M" -o "$tmp/rss1" "$tmp/lastmile" import --database-url "$DATABASE_URL" --layer roads "$file" 2>/dev/null | tail -n +2
+LASTMILE_INGEST_TRACE=1 /usr/bin/time -f "%M" -o "$tmp/rss1" "$tmp/lastmile" import --database-url "$DATABASE_URL" --layer roads "$file" 2>"$tmp/trace" | tail -n +2
+grep -E '^(start|copy|upsert|commit):' "$tmp/trace" | tr '\n' ' ' | sed 's/^/lastmile phases (read+COPY, INSERT … ON CONFLICT, commit): /'; echo
 t1=$(ms)
 lm=$(( t1 - t0 ))
 t0=$(ms)
