@@ -242,4 +242,3 @@ func (h *Handler) spool(r io.Reader, name string) (string, error) {
 type remover string
 
 func (p remover) Close() error { return os.RemoveAll(filepath.Dir(string(p))) }
-

@@ -80,11 +80,11 @@ func TestImportFormats(t *testing.T) {
 			want: LayerReport{Read: 3, Inserted: 3},
 			checks: map[string]string{
 				`SELECT surface||','||status||','||road_class||','||tech_grade||','||width_m||','||completed_on||','||funding_yuan FROM roads WHERE ext_id='R-001'`: "cement,completed,county,class4,4.5,2015-10-01,1200000.00",
-				`SELECT props->>'养护单位' FROM roads WHERE ext_id='R-001'`:                                  "县交通局",
-				`SELECT surface||','||status||','||tech_grade FROM roads WHERE ext_id='R-002'`:          "asphalt,under_construction,substandard",
-				`SELECT ST_NDims(geom)||ST_AsText(geom) FROM roads WHERE ext_id='R-002'`:                "2LINESTRING(103.92 30.61,103.93 30.62)",
-				`SELECT GeometryType(geom) FROM roads WHERE ext_id='3'`:                                 "MULTILINESTRING",
-				`SELECT DISTINCT source FROM feature_history WHERE layer='roads'`:                       "roads.geojson",
+				`SELECT props->>'养护单位' FROM roads WHERE ext_id='R-001'`:                                                                                             "县交通局",
+				`SELECT surface||','||status||','||tech_grade FROM roads WHERE ext_id='R-002'`:                                                                      "asphalt,under_construction,substandard",
+				`SELECT ST_NDims(geom)||ST_AsText(geom) FROM roads WHERE ext_id='R-002'`:                                                                            "2LINESTRING(103.92 30.61,103.93 30.62)",
+				`SELECT GeometryType(geom) FROM roads WHERE ext_id='3'`:                                                                                             "MULTILINESTRING",
+				`SELECT DISTINCT source FROM feature_history WHERE layer='roads'`:                                                                                   "roads.geojson",
 			},
 		},
 		{
@@ -95,16 +95,16 @@ func TestImportFormats(t *testing.T) {
 			name: "CSV in GBK with 经度/纬度", file: "villages_gbk.csv", layer: "villages", want: LayerReport{Read: 3, Inserted: 3},
 			checks: map[string]string{
 				`SELECT string_agg(name||':'||population||':'||is_poor_village, ',' ORDER BY ext_id) FROM villages`: "石门村:1250:true,白鹤村:860:false,龙泉村:2030:true",
-				`SELECT ST_AsText(geom) FROM villages WHERE ext_id='V1'`:                                           "POINT(103.9012 30.6034)",
+				`SELECT ST_AsText(geom) FROM villages WHERE ext_id='V1'`:                                            "POINT(103.9012 30.6034)",
 			},
 		},
 		{
 			name: "CSV with WKT, EWKT (EPSG:3857 transformed by PostGIS) and EWKB hex", file: "roads_wkt.csv", layer: "roads",
 			want: LayerReport{Read: 4, Inserted: 4},
 			checks: map[string]string{
-				`SELECT string_agg(surface||'/'||status, ',' ORDER BY ext_id) FROM roads WHERE ext_id LIKE 'W%'`: "cement/completed,asphalt/completed,earth/under_construction,gravel/planned",
+				`SELECT string_agg(surface||'/'||status, ',' ORDER BY ext_id) FROM roads WHERE ext_id LIKE 'W%'`:                                      "cement/completed,asphalt/completed,earth/under_construction,gravel/planned",
 				`SELECT round(ST_X(ST_StartPoint(geom))::numeric, 4)||' '||round(ST_Y(ST_StartPoint(geom))::numeric, 4) FROM roads WHERE ext_id='W3'`: "103.9081 30.6084",
-				`SELECT ST_AsText(geom) FROM roads WHERE ext_id='W4'`: "LINESTRING(103.95 30.6,103.96 30.61)",
+				`SELECT ST_AsText(geom) FROM roads WHERE ext_id='W4'`:                                                                                 "LINESTRING(103.95 30.6,103.96 30.61)",
 			},
 		},
 		{

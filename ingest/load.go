@@ -64,7 +64,7 @@ type Report struct {
 	Committed bool               `json:"committed"`
 	DryRun    bool               `json:"dry_run,omitempty"`
 	Layers    []*LayerReport     `json:"layers"`
-	Problems  []lastmile.Problem `json:"problems,omitempty"`   // up to maxProblems
+	Problems  []lastmile.Problem `json:"problems,omitempty"` // up to maxProblems
 	Omitted   int                `json:"problems_omitted,omitempty"`
 	Warnings  []string           `json:"warnings,omitempty"`
 	Seconds   float64            `json:"seconds"`
@@ -626,7 +626,6 @@ func (s *staging) upsert(ctx context.Context, tx pgx.Tx) ([]orb.Bound, error) {
 	}
 	return out, nil
 }
-
 
 var phaseT = time.Now()
 

@@ -100,8 +100,8 @@ var valueSynonyms = map[string]map[string]string{
 		"塌陷": "subsidence", "地面塌陷": "subsidence",
 	},
 	"danger_grade": {"c级": "C", "d级": "D", "c": "C", "d": "D"},
-	"work": {"维修": "repair", "修缮": "repair", "加固": "repair", "维修加固": "repair", "重建": "rebuild", "拆除重建": "rebuild", "新建": "rebuild"},
-	"severity": {"高": "high", "大": "high", "中": "medium", "中等": "medium", "低": "low", "小": "low"},
+	"work":         {"维修": "repair", "修缮": "repair", "加固": "repair", "维修加固": "repair", "重建": "rebuild", "拆除重建": "rebuild", "新建": "rebuild"},
+	"severity":     {"高": "high", "大": "high", "中": "medium", "中等": "medium", "低": "low", "小": "low"},
 	"level": {
 		"省": "province", "省级": "province", "市": "prefecture", "地级市": "prefecture", "州": "prefecture",
 		"县": "county", "区": "county", "县级": "county", "乡": "township", "镇": "township", "乡镇": "township", "街道": "township",

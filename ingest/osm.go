@@ -61,9 +61,9 @@ type osmFeature struct {
 	layer string
 	extID string
 	props map[string]any
-	point orb.Point   // nodes
+	point orb.Point    // nodes
 	nodes []osm.NodeID // ways
-	area  bool        // a closed way stored as its centroid (facilities)
+	area  bool         // a closed way stored as its centroid (facilities)
 }
 
 // classify maps tags to a layer and its properties ("" = not imported).
