@@ -84,6 +84,12 @@ func Load(ctx context.Context, pool *pgxpool.Pool, county *County) (counts Count
 	if err := tx.Commit(ctx); err != nil {
 		return counts, err
 	}
+	// Fresh statistics, so the first queries after a load get index plans.
+	for _, l := range catalog.Layers() {
+		if _, err := pool.Exec(ctx, "ANALYZE "+pgx.Identifier{"lastmile", l.Table}.Sanitize()); err != nil {
+			return counts, err
+		}
+	}
 	counts.Changes = changes
 	counts.Changes.Unchanged = 0
 	for _, n := range counts.Features {
