@@ -67,6 +67,7 @@ func TestHandler(t *testing.T) {
 		{"again: unchanged", "/api/import/roads?filename=roads.geojson", "roads", "application/geo+json", file("roads.geojson"), 200, `"unchanged":3`},
 		{"GeoJSONSeq sniffed", "/api/import/roads", "roads", "", file("roads.geojsonl"), 200, `"inserted":2`},
 		{"multipart CSV and KML", "/api/import/roads", "roads", mw.FormDataContentType(), multi.Bytes(), 200, `"source":"roads.kml"`},
+		{"OSM PBF, roads only", "/api/import/roads?format=osm&filename=li.osm.pbf", "roads", "application/octet-stream", osmBody(t), 200, `"inserted":2181`},
 		{"invalid rows", "/api/import/roads", "roads", "application/geo+json", file("roads_bad.geojson"), 400, `"row":2,"field":"surface"`},
 		{"truncated", "/api/import/roads", "roads", "application/geo+json", file("roads_truncated.geojson"), 400, `truncated`},
 		{"bad flag", "/api/import/roads?dry_run=maybe", "roads", "application/geo+json", file("roads.geojson"), 400, `"field":"dry_run"`},
@@ -100,4 +101,12 @@ func TestHandler(t *testing.T) {
 	if n := queryInt(t, pool, `SELECT count(*) FROM feature_history WHERE actor = 'bureau' AND source = 'roads.geojson'`); n != 3 {
 		t.Fatalf("history rows by bureau from roads.geojson = %d, want 3", n)
 	}
+}
+
+func osmBody(t *testing.T) []byte {
+	b, err := os.ReadFile(osmExtract)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }
