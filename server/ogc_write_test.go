@@ -123,49 +123,57 @@ func TestOGCWriteLifecycleAndHistory(t *testing.T) {
 	}
 }
 
-// TestOGCConcurrentWriters: writers racing on one version — exactly one
-// wins, the others get 412; no update is lost.
+// TestOGCConcurrentWriters: in each of several rounds, writers race on the
+// current version — exactly one wins per version, the others get 412; the
+// history has one row per accepted version and no update is lost.
 func TestOGCConcurrentWriters(t *testing.T) {
 	e := newOGC(t, server.Options{})
 	ids := seedRoads(t, e)
 	tok := e.token(t, "Road bureau", "write:roads")
 	item := fmt.Sprintf("/ogc/collections/roads/items/%d", ids[0])
-	const writers = 8
-	statuses := make([]int, writers)
-	var wg sync.WaitGroup
-	for i := range writers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			req, _ := http.NewRequest("PATCH", e.url+item, strings.NewReader(fmt.Sprintf(`{"type":"Feature","properties":{"width_m":%d}}`, i+1)))
-			req.Header.Set("Authorization", "Bearer "+tok)
-			req.Header.Set("If-Match", `"1"`)
-			resp, err := http.DefaultClient.Do(req)
-			if err != nil {
-				t.Error(err)
-				return
+	const writers, rounds = 8, 5
+	lastWinner := 0
+	for round := 1; round <= rounds; round++ {
+		statuses := make([]int, writers)
+		var wg sync.WaitGroup
+		for i := range writers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				width := round*10 + i
+				req, _ := http.NewRequest("PATCH", e.url+item, strings.NewReader(fmt.Sprintf(`{"type":"Feature","properties":{"width_m":%d}}`, width)))
+				req.Header.Set("Authorization", "Bearer "+tok)
+				req.Header.Set("If-Match", fmt.Sprintf(`"%d"`, round))
+				resp, err := http.DefaultClient.Do(req)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				resp.Body.Close()
+				statuses[i] = resp.StatusCode
+			}()
+		}
+		wg.Wait()
+		var ok, stale int
+		for i, s := range statuses {
+			switch s {
+			case 200:
+				ok++
+				lastWinner = round*10 + i
+			case 412:
+				stale++
 			}
-			resp.Body.Close()
-			statuses[i] = resp.StatusCode
-		}()
-	}
-	wg.Wait()
-	var ok, stale int
-	for _, s := range statuses {
-		switch s {
-		case 200:
-			ok++
-		case 412:
-			stale++
+		}
+		if ok != 1 || stale != writers-1 {
+			t.Fatalf("round %d: statuses %v: want one 200 and %d 412", round, statuses, writers-1)
 		}
 	}
-	if ok != 1 || stale != writers-1 {
-		t.Errorf("statuses %v: want one 200 and %d 412", statuses, writers-1)
-	}
-	var version int
-	e.pool.QueryRow(t.Context(), `SELECT version FROM lastmile.roads WHERE id = $1`, ids[0]).Scan(&version)
-	if version != 2 {
-		t.Errorf("version %d after the race, want 2", version)
+	var version, history int
+	var width float64
+	e.pool.QueryRow(t.Context(), `SELECT version, width_m FROM lastmile.roads WHERE id = $1`, ids[0]).Scan(&version, &width)
+	e.pool.QueryRow(t.Context(), `SELECT count(*) FROM lastmile.feature_history WHERE layer = 'roads' AND feature_id = $1`, ids[0]).Scan(&history)
+	if version != rounds+1 || history != rounds+1 || int(width) != lastWinner {
+		t.Errorf("after %d rounds: version %d, history rows %d, width %v (last winner wrote %d)", rounds, version, history, width, lastWinner)
 	}
 }
 
