@@ -593,7 +593,7 @@ func (s *staging) upsert(ctx context.Context, tx pgx.Tx) ([]orb.Bound, error) {
 	}
 	sql := `WITH ins AS (
 		INSERT INTO ` + tbl + ` AS t (` + strings.Join(insCols, ", ") + `)
-		SELECT ` + strings.Join(selCols, ", ") + ` FROM ` + s.ident() + ` s ORDER BY s.row_no
+		SELECT ` + strings.Join(selCols, ", ") + ` FROM ` + s.ident() + ` s
 		ON CONFLICT (ext_id) DO UPDATE SET ` + strings.Join(sets, ", ") + `
 		WHERE (t.` + strings.Join(cmpCols, ", t.") + `) IS DISTINCT FROM (EXCLUDED.` + strings.Join(cmpCols, ", EXCLUDED.") + `)
 		RETURNING (xmax = 0) AS inserted, geom)
