@@ -46,7 +46,7 @@ func cmdImport(ctx context.Context, args []string, out io.Writer) error {
 	fs.StringVar(&f.osm, "osm", "", "an OpenStreetMap .osm.pbf file: roads, power, water pipelines, villages and facilities by tag (see README)")
 	fs.StringVar(&f.format, "format", "", "file format ("+strings.Join(ingest.Formats, ", ")+"); default: from the extension and content")
 	fs.StringVar(&f.crs, "crs", "EPSG:4326", "coordinate system of the files: EPSG:4326, EPSG:4490, GCJ-02, BD-09 or EPSG:<code>")
-	fs.StringVar(&f.mapping, "map", "", "attribute mapping field=column,… e.g. 'surface=路面类型,completed_on=完工日期'")
+	fs.StringVar(&f.mapping, "map", "", "attribute mapping field=column,… e.g. 'surface=路面类型,completed_on=完工日期', or @FILE with one field=column per line")
 	fs.StringVar(&f.geomCol, "geometry", "", "CSV: the WKT/EWKT/EWKB-hex column (default: wkt, geom, geometry, …)")
 	fs.StringVar(&f.lonCol, "lon", "", "CSV: the longitude column (default: lon, lng, x, 经度, …)")
 	fs.StringVar(&f.latCol, "lat", "", "CSV: the latitude column (default: lat, y, 纬度, …)")
@@ -91,6 +91,13 @@ func cmdImport(ctx context.Context, args []string, out io.Writer) error {
 	if f.mapping != "" {
 		if l == nil {
 			return errors.New("--map needs --layer")
+		}
+		if name, ok := strings.CutPrefix(f.mapping, "@"); ok { // a mapping file: field=column per line
+			b, err := os.ReadFile(name)
+			if err != nil {
+				return fmt.Errorf("--map: %w", err)
+			}
+			f.mapping = strings.NewReplacer("\r\n", ",", "\n", ",").Replace(strings.TrimPrefix(string(b), "\ufeff"))
 		}
 		if opt.Map, err = ingest.ParseMapping(l, f.mapping); err != nil {
 			return err
