@@ -1,6 +1,8 @@
 package tiles
 
 import (
+	"context"
+	"errors"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -125,6 +127,9 @@ func (s *Service) serveTile(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	t, hit, err := s.fetch(r.Context(), tileRequest{layers: layers, z: z, x: x, y: y, filters: filters})
+	if errors.Is(err, context.Canceled) && r.Context().Err() != nil {
+		return nil // the client went away; the tile is still cached for the next one
+	}
 	if err != nil {
 		return err
 	}
