@@ -6,9 +6,11 @@ import (
 	"encoding/hex"
 	"fmt"
 	"net/http"
+	"net/url"
 	"regexp"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/gorilla/mux"
 
@@ -147,6 +149,35 @@ func (s *Server) withHeaders(next http.Handler) http.Handler {
 				h.Set("Access-Control-Max-Age", "600")
 				w.WriteHeader(http.StatusNoContent)
 				return
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// withSaneInput refuses request paths and query values that no database
+// text can hold (a NUL byte, invalid UTF-8) or that do not parse, before any
+// handler sees them.
+func (s *Server) withSaneInput(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		bad := func(field, msg string) {
+			respond.Error(w, r, lastmile.Invalid("the request URL is malformed", lastmile.Problem{Field: field, Message: msg}))
+		}
+		if !utf8.ValidString(r.URL.Path) || strings.ContainsRune(r.URL.Path, 0) {
+			bad("path", "contains a NUL byte or invalid UTF-8")
+			return
+		}
+		q, err := url.ParseQuery(r.URL.RawQuery)
+		if err != nil {
+			bad("query", err.Error())
+			return
+		}
+		for k, vs := range q {
+			for _, v := range append(vs, k) {
+				if !utf8.ValidString(v) || strings.ContainsRune(v, 0) {
+					bad(strings.ToValidUTF8(strings.ReplaceAll(k, "\x00", ""), "?"), "contains a NUL byte or invalid UTF-8")
+					return
+				}
 			}
 		}
 		next.ServeHTTP(w, r)

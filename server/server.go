@@ -82,7 +82,7 @@ func (s *Server) Registry() *prometheus.Registry { return s.metrics.registry }
 
 // Handler returns the root handler with all middleware applied.
 func (s *Server) Handler() http.Handler {
-	return s.withRequestID(s.withLogging(s.withRecover(s.withHeaders(s.withTimeout(s.withAuth(s.router))))))
+	return s.withRequestID(s.withLogging(s.withRecover(s.withHeaders(s.withSaneInput(s.withTimeout(s.withAuth(s.router)))))))
 }
 
 // ListenAndServe serves until ctx is cancelled, then shuts down gracefully.

@@ -167,3 +167,16 @@ func TestCORSAndHeaders(t *testing.T) {
 		t.Errorf("preflight: %d %v", resp.StatusCode, resp.Header)
 	}
 }
+
+func TestNULAndInvalidUTF8Refused(t *testing.T) {
+	ts, _ := newTestServer(t)
+	for _, path := range []string{"/healthz?name=a%00b", "/healthz?name=%ff%fe", "/no%00where", "/healthz?a=%zz"} {
+		status, _, body := get(t, ts.URL+path)
+		if status != 400 || !strings.Contains(body, `"code":"invalid"`) {
+			t.Errorf("%s: %d %s", path, status, body)
+		}
+	}
+	if status, _, body := get(t, ts.URL+"/healthz?name=%E4%B8%AD%E6%96%87"); status != 200 {
+		t.Errorf("UTF-8 Chinese refused: %d %s", status, body)
+	}
+}

@@ -137,7 +137,7 @@ func TestEveryWriteRouteNeedsTheLayerScope(t *testing.T) {
 }
 
 // waitServing waits for serve to print its URL.
-func waitServing(t *testing.T, out *syncBuffer, done chan error) string {
+func waitServing(t testing.TB, out *syncBuffer, done chan error) string {
 	t.Helper()
 	for i := 0; i < 600; i++ {
 		if m := servingURL.FindStringSubmatch(out.String()); m != nil {

@@ -131,10 +131,19 @@ func Classify(err error) error {
 		return lastmile.Errorf(lastmile.ETOOLARGE, "request body is larger than the limit of %d bytes", maxBytes.Limit)
 	case errors.Is(err, context.DeadlineExceeded):
 		return &lastmile.Error{Code: lastmile.EUNAVAILABLE, Message: "the request took longer than the server's time limit"}
+	case isBadText(err):
+		return lastmile.Invalid("a value contains a NUL byte or is not valid UTF-8")
 	case errors.As(err, &connErr) || pgconn.SafeToRetry(err) || isConnectionLost(err):
 		return &lastmile.Error{Code: lastmile.EUNAVAILABLE, Message: "the database is unavailable; try again shortly"}
 	}
 	return err
+}
+
+// isBadText reports PostgreSQL's refusal of text it cannot store
+// (character_not_in_repertoire, untranslatable_character).
+func isBadText(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && (pgErr.Code == "22021" || pgErr.Code == "22P05")
 }
 
 func isConnectionLost(err error) bool {
