@@ -90,8 +90,9 @@ func parseTile(zs, xs, ys string) (z, x, y int, err error) {
 	}
 	var problems []lastmile.Problem
 	num := func(name, s string, max int) int {
+		digits := s != "" && len(s) <= 8 && strings.Trim(s, "0123456789") == ""
 		n, err := strconv.Atoi(s)
-		if err != nil || n < 0 || n > max || (len(s) > 1 && s[0] == '0') {
+		if !digits || err != nil || n > max || (len(s) > 1 && s[0] == '0') {
 			problems = append(problems, lastmile.Problem{Field: name, Value: shorten(s),
 				Message: "must be an integer from 0 to " + itoa(max)})
 			return -1
