@@ -54,12 +54,13 @@ const inPage = (fn, arg) => page.evaluate(fn, arg);
 
 // idle waits until the map has drawn everything it needs.
 const idle = async () => {
-  const ok = await inPage(() => new Promise((resolve) => {
+  const ok = await inPage(() => new Promise((resolve) => setTimeout(resolve, 250)).then(() => new Promise((resolve) => {
+    // (the page applies filter changes after 120 ms)
     const map = window.lastmile.map;
     const timer = setTimeout(() => resolve(false), 30_000);
     map.once('idle', () => { clearTimeout(timer); resolve(true); });
     map.triggerRepaint();
-  }));
+  })));
   if (!ok) console.log('WARNING: the map did not become idle within 30 s');
 };
 

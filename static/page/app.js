@@ -303,11 +303,26 @@ function tileURL(name) {
   return `${location.origin}/tiles/${name}/{z}/{x}/{y}.mvt${tileQuery(name)}`;
 }
 
-function refreshTiles(names) {
-  for (const name of names) {
-    const src = state.map?.getSource('lm-' + name);
-    if (src && src.setTiles) src.setTiles([tileURL(name)]);
-  }
+// refreshTiles points the layers' sources at their current tile URLs. Filter
+// changes come in bursts (sliders, several checkboxes): they are applied once,
+// and only to the sources whose URL changed. force reloads the given layers
+// even when their URL is the same (after an edit).
+function refreshTiles(names, { force = false } = {}) {
+  state.pendingTiles ??= new Set();
+  for (const n of names) state.pendingTiles.add(n);
+  if (force) state.forceTiles = new Set([...(state.forceTiles || []), ...names]);
+  clearTimeout(state.tileTimer);
+  state.tileTimer = setTimeout(() => {
+    const forced = state.forceTiles || new Set();
+    for (const name of state.pendingTiles) {
+      const src = state.map?.getSource('lm-' + name);
+      const url = tileURL(name);
+      if (!src?.setTiles || (src.tiles?.[0] === url && !forced.has(name))) continue;
+      src.setTiles([url]);
+    }
+    state.pendingTiles.clear();
+    state.forceTiles = null;
+  }, 120);
 }
 
 // ---------------------------------------------------------------- boot
@@ -960,7 +975,7 @@ async function finishDrawing() {
   }
   const id = res.data?.id ?? (res.headers.get('Location') || '').split('/').pop();
   state.editEpoch++;
-  refreshTiles(['roads']);
+  refreshTiles(['roads'], { force: true });
   editMsg(t('created').replace('%id', id), 'ok');
   renderEditBox();
 }
@@ -1007,7 +1022,7 @@ async function saveEdit(patch) {
   s.etag = res.headers.get('ETag') || s.etag;
   if (res.data?.properties) s.feature = res.data; else s.etag = null;
   state.editEpoch++;
-  refreshTiles([s.layer]);
+  refreshTiles([s.layer], { force: true });
   editMsg(t('saved'), 'ok');
   renderEditBox();
   return true;
