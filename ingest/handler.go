@@ -221,7 +221,9 @@ func (h *Handler) spool(r io.Reader, name string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	path := filepath.Join(dir, filepath.Base(filepath.Clean("/"+name)))
+	// The client's file name never becomes a path: the file is "upload"
+	// plus the name's extension when that is a plain one (GDAL needs it).
+	path := filepath.Join(dir, "upload"+safeExt(name))
 	f, err := os.Create(path)
 	if err != nil {
 		os.RemoveAll(dir)
@@ -237,6 +239,21 @@ func (h *Handler) spool(r io.Reader, name string) (string, error) {
 		return "", err
 	}
 	return path, nil
+}
+
+// safeExt returns name's extension when it is short and alphanumeric
+// (".zip", ".gpkg"), else "".
+func safeExt(name string) string {
+	ext := strings.ToLower(filepath.Ext(name))
+	if len(ext) < 2 || len(ext) > 8 {
+		return ""
+	}
+	for _, c := range ext[1:] {
+		if (c < 'a' || c > 'z') && (c < '0' || c > '9') {
+			return ""
+		}
+	}
+	return ext
 }
 
 type remover string

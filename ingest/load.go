@@ -9,6 +9,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -143,6 +144,21 @@ func (im *Importer) Import(ctx context.Context, jobs []Job, opt Options) (rep *R
 	}
 	if err := postgis.SetActor(ctx, tx, postgis.Actor{Name: opt.Actor, RequestID: opt.RequestID, Source: strings.Join(source, ",")}); err != nil {
 		return rep, err
+	}
+	// Imports into one layer take turns (a transaction lock per layer, taken
+	// in name order): concurrent imports of overlapping ext_ids then apply
+	// one after the other instead of deadlocking on each other's rows.
+	layers := make([]string, 0, len(jobs))
+	for _, j := range jobs {
+		if !slices.Contains(layers, j.Layer) {
+			layers = append(layers, j.Layer)
+		}
+	}
+	slices.Sort(layers)
+	for _, l := range layers {
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtext('lastmile.import.' || $1))`, l); err != nil {
+			return rep, err
+		}
 	}
 	if opt.CRS.SRID == 0 {
 		opt.CRS = CRS{Name: "EPSG:4326", SRID: 4326}
