@@ -110,16 +110,22 @@ func (s *Server) withRecover(next http.Handler) http.Handler {
 }
 
 // withTimeout bounds each request with a deadline derived from its context,
-// and JSON bodies with the body limit.
+// and its body with a size limit; imports have their own, larger, bounds.
 func (s *Server) withTimeout(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if s.opts.RequestTimeout > 0 {
-			ctx, cancel := context.WithTimeout(r.Context(), s.opts.RequestTimeout)
+		timeout, limit := s.opts.RequestTimeout, s.opts.BodyLimit
+		if isImport(r) {
+			timeout, limit = s.opts.ImportTimeout, s.opts.ImportLimit
+		}
+		if timeout > 0 {
+			ctx, cancel := context.WithTimeout(r.Context(), timeout)
 			defer cancel()
 			r = r.WithContext(ctx)
+			// A client trickling its body cannot hold the connection longer.
+			http.NewResponseController(w).SetReadDeadline(time.Now().Add(timeout))
 		}
-		if r.Body != nil && s.opts.BodyLimit > 0 && !isImport(r) {
-			r.Body = http.MaxBytesReader(w, r.Body, s.opts.BodyLimit)
+		if r.Body != nil && limit > 0 {
+			r.Body = http.MaxBytesReader(w, r.Body, limit)
 		}
 		next.ServeHTTP(w, r)
 	})

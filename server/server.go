@@ -27,6 +27,8 @@ type Options struct {
 	Addr           string
 	RequestTimeout time.Duration // per request, derived from the request context
 	BodyLimit      int64         // bytes, for JSON bodies
+	ImportLimit    int64         // bytes, for POST /api/import bodies
+	ImportTimeout  time.Duration // time limit of one import request
 	ShutdownGrace  time.Duration
 	Private        bool   // reads of /ogc collections and items need a token with scope read
 	CORSOrigins    string // comma-separated origins allowed to call the API from a browser; "*" for any; empty: none
@@ -37,6 +39,8 @@ func (o *Options) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&o.Addr, "addr", ":8080", "address to listen on")
 	fs.DurationVar(&o.RequestTimeout, "request-timeout", 30*time.Second, "time limit of one request")
 	fs.Int64Var(&o.BodyLimit, "body-limit", 10<<20, "largest request body in bytes (imports have their own limit)")
+	fs.Int64Var(&o.ImportLimit, "import-limit", 2<<30, "largest import upload in bytes (413 above)")
+	fs.DurationVar(&o.ImportTimeout, "import-timeout", 30*time.Minute, "time limit of one import request")
 	fs.DurationVar(&o.ShutdownGrace, "shutdown-grace", 10*time.Second, "time given to requests in flight on shutdown")
 	fs.StringVar(&o.CORSOrigins, "cors-origins", "", "comma-separated origins allowed cross-origin access (\"*\" for any); empty: CORS off")
 	fs.BoolVar(&o.Private, "private", false, "make feature reads (/ogc collections and items) need a token with scope read")
@@ -95,10 +99,11 @@ func (s *Server) ListenAndServe(ctx context.Context, ready func(addr string)) er
 	srv := &http.Server{
 		Handler:           s.Handler(),
 		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       5 * time.Minute, // imports stream large bodies
-		IdleTimeout:       2 * time.Minute,
-		ErrorLog:          slog.NewLogLogger(s.deps.Logger.Handler(), slog.LevelWarn),
-		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+		// No server-wide ReadTimeout: each request gets a read deadline of
+		// its own time limit (imports stream large bodies for longer).
+		IdleTimeout: 2 * time.Minute,
+		ErrorLog:    slog.NewLogLogger(s.deps.Logger.Handler(), slog.LevelWarn),
+		BaseContext: func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
 	}
 	if ready != nil {
 		ready(ln.Addr().String())

@@ -16,20 +16,32 @@ import (
 	"github.com/lastmile/lastmile/postgis"
 	"github.com/lastmile/lastmile/postgis/pgtest"
 	"github.com/lastmile/lastmile/server"
+	"github.com/lastmile/lastmile/server/respond"
 )
 
-// panicky is a mount whose handler panics, to test recovery.
+// panicky is a mount whose handler panics, to test recovery, and one that
+// reads bodies, to test the limits.
 type panicky struct{}
 
 func (panicky) Register(r *mux.Router) {
 	r.HandleFunc("/boom", func(http.ResponseWriter, *http.Request) { panic("secret internal detail") })
+	read := respond.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
+		n, err := io.Copy(io.Discard, r.Body)
+		if err != nil {
+			return err
+		}
+		respond.JSON(w, 200, map[string]int64{"read": n})
+		return nil
+	})
+	r.Handle("/echo", read)
+	r.Handle("/api/import/{layer}", read)
 }
 
 func newTestServer(t *testing.T) (*httptest.Server, *strings.Builder) {
 	pool := pgtest.New(t)
 	var logs strings.Builder
 	log := slog.New(slog.NewTextHandler(&logs, nil))
-	srv := server.New(server.Options{BodyLimit: 1 << 20}, server.Deps{
+	srv := server.New(server.Options{BodyLimit: 1 << 20, ImportLimit: 3 << 20}, server.Deps{
 		Pool: pool, Catalog: layer.Default(), Store: postgis.NewStore(pool, layer.Default()), Logger: log,
 		Mounts: []server.Mount{panicky{}},
 	})
@@ -178,5 +190,30 @@ func TestNULAndInvalidUTF8Refused(t *testing.T) {
 	}
 	if status, _, body := get(t, ts.URL+"/healthz?name=%E4%B8%AD%E6%96%87"); status != 200 {
 		t.Errorf("UTF-8 Chinese refused: %d %s", status, body)
+	}
+}
+
+func TestBodyLimits(t *testing.T) {
+	ts, _ := newTestServer(t)
+	tests := []struct {
+		path   string
+		size   int
+		status int
+	}{
+		{"/echo", 1 << 20, 200},
+		{"/echo", 1<<20 + 1, 413},
+		{"/api/import/roads", 2 << 20, 200}, // imports have their own, larger limit
+		{"/api/import/roads", 3<<20 + 1, 413},
+	}
+	for _, tt := range tests {
+		resp, err := http.Post(ts.URL+tt.path, "application/octet-stream", strings.NewReader(strings.Repeat("x", tt.size)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != tt.status || (tt.status == 413 && !strings.Contains(string(b), `"code":"too_large"`)) {
+			t.Errorf("POST %d bytes to %s: %d %s, want %d", tt.size, tt.path, resp.StatusCode, b, tt.status)
+		}
 	}
 }
