@@ -8,7 +8,9 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -21,14 +23,17 @@ import (
 var validRequestID = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
 
 // withRequestID takes X-Request-Id from the client when it is sane, or makes
-// one, and puts it in the context, the response and the logger.
+// one (a random per-process prefix and a counter: unique, and cheap on the
+// hot path), and puts it in the context, the response and the logger.
 func (s *Server) withRequestID(next http.Handler) http.Handler {
+	b := make([]byte, 4)
+	rand.Read(b)
+	prefix := hex.EncodeToString(b) + "-"
+	var counter atomic.Uint64
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id := r.Header.Get("X-Request-Id")
 		if !validRequestID.MatchString(id) {
-			b := make([]byte, 8)
-			rand.Read(b)
-			id = hex.EncodeToString(b)
+			id = prefix + strconv.FormatUint(counter.Add(1), 36)
 		}
 		w.Header().Set("X-Request-Id", id)
 		ctx := respond.WithRequestID(r.Context(), id)
@@ -63,18 +68,26 @@ func (w *statusWriter) Write(b []byte) (int, error) {
 // Unwrap lets http.ResponseController reach the underlying writer (Flush).
 func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
+// routeKey holds, in a request's context, where the router writes the
+// matched route's template (recordRoute), so logging and metrics need no
+// second route match.
+type routeKey struct{}
+
 // withLogging logs each request and records its metrics by route template.
 func (s *Server) withLogging(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		sw := &statusWriter{ResponseWriter: w}
-		next.ServeHTTP(sw, r)
+		route := "unmatched"
+		next.ServeHTTP(sw, r.WithContext(context.WithValue(r.Context(), routeKey{}, &route)))
 		if sw.status == 0 {
 			sw.status = http.StatusOK
 		}
 		elapsed := time.Since(start)
-		route := routeName(s.router, r)
 		s.metrics.observe(route, r.Method, sw.status, elapsed)
+		if !s.opts.AccessLog && sw.status < 500 {
+			return
+		}
 		level := slogLevel(sw.status)
 		respond.Logger(r.Context()).Log(r.Context(), level, "request",
 			"method", r.Method, "path", r.URL.Path, "route", route, "status", sw.status,
@@ -82,16 +95,18 @@ func (s *Server) withLogging(next http.Handler) http.Handler {
 	})
 }
 
-// routeName returns the matched route's path template (bounded label
-// cardinality for metrics), or "unmatched".
-func routeName(router *mux.Router, r *http.Request) string {
-	var m mux.RouteMatch
-	if router.Match(r, &m) && m.Route != nil {
-		if t, err := m.Route.GetPathTemplate(); err == nil {
-			return t
+// recordRoute is router middleware: it runs after the one route match and
+// writes the route's path template (bounded label cardinality for metrics)
+// where withLogging reads it.
+func recordRoute(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if p, ok := r.Context().Value(routeKey{}).(*string); ok {
+			if t, err := mux.CurrentRoute(r).GetPathTemplate(); err == nil {
+				*p = t
+			}
 		}
-	}
-	return "unmatched"
+		next.ServeHTTP(w, r)
+	})
 }
 
 // withRecover turns a panic into a logged 500 carrying only the request id.

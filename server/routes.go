@@ -15,6 +15,7 @@ import (
 
 func (s *Server) routes() {
 	r := s.router
+	r.Use(recordRoute)
 	r.NotFoundHandler = http.HandlerFunc(notFound)
 	r.MethodNotAllowedHandler = http.HandlerFunc(methodNotAllowed)
 	r.Handle("/healthz", respond.HandlerFunc(s.healthz)).Methods(http.MethodGet, http.MethodHead)

@@ -41,7 +41,7 @@ func newTestServer(t *testing.T) (*httptest.Server, *strings.Builder) {
 	pool := pgtest.New(t)
 	var logs strings.Builder
 	log := slog.New(slog.NewTextHandler(&logs, nil))
-	srv := server.New(server.Options{BodyLimit: 1 << 20, ImportLimit: 3 << 20}, server.Deps{
+	srv := server.New(server.Options{BodyLimit: 1 << 20, ImportLimit: 3 << 20, AccessLog: true}, server.Deps{
 		Pool: pool, Catalog: layer.Default(), Store: postgis.NewStore(pool, layer.Default()), Logger: log,
 		Mounts: []server.Mount{panicky{}},
 	})
@@ -214,6 +214,23 @@ func TestBodyLimits(t *testing.T) {
 		resp.Body.Close()
 		if resp.StatusCode != tt.status || (tt.status == 413 && !strings.Contains(string(b), `"code":"too_large"`)) {
 			t.Errorf("POST %d bytes to %s: %d %s, want %d", tt.size, tt.path, resp.StatusCode, b, tt.status)
+		}
+	}
+}
+
+func TestAccessLogSwitch(t *testing.T) {
+	pool := pgtest.New(t)
+	for _, on := range []bool{true, false} {
+		var logs strings.Builder
+		srv := server.New(server.Options{AccessLog: on}, server.Deps{Pool: pool, Catalog: layer.Default(),
+			Logger: slog.New(slog.NewTextHandler(&logs, nil)), Mounts: []server.Mount{panicky{}}})
+		ts := httptest.NewServer(srv.Handler())
+		get(t, ts.URL+"/healthz")
+		get(t, ts.URL+"/boom")
+		ts.Close()
+		okLogged := strings.Contains(logs.String(), "path=/healthz")
+		if okLogged != on || !strings.Contains(logs.String(), "path=/boom") {
+			t.Errorf("access log %v: /healthz logged %v, /boom logged %v", on, okLogged, strings.Contains(logs.String(), "path=/boom"))
 		}
 	}
 }
