@@ -166,7 +166,8 @@ func (p *Page) securityHeaders(w http.ResponseWriter) {
 	}
 	w.Header().Set("Content-Security-Policy", "default-src 'self'; script-src 'self'; "+
 		"style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:"+extra+"; "+
-		"connect-src 'self'"+extra+"; worker-src 'self' blob:; child-src blob:; font-src 'self'; object-src 'none'; base-uri 'self'")
+		"connect-src 'self'"+extra+"; worker-src 'self' blob:; child-src blob:; font-src 'self'; object-src 'none'; base-uri 'self'; frame-ancestors 'self'")
+	w.Header().Set("X-Frame-Options", "SAMEORIGIN")
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.Header().Set("Referrer-Policy", "same-origin")
 }

@@ -54,8 +54,9 @@ func TestPage(t *testing.T) {
 			}
 		})
 	}
-	if w := get(t, r, "/"); !strings.Contains(w.Header().Get("Content-Security-Policy"), "default-src 'self'") {
-		t.Errorf("index without a same-origin CSP: %q", w.Header().Get("Content-Security-Policy"))
+	if w := get(t, r, "/"); !strings.Contains(w.Header().Get("Content-Security-Policy"), "default-src 'self'") ||
+		!strings.Contains(w.Header().Get("Content-Security-Policy"), "frame-ancestors 'self'") || w.Header().Get("X-Frame-Options") != "SAMEORIGIN" {
+		t.Errorf("index without a same-origin CSP and frame-ancestors: %q", w.Header().Get("Content-Security-Policy"))
 	}
 	etag := get(t, r, "/app/app.js").Header().Get("ETag")
 	if w := get(t, r, "/app/app.js", "If-None-Match", etag); w.Code != http.StatusNotModified {
