@@ -10,6 +10,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/lastmile/lastmile/demo"
 	"github.com/lastmile/lastmile/postgis"
 	"github.com/lastmile/lastmile/postgis/pgtest"
 )
@@ -47,19 +48,31 @@ func TestBackupRestoreRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer pool.Close()
-	_, err = pool.Exec(ctx, `INSERT INTO lastmile.villages (name, population, geom)
-		SELECT 'v' || i, i * 10, ST_SetSRID(ST_MakePoint(117 + i / 1000.0, 37.2), 4326) FROM generate_series(1, 50) i;
-		INSERT INTO lastmile.roads (name, status, surface, geom)
-		VALUES ('r', 'completed', 'cement', ST_GeomFromText('LINESTRING(117 37.2, 117.05 37.21)', 4326))`)
-	if err != nil {
+	if _, err := demo.Load(ctx, pool, demo.Generate(1)); err != nil {
 		t.Fatal(err)
 	}
+	// The published figures, as the CLI prints them.
+	figures := func() string {
+		var out strings.Builder
+		for _, args := range [][]string{
+			{"coverage", "--csv", "source_filter=graded", "within_m=1000", "group_by=township"},
+			{"lengths", "--csv", "layer=roads", "group_by=year,surface", "status=completed"},
+			{"progress", "--csv", "layer=house_renovations", "group_by=township"},
+			{"rai", "--csv"},
+		} {
+			if err := run(ctx, append([]string{"stats", args[0], "--database-url", url}, args[1:]...), &out); err != nil {
+				t.Fatalf("stats %v: %v", args, err)
+			}
+		}
+		return out.String()
+	}
+	statsBefore := figures()
 	before := checksum(t, pool)
 	file := filepath.Join(t.TempDir(), "lastmile.dump")
 	if err := run(ctx, []string{"backup", "--database-url", url, "--out", file}, io.Discard); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := pool.Exec(ctx, `DELETE FROM lastmile.villages WHERE population > 200; UPDATE lastmile.roads SET surface = 'earth'`); err != nil {
+	if _, err := pool.Exec(ctx, `DELETE FROM lastmile.villages WHERE population > 2000; UPDATE lastmile.roads SET surface = 'earth'`); err != nil {
 		t.Fatal(err)
 	}
 	if checksum(t, pool) == before {
@@ -71,6 +84,12 @@ func TestBackupRestoreRoundTrip(t *testing.T) {
 	}
 	if after := checksum(t, pool); after != before {
 		t.Fatalf("checksum after restore %s, before backup %s", after, before)
+	}
+	if statsAfter := figures(); statsAfter != statsBefore {
+		t.Fatalf("statistics differ after the round trip:\nbefore:\n%s\nafter:\n%s", statsBefore, statsAfter)
+	}
+	if !strings.Contains(statsBefore, "495") { // villages within 1 km of a graded highway
+		t.Fatalf("unexpected figures:\n%s", statsBefore)
 	}
 	// Later inserts still get fresh ids (sequences restored).
 	if _, err := pool.Exec(ctx, `INSERT INTO lastmile.villages (name, geom) VALUES ('new', ST_SetSRID(ST_MakePoint(117, 37), 4326))`); err != nil {
