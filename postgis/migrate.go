@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io/fs"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -93,14 +94,11 @@ func Migrate(ctx context.Context, pool *pgxpool.Pool) (applied []string, err err
 			version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`); err != nil {
 		return nil, err
 	}
-	done, err := appliedVersions(ctx, conn.Conn())
+	todo, err := pending(ctx, conn.Conn(), ms)
 	if err != nil {
 		return nil, err
 	}
-	for _, m := range ms {
-		if done[m.Version] {
-			continue
-		}
+	for _, m := range todo {
 		err := pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
 			if _, err := tx.Exec(ctx, m.SQL); err != nil {
 				return err
@@ -127,35 +125,36 @@ func Pending(ctx context.Context, pool *pgxpool.Pool) ([]string, error) {
 		return nil, err
 	}
 	defer conn.Release()
-	done, err := appliedVersions(ctx, conn.Conn())
-	if err != nil {
-		return nil, err
+	todo, err := pending(ctx, conn.Conn(), ms)
+	var names []string
+	for _, m := range todo {
+		names = append(names, m.Name)
 	}
-	var pending []string
-	for _, m := range ms {
-		if !done[m.Version] {
-			pending = append(pending, m.Name)
-		}
-	}
-	return pending, nil
+	return names, err
 }
 
-func appliedVersions(ctx context.Context, conn *pgx.Conn) (map[int]bool, error) {
+// pending returns the migrations of ms not recorded as applied.
+func pending(ctx context.Context, conn *pgx.Conn, ms []Migration) ([]Migration, error) {
 	var exists bool
 	if err := conn.QueryRow(ctx, `SELECT to_regclass('lastmile.schema_migrations') IS NOT NULL`).Scan(&exists); err != nil {
 		return nil, err
 	}
-	done := map[int]bool{}
 	if !exists {
-		return done, nil
+		return ms, nil
 	}
 	rows, err := conn.Query(ctx, `SELECT version FROM lastmile.schema_migrations`)
 	if err != nil {
 		return nil, err
 	}
 	versions, err := pgx.CollectRows(rows, pgx.RowTo[int])
-	for _, v := range versions {
-		done[v] = true
+	if err != nil {
+		return nil, err
 	}
-	return done, err
+	var todo []Migration
+	for _, m := range ms {
+		if !slices.Contains(versions, m.Version) {
+			todo = append(todo, m)
+		}
+	}
+	return todo, nil
 }

@@ -136,6 +136,16 @@ func getFeature(ctx context.Context, q querier, l *layer.Layer, id int64) (*Feat
 	return f, nil
 }
 
+// prepare looks up the layer and validates a write to it.
+func (s *Store) prepare(layerName string, props map[string]any, geom orb.Geometry, partial bool) (*layer.Layer, map[string]any, error) {
+	l, err := s.Layer(layerName)
+	if err != nil {
+		return nil, nil, err
+	}
+	values, err := validate(l, props, geom, partial)
+	return l, values, err
+}
+
 // validate checks properties and geometry against the layer; geom may be
 // nil only when partial (a patch that keeps the geometry).
 func validate(l *layer.Layer, props map[string]any, geom orb.Geometry, partial bool) (map[string]any, error) {
@@ -180,11 +190,7 @@ func (s *Store) write(ctx context.Context, l *layer.Layer, fn func(tx pgx.Tx) ([
 // Create inserts a feature and returns it as stored.
 func (s *Store) Create(ctx context.Context, layerName string, props map[string]any, geom orb.Geometry) (f *Feature, err error) {
 	defer lastmile.Wrap(&err, "store.Create(%s)", layerName)
-	l, err := s.Layer(layerName)
-	if err != nil {
-		return nil, err
-	}
-	values, err := validate(l, props, geom, false)
+	l, values, err := s.prepare(layerName, props, geom, false)
 	if err != nil {
 		return nil, err
 	}
@@ -219,11 +225,7 @@ func (s *Store) Create(ctx context.Context, layerName string, props map[string]a
 // default) and its geometry, if its version is still version.
 func (s *Store) Replace(ctx context.Context, layerName string, id int64, version int, props map[string]any, geom orb.Geometry) (f *Feature, err error) {
 	defer lastmile.Wrap(&err, "store.Replace(%s, %d)", layerName, id)
-	l, err := s.Layer(layerName)
-	if err != nil {
-		return nil, err
-	}
-	values, err := validate(l, props, geom, false)
+	l, values, err := s.prepare(layerName, props, geom, false)
 	if err != nil {
 		return nil, err
 	}
@@ -239,11 +241,7 @@ func (s *Store) Replace(ctx context.Context, layerName string, id int64, version
 // replaces its geometry when geom is not nil, if its version is still version.
 func (s *Store) Patch(ctx context.Context, layerName string, id int64, version int, props map[string]any, geom orb.Geometry) (f *Feature, err error) {
 	defer lastmile.Wrap(&err, "store.Patch(%s, %d)", layerName, id)
-	l, err := s.Layer(layerName)
-	if err != nil {
-		return nil, err
-	}
-	values, err := validate(l, props, geom, true)
+	l, values, err := s.prepare(layerName, props, geom, true)
 	if err != nil {
 		return nil, err
 	}
