@@ -11,28 +11,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${1:-1000000}
-tmp=$(mktemp -d)
-trap 'cleanup' EXIT
-cleanup() {
-	if [[ -n "${own:-}" ]]; then $as_pg pg_ctl -D "$tmp/pg" -m fast stop >/dev/null 2>&1 || true; fi
-	rm -rf "$tmp"
-}
-go build -o "$tmp/lastmile" ./cmd/lastmile
-as_pg=""
-if [[ $(id -u) == 0 ]]; then # PostgreSQL refuses to run as root
-	as_pg="runuser -u postgres --"
-	chmod 755 "$tmp"
-	mkdir "$tmp/pg" && chown postgres "$tmp/pg"
-fi
-if [[ -z "${DATABASE_URL:-}" ]]; then
-	own=1
-	$as_pg initdb -D "$tmp/pg" -U postgres -A trust >/dev/null
-	$as_pg pg_ctl -D "$tmp/pg" -l "$tmp/pg/log" -w \
-		-o "-k $tmp/pg -c listen_addresses='' -c shared_buffers=512MB -c work_mem=64MB -c maintenance_work_mem=512MB -c max_wal_size=8GB -c fsync=off" start >/dev/null
-	DATABASE_URL="postgres://postgres@/postgres?host=$tmp/pg"
-fi
-export DATABASE_URL
-"$tmp/lastmile" migrate --database-url "$DATABASE_URL" 2>/dev/null
+. bench/lib.sh
+bench_setup 512MB 512MB
 file="$tmp/roads.geojsonl"
 psql -X -q -v ON_ERROR_STOP=1 -v n="$N" -d "$DATABASE_URL" -f bench/roads1m.sql
 psql -X -q -v ON_ERROR_STOP=1 -d "$DATABASE_URL" -c "\\copy (SELECT json_build_object('type', 'Feature', 'id', ext_id,
