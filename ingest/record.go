@@ -40,12 +40,6 @@ type Reader interface {
 	Next() (*Record, error)
 }
 
-// ReaderFunc adapts a function to Reader.
-type ReaderFunc func() (*Record, error)
-
-// Next calls f.
-func (f ReaderFunc) Next() (*Record, error) { return f() }
-
 // fileError is a fatal read error at a row.
 func fileError(row int, format string, args ...any) error {
 	return lastmile.Invalid("the file cannot be read", lastmile.Problem{Row: row, Message: fmt.Sprintf(format, args...)})

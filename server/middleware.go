@@ -205,10 +205,7 @@ func (s *Server) withSaneInput(next http.Handler) http.Handler {
 	})
 }
 
-func isImport(r *http.Request) bool {
-	const prefix = "/api/import/"
-	return len(r.URL.Path) > len(prefix) && r.URL.Path[:len(prefix)] == prefix
-}
+func isImport(r *http.Request) bool { return strings.HasPrefix(r.URL.Path, "/api/import/") }
 
 // notFound answers unknown paths with the JSON error shape.
 func notFound(w http.ResponseWriter, r *http.Request) {

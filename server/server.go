@@ -16,7 +16,6 @@ import (
 
 	"github.com/gorilla/mux"
 	"github.com/jackc/pgx/v5/pgxpool"
-	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/lastmile/lastmile/layer"
 	"github.com/lastmile/lastmile/postgis"
@@ -82,9 +81,6 @@ func New(opts Options, deps Deps) *Server {
 	s.routes()
 	return s
 }
-
-// Registry returns the Prometheus registry the server reports to.
-func (s *Server) Registry() *prometheus.Registry { return s.metrics.registry }
 
 // Handler returns the root handler with all middleware applied.
 func (s *Server) Handler() http.Handler {

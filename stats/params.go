@@ -74,18 +74,6 @@ func (q *statsQuery) multi(name, def string) []string {
 	return out
 }
 
-// str returns a free-text parameter.
-func (q *statsQuery) str(name, def string) string {
-	s := q.raw(name)
-	if s == "" {
-		s = def
-	}
-	if s != "" {
-		q.echo[name] = s
-	}
-	return s
-}
-
 // enum returns name's value, which must be one of allowed.
 func (q *statsQuery) enum(name, def string, allowed ...string) string {
 	s := q.raw(name)
@@ -318,7 +306,7 @@ func parseFilter(param string, specs []string, l *layer.Layer, alias string, a *
 				bad(term, "%s: %s", name, msg)
 				continue
 			}
-			f.SQL = append(f.SQL, fmt.Sprintf("%s = ANY(%s::%s[])", colIdent(alias, fd.Name), a.arg(vals), sqlArrayType(fd)))
+			f.SQL = append(f.SQL, fmt.Sprintf("%s = ANY(%s::%s[])", colIdent(alias, fd.Name), a.arg(vals), sqlScalarType(fd)))
 		} else {
 			switch fd.Type {
 			case layer.Integer, layer.Number, layer.Money, layer.Date:
@@ -373,8 +361,6 @@ func sqlScalarType(f layer.Field) string {
 	}
 	return "text"
 }
-
-func sqlArrayType(f layer.Field) string { return sqlScalarType(f) }
 
 // convertOne converts one query-string value to the field's Go type.
 func convertOne(f layer.Field, s string) (any, string) {

@@ -128,9 +128,6 @@ func unprivileged() (*syscall.Credential, error) {
 	return &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}, nil
 }
 
-// Dir returns the data directory.
-func (c *Cluster) Dir() string { return c.opts.Dir }
-
 // SocketPath returns the path of the cluster's Unix socket.
 func (c *Cluster) SocketPath() string { return filepath.Join(c.opts.Dir, ".s.PGSQL.5432") }
 

@@ -175,10 +175,3 @@ func New(t testing.TB) *pgxpool.Pool {
 	t.Cleanup(pool.Close) // registered after the drop, so it runs first
 	return pool
 }
-
-// Cluster returns the test binary's own cluster, or nil when the tests run
-// on $LASTMILE_TEST_DATABASE_URL.
-func Cluster(t testing.TB) *cluster.Cluster {
-	ready(t)
-	return server.cluster
-}
