@@ -84,6 +84,9 @@ func ensureAccess(ctx context.Context, pool *pgxpool.Pool) (bool, error) {
 	return true, nil
 }
 
+// accessInsert heads the INSERT of access_nearest.sql's rows.
+const accessInsert = "INSERT INTO lastmile.village_access (definition, village_id, distance_m, road_id, county, township, population, poor_households)\n"
+
 // buildAccess computes every village's nearest road per definition. Writers
 // to roads and villages wait meanwhile (SHARE lock), so no change is missed.
 func buildAccess(ctx context.Context, tx pgx.Tx) error {
@@ -93,7 +96,7 @@ func buildAccess(ctx context.Context, tx pgx.Tx) error {
 		return err
 	}
 	for _, name := range accessNames() {
-		sql := "INSERT INTO lastmile.village_access (definition, village_id, distance_m, road_id)\n" +
+		sql := accessInsert +
 			renderSQL("access_nearest.sql", map[string]string{"definition": "$1::text", "pred": accessDefinitions()[name], "villages": "true"})
 		if _, err := tx.Exec(ctx, sql, name); err != nil {
 			return err
@@ -153,7 +156,7 @@ func updateAccess(ctx context.Context, tx pgx.Tx) error {
 			AND village_id IN (SELECT village_id FROM access_redo)`, name); err != nil {
 			return err
 		}
-		sql := "INSERT INTO lastmile.village_access (definition, village_id, distance_m, road_id)\n" +
+		sql := accessInsert +
 			renderSQL("access_nearest.sql", map[string]string{"definition": "$1::text", "pred": pred,
 				"villages": "v.id IN (SELECT village_id FROM access_redo)"})
 		if _, err := tx.Exec(ctx, sql, name); err != nil {
@@ -184,12 +187,13 @@ func (req *coverageRequest) fastCoverage(ctx context.Context, pool *pgxpool.Pool
 		"within":        a.arg(req.within) + "::float8",
 		"target_filter": req.targetFilter.where(),
 		"group":         "NULL::text",
+		"join":          "",
 	}
-	switch req.groupBy {
-	case "county":
-		parts["group"] = "CASE WHEN vcode ~ '^[0-9]{12}$' THEN substr(vcode, 1, 6) || '000000' END"
-	case "township":
-		parts["group"] = "CASE WHEN vcode ~ '^[0-9]{12}$' THEN substr(vcode, 1, 9) || '000' END"
+	if req.groupBy == "county" || req.groupBy == "township" {
+		parts["group"] = req.groupBy
+	}
+	if len(req.targetFilter.SQL) > 0 {
+		parts["join"] = "JOIN lastmile.villages t ON t.id = a.village_id"
 	}
 	rows, err := pool.Query(ctx, renderSQL("coverage_fast.sql", parts), a...)
 	if err != nil {

@@ -32,7 +32,8 @@ func TestCoveragePrecomputed(t *testing.T) {
 	}
 	compare := func(stage string) {
 		t.Helper()
-		for _, f := range []string{"", "&source_filter=hardened", "&source_filter=graded", "&source_filter=all_season"} {
+		for _, f := range []string{"", "&source_filter=hardened", "&source_filter=graded", "&source_filter=all_season",
+			"&source_filter=hardened&target_filter=population>140", "&target_filter=poor_households<2%3Bpopulation>110"} {
 			for _, g := range []string{"county", "township", "none"} {
 				q := "within_m=1500&list=uncovered&group_by=" + g + f
 				fast, slow := run(t, pool, Coverage, q), run(t, pool, Coverage, q+"&precomputed=false")
@@ -56,6 +57,7 @@ func TestCoveragePrecomputed(t *testing.T) {
 		{"add a road", `INSERT INTO lastmile.roads (surface, tech_grade, geom) VALUES ('cement', 'class3', ST_GeomFromText('LINESTRING(110.05 30.05, 110.15 30.15)', 4326))`},
 		{"add a village", `INSERT INTO lastmile.villages (name, code, population, geom) VALUES ('new', '130101001999', 5, ST_SetSRID(ST_MakePoint(110.3, 30.3), 4326))`},
 		{"move a village", `UPDATE lastmile.villages SET geom = ST_SetSRID(ST_MakePoint(110.1, 30.1), 4326) WHERE name = 'v1'`},
+		{"recount and recode a village", `UPDATE lastmile.villages SET population = 9999, poor_households = 4, code = '130102003777' WHERE name = 'v5'`},
 		{"delete a village", `DELETE FROM lastmile.villages WHERE name = 'v2'`},
 		{"complete planned roads", `UPDATE lastmile.roads SET status = 'completed' WHERE status = 'planned'`},
 	} {
