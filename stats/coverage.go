@@ -208,7 +208,7 @@ func (req *coverageRequest) run(ctx context.Context, pool *pgxpool.Pool) ([]targ
 	parts := req.sqlParts()
 	var sql string
 	if req.method == "network" {
-		if err := ensureGraph(ctx, pool); err != nil {
+		if err := graphReady(ctx, pool); err != nil {
 			return nil, err
 		}
 		var starts []int64
@@ -327,7 +327,7 @@ func Coverage(ctx context.Context, pool *pgxpool.Pool, c *layer.Catalog, v url.V
 // straight line come from the precomputed nearest distances when possible.
 func (req *coverageRequest) tally(ctx context.Context, pool *pgxpool.Pool) (map[string]*coverageTally, []targetRow, error) {
 	if def := req.precomputedDefinition(); def != "" {
-		ok, err := ensureAccess(ctx, pool)
+		ok, err := accessReady(ctx, pool)
 		if err != nil {
 			return nil, nil, err
 		}

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/lastmile/lastmile/postgis"
+	"github.com/lastmile/lastmile/postgis/pgtest"
 )
 
 func TestBadInputIsOneClearLine(t *testing.T) {
@@ -156,4 +157,14 @@ func TestServeRestartKeepsEdits(t *testing.T) {
 		t.Fatalf("readyz after another command used the server's cluster: %v %v", resp, err)
 	}
 	resp.Body.Close()
+}
+
+// TestReadReplicaUnreachable: a read replica that cannot be reached is one
+// clear line naming it, not a server serving stats from nowhere.
+func TestReadReplicaUnreachable(t *testing.T) {
+	err := run(context.Background(), []string{"serve", "--database-url", pgtest.URL(t), "--addr", "127.0.0.1:0",
+		"--read-database-url", "postgres://u@127.0.0.1:1/db?connect_timeout=2"}, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "read replica: cannot connect to the database at 127.0.0.1:1") || strings.Contains(err.Error(), "\n") {
+		t.Fatalf("err = %v, want one line about the read replica", err)
+	}
 }

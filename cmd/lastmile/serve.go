@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"strings"
+	"time"
 
 	"github.com/lastmile/lastmile/ingest"
 	"github.com/lastmile/lastmile/layer"
@@ -19,14 +20,18 @@ import (
 
 // serveFlags are the flags of serve (and demo, which serves after loading).
 type serveFlags struct {
-	db     dbFlags
-	server server.Options
-	tiles  tiles.Options
-	page   static.Options
+	db           dbFlags
+	readURL      string        // a read replica for the stats
+	statsRefresh time.Duration // how often the stats' precomputed tables are brought up to date
+	server       server.Options
+	tiles        tiles.Options
+	page         static.Options
 }
 
 func (f *serveFlags) register(fs *flag.FlagSet) {
 	f.db.register(fs)
+	fs.StringVar(&f.readURL, "read-database-url", "", "PostgreSQL URL of a read replica (hot standby) of the database, for /api/stats and /api/sites; empty: the primary")
+	fs.DurationVar(&f.statsRefresh, "stats-refresh", 5*time.Second, "how often the stats' precomputed nearest distances and routing graph are brought up to date on the primary (0: only when asked)")
 	f.server.RegisterFlags(fs)
 	f.tiles.RegisterFlags(fs)
 	f.page.RegisterFlags(fs)
@@ -54,11 +59,29 @@ func serve(ctx context.Context, f serveFlags, db *database, log *slog.Logger, ou
 	store := postgis.NewStore(db.Pool, catalog)
 	tileService := tiles.New(db.Pool, catalog, log, f.tiles)
 	store.OnChange(tileService.Invalidate)
+	statsPool := db.Pool
+	if f.readURL != "" {
+		rp, err := postgis.Open(ctx, f.readURL)
+		if err != nil {
+			return fmt.Errorf("read replica: %w", err)
+		}
+		defer rp.Close()
+		if err := postgis.CheckExtensions(ctx, rp); err != nil {
+			return fmt.Errorf("read replica: %w", err)
+		}
+		statsPool = rp
+	}
+	if f.statsRefresh > 0 {
+		rctx, stop := context.WithCancel(ctx)
+		done := make(chan struct{})
+		go func() { defer close(done); stats.RefreshEvery(rctx, db.Pool, f.statsRefresh, log) }()
+		defer func() { stop(); <-done }()
+	}
 	srv := server.New(f.server, server.Deps{
 		Pool: db.Pool, Catalog: catalog, Store: store, Logger: log,
 		Mounts: []server.Mount{
 			tileService,
-			stats.NewHandler(db.Pool, catalog, log),
+			stats.NewHandler(statsPool, catalog, log),
 			ingest.NewHandler(db.Pool, catalog, store, log),
 			static.New(f.page),
 		},

@@ -244,6 +244,52 @@ func (c *Cluster) Stop(ctx context.Context) error {
 	return nil
 }
 
+// Standby makes dir a streaming replica (hot standby) of the running
+// cluster c with pg_basebackup -R, and returns it, not started: Start
+// starts it. For trying and testing read replicas locally.
+func (c *Cluster) Standby(ctx context.Context, dir string) (*Cluster, error) {
+	s, err := New(Options{Dir: dir, BinDir: c.opts.BinDir, Durable: c.opts.Durable, Log: c.opts.Log})
+	if err != nil {
+		return nil, err
+	}
+	if s.initialized() {
+		return nil, fmt.Errorf("standby: %s already holds a cluster", s.opts.Dir)
+	}
+	if err := os.MkdirAll(s.opts.Dir, 0o700); err != nil {
+		return nil, err
+	}
+	if s.cred != nil {
+		if err := makeTraversable(filepath.Dir(s.opts.Dir)); err != nil {
+			return nil, err
+		}
+		if err := os.Chown(s.opts.Dir, int(s.cred.Uid), int(s.cred.Gid)); err != nil {
+			return nil, err
+		}
+	}
+	c.opts.Log("making a standby of %s in %s", c.opts.Dir, s.opts.Dir)
+	if _, err := c.run(ctx, "pg_basebackup", "-h", c.opts.Dir, "-U", Superuser, "-D", s.opts.Dir,
+		"-R", "-X", "stream", "-c", "fast"); err != nil {
+		return nil, fmt.Errorf("standby: %w", err)
+	}
+	// The socket lives in the data directory: the copy has the primary's
+	// lock file (and log), and its postgresql.conf names the primary's
+	// socket directory.
+	for _, name := range []string{".s.PGSQL.5432.lock", "postmaster.log"} {
+		if err := os.Remove(filepath.Join(s.opts.Dir, name)); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return nil, err
+		}
+	}
+	f, err := os.OpenFile(filepath.Join(s.opts.Dir, "postgresql.conf"), os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		return nil, err
+	}
+	_, err = fmt.Fprintf(f, "\n# standby\nunix_socket_directories = '%s'\nhot_standby = on\n", strings.ReplaceAll(s.opts.Dir, "'", "''"))
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return s, err
+}
+
 func (c *Cluster) initdb(ctx context.Context) error {
 	c.opts.Log("creating PostgreSQL cluster in %s", c.opts.Dir)
 	if err := os.MkdirAll(c.opts.Dir, 0o700); err != nil {
