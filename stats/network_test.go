@@ -51,7 +51,9 @@ func TestNetworkGraphIncremental(t *testing.T) {
 	ask() // builds the graph
 	// Edges added by a refresh get ids above any a whole rebuild gives
 	// (1..count), so the two can be told apart.
-	bump := func() { mustExec(t, pool, `SELECT setval(pg_get_serial_sequence('lastmile.route_edges', 'id'), 1000000)`) }
+	bump := func() {
+		mustExec(t, pool, `SELECT setval(pg_get_serial_sequence('lastmile.route_edges', 'id'), 1000000)`)
+	}
 	bump()
 	state := func() (edges, maxID, pending int64) {
 		t.Helper()
