@@ -1,6 +1,7 @@
 package ingest
 
 import (
+	"bytes"
 	"errors"
 	"io"
 	"log/slog"
@@ -48,7 +49,8 @@ var contentFormats = map[string]string{
 	"application/geo+json-seq": FormatGeoJSONSeq, "application/x-ndjson": FormatGeoJSONSeq,
 	"text/csv": FormatCSV, "application/vnd.google-earth.kml+xml": FormatKML,
 	"application/vnd.openstreetmap.data+pbf": FormatOSM, "application/zip": FormatGDAL,
-	"application/geopackage+sqlite3": FormatGDAL,
+	"application/x-zip-compressed": FormatGDAL, "application/geopackage+sqlite3": FormatGDAL,
+	"application/gml+xml": FormatGDAL,
 }
 
 // serveImport imports the request body (one file) or every file part of a
@@ -95,7 +97,7 @@ func (h *Handler) serveImport(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	ropt := ReadOptions{Format: strings.ToLower(q.Get("format")), CRS: crs, OSMLayers: []string{l.Name},
-		CSV: CSVOptions{Geom: q.Get("geometry"), Lon: q.Get("lon"), Lat: q.Get("lat")}}
+		CSV: CSVOptions{Geom: q.Get("geometry"), Lon: q.Get("lon"), Lat: q.Get("lat")}, TempDir: h.TempDir}
 	if ropt.Format != "" && !contains(Formats, ropt.Format) {
 		return lastmile.Invalid("unknown format", lastmile.Problem{Field: "format", Value: ropt.Format, Message: "must be one of " + strings.Join(Formats, ", ")})
 	}
@@ -162,7 +164,7 @@ func (h *Handler) serveImport(w http.ResponseWriter, r *http.Request) error {
 		if format == FormatOSM || format == FormatGDAL {
 			ext := filepath.Ext(filename)
 			if format == FormatGDAL && ext == "" {
-				ext = ".zip"
+				ext = gdalUploadExt(head)
 			}
 			if format == FormatOSM && ext == "" {
 				ext = ".pbf"
@@ -195,6 +197,18 @@ func (h *Handler) serveImport(w http.ResponseWriter, r *http.Request) error {
 	}
 	respond.JSON(w, http.StatusOK, rep)
 	return nil
+}
+
+// gdalUploadExt is the extension a GDAL upload without a file name is
+// spooled with: from its first bytes, else .zip.
+func gdalUploadExt(head []byte) string {
+	switch {
+	case bytes.HasPrefix(head, []byte("SQLite format 3\x00")):
+		return ".gpkg"
+	case bytes.Contains(head, []byte("http://www.opengis.net/gml")):
+		return ".gml"
+	}
+	return ".zip"
 }
 
 // sniffJSONIfDetected keeps an explicit format.

@@ -69,7 +69,11 @@ func DetectFormat(name string, head []byte) (string, error) {
 		return sniffJSON(head), nil
 	case h[0] == '<' && bytes.Contains(head, []byte("<kml")):
 		return FormatKML, nil
-	case bytes.HasPrefix(head, []byte("PK\x03\x04")):
+	case bytes.HasPrefix(head, []byte("PK\x03\x04")) || bytes.HasPrefix(head, []byte("PK\x05\x06")): // a zip, or an empty one
+		return FormatGDAL, nil
+	case bytes.HasPrefix(head, []byte("SQLite format 3\x00")): // GeoPackage, SpatiaLite
+		return FormatGDAL, nil
+	case h[0] == '<' && bytes.Contains(head, []byte("http://www.opengis.net/gml")):
 		return FormatGDAL, nil
 	case len(head) > 8 && bytes.Contains(head[:min(len(head), 64)], []byte("OSMHeader")):
 		return FormatOSM, nil
@@ -103,12 +107,27 @@ type ReadOptions struct {
 	CRS    CRS        // GDAL: EPSG codes are handed to ogr2ogr as -s_srs
 	// OSMLayers restricts an OSM import to these layers (nil = all).
 	OSMLayers []string
+	// Zip limits what a zip archive may expand to (zero = the defaults).
+	Zip ZipLimits
+	// TempDir is where zip archives are extracted ("" = os.TempDir()).
+	TempDir string
+
+	archive, archiveRoot string // reading a dataset extracted from this archive, into this directory
 }
 
 // OpenFile opens path as a reader of its format. The closer releases the
 // file (and the ogr2ogr process).
 func OpenFile(path string, opt ReadOptions) (Reader, io.Closer, error) {
+	path = filepath.Clean(path) // survey.gdb/ is survey.gdb
 	format := opt.Format
+	if st, err := os.Stat(path); format == "" && err == nil && st.IsDir() {
+		// a folder: a FileGDB (anything else needs --format gdal)
+		if !strings.EqualFold(filepath.Ext(path), ".gdb") {
+			return nil, nil, lastmile.Invalid("the file is a folder", lastmile.Problem{Field: "file", Value: filepath.Base(path),
+				Message: "is a folder: only FileGDB folders (name.gdb) are read as one dataset; give a file, or format gdal for a folder GDAL reads"})
+		}
+		format = FormatGDAL
+	}
 	if format == "" {
 		f, err := os.Open(path)
 		if err != nil {
@@ -126,7 +145,7 @@ func OpenFile(path string, opt ReadOptions) (Reader, io.Closer, error) {
 		r, err := NewOSMReader(path, opt.OSMLayers)
 		return r, io.NopCloser(nil), err
 	case FormatGDAL:
-		return NewGDALReader(path, opt.CRS)
+		return NewGDALReader(path, opt)
 	}
 	f, err := os.Open(path)
 	if err != nil {
