@@ -210,6 +210,17 @@ func TestGDALFormats(t *testing.T) {
 			return writeZip(t, filepath.Join(dir, "litter.zip"), zipEntry{name: "交付/roads.gpkg", data: b},
 				zipEntry{name: "__MACOSX/交付/._roads.gpkg", data: []byte("junk")}, zipEntry{name: "交付/说明.txt", data: []byte("readme")})
 		}, nil},
+		{"GeoJSON zipped (read by lastmile's reader)", func(t *testing.T) string {
+			return writeZip(t, filepath.Join(dir, "geojson.zip"), zipEntry{name: "data/roads.geojson", data: []byte(gdalSource)})
+		}, nil},
+		{"KMZ (its doc.kml read by lastmile's reader)", func(t *testing.T) string {
+			kml := filepath.Join(dir, "doc.kml")
+			if b, err := runOGR2OGR("-f", "KML", kml, src); err != nil {
+				t.Fatalf("ogr2ogr: %v\n%s", err, b)
+			}
+			b, _ := os.ReadFile(kml)
+			return writeZip(t, filepath.Join(dir, "roads.kmz"), zipEntry{name: "doc.kml", data: b}, zipEntry{name: "files/icon.png", data: []byte("png")})
+		}, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
