@@ -57,9 +57,15 @@ func TestNetworkGraphIncremental(t *testing.T) {
 	bump()
 	state := func() (edges, maxID, pending int64) {
 		t.Helper()
-		if err := pool.QueryRow(ctx, `SELECT count(*), coalesce(max(id), 0), (SELECT count(*) FROM lastmile.route_changes) FROM lastmile.route_edges`).
-			Scan(&edges, &maxID, &pending); err != nil {
+		var counted, vertices, countedVertices int64
+		if err := pool.QueryRow(ctx, `SELECT count(*), coalesce(max(id), 0), (SELECT count(*) FROM lastmile.route_changes),
+			(SELECT edges FROM lastmile.route_graph_state), (SELECT vertices FROM lastmile.route_graph_state),
+			(SELECT count(*) FROM lastmile.route_vertices) FROM lastmile.route_edges`).
+			Scan(&edges, &maxID, &pending, &counted, &vertices, &countedVertices); err != nil {
 			t.Fatal(err)
+		}
+		if counted != edges || vertices != countedVertices {
+			t.Errorf("route_graph_state says %d edges, %d vertices; the tables hold %d, %d", counted, vertices, edges, countedVertices)
 		}
 		return
 	}

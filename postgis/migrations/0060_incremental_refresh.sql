@@ -71,6 +71,19 @@ CREATE TRIGGER roads_route_del AFTER DELETE ON lastmile.roads
 CREATE TRIGGER roads_route_trunc AFTER TRUNCATE ON lastmile.roads
     FOR EACH STATEMENT EXECUTE FUNCTION lastmile.route_graph_mark_dirty();
 
+-- The linestring parts of road r with their endpoints rounded to 1e-7°.
+CREATE FUNCTION lastmile.route_parts_of(r lastmile.roads)
+RETURNS TABLE (road_id bigint, part int, geom geometry, status text, completed_on date,
+               x1 float8, y1 float8, x2 float8, y2 float8)
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT r.id, d.path[1], d.geom, r.status, r.completed_on,
+           round(ST_X(ST_StartPoint(d.geom))::numeric, 7)::float8,
+           round(ST_Y(ST_StartPoint(d.geom))::numeric, 7)::float8,
+           round(ST_X(ST_EndPoint(d.geom))::numeric, 7)::float8,
+           round(ST_Y(ST_EndPoint(d.geom))::numeric, 7)::float8
+    FROM ST_Dump(ST_Multi(r.geom)) d
+$$;
+
 -- Brings the graph up to date (or rebuilds it whole with force); returns
 -- true when it changed anything. Serialised by an advisory lock. A write
 -- that commits meanwhile is never lost: its generation stays above the
@@ -82,6 +95,9 @@ DECLARE
     st   lastmile.route_graph_state;
     whole boolean;
     ids  bigint[];
+    removed_edges  bigint := 0;
+    added_edges    bigint;
+    added_vertices bigint;
 BEGIN
     PERFORM pg_advisory_xact_lock(7283746);
     SELECT * INTO st FROM lastmile.route_graph_state;
@@ -96,26 +112,34 @@ BEGIN
         WITH c AS (DELETE FROM lastmile.route_changes RETURNING road_id)
         SELECT coalesce(array_agg(DISTINCT road_id), '{}') INTO ids FROM c;
         DELETE FROM lastmile.route_edges WHERE road_id = ANY(ids);
+        GET DIAGNOSTICS removed_edges = ROW_COUNT;
     END IF;
-    CREATE TEMP TABLE route_parts ON COMMIT DROP AS
-        SELECT r.id AS road_id, d.path[1] AS part, d.geom, r.status, r.completed_on,
-               round(ST_X(ST_StartPoint(d.geom))::numeric, 7)::float8 AS x1,
-               round(ST_Y(ST_StartPoint(d.geom))::numeric, 7)::float8 AS y1,
-               round(ST_X(ST_EndPoint(d.geom))::numeric, 7)::float8 AS x2,
-               round(ST_Y(ST_EndPoint(d.geom))::numeric, 7)::float8 AS y2
-        FROM lastmile.roads r, ST_Dump(ST_Multi(r.geom)) d
-        WHERE r.status <> 'cancelled' AND (whole OR r.id = ANY(ids));
+    -- the parts to add: of every road, or of the logged ones (two
+    -- statements, so that the second uses the primary key)
+    CREATE TEMP TABLE route_parts (road_id bigint, part int, geom geometry, status text, completed_on date,
+        x1 float8, y1 float8, x2 float8, y2 float8) ON COMMIT DROP;
+    IF whole THEN
+        INSERT INTO route_parts SELECT p.* FROM lastmile.roads r, lastmile.route_parts_of(r) p
+        WHERE r.status <> 'cancelled';
+    ELSE
+        INSERT INTO route_parts SELECT p.* FROM lastmile.roads r, lastmile.route_parts_of(r) p
+        WHERE r.id = ANY(ids) AND r.status <> 'cancelled';
+    END IF;
+    ANALYZE route_parts; -- else a few parts may be joined to the vertices by a scan of them all
     INSERT INTO lastmile.route_vertices (x, y)
         SELECT x1, y1 FROM route_parts UNION SELECT x2, y2 FROM route_parts
         ON CONFLICT (x, y) DO NOTHING;
+    GET DIAGNOSTICS added_vertices = ROW_COUNT;
     INSERT INTO lastmile.route_edges (road_id, part, source, target, cost, status, completed_on, geom)
         SELECT p.road_id, p.part, vs.id, vt.id, ST_Length(p.geom::geography), p.status, p.completed_on, p.geom
         FROM route_parts p
         JOIN lastmile.route_vertices vs ON vs.x = p.x1 AND vs.y = p.y1
         JOIN lastmile.route_vertices vt ON vt.x = p.x2 AND vt.y = p.y2;
+    GET DIAGNOSTICS added_edges = ROW_COUNT;
+    -- counts kept as running sums: counting 10 M edges would cost seconds
     UPDATE lastmile.route_graph_state SET built_generation = st.generation, built_at = now(),
-        edges = (SELECT count(*) FROM lastmile.route_edges),
-        vertices = (SELECT count(*) FROM lastmile.route_vertices);
+        edges = CASE WHEN whole THEN 0 ELSE edges - removed_edges END + added_edges,
+        vertices = CASE WHEN whole THEN 0 ELSE vertices END + added_vertices;
     IF whole THEN
         ANALYZE lastmile.route_edges;
     END IF;
