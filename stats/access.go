@@ -2,6 +2,7 @@ package stats
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 
@@ -57,53 +58,120 @@ func (req *coverageRequest) precomputedDefinition() string {
 	return ""
 }
 
+// accessLock is the advisory lock that serialises the upkeep of
+// village_access: a session lock, since a build spans transactions.
+const accessLock = 7283747
+
+// errRebuild tells ensureAccess that the logged changes are better met by a
+// rebuild (a bulk load).
+var errRebuild = errors.New("rebuild village_access")
+
 // ensureAccess builds lastmile.village_access on first use and afterwards
 // applies the logged changes to roads and villages. It reports false when
-// the database lacks the tables (an older schema): use the direct query.
+// the table cannot answer now: the database lacks it (an older schema), or
+// another session is building it (minutes at national scale) — the direct
+// query answers meanwhile, rather than waiting.
 func ensureAccess(ctx context.Context, pool *pgxpool.Pool) (bool, error) {
 	var exists bool
 	if err := pool.QueryRow(ctx, `SELECT to_regclass('lastmile.village_access') IS NOT NULL`).Scan(&exists); err != nil || !exists {
 		return false, err
 	}
-	err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(7283747)`); err != nil {
-			return err
-		}
-		var built bool
-		if err := tx.QueryRow(ctx, `SELECT built FROM lastmile.access_state`).Scan(&built); err != nil {
-			return err
-		}
-		if !built {
-			return buildAccess(ctx, tx)
-		}
-		return updateAccess(ctx, tx)
-	})
+	conn, err := pool.Acquire(ctx)
 	if err != nil {
-		return false, fmt.Errorf("village access: %w", err)
+		return false, err
 	}
-	return true, nil
+	defer conn.Release()
+	var locked, built bool
+	if err := conn.QueryRow(ctx, `SELECT pg_try_advisory_lock($1), (SELECT built FROM lastmile.access_state)`, accessLock).Scan(&locked, &built); err != nil {
+		return false, err
+	}
+	if !locked {
+		if !built {
+			return false, nil
+		}
+		// someone is applying changes: that takes moments
+		if _, err := conn.Exec(ctx, `SELECT pg_advisory_lock($1)`, accessLock); err != nil {
+			return false, err
+		}
+	}
+	defer conn.Exec(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock($1)`, accessLock)
+	if err := conn.QueryRow(ctx, `SELECT built FROM lastmile.access_state`).Scan(&built); err != nil {
+		return false, err
+	}
+	update := func() error {
+		return pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error { return updateAccess(ctx, tx) })
+	}
+	if built {
+		if err = update(); !errors.Is(err, errRebuild) {
+			return err == nil, wrapAccess(err)
+		}
+	}
+	if built, err = buildAccess(ctx, conn); err != nil || !built {
+		return false, wrapAccess(err)
+	}
+	// what was written during the build
+	if err = update(); errors.Is(err, errRebuild) {
+		return false, nil // a bulk load during the build: rebuilt next time
+	}
+	return err == nil, wrapAccess(err)
+}
+
+func wrapAccess(err error) error {
+	if err == nil {
+		return nil
+	}
+	return fmt.Errorf("village access: %w", err)
 }
 
 // accessInsert heads the INSERT of access_nearest.sql's rows.
 const accessInsert = "INSERT INTO lastmile.village_access (definition, village_id, distance_m, road_id, county, township, population, poor_households)\n"
 
-// buildAccess computes every village's nearest road per definition. Writers
-// to roads and villages wait meanwhile (SHARE lock), so no change is missed.
-func buildAccess(ctx context.Context, tx pgx.Tx) error {
-	if _, err := tx.Exec(ctx, `LOCK TABLE lastmile.roads, lastmile.villages IN SHARE MODE;
-		TRUNCATE lastmile.village_access; DELETE FROM lastmile.access_changes;
-		ANALYZE lastmile.roads; ANALYZE lastmile.villages`); err != nil {
-		return err
+// buildAccess computes every village's nearest road per definition without
+// blocking writers: logging is turned on first, the writers that began
+// before it finish (a brief SHARE lock), then the table is computed while
+// writers go on — their changes are logged and applied by the next
+// ensureAccess, as after any edit. It reports false when a write that could
+// not be logged (a bulk statement, a TRUNCATE) overlapped the build, which
+// is then void.
+func buildAccess(ctx context.Context, conn *pgxpool.Conn) (built bool, err error) {
+	if _, err := conn.Exec(ctx, `UPDATE lastmile.access_state SET built = false, logging = true`); err != nil {
+		return false, err
 	}
-	for _, name := range accessNames() {
-		sql := accessInsert +
-			renderSQL("access_nearest.sql", map[string]string{"definition": "$1::text", "pred": accessDefinitions()[name], "villages": "true"})
-		if _, err := tx.Exec(ctx, sql, name); err != nil {
+	defer func() {
+		if err != nil {
+			conn.Exec(context.WithoutCancel(ctx), `UPDATE lastmile.access_state SET logging = false`)
+		}
+	}()
+	var generation int64
+	err = pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `LOCK TABLE lastmile.roads, lastmile.villages IN SHARE MODE;
+			DELETE FROM lastmile.access_changes`); err != nil {
 			return err
 		}
+		return tx.QueryRow(ctx, `SELECT generation FROM lastmile.access_state`).Scan(&generation)
+	})
+	if err != nil {
+		return false, err
 	}
-	_, err := tx.Exec(ctx, `UPDATE lastmile.access_state SET built = true, built_at = now(); ANALYZE lastmile.village_access`)
-	return err
+	err = pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `TRUNCATE lastmile.village_access; ANALYZE lastmile.roads; ANALYZE lastmile.villages`); err != nil {
+			return err
+		}
+		for _, name := range accessNames() {
+			sql := accessInsert +
+				renderSQL("access_nearest.sql", map[string]string{"definition": "$1::text", "pred": accessDefinitions()[name], "villages": "true"})
+			if _, err := tx.Exec(ctx, sql, name); err != nil {
+				return err
+			}
+		}
+		if err := tx.QueryRow(ctx, `UPDATE lastmile.access_state SET built = (generation = $1), logging = false, built_at = now()
+			RETURNING built`, generation).Scan(&built); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, `ANALYZE lastmile.village_access`)
+		return err
+	})
+	return built, err
 }
 
 // updateAccess applies the logged changes: villages that changed, or whose
@@ -134,7 +202,7 @@ func updateAccess(ctx context.Context, tx pgx.Tx) error {
 		return nil
 	}
 	if len(roads)+len(villages) > accessRebuildAbove {
-		return buildAccess(ctx, tx) // a bulk load: start over
+		return errRebuild // a bulk load: start over
 	}
 	if _, err := tx.Exec(ctx, `DELETE FROM lastmile.village_access a WHERE a.village_id = ANY($1)
 		AND NOT EXISTS (SELECT 1 FROM lastmile.villages v WHERE v.id = a.village_id)`, villages); err != nil {
