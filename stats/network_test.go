@@ -113,3 +113,42 @@ func TestNetworkGraphIncremental(t *testing.T) {
 		t.Errorf("after TRUNCATE: %d edges (max id %d), %d pending; want one edge, rebuilt whole", edges, maxID, pending)
 	}
 }
+
+// TestBulkWriteNotLogged: a statement writing more than 50 000 roads is not
+// logged id by id; it asks for whole rebuilds of village_access and the
+// routing graph instead, and they give the right answers.
+func TestBulkWriteNotLogged(t *testing.T) {
+	pool := pgtest.New(t)
+	ctx := context.Background()
+	addRoad(t, pool, road{ext: "A", surface: "cement", pts: [][2]float64{{110, 30}, {110, 30.01}}})
+	addVillage(t, pool, village{name: "V1", code: "130101001001", pop: 10, lon: 110.02, lat: 30.005})
+	if err := Refresh(ctx, pool); err != nil {
+		t.Fatal(err)
+	}
+	// 50 001 short cement roads in one statement, one of them beside V1
+	mustExec(t, pool, `INSERT INTO lastmile.roads (ext_id, surface, geom)
+		SELECT 'b' || i, 'cement', ST_SetSRID(ST_MakeLine(ST_MakePoint(100 + (i % 200) * 0.01, 20 + (i / 200) * 0.01),
+			ST_MakePoint(100.001 + (i % 200) * 0.01, 20 + (i / 200) * 0.01)), 4326)
+		FROM generate_series(1, 50000) i
+		UNION ALL SELECT 'near', 'cement', ST_GeomFromText('LINESTRING(110.02 30.006, 110.021 30.006)', 4326)`)
+	var built bool
+	var accessLog, routeLog int
+	var whole bool
+	if err := pool.QueryRow(ctx, `SELECT a.built, (SELECT count(*) FROM lastmile.access_changes), (SELECT count(*) FROM lastmile.route_changes),
+		g.full_generation > g.built_generation FROM lastmile.access_state a, lastmile.route_graph_state g`).Scan(&built, &accessLog, &routeLog, &whole); err != nil {
+		t.Fatal(err)
+	}
+	if built || accessLog != 0 || routeLog != 0 || !whole {
+		t.Fatalf("after a bulk insert: village_access built %v, %d + %d ids logged, whole graph rebuild asked %v", built, accessLog, routeLog, whole)
+	}
+	if res := run(t, pool, Coverage, "source_filter=hardened&within_m=200"); res.Total["covered"] != int64(1) {
+		t.Errorf("after the bulk insert: %v, want V1 covered", res.Total)
+	}
+	if err := Refresh(ctx, pool); err != nil {
+		t.Fatal(err)
+	}
+	var edges, maxID int64
+	if err := pool.QueryRow(ctx, `SELECT count(*), max(id) FROM lastmile.route_edges`).Scan(&edges, &maxID); err != nil || edges != 50002 || maxID != edges {
+		t.Errorf("routing graph after the bulk insert: %d edges, ids up to %d (%v); want 50 002 rebuilt whole", edges, maxID, err)
+	}
+}

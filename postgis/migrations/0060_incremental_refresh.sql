@@ -1,7 +1,6 @@
--- Incremental refresh of the routing graph, and change logs that stay small
--- under bulk imports.
+-- Incremental refresh of the routing graph.
 --
--- Routing graph: a write to roads now also logs the written road ids in
+-- A write to roads now also logs the written road ids in
 -- route_changes, and route_graph_rebuild() replaces only those roads' edges
 -- (their old edges deleted, their current parts added, new endpoints added
 -- to route_vertices) instead of rebuilding the whole graph. A statement that
@@ -11,10 +10,6 @@
 -- and the log stays small, and empty while nobody asks network questions.
 -- Vertices left without edges stay: they are never reached, and the next
 -- full rebuild drops them.
---
--- village_access (the straight-line coverage fast path): the same
--- threshold — a statement writing more than 50 000 rows of roads or villages
--- marks the table unbuilt instead of logging every id.
 
 ALTER TABLE lastmile.route_graph_state
     ADD COLUMN full_generation bigint NOT NULL DEFAULT 1;
@@ -144,34 +139,5 @@ BEGIN
         ANALYZE lastmile.route_edges;
     END IF;
     RETURN true;
-END
-$$;
-
--- village_access change logs: a bulk statement marks the table unbuilt.
-CREATE OR REPLACE FUNCTION lastmile.access_log_new() RETURNS trigger
-LANGUAGE plpgsql AS $$
-BEGIN
-    IF (SELECT built FROM lastmile.access_state) THEN
-        IF (SELECT count(*) FROM new_rows) > 50000 THEN
-            UPDATE lastmile.access_state SET built = false WHERE built;
-        ELSE
-            INSERT INTO lastmile.access_changes (layer, feature_id) SELECT TG_TABLE_NAME, id FROM new_rows;
-        END IF;
-    END IF;
-    RETURN NULL;
-END
-$$;
-
-CREATE OR REPLACE FUNCTION lastmile.access_log_old() RETURNS trigger
-LANGUAGE plpgsql AS $$
-BEGIN
-    IF (SELECT built FROM lastmile.access_state) THEN
-        IF (SELECT count(*) FROM old_rows) > 50000 THEN
-            UPDATE lastmile.access_state SET built = false WHERE built;
-        ELSE
-            INSERT INTO lastmile.access_changes (layer, feature_id) SELECT TG_TABLE_NAME, id FROM old_rows;
-        END IF;
-    END IF;
-    RETURN NULL;
 END
 $$;
