@@ -225,11 +225,15 @@ func (req *coverageRequest) run(ctx context.Context, pool *pgxpool.Pool) ([]targ
 		if len(starts) == 0 {
 			parts["driving_distance"] = "SELECT NULL::bigint AS node, NULL::float8 AS agg WHERE false"
 		} else {
-			parts["driving_distance"] = fmt.Sprintf(`SELECT node, min(agg_cost) AS agg
+			// One search from a virtual vertex 0 joined to every start by
+			// an edge of cost 0 gives each vertex its distance to the
+			// nearest start (a search per start would cost starts × graph).
+			parts["driving_distance"] = fmt.Sprintf(`SELECT node, agg_cost AS agg
     FROM pgr_drivingDistance(
-        format('SELECT e.id, e.source, e.target, e.cost, e.cost AS reverse_cost FROM lastmile.route_edges e WHERE e.status = ''completed'' AND (%%L::date IS NULL OR e.completed_on <= %%L::date)', %s, %s),
-        %s::bigint[], %s, directed => false, equicost => true)
-    GROUP BY node`, asOf, asOf, req.args.arg(starts), parts["within"])
+        format('SELECT e.id, e.source, e.target, e.cost, e.cost AS reverse_cost FROM lastmile.route_edges e WHERE e.status = ''completed'' AND (%%L::date IS NULL OR e.completed_on <= %%L::date)
+                UNION ALL SELECT -s.i, 0, s.v, 0, 0 FROM unnest(%%L::bigint[]) WITH ORDINALITY s(v, i)', %s, %s, %s::bigint[]),
+        0, %s, directed => false)
+    WHERE node <> 0`, asOf, asOf, req.args.arg(starts), parts["within"])
 		}
 		sql = renderSQL("coverage_network.sql", parts)
 	} else {
