@@ -110,14 +110,16 @@ func NewImporter(pool *pgxpool.Pool, catalog *layer.Catalog, store *postgis.Stor
 
 // staging is one temporary table: the rows of one layer from one job.
 type staging struct {
-	name   string
-	layer  *layer.Layer
-	cols   []layer.Field // writable fields besides ext_id and props
-	norm   *normaliser
-	report *LayerReport
-	rows   int
-	bad    map[int]bool // rows rejected in Go
-	srids  map[int]bool
+	name    string
+	layer   *layer.Layer
+	cols    []layer.Field // writable fields besides ext_id and props
+	norm    *normaliser
+	report  *LayerReport
+	rows    int
+	bad     map[int]bool // rows rejected in Go
+	srids   map[int]bool // SRIDs other than 4326 among the staged rows
+	bound   orb.Bound    // of the staged EPSG:4326 geometries
+	bounded bool         // bound is set
 	// stagedBad counts staged rows the diagnosis rejected and
 	// skip-invalid removed.
 	stagedBad int
@@ -449,7 +451,7 @@ func (im *Importer) copyJob(ctx context.Context, tx pgx.Tx, job Job, get func(st
 				return s.values(r)
 			}
 		})
-		cols := []string{"row_no", "ext_id", "props", "wkb"}
+		cols := []string{"row_no", "ext_id", "props", "geom"}
 		for _, f := range s.cols {
 			cols = append(cols, f.Name)
 		}
@@ -494,7 +496,9 @@ func rowList(rows []int) string {
 func (s *staging) ident() string { return pgx.Identifier{s.name}.Sanitize() }
 
 func (s *staging) create(ctx context.Context, tx pgx.Tx) error {
-	defs := []string{"row_no integer NOT NULL", "ext_id text NOT NULL", "props jsonb", "wkb bytea NOT NULL"}
+	// geom is sent as EWKB in COPY's binary format, which PostGIS's
+	// geometry receive function parses once, during the COPY.
+	defs := []string{"row_no integer NOT NULL", "ext_id text NOT NULL", "props jsonb", "geom geometry NOT NULL"}
 	for _, f := range s.cols {
 		defs = append(defs, pgx.Identifier{f.Name}.Sanitize()+" "+f.Type.PGType())
 	}
@@ -503,8 +507,13 @@ func (s *staging) create(ctx context.Context, tx pgx.Tx) error {
 }
 
 func (s *staging) values(r *row) ([]any, error) {
-	if r.srid != 4326 {
+	switch {
+	case r.srid != 4326:
 		s.srids[r.srid] = true
+	case s.bounded:
+		s.bound = s.bound.Union(r.geom.Bound())
+	default:
+		s.bound, s.bounded = r.geom.Bound(), true
 	}
 	g, err := ewkb.Marshal(r.geom, r.srid)
 	if err != nil {
@@ -518,9 +527,14 @@ func (s *staging) values(r *row) ([]any, error) {
 	return vals, nil
 }
 
-// geomExpr is the staged geometry in EPSG:4326.
-const geomExpr = `CASE WHEN ST_SRID(ST_GeomFromEWKB(wkb)) IN (0, 4326, 4490) THEN ST_SetSRID(ST_GeomFromEWKB(wkb), 4326)
-	ELSE ST_Transform(ST_GeomFromEWKB(wkb), 4326) END`
+// geomExpr is the staged geometry in EPSG:4326: the column itself when
+// every staged row is in EPSG:4326, else transformed where needed.
+func (s *staging) geomExpr() string {
+	if len(s.srids) == 0 {
+		return "geom"
+	}
+	return `CASE WHEN ST_SRID(geom) IN (0, 4326, 4490) THEN ST_SetSRID(geom, 4326) ELSE ST_Transform(geom, 4326) END`
+}
 
 //go:embed diagnose.sql
 var diagnoseSQL string
@@ -529,7 +543,7 @@ var diagnoseSQL string
 // invalid or empty geometry, coordinates out of range after a transform,
 // a geometry kind the layer does not allow, an ext_id used twice.
 func (s *staging) diagnose(ctx context.Context, tx pgx.Tx) ([]lastmile.Problem, error) {
-	sql := strings.NewReplacer("{{stage}}", s.ident(), "{{geom}}", geomExpr).Replace(diagnoseSQL)
+	sql := strings.NewReplacer("{{stage}}", s.ident(), "{{geom}}", s.geomExpr()).Replace(diagnoseSQL)
 	kinds := make([]string, len(s.layer.GeomKinds))
 	for i, k := range s.layer.GeomKinds {
 		kinds[i] = strings.ToUpper(k)
@@ -558,89 +572,180 @@ func (s *staging) repair(ctx context.Context, tx pgx.Tx) (int, error) {
 	if !s.layer.AllowsGeometry(layer.Polygon) && !s.layer.AllowsGeometry(layer.LineString) {
 		multi = "ST_Multi(g)"
 	}
-	tag, err := tx.Exec(ctx, `UPDATE `+s.ident()+` SET wkb = ST_AsEWKB(`+strings.ReplaceAll(multi, "g",
-		`ST_CollectionExtract(ST_MakeValid(`+geomExpr+`), ST_Dimension(`+geomExpr+`) + 1)`)+`)
-		WHERE NOT ST_IsValid(`+geomExpr+`)`)
+	g := s.geomExpr()
+	tag, err := tx.Exec(ctx, `UPDATE `+s.ident()+` SET geom = `+strings.ReplaceAll(multi, "g",
+		`ST_CollectionExtract(ST_MakeValid(`+g+`), ST_Dimension(`+g+`) + 1)`)+`
+		WHERE NOT ST_IsValid(`+g+`)`)
 	if err != nil {
 		return 0, err
 	}
 	return int(tag.RowsAffected()), nil
 }
 
-// upsert moves the staged rows into the layer's table: one INSERT … ON
-// CONFLICT (ext_id) DO UPDATE of the columns the file has. The BEFORE
-// trigger skips updates that change nothing, so those rows are not
-// returned and count as unchanged. It returns the bounds touched.
+// upsert moves the staged rows into the layer's table and returns the
+// bounds touched. When none of the staged ext_ids is in the table yet (a
+// first load), it is a plain INSERT; otherwise, or when that INSERT meets
+// an ext_id after all (a feature created meanwhile by the API, or an
+// ext_id twice in the file), one INSERT … ON CONFLICT (ext_id) DO UPDATE
+// of the columns the file has. Imports into a layer take turns (the
+// advisory lock in Import), so only writers outside imports can add
+// ext_ids between the check and the INSERT.
 func (s *staging) upsert(ctx context.Context, tx pgx.Tx) ([]orb.Bound, error) {
 	tbl := pgx.Identifier{"lastmile", s.layer.Table}.Sanitize()
-	insCols := []string{"ext_id", "props", "geom"}
-	selCols := []string{"s.ext_id", `coalesce(s.props, '{}'::jsonb)`, geomExpr}
-	sets := []string{"geom = EXCLUDED.geom"}
-	cmpCols := []string{"geom"}
+	// bounds of the features about to be replaced, for tile invalidation
+	var (
+		old      [4]*float64
+		existing int
+	)
+	if err := tx.QueryRow(ctx, `SELECT n, ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e)
+		FROM (SELECT count(*) AS n, ST_Extent(t.geom) AS e FROM `+tbl+` t JOIN `+s.ident()+` s USING (ext_id)) x`).
+		Scan(&existing, &old[0], &old[1], &old[2], &old[3]); err != nil {
+		return nil, err
+	}
+	var out []orb.Bound
+	if old[0] != nil {
+		out = append(out, orb.Bound{Min: orb.Point{*old[0], *old[1]}, Max: orb.Point{*old[2], *old[3]}})
+	}
+	if existing == 0 {
+		b, ok, err := s.insert(ctx, tx, tbl)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			return append(out, b...), nil
+		}
+	}
+	b, err := s.upsertConflict(ctx, tx, tbl)
+	if err != nil {
+		return nil, err
+	}
+	return append(out, b...), nil
+}
+
+// columns returns the table's columns the stage fills, the staged
+// expressions for them, and the columns the file has (those an update
+// sets).
+func (s *staging) columns() (ins, sel, file []string) {
+	ins = []string{"ext_id", "props", "geom"}
+	sel = []string{"s.ext_id", `coalesce(s.props, '{}'::jsonb)`, s.geomExpr()}
+	file = []string{"geom"}
 	if s.norm.fields["props"] {
-		sets = append(sets, "props = EXCLUDED.props")
-		cmpCols = append(cmpCols, "props")
+		file = append(file, "props")
 	}
 	for _, f := range s.cols {
 		id := pgx.Identifier{f.Name}.Sanitize()
-		insCols = append(insCols, id)
+		ins = append(ins, id)
 		if f.Name == "status" {
-			selCols = append(selCols, "coalesce(s.status, 'completed')")
+			sel = append(sel, "coalesce(s.status, 'completed')")
 		} else {
-			selCols = append(selCols, "s."+id)
+			sel = append(sel, "s."+id)
 		}
 		if s.norm.fields[f.Name] {
-			sets = append(sets, id+" = EXCLUDED."+id)
-			cmpCols = append(cmpCols, id)
+			file = append(file, id)
 		}
 	}
-	// Rows whose columns are all equal are not updated at all (the BEFORE
-	// trigger would skip them too, but only after the work of an update).
-	// bounds of the features about to be replaced, for tile invalidation
-	var old [4]*float64
-	if err := tx.QueryRow(ctx, `SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e)
-		FROM (SELECT ST_Extent(t.geom) AS e FROM `+tbl+` t JOIN `+s.ident()+` s USING (ext_id)) x`).
-		Scan(&old[0], &old[1], &old[2], &old[3]); err != nil {
-		return nil, err
-	}
+	return ins, sel, file
+}
+
+// insert is the upsert of rows none of which is in the table: a plain
+// INSERT in a savepoint. It returns false, having written nothing, when
+// an ext_id turns out to be taken after all.
+func (s *staging) insert(ctx context.Context, tx pgx.Tx, tbl string) ([]orb.Bound, bool, error) {
+	ins, sel, _ := s.columns()
 	length := "0::float8"
 	if s.layer.IsLinear() {
 		length = "length_m"
 	}
+	// The bounds come from the staged geometries (computed in Go) unless
+	// PostGIS transformed some.
+	geom := "NULL::geometry"
+	if len(s.srids) > 0 {
+		geom = "geom"
+	}
 	sql := `WITH ins AS (
-		INSERT INTO ` + tbl + ` AS t (` + strings.Join(insCols, ", ") + `)
-		SELECT ` + strings.Join(selCols, ", ") + ` FROM ` + s.ident() + ` s
+		INSERT INTO ` + tbl + ` (` + strings.Join(ins, ", ") + `)
+		SELECT ` + strings.Join(sel, ", ") + ` FROM ` + s.ident() + ` s
+		RETURNING ` + length + ` AS length, ` + geom + ` AS geom)
+	SELECT count(*), coalesce(sum(length), 0) / 1000,
+		ST_XMin(ST_Extent(geom)), ST_YMin(ST_Extent(geom)), ST_XMax(ST_Extent(geom)), ST_YMax(ST_Extent(geom))
+	FROM ins`
+	sp, err := tx.Begin(ctx)
+	if err != nil {
+		return nil, false, err
+	}
+	var (
+		n  int
+		km float64
+		nb [4]*float64
+	)
+	if err := sp.QueryRow(ctx, sql).Scan(&n, &km, &nb[0], &nb[1], &nb[2], &nb[3]); err != nil {
+		var pgErr *pgconn.PgError
+		if errors.As(err, &pgErr) && pgErr.Code == "23505" { // unique_violation
+			return nil, false, sp.Rollback(ctx)
+		}
+		return nil, false, err
+	}
+	if err := sp.Commit(ctx); err != nil {
+		return nil, false, err
+	}
+	s.report.Inserted, s.report.Updated = n, 0
+	s.report.Unchanged = s.rows - s.stagedBad - n
+	if s.layer.IsLinear() {
+		s.report.KM = math.Round(km*1000) / 1000
+	}
+	var out []orb.Bound
+	switch {
+	case nb[0] != nil:
+		out = append(out, orb.Bound{Min: orb.Point{*nb[0], *nb[1]}, Max: orb.Point{*nb[2], *nb[3]}})
+	case n > 0 && len(s.srids) == 0:
+		out = append(out, s.bound)
+	}
+	return out, true, nil
+}
+
+// upsertConflict is the upsert of rows some of which may be in the table:
+// one INSERT … ON CONFLICT (ext_id) DO UPDATE of the columns the file
+// has. The BEFORE trigger skips updates that change nothing, so those rows
+// are not returned and count as unchanged.
+func (s *staging) upsertConflict(ctx context.Context, tx pgx.Tx, tbl string) ([]orb.Bound, error) {
+	ins, sel, file := s.columns()
+	sets := make([]string, len(file))
+	for i, c := range file {
+		sets[i] = c + " = EXCLUDED." + c
+	}
+	// Rows whose columns are all equal are not updated at all (the BEFORE
+	// trigger would skip them too, but only after the work of an update).
+	sql := `WITH ins AS (
+		INSERT INTO ` + tbl + ` AS t (` + strings.Join(ins, ", ") + `)
+		SELECT ` + strings.Join(sel, ", ") + ` FROM ` + s.ident() + ` s
 		ON CONFLICT (ext_id) DO UPDATE SET ` + strings.Join(sets, ", ") + `
-		WHERE (t.` + strings.Join(cmpCols, ", t.") + `) IS DISTINCT FROM (EXCLUDED.` + strings.Join(cmpCols, ", EXCLUDED.") + `)
+		WHERE (t.` + strings.Join(file, ", t.") + `) IS DISTINCT FROM (EXCLUDED.` + strings.Join(file, ", EXCLUDED.") + `)
 		RETURNING (xmax = 0) AS inserted, geom)
 	SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted),
 		ST_XMin(ST_Extent(geom)), ST_YMin(ST_Extent(geom)), ST_XMax(ST_Extent(geom)), ST_YMax(ST_Extent(geom))
 	FROM ins`
 	var nb [4]*float64
-	var ins, upd int
-	if err := tx.QueryRow(ctx, sql).Scan(&ins, &upd, &nb[0], &nb[1], &nb[2], &nb[3]); err != nil {
+	var n, upd int
+	if err := tx.QueryRow(ctx, sql).Scan(&n, &upd, &nb[0], &nb[1], &nb[2], &nb[3]); err != nil {
 		var pgErr *pgconn.PgError
 		if errors.As(err, &pgErr) && pgErr.Code == "21000" {
 			return nil, lastmile.Invalid("the same ext_id appears twice in the file", lastmile.Problem{Field: "ext_id", Message: pgErr.Message})
 		}
 		return nil, err
 	}
-	s.report.Inserted, s.report.Updated = ins, upd
-	s.report.Unchanged = s.rows - s.stagedBad - ins - upd
+	s.report.Inserted, s.report.Updated = n, upd
+	s.report.Unchanged = s.rows - s.stagedBad - n - upd
 	if s.layer.IsLinear() {
 		var km float64
-		if err := tx.QueryRow(ctx, `SELECT coalesce(sum(`+length+`), 0) / 1000 FROM `+tbl+` t JOIN `+s.ident()+` s USING (ext_id)`).Scan(&km); err != nil {
+		if err := tx.QueryRow(ctx, `SELECT coalesce(sum(length_m), 0) / 1000 FROM `+tbl+` t JOIN `+s.ident()+` s USING (ext_id)`).Scan(&km); err != nil {
 			return nil, err
 		}
 		s.report.KM = math.Round(km*1000) / 1000
 	}
-	var out []orb.Bound
-	for _, b := range [][4]*float64{old, nb} {
-		if b[0] != nil {
-			out = append(out, orb.Bound{Min: orb.Point{*b[0], *b[1]}, Max: orb.Point{*b[2], *b[3]}})
-		}
+	if nb[0] == nil {
+		return nil, nil
 	}
-	return out, nil
+	return []orb.Bound{{Min: orb.Point{*nb[0], *nb[1]}, Max: orb.Point{*nb[2], *nb[3]}}}, nil
 }
 
 var phaseT = time.Now()
