@@ -1,8 +1,10 @@
 package ingest
 
 import (
+	"bufio"
 	"context"
 	_ "embed"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -16,6 +18,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/paulmach/orb"
 	"github.com/paulmach/orb/encoding/ewkb"
@@ -70,6 +73,7 @@ type Report struct {
 	Warnings  []string           `json:"warnings,omitempty"`
 	Seconds   float64            `json:"seconds"`
 	multi     bool               // several files: problems name theirs
+	direct    bool               // a layer was copied straight into its table
 }
 
 // Rejected returns the number of rejected rows over all layers.
@@ -120,6 +124,10 @@ type staging struct {
 	srids   map[int]bool // SRIDs other than 4326 among the staged rows
 	bound   orb.Bound    // of the staged EPSG:4326 geometries
 	bounded bool         // bound is set
+	// direct: the rows go straight into the layer's table (copyDirect),
+	// also to spool; loaded: they are there, nothing is staged.
+	direct, loaded bool
+	spool          *spool
 	// stagedBad counts staged rows the diagnosis rejected and
 	// skip-invalid removed.
 	stagedBad int
@@ -131,21 +139,14 @@ type staging struct {
 // returned in every case.
 func (im *Importer) Import(ctx context.Context, jobs []Job, opt Options) (rep *Report, err error) {
 	start := time.Now()
+	tr := newTrace()
 	rep = &Report{DryRun: opt.DryRun, multi: len(jobs) > 1}
 	defer func() { rep.Seconds = time.Since(start).Seconds() }()
 	defer lastmile.Wrap(&err, "ingest.Import")
 
-	tx, err := im.pool.Begin(ctx)
-	if err != nil {
-		return rep, err
-	}
-	defer tx.Rollback(context.WithoutCancel(ctx))
 	source := make([]string, len(jobs))
 	for i, j := range jobs {
 		source[i] = filepath.Base(j.Source)
-	}
-	if err := postgis.SetActor(ctx, tx, postgis.Actor{Name: opt.Actor, RequestID: opt.RequestID, Source: strings.Join(source, ",")}); err != nil {
-		return rep, err
 	}
 	// Imports into one layer take turns (a transaction lock per layer, taken
 	// in name order): concurrent imports of overlapping ext_ids then apply
@@ -157,16 +158,49 @@ func (im *Importer) Import(ctx context.Context, jobs []Job, opt Options) (rep *R
 		}
 	}
 	slices.Sort(layers)
-	for _, l := range layers {
-		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtext('lastmile.import.' || $1))`, l); err != nil {
-			return rep, err
-		}
-	}
 	if opt.CRS.SRID == 0 {
 		opt.CRS = CRS{Name: "EPSG:4326", SRID: 4326}
 	}
-	if err := checkSRID(ctx, tx, opt.CRS.SRID); err != nil {
+	// begin starts the import's transaction (again, after a direct load
+	// fell back to staging): the actor, the layer locks.
+	var tx pgx.Tx
+	defer func() {
+		if tx != nil {
+			tx.Rollback(context.WithoutCancel(ctx))
+		}
+	}()
+	begin := func() error {
+		if tx != nil {
+			if err := tx.Rollback(ctx); err != nil {
+				return err
+			}
+		}
+		var err error
+		if tx, err = im.pool.Begin(ctx); err != nil {
+			return err
+		}
+		if err := postgis.SetActor(ctx, tx, postgis.Actor{Name: opt.Actor, RequestID: opt.RequestID, Source: strings.Join(source, ",")}); err != nil {
+			return err
+		}
+		for _, l := range layers {
+			if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtext('lastmile.import.' || $1))`, l); err != nil {
+				return err
+			}
+		}
+		return checkSRID(ctx, tx, opt.CRS.SRID)
+	}
+	if err := begin(); err != nil {
 		return rep, err
+	}
+	// One file into an empty layer (a first load) is copied straight into
+	// the layer's table (see copyDirect).
+	direct := false
+	if len(jobs) == 1 && !opt.Repair && opt.CRS.SRID == 4326 {
+		if l, ok := im.catalog.Layer(jobs[0].Layer); ok {
+			if err := tx.QueryRow(ctx, `SELECT NOT EXISTS (SELECT 1 FROM `+pgx.Identifier{"lastmile", l.Table}.Sanitize()+`)`).Scan(&direct); err != nil {
+				return rep, err
+			}
+		}
 	}
 	var stages []*staging
 	total := 0
@@ -191,7 +225,9 @@ func (im *Importer) Import(ctx context.Context, jobs []Job, opt Options) (rep *R
 					s.cols = append(s.cols, f)
 				}
 			}
-			if err := s.create(ctx, tx); err != nil {
+			if direct && name == job.Layer && len(stages) == 0 {
+				s.direct = true
+			} else if err := s.create(ctx, tx); err != nil {
 				return nil, err
 			}
 			byLayer[name] = s
@@ -199,8 +235,8 @@ func (im *Importer) Import(ctx context.Context, jobs []Job, opt Options) (rep *R
 			rep.Layers = append(rep.Layers, s.report)
 			return s, nil
 		}
-		phase("start")
-		if err := im.copyJob(ctx, tx, job, get, opt, rep, &total); err != nil {
+		tr.phase("start")
+		if err := im.copyJob(ctx, &tx, begin, job, get, opt, rep, &total, tr); err != nil {
 			return rep, err
 		}
 	}
@@ -208,9 +244,13 @@ func (im *Importer) Import(ctx context.Context, jobs []Job, opt Options) (rep *R
 	// transform, duplicate ids) run only when needed: when rows were
 	// already rejected (to list every problem) or when the upsert fails.
 	var bounds = map[string][]orb.Bound{}
-	phase("copy")
+	tr.phase("copy")
 	failed := false
 	for _, s := range stages {
+		s.report.Rejected = len(s.bad)
+		if s.loaded {
+			continue
+		}
 		for srid := range s.srids {
 			if err := checkSRID(ctx, tx, srid); err != nil {
 				return rep, err
@@ -223,7 +263,6 @@ func (im *Importer) Import(ctx context.Context, jobs []Job, opt Options) (rep *R
 			}
 			s.report.Repaired = n
 		}
-		s.report.Rejected = len(s.bad)
 		if len(s.bad) > 0 && !opt.SkipInvalid {
 			failed = true
 		}
@@ -237,6 +276,14 @@ func (im *Importer) Import(ctx context.Context, jobs []Job, opt Options) (rep *R
 		return rep, rejectAll(rep, stages)
 	}
 	for _, s := range stages {
+		if s.loaded {
+			b, err := s.finishDirect(ctx, tx)
+			if err != nil {
+				return rep, err
+			}
+			bounds[s.layer.Name] = append(bounds[s.layer.Name], b...)
+			continue
+		}
 		b, err := s.upsertChecked(ctx, tx, rep, opt.SkipInvalid)
 		if err != nil {
 			if lastmile.ErrorCode(err) == lastmile.EINVALID && len(rep.Problems) > 0 && !opt.SkipInvalid {
@@ -256,7 +303,7 @@ func (im *Importer) Import(ctx context.Context, jobs []Job, opt Options) (rep *R
 			bounds[s.layer.Name] = append(bounds[s.layer.Name], b...)
 		}
 	}
-	phase("upsert")
+	tr.phase("upsert")
 	if opt.DryRun {
 		return rep, nil
 	}
@@ -264,7 +311,7 @@ func (im *Importer) Import(ctx context.Context, jobs []Job, opt Options) (rep *R
 		return rep, postgis.MapError(err)
 	}
 	rep.Committed = true
-	phase("commit")
+	tr.phase("commit")
 	if im.store != nil {
 		names := make([]string, 0, len(bounds))
 		for n := range bounds {
@@ -292,6 +339,9 @@ func rejectAll(rep *Report, stages []*staging) error {
 // with remove, deletes the bad rows from the stage. It returns the
 // number of problems found.
 func (s *staging) check(ctx context.Context, tx pgx.Tx, rep *Report, remove bool) error {
+	if s.loaded {
+		return nil
+	}
 	problems, err := s.diagnose(ctx, tx)
 	if err != nil {
 		return err
@@ -371,7 +421,18 @@ func checkSRID(ctx context.Context, tx pgx.Tx, srid int) error {
 // copyJob streams the job's records through the normaliser into the
 // staging tables with COPY. Records of one layer are copied as they come;
 // a multi-layer reader (OSM) is expected to yield its layers in runs.
-func (im *Importer) copyJob(ctx context.Context, tx pgx.Tx, job Job, get func(string) (*staging, error), opt Options, rep *Report, total *int) error {
+//
+// A direct stage (one file into an empty layer) is copied straight into
+// the layer's table instead, in one COPY that PostgreSQL works through
+// while the file is still being read and parsed — the INSERT … SELECT
+// from a stage can only start once the whole file is staged. Every row
+// sent is also written to a spool file. When PostgreSQL refuses a row (an
+// invalid geometry, an ext_id twice in the file or created meanwhile), or
+// a row needs the staged path (a rejected row without skip-invalid, a
+// coordinate system for PostGIS to transform, a second layer), the
+// transaction is rolled back, begun again, and the spool and the rest of
+// the file go to a stage as usual: the outcome is the staged path's.
+func (im *Importer) copyJob(ctx context.Context, txp *pgx.Tx, begin func() error, job Job, get func(string) (*staging, error), opt Options, rep *Report, total *int, tr *trace) error {
 	var (
 		pending *Record // the first record of the next layer run
 		readErr error
@@ -419,8 +480,14 @@ func (im *Importer) copyJob(ctx context.Context, tx pgx.Tx, job Job, get func(st
 			return err
 		}
 		pending = rec
-		src := pgx.CopyFromFunc(func() ([]any, error) {
-			for {
+		var carry []any // a row read but not sent when a direct copy stopped
+		src := func() ([]any, error) {
+			if carry != nil {
+				v := carry
+				carry = nil
+				return v, nil
+			}
+			for !eof {
 				rec, err := next()
 				if err == io.EOF {
 					eof = true
@@ -432,6 +499,9 @@ func (im *Importer) copyJob(ctx context.Context, tx pgx.Tx, job Job, get func(st
 				}
 				if rec.Layer != "" && rec.Layer != s.layer.Name {
 					pending = rec
+					if s.direct {
+						return nil, errStopDirect
+					}
 					return nil, nil
 				}
 				*total++
@@ -446,16 +516,43 @@ func (im *Importer) copyJob(ctx context.Context, tx pgx.Tx, job Job, get func(st
 				if len(problems) > 0 {
 					s.bad[rec.Row] = true
 					rep.addProblems(s.report.Source, problems)
+					if s.direct && !opt.SkipInvalid {
+						return nil, errStopDirect // the stage lists every problem
+					}
 					continue
 				}
-				return s.values(r)
+				v, err := s.values(r)
+				if err != nil {
+					return nil, err
+				}
+				if s.direct && r.srid != 4326 {
+					carry = v
+					return nil, errStopDirect
+				}
+				return v, nil
 			}
-		})
-		cols := []string{"row_no", "ext_id", "props", "geom"}
-		for _, f := range s.cols {
-			cols = append(cols, f.Name)
+			return nil, nil
 		}
-		n, err := tx.CopyFrom(ctx, pgx.Identifier{s.name}, cols, src)
+		var n int64
+		if s.direct {
+			n, err = s.copyDirect(ctx, *txp, src)
+			if err == nil {
+				s.direct, s.loaded, rep.direct = false, true, true
+			} else if readErr == nil && (errors.Is(err, errStopDirect) || isPgError(err)) {
+				tr.phase("copy (direct, fell back)")
+				s.direct = false
+				if err = begin(); err == nil {
+					err = s.create(ctx, *txp)
+				}
+				if err == nil {
+					n, err = s.copyRows(ctx, *txp, src, s.spool)
+				}
+			}
+			s.spool.close()
+			s.spool = nil
+		} else {
+			n, err = s.copyRows(ctx, *txp, src, nil)
+		}
 		if readErr != nil {
 			return readErr
 		}
@@ -470,6 +567,254 @@ func (im *Importer) copyJob(ctx context.Context, tx pgx.Tx, job Job, get func(st
 		if eof {
 			return nil
 		}
+	}
+}
+
+// errStopDirect stops a direct copy: the rows go to a stage instead.
+var errStopDirect = errors.New("the rows need the staged path")
+
+func isPgError(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr)
+}
+
+// copyColumns are the stage's columns, in the order of values.
+func (s *staging) copyColumns() []string {
+	cols := []string{"row_no", "ext_id", "props", "geom"}
+	for _, f := range s.cols {
+		cols = append(cols, f.Name)
+	}
+	return cols
+}
+
+// copyRows copies the rows of src (after those of spool, when given) into
+// the stage.
+func (s *staging) copyRows(ctx context.Context, tx pgx.Tx, src func() ([]any, error), spool *spool) (int64, error) {
+	cs, err := s.newCopyStream(ctx, tx, src)
+	if err != nil {
+		return 0, err
+	}
+	if spool != nil {
+		if cs.replay, err = spool.reader(); err != nil {
+			return 0, err
+		}
+	}
+	return cs.run(ctx, tx, pgx.Identifier{s.name}.Sanitize(), s.copyColumns())
+}
+
+// copyDirect copies the rows of src into the layer's table, and to the
+// stage's spool (created here) in case they must be staged after all. It
+// fails with errStopDirect when src asked for the staged path.
+func (s *staging) copyDirect(ctx context.Context, tx pgx.Tx, src func() ([]any, error)) (int64, error) {
+	var err error
+	if s.spool, err = newSpool(); err != nil {
+		return 0, err
+	}
+	cs, err := s.newCopyStream(ctx, tx, src)
+	if err != nil {
+		return 0, err
+	}
+	cs.spool, cs.table = s.spool, true
+	return cs.run(ctx, tx, pgx.Identifier{"lastmile", s.layer.Table}.Sanitize(), s.copyColumns()[1:])
+}
+
+// finishDirect completes the report of a stage copied straight into the
+// table and returns the bounds of its rows.
+func (s *staging) finishDirect(ctx context.Context, tx pgx.Tx) ([]orb.Bound, error) {
+	s.report.Inserted, s.report.Updated, s.report.Unchanged = s.rows, 0, 0
+	if s.layer.IsLinear() {
+		// the rows this transaction wrote (the table was empty)
+		var km float64
+		if err := tx.QueryRow(ctx, `SELECT coalesce(sum(length_m), 0) / 1000 FROM `+pgx.Identifier{"lastmile", s.layer.Table}.Sanitize()+`
+			WHERE xmin = pg_current_xact_id()::xid`).Scan(&km); err != nil {
+			return nil, err
+		}
+		s.report.KM = math.Round(km*1000) / 1000
+	}
+	if s.rows == 0 || !s.bounded {
+		return nil, nil
+	}
+	return []orb.Bound{s.bound}, nil
+}
+
+// copyStream is the binary COPY data of rows: the stage's columns, or,
+// for the layer's table, the same but row_no. Its Read runs src (in
+// pgconn's sending goroutine, while the caller waits for the COPY).
+type copyStream struct {
+	m      *pgtype.Map
+	oids   []uint32 // of the stage's columns
+	src    func() ([]any, error)
+	table  bool      // leave out row_no
+	spool  *spool    // gets every row as the stage's, when set
+	replay io.Reader // stage rows to send first, when set
+	buf    []byte    // encoded, not yet read
+	pos    int       // read up to here
+	state  int       // 0 header, 1 replay, 2 rows, 3 done
+	err    error     // src's or an encoding error
+}
+
+// newCopyStream returns a stream of src's rows for s, typed as the
+// layer's table's columns.
+func (s *staging) newCopyStream(ctx context.Context, tx pgx.Tx, src func() ([]any, error)) (*copyStream, error) {
+	cols := s.copyColumns()[1:]
+	for i, c := range cols {
+		cols[i] = pgx.Identifier{c}.Sanitize()
+	}
+	sd, err := tx.Conn().PgConn().Prepare(ctx, "", `SELECT `+strings.Join(cols, ", ")+` FROM `+pgx.Identifier{"lastmile", s.layer.Table}.Sanitize(), nil)
+	if err != nil {
+		return nil, err
+	}
+	oids := []uint32{pgtype.Int4OID}
+	for _, f := range sd.Fields {
+		oids = append(oids, f.DataTypeOID)
+	}
+	return &copyStream{m: tx.Conn().TypeMap(), oids: oids, src: src}, nil
+}
+
+// run copies the stream into table's cols. Its error is src's when src
+// failed (PostgreSQL reports only that the COPY was aborted).
+func (c *copyStream) run(ctx context.Context, tx pgx.Tx, table string, cols []string) (int64, error) {
+	for i, col := range cols {
+		cols[i] = pgx.Identifier{col}.Sanitize()
+	}
+	tag, err := tx.Conn().PgConn().CopyFrom(ctx, c, `COPY `+table+` (`+strings.Join(cols, ", ")+`) FROM STDIN (FORMAT binary)`)
+	if c.err != nil {
+		return 0, c.err
+	}
+	return tag.RowsAffected(), err
+}
+
+func (c *copyStream) Read(p []byte) (int, error) {
+	for c.pos == len(c.buf) {
+		c.buf, c.pos = c.buf[:0], 0
+		switch c.state {
+		case 0:
+			c.buf = append(c.buf, "PGCOPY\n\377\r\n\000\000\000\000\000\000\000\000\000"...)
+			c.state = 1
+		case 1:
+			if c.replay == nil {
+				c.state = 2
+				continue
+			}
+			n, err := c.replay.Read(p)
+			if err == io.EOF {
+				c.state = 2
+			} else if err != nil {
+				c.err = err
+				return n, err
+			}
+			if n > 0 {
+				return n, nil
+			}
+		case 2:
+			if err := c.fill(); err != nil {
+				c.err = err
+				return 0, err
+			}
+		default:
+			return 0, io.EOF
+		}
+	}
+	n := copy(p, c.buf[c.pos:])
+	c.pos += n
+	return n, nil
+}
+
+// fill encodes rows into buf, about 64 KB, or up to the trailer.
+func (c *copyStream) fill() error {
+	for len(c.buf) < 60000 {
+		vals, err := c.src()
+		if err != nil {
+			return err
+		}
+		if vals == nil {
+			c.buf = binary.BigEndian.AppendUint16(c.buf, 0xffff) // the trailer (-1)
+			c.state = 3
+			return nil
+		}
+		start := len(c.buf)
+		c.buf = binary.BigEndian.AppendUint16(c.buf, uint16(len(vals)))
+		for i, v := range vals {
+			if c.buf, err = encodeCopyValue(c.m, c.buf, c.oids[i], v); err != nil {
+				return err
+			}
+		}
+		if c.spool != nil {
+			if _, err := c.spool.w.Write(c.buf[start:]); err != nil {
+				return err
+			}
+		}
+		if c.table {
+			// drop row_no (its 4-byte length and 4-byte value)
+			binary.BigEndian.PutUint16(c.buf[start:], uint16(len(vals)-1))
+			c.buf = append(c.buf[:start+2], c.buf[start+10:]...)
+		}
+	}
+	return nil
+}
+
+// encodeCopyValue appends v as a field of binary COPY data (what
+// pgx.CopyFrom does): length and bytes, or -1 for NULL. A string for a
+// type whose binary encoder takes no string (a date as text) is parsed as
+// the type's text first.
+func encodeCopyValue(m *pgtype.Map, buf []byte, oid uint32, v any) ([]byte, error) {
+	sp := len(buf)
+	buf = binary.BigEndian.AppendUint32(buf, 0xffffffff)
+	out, err := m.Encode(oid, pgtype.BinaryFormatCode, v, buf)
+	if err != nil {
+		s, ok := v.(string)
+		if !ok {
+			text, terr := m.Encode(oid, pgtype.TextFormatCode, v, nil)
+			if terr != nil {
+				return nil, err
+			}
+			s = string(text)
+		}
+		var parsed any
+		if serr := m.Scan(oid, pgtype.TextFormatCode, []byte(s), &parsed); serr != nil {
+			return nil, err
+		}
+		if out, err = m.Encode(oid, pgtype.BinaryFormatCode, parsed, buf); err != nil {
+			return nil, err
+		}
+	}
+	if out == nil {
+		return buf, nil // NULL
+	}
+	binary.BigEndian.PutUint32(out[sp:], uint32(len(out)-sp-4))
+	return out, nil
+}
+
+// spool is a temporary file of the rows of a direct copy, as binary COPY
+// rows of the stage, in case they must be staged after all.
+type spool struct {
+	f *os.File
+	w *bufio.Writer
+}
+
+func newSpool() (*spool, error) {
+	f, err := os.CreateTemp("", "lastmile-import-*.copy")
+	if err != nil {
+		return nil, err
+	}
+	return &spool{f: f, w: bufio.NewWriterSize(f, 1<<20)}, nil
+}
+
+// reader returns the spooled rows from the start.
+func (sp *spool) reader() (io.Reader, error) {
+	if err := sp.w.Flush(); err != nil {
+		return nil, err
+	}
+	if _, err := sp.f.Seek(0, io.SeekStart); err != nil {
+		return nil, err
+	}
+	return bufio.NewReaderSize(sp.f, 1<<20), nil
+}
+
+func (sp *spool) close() {
+	if sp != nil {
+		sp.f.Close()
+		os.Remove(sp.f.Name())
 	}
 }
 
@@ -519,13 +864,26 @@ func (s *staging) values(r *row) ([]any, error) {
 	if err != nil {
 		return nil, lastmile.Invalid("a geometry cannot be encoded", lastmile.Problem{Row: r.num, Field: "geometry", Message: err.Error()})
 	}
+	// An absent props or status gets the column's default here (the
+	// upsert's coalesce): COPY into the table would store NULL.
+	props := r.values["props"]
+	if props == nil {
+		props = map[string]any{}
+	}
 	vals := make([]any, 0, 4+len(s.cols))
-	vals = append(vals, int32(r.num), r.extID, r.values["props"], g)
+	vals = append(vals, int32(r.num), r.extID, props, g)
 	for _, f := range s.cols {
-		vals = append(vals, r.values[f.Name])
+		v := r.values[f.Name]
+		if v == nil && f.Name == "status" {
+			v = defaultStatus
+		}
+		vals = append(vals, v)
 	}
 	return vals, nil
 }
+
+// defaultStatus is the status column's default.
+const defaultStatus = "completed"
 
 // geomExpr is the staged geometry in EPSG:4326: the column itself when
 // every staged row is in EPSG:4326, else transformed where needed.
@@ -636,7 +994,7 @@ func (s *staging) columns() (ins, sel, file []string) {
 		id := pgx.Identifier{f.Name}.Sanitize()
 		ins = append(ins, id)
 		if f.Name == "status" {
-			sel = append(sel, "coalesce(s.status, 'completed')")
+			sel = append(sel, "coalesce(s.status, '"+defaultStatus+"')")
 		} else {
 			sel = append(sel, "s."+id)
 		}
@@ -748,11 +1106,20 @@ func (s *staging) upsertConflict(ctx context.Context, tx pgx.Tx, tbl string) ([]
 	return []orb.Bound{{Min: orb.Point{*nb[0], *nb[1]}, Max: orb.Point{*nb[2], *nb[3]}}}, nil
 }
 
-var phaseT = time.Now()
+// trace prints the time of each phase of an import to stderr when
+// $LASTMILE_INGEST_TRACE is set.
+type trace struct {
+	on   bool
+	last time.Time
+}
 
-func phase(name string) {
-	if os.Getenv("LASTMILE_INGEST_TRACE") != "" {
-		fmt.Fprintf(os.Stderr, "%s: %v\n", name, time.Since(phaseT))
+func newTrace() *trace {
+	return &trace{on: os.Getenv("LASTMILE_INGEST_TRACE") != "", last: time.Now()}
+}
+
+func (t *trace) phase(name string) {
+	if t.on {
+		fmt.Fprintf(os.Stderr, "%s: %v\n", name, time.Since(t.last))
 	}
-	phaseT = time.Now()
+	t.last = time.Now()
 }

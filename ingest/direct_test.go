@@ -1,0 +1,224 @@
+package ingest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/lastmile/lastmile"
+	"github.com/lastmile/lastmile/layer"
+	"github.com/lastmile/lastmile/postgis/pgtest"
+)
+
+// importString imports body as a GeoJSONSeq file named name into layer.
+func importString(t *testing.T, pool *pgxpool.Pool, layerName, name, body string, opt Options) (*Report, error) {
+	t.Helper()
+	return importReader(t, pool, layerName, name, NewGeoJSONSeqReader(strings.NewReader(body)), opt)
+}
+
+func importReader(t *testing.T, pool *pgxpool.Pool, layerName, name string, r Reader, opt Options) (*Report, error) {
+	t.Helper()
+	if opt.Actor == "" {
+		opt.Actor = "test"
+	}
+	return NewImporter(pool, layer.Default(), nil).Import(context.Background(), []Job{{Source: name, Layer: layerName, Reader: r}}, opt)
+}
+
+// noSpool checks at the end of the test that no spool of a direct load is
+// left (the package's tests run one at a time).
+func noSpool(t *testing.T) {
+	spools := func() []string {
+		m, _ := filepath.Glob(filepath.Join(os.TempDir(), "lastmile-import-*"))
+		return m
+	}
+	before := len(spools())
+	t.Cleanup(func() {
+		if m := spools(); len(m) != before {
+			t.Errorf("spool files left: %v", m)
+		}
+	})
+}
+
+// TestDirectLoadMatchesStaged: a file loaded into an empty layer (copied
+// straight into the table) and the same file loaded into a layer with
+// other features (staged, then INSERT … SELECT) give the same report, the
+// same rows and the same history; a re-import of it changes nothing.
+func TestDirectLoadMatchesStaged(t *testing.T) {
+	noSpool(t)
+	body := seqOf(1, 300, "cement") +
+		`{"type":"Feature","id":"other","geometry":{"type":"MultiLineString","coordinates":[[[117.5,37.2],[117.51,37.21]]]},"properties":{"status":"在建","width_m":4.5,"completed_on":"2015/6/1","养护单位":"县交通局"}}` + "\n"
+	load := func(seed bool) (*Report, *pgxpool.Pool) {
+		pool := pgtest.New(t)
+		if seed {
+			if _, err := pool.Exec(context.Background(), `INSERT INTO lastmile.roads (ext_id, geom) VALUES ('seed', 'SRID=4326;LINESTRING(100 20, 100.1 20.1)')`); err != nil {
+				t.Fatal(err)
+			}
+		}
+		rep, err := importString(t, pool, "roads", "roads.geojsonl", body, Options{RequestID: "req-1"})
+		if err != nil {
+			t.Fatalf("import: %v %+v", err, rep)
+		}
+		return rep, pool
+	}
+	direct, dpool := load(false)
+	staged, spool := load(true)
+	if !direct.direct || staged.direct {
+		t.Fatalf("direct load: %v, staged load: %v (direct)", direct.direct, staged.direct)
+	}
+	if d, s := *direct.Layers[0], *staged.Layers[0]; d != s || d.Inserted != 301 {
+		t.Fatalf("reports differ: direct %+v, staged %+v", d, s)
+	}
+	for _, sql := range []string{
+		`SELECT string_agg((to_jsonb(t) - 'id' - 'updated_at')::text, '|' ORDER BY ext_id) FROM lastmile.roads t WHERE ext_id <> 'seed'`,
+		`SELECT string_agg(h.op || h.version || (h.new_row - 'id' - 'updated_at')::text || ST_AsEWKT(h.new_geom) || h.actor || h.request_id || h.source,
+			'|' ORDER BY h.new_row->>'ext_id') FROM lastmile.feature_history h WHERE h.new_row->>'ext_id' <> 'seed'`,
+		`SELECT props::text || status || completed_on FROM lastmile.roads WHERE ext_id = 'other'`,
+	} {
+		if d, s := queryString(t, dpool, sql), queryString(t, spool, sql); d != s {
+			t.Errorf("%s:\ndirect %s\nstaged %s", sql, d, s)
+		}
+	}
+	if got := queryString(t, dpool, `SELECT props->>'养护单位' || status || (SELECT props::text FROM lastmile.roads WHERE ext_id = 'road:1')
+		FROM lastmile.roads WHERE ext_id = 'other'`); got != "县交通局under_construction{}" {
+		t.Errorf("other, road:1: %s", got)
+	}
+	// no status in a layer where it is optional: the column's default
+	rep, err := importString(t, dpool, "villages", "v.geojsonl", `{"type":"Feature","id":"v1","geometry":{"type":"Point","coordinates":[117.1,37.2]},"properties":{"name":"V"}}`, Options{})
+	if err != nil || !rep.direct {
+		t.Fatalf("villages: %v, direct %v", err, rep.direct)
+	}
+	if got := queryString(t, dpool, `SELECT status || props::text FROM lastmile.villages`); got != "completed{}" {
+		t.Errorf("village: %s", got)
+	}
+	before := tableState(t, dpool, "roads")
+	rep, err = importString(t, dpool, "roads", "roads.geojsonl", body, Options{})
+	if err != nil || rep.direct || rep.Layers[0].Unchanged != 301 {
+		t.Fatalf("re-import: %v %+v", err, rep.Layers)
+	}
+	if after := tableState(t, dpool, "roads"); after != before {
+		t.Fatalf("re-import changed the table: %s → %s", before, after)
+	}
+}
+
+// hookReader calls hook before the at-th record.
+type hookReader struct {
+	Reader
+	at, n int
+	hook  func()
+}
+
+func (h *hookReader) Next() (*Record, error) {
+	h.n++
+	if h.n == h.at {
+		h.hook()
+	}
+	return h.Reader.Next()
+}
+
+// TestDirectLoadFallsBack: whatever stops a direct load half-way — a row
+// PostgreSQL refuses, an ext_id twice in the file or created meanwhile by
+// another writer, a row in a CRS for PostGIS to transform, a row rejected
+// in Go — the outcome is the staged path's: the same problems, nothing
+// written on failure, the good rows with skip-invalid, no spool left.
+func TestDirectLoadFallsBack(t *testing.T) {
+	noSpool(t)
+	ctx := context.Background()
+	invalid := func(t *testing.T, err error, want string) {
+		t.Helper()
+		var le *lastmile.Error
+		if !errors.As(err, &le) || le.Code != lastmile.EINVALID {
+			t.Fatalf("err = %v, want invalid", err)
+		}
+		text := le.Error()
+		for _, p := range le.Details {
+			text += " | " + p.String()
+		}
+		if !strings.Contains(text, want) {
+			t.Fatalf("error %q does not mention %q", text, want)
+		}
+	}
+	empty := func(t *testing.T, pool *pgxpool.Pool) {
+		t.Helper()
+		if n := queryInt(t, pool, `SELECT (SELECT count(*) FROM lastmile.roads) + (SELECT count(*) FROM lastmile.hazard_zones) + (SELECT count(*) FROM lastmile.feature_history)`); n != 0 {
+			t.Fatalf("%d rows written by a failed import", n)
+		}
+	}
+
+	t.Run("invalid polygon", func(t *testing.T) {
+		pool := pgtest.New(t)
+		var b strings.Builder
+		for i := range 50 {
+			poly := fmt.Sprintf(`[[[117.%02d,37.2],[117.%02d,37.2],[117.%02d,37.21],[117.%02d,37.2]]]`, i, i+1, i+1, i)
+			if i == 30 { // a bow tie
+				poly = fmt.Sprintf(`[[[117.%02d,37.2],[117.%02d,37.21],[117.%02d,37.2],[117.%02d,37.21],[117.%02d,37.2]]]`, i, i+1, i+1, i, i)
+			}
+			b.WriteString(`{"type":"Feature","properties":{"kind":"flood"},"geometry":{"type":"Polygon","coordinates":` + poly + "}}\n")
+		}
+		_, err := importString(t, pool, "hazard_zones", "zones.geojsonl", b.String(), Options{})
+		invalid(t, err, "row 31: geometry: invalid geometry: Self-intersection")
+		empty(t, pool)
+		rep, err := importString(t, pool, "hazard_zones", "zones.geojsonl", b.String(), Options{SkipInvalid: true})
+		if err != nil || rep.direct || rep.Layers[0].Inserted != 49 || rep.Layers[0].Rejected != 1 {
+			t.Fatalf("skip-invalid: %v %+v", err, rep.Layers)
+		}
+		if n := queryInt(t, pool, `SELECT count(*) FROM lastmile.feature_history WHERE layer = 'hazard_zones' AND op = 'insert'`); n != 49 {
+			t.Fatalf("history rows %d", n)
+		}
+	})
+
+	t.Run("ext_id twice", func(t *testing.T) {
+		pool := pgtest.New(t)
+		_, err := importString(t, pool, "roads", "roads.geojsonl", seqOf(1, 200, "cement")+seqOf(150, 150, "gravel"), Options{})
+		invalid(t, err, "row 201: ext_id: is also the ext_id of row 150")
+		empty(t, pool)
+	})
+
+	t.Run("ext_id created meanwhile", func(t *testing.T) {
+		pool := pgtest.New(t)
+		r := &hookReader{Reader: NewGeoJSONSeqReader(strings.NewReader(seqOf(1, 300, "cement"))), at: 100, hook: func() {
+			if _, err := pool.Exec(ctx, `INSERT INTO lastmile.roads (ext_id, surface, geom) VALUES ('road:250', 'gravel', 'SRID=4326;LINESTRING(100 20, 100.1 20.1)')`); err != nil {
+				t.Error(err)
+			}
+		}}
+		rep, err := importReader(t, pool, "roads", "roads.geojsonl", r, Options{})
+		if err != nil || rep.direct {
+			t.Fatalf("import: %v, direct %v", err, rep.direct)
+		}
+		if l := rep.Layers[0]; l.Inserted != 299 || l.Updated != 1 {
+			t.Fatalf("report %+v", l)
+		}
+		if got := queryString(t, pool, `SELECT surface || version FROM lastmile.roads WHERE ext_id = 'road:250'`); got != "cement2" {
+			t.Fatalf("road:250 = %s", got)
+		}
+		if n := queryInt(t, pool, `SELECT count(*) FROM lastmile.feature_history`); n != 301 {
+			t.Fatalf("history rows %d, want 301", n)
+		}
+	})
+
+	t.Run("a CRS for PostGIS", func(t *testing.T) {
+		pool := pgtest.New(t)
+		rep, err := importFiles(t, pool, nil, "roads", ReadOptions{}, Options{}, filepath.Join(fixtures, "roads_wkt.csv"))
+		if err != nil || rep.direct || rep.Layers[0].Inserted != 4 {
+			t.Fatalf("import: %v, direct %v, %+v", err, rep.direct, rep.Layers)
+		}
+		if got := queryString(t, pool, `SELECT round(ST_X(ST_StartPoint(geom))::numeric, 4)||' '||round(ST_Y(ST_StartPoint(geom))::numeric, 4) FROM roads WHERE ext_id='W3'`); got != "103.9081 30.6084" {
+			t.Fatalf("W3 starts at %s", got)
+		}
+	})
+
+	t.Run("rows rejected in Go", func(t *testing.T) {
+		pool := pgtest.New(t)
+		rep, err := importFiles(t, pool, nil, "roads", ReadOptions{}, Options{}, filepath.Join(fixtures, "roads_bad.geojson"))
+		invalid(t, err, "row 7: geometry: geometry is missing")
+		if rep.Rejected() != 6 || rep.Committed {
+			t.Fatalf("rejected %d, committed %v", rep.Rejected(), rep.Committed)
+		}
+		empty(t, pool)
+	})
+}
