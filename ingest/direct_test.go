@@ -222,3 +222,47 @@ func TestDirectLoadFallsBack(t *testing.T) {
 		empty(t, pool)
 	})
 }
+
+// TestReimportDuplicateRejected: an ext_id twice in a re-imported file is
+// rejected even when one of the copies equals the stored feature (the
+// staged path leaves unchanged rows out before its INSERT).
+func TestReimportDuplicateRejected(t *testing.T) {
+	pool := pgtest.New(t)
+	if _, err := importString(t, pool, "roads", "a.geojsonl", seqOf(1, 20, "cement"), Options{}); err != nil {
+		t.Fatal(err)
+	}
+	before := tableState(t, pool, "roads")
+	for _, body := range []string{
+		seqOf(1, 20, "cement") + seqOf(5, 5, "gravel"),
+		seqOf(5, 5, "gravel") + seqOf(1, 20, "cement"),
+	} {
+		_, err := importString(t, pool, "roads", "a.geojsonl", body, Options{})
+		var le *lastmile.Error
+		if !errors.As(err, &le) || le.Code != lastmile.EINVALID || !strings.Contains(fmt.Sprint(le.Details), "is also the ext_id of row") {
+			t.Fatalf("err = %v, want the duplicate ext_id reported", err)
+		}
+		if after := tableState(t, pool, "roads"); after != before {
+			t.Fatal("the table changed")
+		}
+	}
+	// with skip-invalid the first copy is imported, the other reported
+	rep, err := importString(t, pool, "roads", "a.geojsonl", seqOf(1, 20, "cement")+seqOf(5, 5, "gravel"), Options{SkipInvalid: true})
+	if l := rep.Layers[0]; err != nil || l.Rejected != 1 || l.Unchanged != 20 || len(rep.Problems) != 1 || rep.Problems[0].Row != 21 {
+		t.Fatalf("skip-invalid: %v %+v %v", err, rep.Layers, rep.Problems)
+	}
+	if after := tableState(t, pool, "roads"); after != before {
+		t.Fatal("the table changed")
+	}
+	// an unchanged re-import, then one changed feature among unchanged ones
+	rep, err = importString(t, pool, "roads", "a.geojsonl", seqOf(1, 20, "cement"), Options{})
+	if err != nil || rep.Layers[0].Unchanged != 20 {
+		t.Fatalf("re-import: %v %+v", err, rep.Layers)
+	}
+	rep, err = importString(t, pool, "roads", "a.geojsonl", seqOf(1, 4, "cement")+seqOf(5, 5, "gravel")+seqOf(6, 21, "cement"), Options{})
+	if l := rep.Layers[0]; err != nil || l.Inserted != 1 || l.Updated != 1 || l.Unchanged != 19 {
+		t.Fatalf("changed re-import: %v %+v", err, rep.Layers)
+	}
+	if got := queryString(t, pool, `SELECT surface || version FROM lastmile.roads WHERE ext_id = 'road:5'`); got != "gravel2" {
+		t.Fatalf("road:5 = %s", got)
+	}
+}

@@ -977,6 +977,9 @@ func (s *staging) upsert(ctx context.Context, tx pgx.Tx) ([]orb.Bound, error) {
 	if err != nil {
 		return nil, err
 	}
+	if s.report.Updated == 0 {
+		out = nil // no feature was replaced
+	}
 	return append(out, b...), nil
 }
 
@@ -1071,11 +1074,32 @@ func (s *staging) upsertConflict(ctx context.Context, tx pgx.Tx, tbl string) ([]
 	for i, c := range file {
 		sets[i] = c + " = EXCLUDED." + c
 	}
+	// An ext_id twice in the file is refused before anything is written
+	// (the ON CONFLICT below would catch only some: a copy that changes
+	// nothing does not make the other one affect the row a second time).
+	var dup bool
+	if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT FROM `+s.ident()+` GROUP BY ext_id HAVING count(*) > 1)`).Scan(&dup); err != nil {
+		return nil, err
+	}
+	if dup {
+		return nil, lastmile.Invalid("the same ext_id appears twice in the file", lastmile.Problem{Field: "ext_id", Message: "appears twice"})
+	}
 	// Rows whose columns are all equal are not updated at all (the BEFORE
-	// trigger would skip them too, but only after the work of an update).
+	// trigger would skip them too, but only after the work of an update):
+	// they are left out before the INSERT, by an anti-join with the table,
+	// so that they are not even locked or run through the insert's
+	// triggers, generated columns and checks; the WHERE of the ON CONFLICT
+	// skips those a concurrent writer made equal meanwhile.
+	named := make([]string, len(sel))
+	for i := range sel {
+		named[i] = sel[i] + " AS " + ins[i]
+	}
+	from := `x.* FROM (SELECT ` + strings.Join(named, ", ") + ` FROM ` + s.ident() + ` s) x
+		WHERE NOT EXISTS (SELECT FROM ` + tbl + ` o WHERE o.ext_id = x.ext_id
+			AND (o.` + strings.Join(file, ", o.") + `) IS NOT DISTINCT FROM (x.` + strings.Join(file, ", x.") + `))`
 	sql := `WITH ins AS (
 		INSERT INTO ` + tbl + ` AS t (` + strings.Join(ins, ", ") + `)
-		SELECT ` + strings.Join(sel, ", ") + ` FROM ` + s.ident() + ` s
+		SELECT ` + from + `
 		ON CONFLICT (ext_id) DO UPDATE SET ` + strings.Join(sets, ", ") + `
 		WHERE (t.` + strings.Join(file, ", t.") + `) IS DISTINCT FROM (EXCLUDED.` + strings.Join(file, ", EXCLUDED.") + `)
 		RETURNING (xmax = 0) AS inserted, geom)
