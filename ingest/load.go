@@ -797,6 +797,9 @@ func newSpool() (*spool, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Unlinked at once where the system allows it: nothing is left behind
+	// by a process that is killed (the open file stays readable).
+	os.Remove(f.Name())
 	return &spool{f: f, w: bufio.NewWriterSize(f, 1<<20)}, nil
 }
 
