@@ -236,8 +236,22 @@ func (im *Importer) Import(ctx context.Context, jobs []Job, opt Options) (rep *R
 			return s, nil
 		}
 		tr.phase("start")
+		before := total
 		if err := im.copyJob(ctx, &tx, begin, job, get, opt, rep, &total, tr); err != nil {
+			// a file that cannot be read: where and why go in the report too
+			var le *lastmile.Error
+			if errors.As(err, &le) {
+				rep.addProblems(source[ji], le.Details)
+			}
 			return rep, err
+		}
+		if total == before {
+			rep.Warnings = append(rep.Warnings, source[ji]+": no features were read: is it the right file, layer or format?")
+		}
+	}
+	for _, s := range stages {
+		if s.direct { // a first load that read no row: nothing to load
+			s.direct, s.loaded = false, true
 		}
 	}
 	// Geometry checks PostGIS makes per row (validity, range after a

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -25,6 +27,8 @@ func TestImportCommand(t *testing.T) {
 			"", []string{"roads                      3         0         0         3"}},
 		{"rejected", []string{"--layer", "roads", fixtures + "roads_bad.geojson"},
 			"6 rows are invalid; nothing was imported", []string{"NOT imported", "problem: row 2: surface: must be one of"}},
+		{"truncated", []string{"--layer", "roads", fixtures + "roads_truncated.geojson"},
+			"the file cannot be read", []string{"NOT imported", "problem: row 1: ", "the JSON is truncated"}},
 		{"GCJ-02 CSV", []string{"--layer", "facilities", "--crs", "GCJ-02", fixtures + "facilities_gcj02.csv"},
 			"", []string{"facilities                 5         5"}},
 		{"OSM, villages only", []string{"--layer", "villages", "--osm", "../../../shared/data/osm/liechtenstein-2013-08-03.osm.pbf"},
@@ -61,5 +65,21 @@ func TestImportCommand(t *testing.T) {
 	}
 	if err := json.Unmarshal(out.Bytes(), &rep); err != nil || rep.Committed || !rep.DryRun || rep.Layers[0].Inserted != 2 {
 		t.Fatalf("--dry-run --json: %v %+v\n%s", err, rep, out.String())
+	}
+}
+
+// TestImportNothingRead: a file with no features imports nothing and says so.
+func TestImportNothingRead(t *testing.T) {
+	url := pgtest.URL(t)
+	file := filepath.Join(t.TempDir(), "empty.geojson")
+	if err := os.WriteFile(file, []byte(`{"type": "FeatureCollection", "features": []}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	if err := run(context.Background(), []string{"import", "--database-url", url, "--layer", "roads", file}, &out); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "warning: empty.geojson: no features were read") {
+		t.Errorf("no warning for a file without features:\n%s", out.String())
 	}
 }
