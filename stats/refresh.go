@@ -66,10 +66,10 @@ func readOnly(ctx context.Context, pool *pgxpool.Pool) (bool, error) {
 // answers, exactly, just slower).
 func accessReady(ctx context.Context, pool *pgxpool.Pool) (bool, error) {
 	ro, err := readOnly(ctx, pool)
-	if err != nil || !ro {
-		if err != nil {
-			return false, err
-		}
+	if err != nil {
+		return false, err
+	}
+	if !ro {
 		return ensureAccess(ctx, pool)
 	}
 	var ready bool
