@@ -2,7 +2,8 @@
 -- nearest traversable edge (a completed road, completed on or before as_of
 -- when given); its network distance is the geodesic snap distance plus the
 -- distance along that edge to one of its ends plus the shortest path
--- (pgr_drivingDistance from every vertex of a qualifying road, undirected,
+-- (one pgr_drivingDistance from a virtual vertex joined to every vertex of
+-- a qualifying road, undirected,
 -- limited to within_m) from that end. A target snapped onto a qualifying
 -- road is at its snap distance.
 WITH dd AS (
@@ -12,15 +13,13 @@ WITH dd AS (
     FROM lastmile.route_edges e
     JOIN lastmile.roads s ON s.id = e.road_id
     WHERE {{source_filter}}
-), net AS (
+), snapped AS MATERIALIZED (
+    -- materialised so that dd is joined once by hash, not scanned per target
+    -- (the planner takes pgr_drivingDistance for ~1 000 rows)
     SELECT t.id, t.name, {{code}} AS code, {{population}} AS population,
            {{poor}} AS poor_households,
            ST_X(ST_PointOnSurface(t.geom)) AS lon, ST_Y(ST_PointOnSurface(t.geom)) AS lat,
-           sn.snap_m,
-           CASE WHEN sn.edge_id IS NULL THEN NULL
-                WHEN sn.edge_id IN (SELECT id FROM qual) THEN sn.snap_m
-                ELSE sn.snap_m + least(sn.along + ds.agg, sn.cost - sn.along + dt.agg)
-           END AS network_m
+           sn.edge_id, sn.source, sn.target, sn.cost, sn.snap_m, sn.along
     FROM {{target}} t
     LEFT JOIN LATERAL (
         SELECT e.id AS edge_id, e.source, e.target, e.cost,
@@ -32,9 +31,16 @@ WITH dd AS (
         ORDER BY e.geom::geography <-> t.geom::geography
         LIMIT 1
     ) sn ON true
-    LEFT JOIN dd ds ON ds.node = sn.source
-    LEFT JOIN dd dt ON dt.node = sn.target
     WHERE {{target_filter}}
+), net AS (
+    SELECT s.id, s.name, s.code, s.population, s.poor_households, s.lon, s.lat, s.snap_m,
+           CASE WHEN s.edge_id IS NULL THEN NULL
+                WHEN s.edge_id IN (SELECT id FROM qual) THEN s.snap_m
+                ELSE s.snap_m + least(s.along + ds.agg, s.cost - s.along + dt.agg)
+           END AS network_m
+    FROM snapped s
+    LEFT JOIN dd ds ON ds.node = s.source
+    LEFT JOIN dd dt ON dt.node = s.target
 )
 SELECT id, name, code, population, poor_households, lon, lat,
        coalesce(network_m <= {{within}}, false) AS covered,
