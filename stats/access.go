@@ -95,8 +95,10 @@ func ensureAccess(ctx context.Context, pool *pgxpool.Pool) (bool, error) {
 		}
 	}
 	defer conn.Exec(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock($1)`, accessLock)
-	if err := conn.QueryRow(ctx, `SELECT built FROM lastmile.access_state`).Scan(&built); err != nil {
-		return false, err
+	if !locked { // after the wait: the state again, in a statement (snapshot) of its own
+		if err := conn.QueryRow(ctx, `SELECT built FROM lastmile.access_state`).Scan(&built); err != nil {
+			return false, err
+		}
 	}
 	update := func() error {
 		return pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error { return updateAccess(ctx, tx) })

@@ -10,10 +10,6 @@ ALTER TABLE lastmile.village_access
     ADD COLUMN population      bigint,
     ADD COLUMN poor_households bigint;
 
-UPDATE lastmile.village_access a
-SET county = g.county, township = g.township, population = v.population, poor_households = v.poor_households
-FROM lastmile.villages v,
-     LATERAL (SELECT CASE WHEN c ~ '^[0-9]{12}$' THEN substr(c, 1, 6) || '000000' END AS county,
-                     CASE WHEN c ~ '^[0-9]{12}$' THEN substr(c, 1, 9) || '000' END AS township
-              FROM (SELECT coalesce(v.code, v.admin_code) AS c) x) g
-WHERE v.id = a.village_id;
+-- Rows computed before have no group codes yet: the table is rebuilt on
+-- next use (with 0070, without blocking writers).
+UPDATE lastmile.access_state SET built = false;
