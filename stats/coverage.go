@@ -52,14 +52,6 @@ type coverageRequest struct {
 	format         Format
 }
 
-// maxNetworkEdges bounds the routing graph a network question may search.
-// pgr_drivingDistance grows faster than linearly and does not stop when the
-// query is cancelled. Measured here (graded roads, 1 km, whole question):
-// 1.6 s at 100 000 edges, 8.7 s at 280 000; the search alone 80 s at 1 M;
-// at 10 M a question ran past 20 minutes and 7 GB and ignored cancel and
-// terminate. 300 000 keeps a question inside the request time limit.
-const maxNetworkEdges = 300000
-
 // maxWithin bounds within_m: 100 km covers any "access" question.
 const maxWithin = 100000
 
@@ -155,7 +147,7 @@ func (req *coverageRequest) definition() string {
 	}
 	fmt.Fprintf(&b, " (%s)", strings.Join(conds, "; "))
 	if req.method == "network" {
-		fmt.Fprintf(&b, " is within %g m along the road network: the target is snapped to its nearest completed road (geodesic snap distance), then the shortest path over completed roads (noded at shared endpoints, edge cost = geodesic length) to a qualifying road is added.", req.within)
+		fmt.Fprintf(&b, " is within %g m along the road network: the target is snapped to the geodesic-nearest point of its nearest completed road (geodesic snap distance), then the shortest path over completed roads to a qualifying road is added (roads noded at every shared vertex, compared at 1e-7°; roads crossing without a shared vertex are not connected; edge cost = geodesic length; no search cut-off: listed distances are the true shortest ones, null only when no path exists).", req.within)
 	} else {
 		fmt.Fprintf(&b, " lies within %g m, measured geodesically on the WGS84 ellipsoid (PostGIS geography).", req.within)
 	}
@@ -207,54 +199,17 @@ func (req *coverageRequest) sqlParts() map[string]string {
 		"code": code, "population": pop, "poor": poor, "list": list,
 		"source": layerTable(req.source), "target": layerTable(req.target),
 		"source_filter": req.sourceFilter.where(), "target_filter": req.targetFilter.where(),
-		"within": req.args.arg(req.within) + "::float8",
 	}
 }
 
 // run computes the per-target coverage.
 func (req *coverageRequest) run(ctx context.Context, pool *pgxpool.Pool) ([]targetRow, error) {
-	parts := req.sqlParts()
-	var sql string
 	if req.method == "network" {
-		if err := graphReady(ctx, pool); err != nil {
-			return nil, err
-		}
-		var edges int64
-		if err := pool.QueryRow(ctx, `SELECT edges FROM lastmile.route_graph_state`).Scan(&edges); err != nil {
-			return nil, err
-		}
-		if edges > maxNetworkEdges {
-			return nil, lastmile.Invalid("the road network is too large for the network method", lastmile.Problem{Field: "method", Value: "network",
-				Message: fmt.Sprintf("the routing graph has %d edges; the network method answers up to %d (a county or a small province); use method=straight, or a database per region", edges, maxNetworkEdges)})
-		}
-		var starts []int64
-		where, startArgs := req.sourceWhere()
-		startSQL := renderSQL("network_starts.sql", map[string]string{"source_filter": where})
-		if err := pool.QueryRow(ctx, startSQL, startArgs...).Scan(&starts); err != nil {
-			return nil, fmt.Errorf("network starts: %w", err)
-		}
-		asOf := "NULL::date"
-		if req.asOf != nil {
-			asOf = req.args.arg(*req.asOf) + "::date"
-		}
-		parts["traversable"] = fmt.Sprintf("e.status = 'completed' AND (%s IS NULL OR e.completed_on <= %s)", asOf, asOf)
-		if len(starts) == 0 {
-			parts["driving_distance"] = "SELECT NULL::bigint AS node, NULL::float8 AS agg WHERE false"
-		} else {
-			// One search from a virtual vertex 0 joined to every start by
-			// an edge of cost 0 gives each vertex its distance to the
-			// nearest start (a search per start would cost starts × graph).
-			parts["driving_distance"] = fmt.Sprintf(`SELECT node, agg_cost AS agg
-    FROM pgr_drivingDistance(
-        format('SELECT e.id, e.source, e.target, e.cost, e.cost AS reverse_cost FROM lastmile.route_edges e WHERE e.status = ''completed'' AND (%%L::date IS NULL OR e.completed_on <= %%L::date)
-                UNION ALL SELECT -s.i, 0, s.v, 0, 0 FROM unnest(%%L::bigint[]) WITH ORDINALITY s(v, i)', %s, %s, %s::bigint[]),
-        0, %s, directed => false)
-    WHERE node <> 0`, asOf, asOf, req.args.arg(starts), parts["within"])
-		}
-		sql = renderSQL("coverage_network.sql", parts)
-	} else {
-		sql = renderSQL("coverage.sql", parts)
+		return req.runNetwork(ctx, pool)
 	}
+	parts := req.sqlParts()
+	parts["within"] = req.args.arg(req.within) + "::float8"
+	sql := renderSQL("coverage.sql", parts)
 	rows, err := pool.Query(ctx, sql, req.args...)
 	if err != nil {
 		return nil, err

@@ -1,0 +1,116 @@
+package stats
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"math/rand"
+	"testing"
+
+	"github.com/lastmile/lastmile/demo"
+	"github.com/lastmile/lastmile/postgis/pgtest"
+)
+
+// TestGeodesicInverse checks the inverse formula against the direct one
+// (placed points) and against PostGIS geography (GeographicLib).
+func TestGeodesicInverse(t *testing.T) {
+	pool := pgtest.New(t)
+	rng := rand.New(rand.NewSource(3))
+	for i := 0; i < 200; i++ {
+		lon, lat := 70+rng.Float64()*60, -10+rng.Float64()*70
+		az, s := rng.Float64()*360-180, rng.Float64()*50000
+		lat2, lon2 := vincentyDirect(lat, lon, az, s)
+		got, gotAz := geodesicInverse(lon, lat, lon2, lat2)
+		if math.Abs(got-s) > 1e-6 || math.Abs(math.Remainder(gotAz-az, 360)) > 1e-6 && s > 1 {
+			t.Fatalf("inverse of direct(%v, %v, %v, %v): %v at %v", lon, lat, az, s, got, gotAz)
+		}
+		var pg float64
+		if err := pool.QueryRow(context.Background(), `SELECT ST_Distance(ST_MakePoint($1, $2)::geography, ST_MakePoint($3, $4)::geography)`,
+			lon, lat, lon2, lat2).Scan(&pg); err != nil {
+			t.Fatal(err)
+		}
+		if math.Abs(pg-got) > 1e-3 {
+			t.Fatalf("(%v %v)-(%v %v): %v, PostGIS %v", lon, lat, lon2, lat2, got, pg)
+		}
+	}
+}
+
+// TestNetworkBentEdge: at 60°N a degree of longitude is half a degree of
+// latitude in metres, so on an L-shaped edge the point nearest in degrees
+// (on the east-west leg) is not the geodesic-nearest (on the north-south
+// leg). The village's distance is the geodesic one, and it is listed in
+// full though it exceeds within_m.
+func TestNetworkBentEdge(t *testing.T) {
+	pool := pgtest.New(t)
+	addRoad(t, pool, road{ext: "Q", surface: "asphalt", pts: [][2]float64{{9.99, 60}, {10, 60}}})
+	addRoad(t, pool, road{ext: "L", surface: "earth", pts: [][2]float64{{10, 60}, {10.02, 60}, {10.02, 60.01}}})
+	addVillage(t, pool, village{name: "V", code: "130101001001", pop: 10, lon: 10.0165, lat: 60.0025})
+	res := run(t, pool, Coverage, "source_filter=hardened&within_m=100&method=network&list=uncovered")
+	if len(res.Uncovered) != 1 {
+		t.Fatalf("uncovered %v", res.Uncovered)
+	}
+	var leg1, leg2, snap2 float64
+	err := pool.QueryRow(context.Background(), `SELECT
+		ST_Distance(ST_MakePoint(10, 60)::geography, ST_MakePoint(10.02, 60)::geography),
+		ST_Distance(ST_MakePoint(10.02, 60)::geography, ST_MakePoint(10.02, 60.0025)::geography),
+		ST_Distance(ST_MakePoint(10.0165, 60.0025)::geography, ST_MakeLine(ST_MakePoint(10.02, 60), ST_MakePoint(10.02, 60.01))::geography)`).Scan(&leg1, &leg2, &snap2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// the geodesic-nearest point of a meridian segment is at (nearly) the
+	// village's latitude; the reference finds it exactly
+	ref := refDistances(t, pool, asOfPredicate(""), asOfPredicate("")+" AND r.surface IN ('cement', 'asphalt', 'stone')")
+	want := ref[1]
+	if math.Abs(want-(snap2+leg1+leg2)) > 1 {
+		t.Fatalf("reference %v, expected about %v", want, snap2+leg1+leg2)
+	}
+	got := res.Uncovered[0]["distance_m"].(float64)
+	if math.Abs(got-want) > 0.02 {
+		t.Errorf("bent edge: %v m, want %.3f (degree-nearest would give %.0f)", got, want, 0.0025*111400+0.0165*55800)
+	}
+	if s := res.Uncovered[0]["snap_m"].(float64); math.Abs(s-snap2) > 0.5 {
+		t.Errorf("snap %v, want %v (to the north-south leg)", s, snap2)
+	}
+}
+
+// TestNetworkDemoReference: on the demo county, now and as of 2015-12-31,
+// every village's network distance to a graded highway equals the
+// reference computation, and the villages named in issue 14 get their
+// true distances.
+func TestNetworkDemoReference(t *testing.T) {
+	pool := pgtest.New(t)
+	if _, err := demo.Load(context.Background(), pool, demo.Generate(1)); err != nil {
+		t.Fatal(err)
+	}
+	graded := " AND r.tech_grade IN ('expressway', 'class1', 'class2', 'class3', 'class4')"
+	for _, asOf := range []string{"", "2015-12-31"} {
+		ref := refDistances(t, pool, asOfPredicate(asOf), asOfPredicate(asOf)+graded)
+		q := "source_filter=graded&within_m=0&method=network&list=uncovered&group_by=none"
+		if asOf != "" {
+			q += "&as_of=" + asOf
+		}
+		got := compareReference(t, pool, q, ref)
+		var line string
+		for _, id := range []int64{177, 199, 353, 475, 441, 444} {
+			line += fmt.Sprintf(" %d: %v;", id, got[id])
+		}
+		t.Logf("as_of %q: network distances%s", asOf, line)
+		for _, within := range []int{1000, 1200, 1300, 1400, 1800, 2000} {
+			n := 0
+			for _, d := range ref {
+				if !math.IsNaN(d) && d <= float64(within) {
+					n++
+				}
+			}
+			qq := fmt.Sprintf("source_filter=graded&within_m=%d&method=network&group_by=none", within)
+			if asOf != "" {
+				qq += "&as_of=" + asOf
+			}
+			res := run(t, pool, Coverage, qq)
+			if res.Total["covered"] != int64(n) {
+				t.Errorf("%s: %v covered, reference %d", qq, res.Total["covered"], n)
+			}
+			t.Logf("as_of %q within %d m: %d of %d", asOf, within, n, len(ref))
+		}
+	}
+}
