@@ -62,3 +62,41 @@ func TestNetworkOSMExtract(t *testing.T) {
 			within, res.Total["covered"], res.Total["total"], straight.Total["covered"], edges, vertices)
 	}
 }
+
+// TestNetworkReportOSM: the component report of the extract's graph
+// equals the reference noding's components (count, km of the largest and
+// in all); the dangling ends listed lie within gap_m of another road.
+func TestNetworkReportOSM(t *testing.T) {
+	pool := importOSM(t)
+	res := run(t, pool, NetworkReport, "source_filter=tech_grade:class2")
+	comps := refBuild(t, pool, asOfPredicate(""), "false").refComponents()
+	total := 0.0
+	for _, k := range comps {
+		total += k
+	}
+	if res.Total["components"] != int64(len(comps)) || math.Abs(num(res.Total["km"])-total) > 0.01 || math.Abs(num(res.Total["largest_km"])-comps[0]) > 0.01 {
+		t.Errorf("report %v; reference %d components, %.2f km, largest %.2f km", res.Total, len(comps), total, comps[0])
+	}
+	var villages int64
+	for _, g := range res.Groups {
+		villages += g["villages"].(int64)
+	}
+	if villages != res.Total["villages"] {
+		t.Errorf("villages in components %d, total %v", villages, res.Total["villages"])
+	}
+	t.Logf("components: %v; largest: %v", res.Total, res.Groups[:3])
+	dangling := run(t, pool, NetworkReport, "gap_m=5&list=dangling")
+	for _, d := range dangling.Uncovered {
+		var gap float64
+		if err := pool.QueryRow(context.Background(), `SELECT min(ST_Distance(r.geom::geography, ST_MakePoint($1, $2)::geography))
+			FROM lastmile.roads r WHERE r.id <> $3 AND r.status = 'completed'`, d["lon"], d["lat"], d["road_id"]).Scan(&gap); err != nil {
+			t.Fatal(err)
+		}
+		if gap > 5 || math.Abs(gap-num(d["gap_m"])) > 0.01 {
+			t.Errorf("dangling end %v: nearest other road %.3f m", d, gap)
+		}
+	}
+	unconnected := run(t, pool, NetworkReport, "source_filter=tech_grade:class2&list=unconnected")
+	t.Logf("dangling ends within 5 m of another road: %d (first %v); villages unconnected to a primary road: %d %v",
+		len(dangling.Uncovered), dangling.Uncovered[:min(3, len(dangling.Uncovered))], len(unconnected.Uncovered), unconnected.Uncovered)
+}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"sort"
 	"testing"
 	"time"
 
@@ -294,4 +295,38 @@ func asOfPredicate(asOf string) string {
 		panic(err)
 	}
 	return fmt.Sprintf("r.status = 'completed' AND r.completed_on <= '%s'", asOf)
+}
+
+// refComponents returns the connected components of the traversable
+// reference graph: their count and their lengths in km, largest first.
+func (g *refGraph) refComponents() []float64 {
+	parent := make([]int, g.nv)
+	for i := range parent {
+		parent[i] = i
+	}
+	var find func(int) int
+	find = func(x int) int {
+		for parent[x] != x {
+			parent[x] = parent[parent[x]]
+			x = parent[x]
+		}
+		return x
+	}
+	for _, e := range g.edges {
+		if e.traverse {
+			parent[find(e.a)] = find(e.b)
+		}
+	}
+	km := map[int]float64{}
+	for _, e := range g.edges {
+		if e.traverse {
+			km[find(e.a)] += e.length / 1000
+		}
+	}
+	var out []float64
+	for _, k := range km {
+		out = append(out, k)
+	}
+	sort.Sort(sort.Reverse(sort.Float64Slice(out)))
+	return out
 }

@@ -3,6 +3,7 @@ package stats
 import (
 	"context"
 	"fmt"
+	"math"
 	"reflect"
 	"strings"
 	"testing"
@@ -190,5 +191,35 @@ func TestNetworkNoding(t *testing.T) {
 			t.Errorf("%s: refreshed graph\n%s\nrebuilt\n%s", edit.name, strings.Join(refreshed, "\n"), strings.Join(rebuilt, "\n"))
 		}
 		mustExec(t, pool, `SELECT setval(pg_get_serial_sequence('lastmile.route_edges', 'id'), 1000000)`)
+	}
+}
+
+// TestNetworkReportFixtures: components, dangling ends and unconnected
+// villages on hand-made roads (gaps are measured from the vertex as the
+// graph holds it, rounded to 1e-7°: within 2 cm).
+func TestNetworkReportFixtures(t *testing.T) {
+	pool := pgtest.New(t)
+	addRoad(t, pool, road{ext: "A", surface: "asphalt", pts: [][2]float64{{110, 30}, {110.005, 30}, {110.01, 30}}})
+	addRoad(t, pool, road{ext: "B", surface: "earth", pts: [][2]float64{{110.005, 30}, {110.005, 30.01}}})
+	eLat, _ := vincentyDirect(30, 110.0025, 0, 2)
+	fLat, _ := vincentyDirect(30, 110.0075, 0, 8)
+	addRoad(t, pool, road{ext: "E", surface: "earth", pts: [][2]float64{{110.0025, eLat}, {110.0025, 30.01}}})
+	addRoad(t, pool, road{ext: "F", surface: "earth", pts: [][2]float64{{110.0075, fLat}, {110.0075, 30.01}}})
+	addVillage(t, pool, village{name: "onB", code: "130101001001", lon: 110.0051, lat: 30.008})
+	addVillage(t, pool, village{name: "onE", code: "130101001002", lon: 110.0024, lat: 30.008})
+	res := run(t, pool, NetworkReport, "source_filter=hardened")
+	if res.Total["components"] != int64(3) || res.Total["unconnected_villages"] != int64(1) || res.Total["dangling_ends"] != int64(1) {
+		t.Errorf("report %v, want 3 components, 1 unconnected village (onE), 1 dangling end within 5 m (E's)", res.Total)
+	}
+	if g := res.Groups[0]; g["edges"] != int64(3) || g["villages"] != int64(1) || g["qualifying"] != true {
+		t.Errorf("largest component %v, want A (2 edges) + B, with village onB, qualifying", g)
+	}
+	d := run(t, pool, NetworkReport, "gap_m=10&list=dangling")
+	if len(d.Uncovered) != 2 || math.Abs(num(d.Uncovered[0]["gap_m"])-2) > 0.02 || math.Abs(num(d.Uncovered[1]["gap_m"])-8) > 0.02 {
+		t.Errorf("dangling within 10 m: %v, want E's (2 m) and F's (8 m)", d.Uncovered)
+	}
+	u := run(t, pool, NetworkReport, "source_filter=hardened&list=unconnected")
+	if len(u.Uncovered) != 1 || u.Uncovered[0]["name"] != "onE" {
+		t.Errorf("unconnected %v, want onE", u.Uncovered)
 	}
 }
