@@ -198,7 +198,18 @@ func networkTx(ctx context.Context, pool *pgxpool.Pool) (pgx.Tx, error) {
 	if err := graphReady(ctx, pool); err != nil {
 		return nil, err
 	}
-	return pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
+	tx, err := pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
+	if err != nil {
+		return nil, err
+	}
+	// the snapping query's cost estimate (a lateral search per target)
+	// triggers JIT compilation, which costs more than the query (1.1 s of
+	// 5 s measured on 5 000 villages)
+	if _, err := tx.Exec(ctx, `SET LOCAL jit = off`); err != nil {
+		tx.Rollback(ctx) //nolint:errcheck // read-only
+		return nil, err
+	}
+	return tx, nil
 }
 
 // starts returns the graph vertices on qualifying roads.
