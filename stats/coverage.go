@@ -40,6 +40,8 @@ type coverageRequest struct {
 	target, source *layer.Layer
 	within         float64
 	method         string // straight | network
+	metric         string // distance | time (network only)
+	withinMin      float64
 	sourceFilter   rowFilter
 	sourceSpec     []string
 	targetFilter   rowFilter
@@ -76,6 +78,13 @@ func parseCoverage(c *layer.Catalog, v url.Values, defaults map[string]string) (
 	}
 	req.within = q.float("within_m", within, 0, maxWithin)
 	req.method = q.enum("method", "straight", "straight", "network")
+	req.metric = q.enum("metric", "distance", "distance", "time")
+	if req.metric == "time" {
+		req.withinMin = q.float("within_min", 30, 0, 24*60)
+		if req.method != "network" {
+			q.problem("metric", "time", "travel time needs method=network")
+		}
+	}
 	req.groupBy = q.enum("group_by", def("group_by", "county"), groupLevels...)
 	req.asOf = q.date("as_of")
 	req.list = q.enum("list", "", "uncovered") == "uncovered"
@@ -146,7 +155,10 @@ func (req *coverageRequest) definition() string {
 		conds = append(conds, "completed on or before "+req.asOf.Format(time.DateOnly))
 	}
 	fmt.Fprintf(&b, " (%s)", strings.Join(conds, "; "))
-	if req.method == "network" {
+	if req.metric == "time" {
+		fmt.Fprintf(&b, " is within %g minutes by road: the target is snapped to the geodesic-nearest point of its nearest completed road, walked at %g km/h, then the fastest path over completed roads to a qualifying road is added, each road at the speed of its technical grade (%s km/h; JTG B01-2014 design speeds, hilly terrain) times its surface factor (%s) (roads noded at every shared vertex; no search cut-off; distance_m is the length of that fastest path).",
+			req.withinMin, layer.WalkingSpeedKmh, speedList(layer.RoadSpeedsKmh), speedList(layer.SurfaceSpeedFactors))
+	} else if req.method == "network" {
 		fmt.Fprintf(&b, " is within %g m along the road network: the target is snapped to the geodesic-nearest point of its nearest completed road (geodesic snap distance), then the shortest path over completed roads to a qualifying road is added (roads noded at every shared vertex, compared at 1e-7°; roads crossing without a shared vertex are not connected; edge cost = geodesic length; no search cut-off: listed distances are the true shortest ones, null only when no path exists).", req.within)
 	} else {
 		fmt.Fprintf(&b, " lies within %g m, measured geodesically on the WGS84 ellipsoid (PostGIS geography).", req.within)
@@ -171,6 +183,7 @@ type targetRow struct {
 	Covered        bool
 	DistanceM      *float64
 	SnapM          *float64
+	TimeMin        *float64 // metric=time
 }
 
 // hasField reports whether l has the field.
@@ -376,6 +389,9 @@ func (req *coverageRequest) result(ctx context.Context, pool *pgxpool.Pool) (*Re
 		if req.method == "network" {
 			res.UncoveredColumns = append(res.UncoveredColumns, "snap_m")
 		}
+		if req.metric == "time" {
+			res.UncoveredColumns = append(res.UncoveredColumns, "time_min")
+		}
 		if withPop {
 			res.UncoveredColumns = append(res.UncoveredColumns, "population", "poor_households")
 		}
@@ -385,6 +401,9 @@ func (req *coverageRequest) result(ctx context.Context, pool *pgxpool.Pool) (*Re
 				"distance_m": roundPtr(r.DistanceM)}
 			if req.method == "network" {
 				u["snap_m"] = roundPtr(r.SnapM)
+			}
+			if req.metric == "time" {
+				u["time_min"] = roundPtr(r.TimeMin)
 			}
 			if withPop {
 				u["population"] = derefInt(r.Population)
@@ -446,4 +465,23 @@ func roundPtr(f *float64) any {
 		return nil
 	}
 	return roundTo2(*f)
+}
+
+// speedList renders a speed table as "key value, ..." in key order ("none"
+// for the empty key).
+func speedList(m map[string]float64) string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var out []string
+	for _, k := range keys {
+		name := k
+		if name == "" {
+			name = "none"
+		}
+		out = append(out, fmt.Sprintf("%s %g", name, m[k]))
+	}
+	return strings.Join(out, ", ")
 }

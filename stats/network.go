@@ -12,6 +12,8 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/paulmach/orb"
 	"github.com/paulmach/orb/encoding/wkb"
+
+	"github.com/lastmile/lastmile/layer"
 )
 
 // querier is what the network search reads through: a pool or a
@@ -32,6 +34,9 @@ type graph struct {
 	off  []int32
 	adj  []int32
 	cost []float64
+	// length, when the costs are travel times, holds each arc's length in
+	// metres (nil otherwise).
+	length []float64
 	// edges is the number of edges loaded.
 	edges int
 }
@@ -44,7 +49,7 @@ const maxGraphVertices = 1 << 30
 // before asOf when given) from lastmile.route_edges into a CSR graph. The
 // columns are read in PostgreSQL's binary format and decoded directly: a
 // generic Scan per row costs more than the search.
-func loadGraph(ctx context.Context, pool querier, asOf *time.Time) (*graph, error) {
+func loadGraph(ctx context.Context, pool querier, asOf *time.Time, timed bool) (*graph, error) {
 	var maxID int64
 	if err := pool.QueryRow(ctx, `SELECT coalesce(max(id), 0) FROM lastmile.route_vertices`).Scan(&maxID); err != nil {
 		return nil, fmt.Errorf("routing graph vertices: %w", err)
@@ -53,17 +58,23 @@ func loadGraph(ctx context.Context, pool querier, asOf *time.Time) (*graph, erro
 		return nil, fmt.Errorf("routing graph: vertex id %d out of range", maxID)
 	}
 	n := int(maxID) + 1
-	rows, err := pool.Query(ctx, `SELECT e.source, e.target, e.cost FROM lastmile.route_edges e
-		WHERE e.status = 'completed' AND ($1::date IS NULL OR e.completed_on <= $1::date)`, asOf)
+	sql := `SELECT e.source, e.target, e.cost, e.cost FROM lastmile.route_edges e
+		WHERE e.status = 'completed' AND ($1::date IS NULL OR e.completed_on <= $1::date)`
+	if timed { // seconds at the road's speed
+		sql = `SELECT e.source, e.target, e.cost / (` + layer.RoadSpeedSQL("r") + ` / 3.6), e.cost
+		FROM lastmile.route_edges e JOIN lastmile.roads r ON r.id = e.road_id
+		WHERE e.status = 'completed' AND ($1::date IS NULL OR e.completed_on <= $1::date)`
+	}
+	rows, err := pool.Query(ctx, sql, asOf)
 	if err != nil {
 		return nil, fmt.Errorf("routing graph edges: %w", err)
 	}
 	defer rows.Close()
 	var src, dst []int32
-	var cost []float64
+	var cost, length []float64
 	for rows.Next() {
 		raw := rows.RawValues()
-		if len(raw) != 3 || len(raw[0]) != 8 || len(raw[1]) != 8 || len(raw[2]) != 8 {
+		if len(raw) != 4 || len(raw[0]) != 8 || len(raw[1]) != 8 || len(raw[2]) != 8 || len(raw[3]) != 8 {
 			return nil, fmt.Errorf("routing graph edges: unexpected row encoding")
 		}
 		s := int64(binary.BigEndian.Uint64(raw[0]))
@@ -74,17 +85,24 @@ func loadGraph(ctx context.Context, pool querier, asOf *time.Time) (*graph, erro
 		src = append(src, int32(s))
 		dst = append(dst, int32(d))
 		cost = append(cost, math.Float64frombits(binary.BigEndian.Uint64(raw[2])))
+		if timed {
+			length = append(length, math.Float64frombits(binary.BigEndian.Uint64(raw[3])))
+		}
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("routing graph edges: %w", err)
 	}
-	return newGraph(n, src, dst, cost), nil
+	g := newGraph(n, src, dst, cost, length)
+	return g, nil
 }
 
 // newGraph builds the CSR form of n vertices and undirected edges
 // src[i]–dst[i] of cost[i].
-func newGraph(n int, src, dst []int32, cost []float64) *graph {
+func newGraph(n int, src, dst []int32, cost, length []float64) *graph {
 	g := &graph{off: make([]int32, n+1), adj: make([]int32, 2*len(src)), cost: make([]float64, 2*len(src)), edges: len(src)}
+	if length != nil {
+		g.length = make([]float64, 2*len(src))
+	}
 	for i := range src {
 		g.off[src[i]+1]++
 		g.off[dst[i]+1]++
@@ -96,6 +114,9 @@ func newGraph(n int, src, dst []int32, cost []float64) *graph {
 	copy(fill, g.off[:n])
 	for i := range src {
 		s, d := src[i], dst[i]
+		if length != nil {
+			g.length[fill[s]], g.length[fill[d]] = length[i], length[i]
+		}
 		g.adj[fill[s]], g.cost[fill[s]] = d, cost[i]
 		fill[s]++
 		g.adj[fill[d]], g.cost[fill[d]] = s, cost[i]
@@ -112,7 +133,18 @@ func (g *graph) vertices() int { return len(g.off) - 1 }
 // vertex's distance to the nearest start: +Inf when no path exists. The
 // search is never cut off, so every distance is the true shortest one.
 func (g *graph) distances(ctx context.Context, starts []int64) ([]float64, error) {
+	dist, _, err := g.search(ctx, starts)
+	return dist, err
+}
+
+// search is distances that also returns, when the costs are travel times,
+// the length in metres of each vertex's fastest path (nil otherwise).
+func (g *graph) search(ctx context.Context, starts []int64) ([]float64, []float64, error) {
 	n := g.vertices()
+	var length []float64
+	if g.length != nil {
+		length = make([]float64, n)
+	}
 	dist := make([]float64, n)
 	for i := range dist {
 		dist[i] = math.Inf(1)
@@ -126,7 +158,7 @@ func (g *graph) distances(ctx context.Context, starts []int64) ([]float64, error
 	}
 	for pops := 0; len(h.d) > 0; pops++ {
 		if pops&(1<<16-1) == 0 && ctx.Err() != nil {
-			return nil, ctx.Err()
+			return nil, nil, ctx.Err()
 		}
 		d, v := h.pop()
 		if d > dist[v] {
@@ -136,11 +168,14 @@ func (g *graph) distances(ctx context.Context, starts []int64) ([]float64, error
 			w := g.adj[i]
 			if nd := d + g.cost[i]; nd < dist[w] {
 				dist[w] = nd
+				if length != nil {
+					length[w] = length[v] + g.length[i]
+				}
 				h.push(nd, w)
 			}
 		}
 	}
-	return dist, nil
+	return dist, length, nil
 }
 
 // distHeap is a binary min-heap of (distance, vertex), in two slices so
@@ -231,7 +266,8 @@ func (req *coverageRequest) runNetwork(ctx context.Context, pool *pgxpool.Pool) 
 		return nil, err
 	}
 	defer tx.Rollback(ctx) //nolint:errcheck // read-only
-	g, err := loadGraph(ctx, tx, req.asOf)
+	timed := req.metric == "time"
+	g, err := loadGraph(ctx, tx, req.asOf, timed)
 	if err != nil {
 		return nil, err
 	}
@@ -239,7 +275,7 @@ func (req *coverageRequest) runNetwork(ctx context.Context, pool *pgxpool.Pool) 
 	if err != nil {
 		return nil, err
 	}
-	dist, err := g.distances(ctx, starts)
+	dist, length, err := g.search(ctx, starts)
 	if err != nil {
 		return nil, err
 	}
@@ -248,14 +284,24 @@ func (req *coverageRequest) runNetwork(ctx context.Context, pool *pgxpool.Pool) 
 		return nil, err
 	}
 	for i := range out {
-		if best := snaps[i]; best.ok {
-			snap := best.dist
-			out[i].SnapM = &snap
+		best := snaps[i]
+		if !best.ok {
+			continue
+		}
+		snap := best.dist
+		out[i].SnapM = &snap
+		if !timed {
 			m := networkDistance(dist, best.source, best.target, best.cost, best.dist, best.along, best.qual)
 			if !math.IsInf(m, 1) {
 				out[i].DistanceM = &m
 				out[i].Covered = m <= req.within
 			}
+			continue
+		}
+		if sec, m := networkTime(dist, length, best); !math.IsInf(sec, 1) {
+			minutes := sec / 60
+			out[i].TimeMin, out[i].DistanceM = &minutes, &m
+			out[i].Covered = minutes <= req.withinMin
 		}
 	}
 	return out, nil
@@ -271,6 +317,7 @@ func (req *coverageRequest) snapTargets(ctx context.Context, q querier) ([]targe
 		asOf = req.args.arg(*req.asOf) + "::date"
 	}
 	parts["traversable"] = fmt.Sprintf("e.status = 'completed' AND (%s IS NULL OR e.completed_on <= %s)", asOf, asOf)
+	parts["speed"] = layer.RoadSpeedSQL("r")
 	rows, err := q.Query(ctx, renderSQL("network_snap.sql", parts), req.args...)
 	if err != nil {
 		return nil, nil, err
@@ -281,11 +328,11 @@ func (req *coverageRequest) snapTargets(ctx context.Context, q querier) ([]targe
 	for rows.Next() {
 		var t targetRow
 		var edge, source, target *int64
-		var cost *float64
+		var cost, speed *float64
 		var qual bool
 		var wkbLine []byte
 		if err := rows.Scan(&t.ID, &t.Name, &t.Code, &t.Population, &t.PoorHouseholds, &t.Lon, &t.Lat,
-			&edge, &source, &target, &cost, &qual, &wkbLine); err != nil {
+			&edge, &source, &target, &cost, &qual, &wkbLine, &speed); err != nil {
 			return nil, nil, err
 		}
 		if len(out) == 0 || out[len(out)-1].ID != t.ID {
@@ -309,7 +356,7 @@ func (req *coverageRequest) snapTargets(ctx context.Context, q querier) ([]targe
 		}
 		sn := snapToLine(pts, t.Lon, t.Lat)
 		if best := &snaps[len(snaps)-1]; !best.ok || sn.dist < best.dist {
-			*best = networkSnap{ok: true, dist: sn.dist, along: sn.along, source: *source, target: *target, cost: *cost, qual: qual}
+			*best = networkSnap{ok: true, dist: sn.dist, along: sn.along, source: *source, target: *target, cost: *cost, qual: qual, speedKmh: *speed}
 		}
 	}
 	return out, snaps, rows.Err()
@@ -319,6 +366,7 @@ func (req *coverageRequest) snapTargets(ctx context.Context, q querier) ([]targe
 type networkSnap struct {
 	ok                bool
 	dist, along, cost float64
+	speedKmh          float64 // of the edge's road
 	source, target    int64
 	qual              bool
 }
@@ -340,4 +388,30 @@ func networkDistance(dist []float64, source, target int64, cost, snap, along flo
 	}
 	along = math.Max(0, math.Min(along, cost))
 	return snap + math.Min(along+at(source), cost-along+at(target))
+}
+
+// networkTime is the travel time in seconds of a snapped target (the snap
+// walked, then along its edge at the road's speed to the end with the
+// faster way on, dist and length holding each vertex's time and path
+// length), and the length of that path in metres; +Inf when no path.
+func networkTime(dist, length []float64, sn networkSnap) (float64, float64) {
+	walk := sn.dist / (layer.WalkingSpeedKmh / 3.6)
+	if sn.qual {
+		return walk, sn.dist
+	}
+	at := func(v int64) (float64, float64) {
+		if v < 0 || v >= int64(len(dist)) {
+			return math.Inf(1), 0
+		}
+		return dist[v], length[v]
+	}
+	v := sn.speedKmh / 3.6
+	along := math.Max(0, math.Min(sn.along, sn.cost))
+	ts, ls := at(sn.source)
+	tt, lt := at(sn.target)
+	viaSource, viaTarget := along/v+ts, (sn.cost-along)/v+tt
+	if viaSource <= viaTarget {
+		return walk + viaSource, sn.dist + along + ls
+	}
+	return walk + viaTarget, sn.dist + sn.cost - along + lt
 }

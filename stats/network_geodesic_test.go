@@ -5,9 +5,12 @@ import (
 	"fmt"
 	"math"
 	"math/rand"
+	"net/url"
+	"strings"
 	"testing"
 
 	"github.com/lastmile/lastmile/demo"
+	"github.com/lastmile/lastmile/layer"
 	"github.com/lastmile/lastmile/postgis/pgtest"
 )
 
@@ -112,5 +115,41 @@ func TestNetworkDemoReference(t *testing.T) {
 			}
 			t.Logf("as_of %q within %d m: %d of %d", asOf, within, n, len(ref))
 		}
+	}
+}
+
+// TestNetworkTime: travel time with the catalog's speeds. From V the
+// shortest way to the class-2 road is 1 km of class-4 earth road
+// (20 km/h × 0.5 = 10 km/h: 6 min); the fastest is 2.1 km of class-3
+// asphalt (30 km/h: 4.2 min), which metric=time takes.
+func TestNetworkTime(t *testing.T) {
+	pool := pgtest.New(t)
+	addRoad(t, pool, road{ext: "Q", surface: "asphalt", grade: "class2", pts: [][2]float64{{110, 30}, {110, 30.01}}})
+	addRoad(t, pool, road{ext: "S", surface: "earth", grade: "class4", pts: [][2]float64{{110, 30.01}, {110.0104, 30.01}}})
+	addRoad(t, pool, road{ext: "F", surface: "asphalt", grade: "class3", pts: [][2]float64{{110, 30}, {110.0104, 30}, {110.0104, 30.01}}})
+	addVillage(t, pool, village{name: "V", code: "130101001001", pop: 10, lon: 110.0104, lat: 30.0103})
+	var snap, lenF, lenS float64
+	if err := pool.QueryRow(context.Background(), `SELECT ST_Distance(ST_MakePoint(110.0104, 30.0103)::geography, ST_MakePoint(110.0104, 30.01)::geography),
+		(SELECT ST_Length(geom::geography) FROM lastmile.roads WHERE ext_id = 'F'), (SELECT ST_Length(geom::geography) FROM lastmile.roads WHERE ext_id = 'S')`).Scan(&snap, &lenF, &lenS); err != nil {
+		t.Fatal(err)
+	}
+	wantMin := (snap/(5/3.6) + lenF/(30/3.6)) / 60
+	res := run(t, pool, Coverage, "source_filter=tech_grade:class2&method=network&metric=time&within_min=1&list=uncovered")
+	if len(res.Uncovered) != 1 {
+		t.Fatalf("uncovered %v", res.Uncovered)
+	}
+	u := res.Uncovered[0]
+	if math.Abs(num(u["time_min"])-wantMin) > 0.01 || math.Abs(num(u["distance_m"])-(snap+lenF)) > 0.02 {
+		t.Errorf("time %v min over %v m, want %.2f min over %.2f m (the class-3 road)", u["time_min"], u["distance_m"], wantMin, snap+lenF)
+	}
+	if d := run(t, pool, Coverage, "source_filter=tech_grade:class2&method=network&within_m=0&list=uncovered"); math.Abs(num(d.Uncovered[0]["distance_m"])-(snap+lenS)) > 0.02 {
+		t.Errorf("shortest distance %v, want %.2f (the class-4 road)", d.Uncovered[0]["distance_m"], snap+lenS)
+	}
+	if c := run(t, pool, Coverage, fmt.Sprintf("source_filter=tech_grade:class2&method=network&metric=time&within_min=%f", wantMin+0.01)); c.Total["covered"] != int64(1) {
+		t.Errorf("within %.2f min: %v", wantMin+0.01, c.Total)
+	}
+	v, _ := url.ParseQuery("metric=time")
+	if _, _, err := Coverage(context.Background(), pool, layer.Default(), v); err == nil || !strings.Contains(err.Error(), "method=network") {
+		t.Errorf("metric=time with the straight method: %v", err)
 	}
 }

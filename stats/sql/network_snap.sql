@@ -7,12 +7,14 @@
 -- distance (whose nearest point is found on the sphere), found through the
 -- geometry index (the geography index's KNN costs 1.2 ms a target here);
 -- Go finds the exact geodesic-nearest point on each (snapToLine). qual
--- tells whether the edge belongs to a qualifying road ({{source_filter}}).
+-- tells whether the edge belongs to a qualifying road ({{source_filter}}),
+-- speed_kmh is its road's speed for metric=time (layer.RoadSpeedSQL).
 SELECT t.id, t.name, {{code}} AS code, {{population}} AS population, {{poor}} AS poor_households,
        ST_X(p.pt) AS lon, ST_Y(p.pt) AS lat,
        c.id, c.source, c.target, c.cost,
        EXISTS (SELECT 1 FROM {{source}} s WHERE s.id = c.road_id AND {{source_filter}}) AS qual,
-       ST_AsBinary(c.geom)
+       ST_AsBinary(c.geom),
+       (SELECT {{speed}} FROM lastmile.roads r WHERE r.id = c.road_id) AS speed_kmh
 FROM {{target}} t
 CROSS JOIN LATERAL (SELECT ST_PointOnSurface(t.geom) AS pt) p
 -- the geodesic distance to the edge nearest in degrees bounds the search
