@@ -38,6 +38,7 @@ func groupCode(code, level string) string {
 // coverageRequest is a parsed coverage question.
 type coverageRequest struct {
 	target, source *layer.Layer
+	roads          *layer.Layer // the network (method=network)
 	within         float64
 	method         string // straight | network
 	metric         string // distance | time (network only)
@@ -72,6 +73,7 @@ func parseCoverage(c *layer.Catalog, v url.Values, defaults map[string]string) (
 		return slices.Contains(l.GeomKinds, layer.Point) || slices.Contains(l.GeomKinds, layer.Polygon)
 	}, "must be a layer of points or areas")
 	req.source = q.layer(c, "source", def("source", "roads"), nil, "")
+	req.roads, _ = c.Layer("roads")
 	within := 1000.0
 	if d, ok := defaults["within_m"]; ok {
 		within, _ = strconv.ParseFloat(d, 64)
@@ -97,8 +99,8 @@ func parseCoverage(c *layer.Catalog, v url.Values, defaults map[string]string) (
 		f, problems := parseFilter("source_filter", req.sourceSpec, req.source, "s", &req.args)
 		q.problems = append(q.problems, problems...)
 		req.sourceFilter = f
-		if req.method == "network" && req.source.Name != "roads" {
-			q.problem("method", "network", "the network method needs source=roads")
+		if req.method == "network" && req.source.Name != "roads" && !slices.Equal(req.source.GeomKinds, []string{layer.Point}) {
+			q.problem("method", "network", "the network method needs source=roads or a layer of points (facilities, villages …)")
 		}
 	}
 	if req.target != nil {
@@ -155,7 +157,14 @@ func (req *coverageRequest) definition() string {
 		conds = append(conds, "completed on or before "+req.asOf.Format(time.DateOnly))
 	}
 	fmt.Fprintf(&b, " (%s)", strings.Join(conds, "; "))
-	if req.metric == "time" {
+	if req.placeSources() {
+		measure := fmt.Sprintf("%g m (geodesic lengths)", req.within)
+		if req.metric == "time" {
+			measure = fmt.Sprintf("%g minutes (walking the snap legs at %g km/h, each road at the speed of its technical grade, %s km/h, JTG B01-2014 design speeds for hilly terrain, times its surface factor, %s)",
+				req.withinMin, layer.WalkingSpeedKmh, speedList(layer.RoadSpeedsKmh), speedList(layer.SurfaceSpeedFactors))
+		}
+		fmt.Fprintf(&b, " is reached within %s along the road network: the target and every source are snapped to the geodesic-nearest point of their nearest completed road, and the least way between them over completed roads is taken (roads noded at every shared vertex; no search cut-off; the nearest source is listed).", measure)
+	} else if req.metric == "time" {
 		fmt.Fprintf(&b, " is within %g minutes by road: the target is snapped to the geodesic-nearest point of its nearest completed road, walked at %g km/h, then the fastest path over completed roads to a qualifying road is added, each road at the speed of its technical grade (%s km/h; JTG B01-2014 design speeds, hilly terrain) times its surface factor (%s) (roads noded at every shared vertex; no search cut-off; distance_m is the length of that fastest path).",
 			req.withinMin, layer.WalkingSpeedKmh, speedList(layer.RoadSpeedsKmh), speedList(layer.SurfaceSpeedFactors))
 	} else if req.method == "network" {
@@ -184,6 +193,9 @@ type targetRow struct {
 	DistanceM      *float64
 	SnapM          *float64
 	TimeMin        *float64 // metric=time
+	// the nearest source (network method with a layer of points as sources)
+	SourceID   *int64
+	SourceName *string
 }
 
 // hasField reports whether l has the field.
@@ -392,6 +404,9 @@ func (req *coverageRequest) result(ctx context.Context, pool *pgxpool.Pool) (*Re
 		if req.metric == "time" {
 			res.UncoveredColumns = append(res.UncoveredColumns, "time_min")
 		}
+		if req.placeSources() {
+			res.UncoveredColumns = append(res.UncoveredColumns, "nearest_id", "nearest_name")
+		}
 		if withPop {
 			res.UncoveredColumns = append(res.UncoveredColumns, "population", "poor_households")
 		}
@@ -404,6 +419,9 @@ func (req *coverageRequest) result(ctx context.Context, pool *pgxpool.Pool) (*Re
 			}
 			if req.metric == "time" {
 				u["time_min"] = roundPtr(r.TimeMin)
+			}
+			if req.placeSources() {
+				u["nearest_id"], u["nearest_name"] = derefInt(r.SourceID), derefStr(r.SourceName)
 			}
 			if withPop {
 				u["population"] = derefInt(r.Population)

@@ -13,6 +13,7 @@ import (
 	"github.com/paulmach/orb"
 	"github.com/paulmach/orb/encoding/wkb"
 
+	"github.com/lastmile/lastmile"
 	"github.com/lastmile/lastmile/layer"
 )
 
@@ -128,37 +129,55 @@ func newGraph(n int, src, dst []int32, cost, length []float64) *graph {
 // vertices returns the number of vertex slots.
 func (g *graph) vertices() int { return len(g.off) - 1 }
 
-// distances runs one multi-source Dijkstra search (binary heap, lazy
-// deletion) from every vertex in starts at distance 0 and returns each
-// vertex's distance to the nearest start: +Inf when no path exists. The
-// search is never cut off, so every distance is the true shortest one.
-func (g *graph) distances(ctx context.Context, starts []int64) ([]float64, error) {
-	dist, _, err := g.search(ctx, starts)
-	return dist, err
+// seed is a search start: vertex v at cost d (and path length l) from
+// source number origin (-1 when the sources are roads).
+type seed struct {
+	v      int64
+	d, l   float64
+	origin int32
 }
 
-// search is distances that also returns, when the costs are travel times,
-// the length in metres of each vertex's fastest path (nil otherwise).
-func (g *graph) search(ctx context.Context, starts []int64) ([]float64, []float64, error) {
-	n := g.vertices()
-	var length []float64
-	if g.length != nil {
-		length = make([]float64, n)
+// distances runs one multi-source Dijkstra search from every vertex in
+// starts at cost 0 and returns each vertex's cost to the nearest start:
+// +Inf when no path exists.
+func (g *graph) distances(ctx context.Context, starts []int64) ([]float64, error) {
+	seeds := make([]seed, len(starts))
+	for i, v := range starts {
+		seeds[i] = seed{v: v, origin: -1}
 	}
-	dist := make([]float64, n)
+	r, err := g.search(ctx, seeds)
+	return r.cost, err
+}
+
+// searchResult holds, per vertex, the cost of its cheapest path to a
+// seed, that path's length in metres (the cost itself unless the costs
+// are travel times) and the seed's origin.
+type searchResult struct {
+	cost, length []float64
+	origin       []int32
+}
+
+// search runs one multi-source Dijkstra search (binary heap, lazy
+// deletion) from the seeds. The search is never cut off, so every cost is
+// the true least one.
+func (g *graph) search(ctx context.Context, seeds []seed) (searchResult, error) {
+	n := g.vertices()
+	r := searchResult{cost: make([]float64, n), length: make([]float64, n), origin: make([]int32, n)}
+	dist := r.cost
 	for i := range dist {
 		dist[i] = math.Inf(1)
+		r.origin[i] = -1
 	}
 	h := &distHeap{}
-	for _, s := range starts {
-		if s >= 0 && s < int64(n) && dist[s] != 0 {
-			dist[s] = 0
-			h.push(0, int32(s))
+	for _, s := range seeds {
+		if s.v >= 0 && s.v < int64(n) && s.d < dist[s.v] {
+			dist[s.v], r.length[s.v], r.origin[s.v] = s.d, s.l, s.origin
+			h.push(s.d, int32(s.v))
 		}
 	}
 	for pops := 0; len(h.d) > 0; pops++ {
 		if pops&(1<<16-1) == 0 && ctx.Err() != nil {
-			return nil, nil, ctx.Err()
+			return r, ctx.Err()
 		}
 		d, v := h.pop()
 		if d > dist[v] {
@@ -168,14 +187,17 @@ func (g *graph) search(ctx context.Context, starts []int64) ([]float64, []float6
 			w := g.adj[i]
 			if nd := d + g.cost[i]; nd < dist[w] {
 				dist[w] = nd
-				if length != nil {
-					length[w] = length[v] + g.length[i]
+				if g.length != nil {
+					r.length[w] = r.length[v] + g.length[i]
+				} else {
+					r.length[w] = nd
 				}
+				r.origin[w] = r.origin[v]
 				h.push(nd, w)
 			}
 		}
 	}
-	return dist, length, nil
+	return r, nil
 }
 
 // distHeap is a binary min-heap of (distance, vertex), in two slices so
@@ -271,11 +293,23 @@ func (req *coverageRequest) runNetwork(ctx context.Context, pool *pgxpool.Pool) 
 	if err != nil {
 		return nil, err
 	}
-	starts, err := req.starts(ctx, tx)
-	if err != nil {
-		return nil, err
+	var seeds []seed
+	var places []targetRow
+	onEdge := map[int64][]placeOnEdge{}
+	if req.placeSources() {
+		if places, seeds, err = req.placeSeeds(ctx, tx, timed, onEdge); err != nil {
+			return nil, err
+		}
+	} else {
+		starts, err := req.starts(ctx, tx)
+		if err != nil {
+			return nil, err
+		}
+		for _, v := range starts {
+			seeds = append(seeds, seed{v: v, origin: -1})
+		}
 	}
-	dist, length, err := g.search(ctx, starts)
+	found, err := g.search(ctx, seeds)
 	if err != nil {
 		return nil, err
 	}
@@ -284,24 +318,26 @@ func (req *coverageRequest) runNetwork(ctx context.Context, pool *pgxpool.Pool) 
 		return nil, err
 	}
 	for i := range out {
-		best := snaps[i]
-		if !best.ok {
+		sn := snaps[i]
+		if !sn.ok {
 			continue
 		}
-		snap := best.dist
+		snap := sn.dist
 		out[i].SnapM = &snap
-		if !timed {
-			m := networkDistance(dist, best.source, best.target, best.cost, best.dist, best.along, best.qual)
-			if !math.IsInf(m, 1) {
-				out[i].DistanceM = &m
-				out[i].Covered = m <= req.within
-			}
+		c, m, origin := reach(found, sn, onEdge[sn.edge], timed)
+		if math.IsInf(c, 1) {
 			continue
 		}
-		if sec, m := networkTime(dist, length, best); !math.IsInf(sec, 1) {
-			minutes := sec / 60
-			out[i].TimeMin, out[i].DistanceM = &minutes, &m
+		out[i].DistanceM = &m
+		if timed {
+			minutes := c / 60
+			out[i].TimeMin = &minutes
 			out[i].Covered = minutes <= req.withinMin
+		} else {
+			out[i].Covered = m <= req.within
+		}
+		if origin >= 0 {
+			out[i].SourceID, out[i].SourceName = &places[origin].ID, places[origin].Name
 		}
 	}
 	return out, nil
@@ -318,6 +354,12 @@ func (req *coverageRequest) snapTargets(ctx context.Context, q querier) ([]targe
 	}
 	parts["traversable"] = fmt.Sprintf("e.status = 'completed' AND (%s IS NULL OR e.completed_on <= %s)", asOf, asOf)
 	parts["speed"] = layer.RoadSpeedSQL("r")
+	if req.placeSources() {
+		// targets are snapped onto roads, none of which qualifies: the
+		// sources are places (the filter stays, false-guarded, for its
+		// parameters)
+		parts["source_filter"] = "(false AND " + parts["source_filter"] + ")"
+	}
 	rows, err := q.Query(ctx, renderSQL("network_snap.sql", parts), req.args...)
 	if err != nil {
 		return nil, nil, err
@@ -356,7 +398,7 @@ func (req *coverageRequest) snapTargets(ctx context.Context, q querier) ([]targe
 		}
 		sn := snapToLine(pts, t.Lon, t.Lat)
 		if best := &snaps[len(snaps)-1]; !best.ok || sn.dist < best.dist {
-			*best = networkSnap{ok: true, dist: sn.dist, along: sn.along, source: *source, target: *target, cost: *cost, qual: qual, speedKmh: *speed}
+			*best = networkSnap{ok: true, dist: sn.dist, along: sn.along, source: *source, target: *target, cost: *cost, qual: qual, speedKmh: *speed, edge: *edge}
 		}
 	}
 	return out, snaps, rows.Err()
@@ -367,51 +409,102 @@ type networkSnap struct {
 	ok                bool
 	dist, along, cost float64
 	speedKmh          float64 // of the edge's road
+	edge              int64
 	source, target    int64
 	qual              bool
 }
 
-// networkDistance is the network distance of a target snapped at snap
-// metres onto an edge source–target of length cost, along metres from its
-// source: the snap distance alone on a qualifying edge, else the snap plus
-// the shorter way along the edge to one of its ends and on from there;
-// +Inf when no path exists.
-func networkDistance(dist []float64, source, target int64, cost, snap, along float64, qual bool) float64 {
-	if qual {
-		return snap
-	}
-	at := func(v int64) float64 {
-		if v < 0 || v >= int64(len(dist)) {
-			return math.Inf(1)
-		}
-		return dist[v]
-	}
-	along = math.Max(0, math.Min(along, cost))
-	return snap + math.Min(along+at(source), cost-along+at(target))
+// placeOnEdge is a source place snapped onto an edge: its position along
+// the edge and the cost (and metres) of its snap leg.
+type placeOnEdge struct {
+	along, cost, snap float64
+	origin            int32
 }
 
-// networkTime is the travel time in seconds of a snapped target (the snap
-// walked, then along its edge at the road's speed to the end with the
-// faster way on, dist and length holding each vertex's time and path
-// length), and the length of that path in metres; +Inf when no path.
-func networkTime(dist, length []float64, sn networkSnap) (float64, float64) {
-	walk := sn.dist / (layer.WalkingSpeedKmh / 3.6)
+// legCost is the cost of m metres on foot (the snap leg) or, with speed
+// > 0, along a road at speed km/h: seconds when timed, else metres.
+func legCost(m, speedKmh float64, timed bool) float64 {
+	switch {
+	case !timed:
+		return m
+	case speedKmh > 0:
+		return m / (speedKmh / 3.6)
+	}
+	return m / (layer.WalkingSpeedKmh / 3.6)
+}
+
+// reach is the least cost (metres, or seconds when timed) from a target
+// snapped as sn to a source, the length in metres of that way and the
+// source's origin: the snap leg alone onto a qualifying road; else the
+// snap leg, along the edge to one of its ends and on (found), or along the
+// edge to a source place snapped onto the same edge (on). +Inf when none.
+func reach(found searchResult, sn networkSnap, on []placeOnEdge, timed bool) (float64, float64, int32) {
+	walk := legCost(sn.dist, 0, timed)
 	if sn.qual {
-		return walk, sn.dist
+		return walk, sn.dist, -1
 	}
-	at := func(v int64) (float64, float64) {
-		if v < 0 || v >= int64(len(dist)) {
-			return math.Inf(1), 0
-		}
-		return dist[v], length[v]
-	}
-	v := sn.speedKmh / 3.6
 	along := math.Max(0, math.Min(sn.along, sn.cost))
-	ts, ls := at(sn.source)
-	tt, lt := at(sn.target)
-	viaSource, viaTarget := along/v+ts, (sn.cost-along)/v+tt
-	if viaSource <= viaTarget {
-		return walk + viaSource, sn.dist + along + ls
+	best, metres, origin := math.Inf(1), 0.0, int32(-1)
+	try := func(v int64, legM float64) {
+		if v < 0 || v >= int64(len(found.cost)) || math.IsInf(found.cost[v], 1) {
+			return
+		}
+		if c := walk + legCost(legM, sn.speedKmh, timed) + found.cost[v]; c < best {
+			best, metres, origin = c, sn.dist+legM+found.length[v], found.origin[v]
+		}
 	}
-	return walk + viaTarget, sn.dist + sn.cost - along + lt
+	try(sn.source, along)
+	try(sn.target, sn.cost-along)
+	for _, p := range on {
+		legM := math.Abs(along - p.along)
+		if c := walk + legCost(legM, sn.speedKmh, timed) + p.cost; c < best {
+			best, metres, origin = c, sn.dist+legM+p.snap, p.origin
+		}
+	}
+	return best, metres, origin
+}
+
+// placeSources reports whether the sources are places (a layer of points,
+// e.g. clinics) reached along the road network rather than roads.
+func (req *coverageRequest) placeSources() bool {
+	return req.method == "network" && req.source != nil && req.source.Name != "roads"
+}
+
+// placeSeeds snaps the source places (source_filter; completed, by as_of)
+// onto the network like targets and returns them with the search seeds:
+// each place seeds both ends of its edge at the cost of its snap leg and
+// the way along the edge. onEdge receives the places by edge id, for
+// targets snapped onto the same edge.
+func (req *coverageRequest) placeSeeds(ctx context.Context, q querier, timed bool, onEdge map[int64][]placeOnEdge) ([]targetRow, []seed, error) {
+	fr := &coverageRequest{target: req.source, source: req.source, roads: req.roads, method: "network", metric: req.metric, asOf: req.asOf}
+	f, problems := parseFilter("source_filter", req.sourceSpec, req.source, "t", &fr.args)
+	if len(problems) > 0 {
+		return nil, nil, lastmile.Invalid("bad source_filter", problems...)
+	}
+	if !f.HasStatus || req.asOf != nil {
+		f.SQL = append(f.SQL, "t.status = 'completed'")
+	}
+	if req.asOf != nil {
+		f.SQL = append(f.SQL, "t.completed_on <= "+fr.args.arg(*req.asOf)+"::date")
+	}
+	fr.targetFilter = f
+	fr.sourceFilter = rowFilter{SQL: []string{"false"}}
+	places, snaps, err := fr.snapTargets(ctx, q)
+	if err != nil {
+		return nil, nil, fmt.Errorf("snapping the sources: %w", err)
+	}
+	var seeds []seed
+	for i, sn := range snaps {
+		if !sn.ok {
+			continue
+		}
+		along := math.Max(0, math.Min(sn.along, sn.cost))
+		walk := legCost(sn.dist, 0, timed)
+		o := int32(i)
+		seeds = append(seeds,
+			seed{v: sn.source, d: walk + legCost(along, sn.speedKmh, timed), l: sn.dist + along, origin: o},
+			seed{v: sn.target, d: walk + legCost(sn.cost-along, sn.speedKmh, timed), l: sn.dist + sn.cost - along, origin: o})
+		onEdge[sn.edge] = append(onEdge[sn.edge], placeOnEdge{along: along, cost: walk, snap: sn.dist, origin: o})
+	}
+	return places, seeds, nil
 }

@@ -98,6 +98,17 @@ func TestNetworkDemoReference(t *testing.T) {
 			line += fmt.Sprintf(" %d: %v;", id, got[id])
 		}
 		t.Logf("as_of %q: network distances%s", asOf, line)
+		suffix := ""
+		if asOf != "" {
+			suffix = "&as_of=" + asOf
+		}
+		straight := run(t, pool, Coverage, "source_filter=graded&within_m=1000&group_by=none"+suffix)
+		network := run(t, pool, Coverage, "source_filter=graded&within_m=1000&method=network&group_by=none"+suffix)
+		timed := run(t, pool, Coverage, "source_filter=graded&within_min=10&method=network&metric=time&group_by=none"+suffix)
+		clinic := run(t, pool, Coverage, "source=facilities&source_filter=kind:clinic&within_m=5000&method=network&group_by=none"+suffix)
+		clinicTime := run(t, pool, Coverage, "source=facilities&source_filter=kind:clinic&within_min=20&method=network&metric=time&group_by=none"+suffix)
+		t.Logf("as_of %q: villages within 1 km of a graded highway: straight %v, network %v; within 10 min by road %v; within 5 km of a clinic by road %v, 20 min %v (of %v)",
+			asOf, straight.Total["covered"], network.Total["covered"], timed.Total["covered"], clinic.Total["covered"], clinicTime.Total["covered"], straight.Total["total"])
 		for _, within := range []int{1000, 1200, 1300, 1400, 1800, 2000} {
 			n := 0
 			for _, d := range ref {
@@ -152,4 +163,64 @@ func TestNetworkTime(t *testing.T) {
 	if _, _, err := Coverage(context.Background(), pool, layer.Default(), v); err == nil || !strings.Contains(err.Error(), "method=network") {
 		t.Errorf("metric=time with the straight method: %v", err)
 	}
+}
+
+// TestNetworkFacilities: villages by road from a clinic (source=facilities,
+// source_filter=kind:clinic). V3 shares the clinic's edge; V2 is reached
+// round a corner; V1 is 330 m from the clinic in a straight line but on a
+// road that joins nothing (unreachable); a school nearer to everything is
+// not a clinic; a clinic completed after as_of does not count.
+func TestNetworkFacilities(t *testing.T) {
+	pool := pgtest.New(t)
+	ctx := context.Background()
+	addRoad(t, pool, road{ext: "R", surface: "earth", grade: "class4", completedOn: "2009-01-01", pts: [][2]float64{{110, 30}, {110.02, 30}}})
+	addRoad(t, pool, road{ext: "R2", surface: "earth", grade: "class4", completedOn: "2009-01-01", pts: [][2]float64{{110.02, 30}, {110.02, 30.01}}})
+	addRoad(t, pool, road{ext: "X", surface: "earth", grade: "class4", completedOn: "2009-01-01", pts: [][2]float64{{110.005, 30.003}, {110.006, 30.003}}})
+	addVillage(t, pool, village{name: "V1", code: "130101001001", lon: 110.0055, lat: 30.0031})
+	addVillage(t, pool, village{name: "V2", code: "130101001002", lon: 110.0201, lat: 30.008})
+	addVillage(t, pool, village{name: "V3", code: "130101001003", lon: 110.015, lat: 30.0003})
+	mustExec(t, pool, `INSERT INTO lastmile.facilities (name, kind, status, completed_on, geom) VALUES
+		('C', 'clinic', 'completed', '2010-01-01', ST_SetSRID(ST_MakePoint(110.005, 30.0002), 4326)),
+		('S', 'school', 'completed', '2010-01-01', ST_SetSRID(ST_MakePoint(110.015, 30.0001), 4326)),
+		('Late', 'clinic', 'completed', '2020-01-01', ST_SetSRID(ST_MakePoint(110.0199, 30.008), 4326))`)
+	var snapC, snapV2, snapV3, cToV3, cToCorner, r2 float64
+	if err := pool.QueryRow(ctx, `SELECT
+		ST_Distance(ST_MakePoint(110.005, 30.0002)::geography, ST_MakePoint(110.005, 30)::geography),
+		ST_Distance(ST_MakePoint(110.0201, 30.008)::geography, ST_MakePoint(110.02, 30.008)::geography),
+		ST_Distance(ST_MakePoint(110.015, 30.0003)::geography, ST_MakePoint(110.015, 30)::geography),
+		ST_Distance(ST_MakePoint(110.005, 30)::geography, ST_MakePoint(110.015, 30)::geography),
+		ST_Distance(ST_MakePoint(110.005, 30)::geography, ST_MakePoint(110.02, 30)::geography),
+		ST_Distance(ST_MakePoint(110.02, 30)::geography, ST_MakePoint(110.02, 30.008)::geography)`).Scan(&snapC, &snapV2, &snapV3, &cToV3, &cToCorner, &r2); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]float64{"V2": snapV2 + r2 + cToCorner + snapC, "V3": snapV3 + cToV3 + snapC}
+	res := run(t, pool, Coverage, "source=facilities&source_filter=kind:clinic&method=network&within_m=0&list=uncovered&as_of=2015-12-31")
+	got := map[string]Row{}
+	for _, u := range res.Uncovered {
+		got[u["name"].(string)] = u
+	}
+	for name, w := range want {
+		// the expected figures measure along the parallel 30° N and snap
+		// to it; the edge is the geodesic between R's ends, which bulges
+		// north by up to 4.5 cm: within 10 cm
+		if u := got[name]; u == nil || math.Abs(num(u["distance_m"])-w) > 0.1 || u["nearest_name"] != "C" {
+			t.Errorf("%s: %v, want %.2f m from clinic C", name, u, w)
+		}
+	}
+	if u := got["V1"]; u == nil || u["distance_m"] != nil || u["nearest_name"] != nil {
+		t.Errorf("V1 (on an isolated road): %v, want unreachable", u)
+	}
+	// now the late clinic, at V2's door, counts
+	now := run(t, pool, Coverage, "source=facilities&source_filter=kind:clinic&method=network&within_m=100&list=uncovered")
+	if now.Total["covered"] != int64(1) {
+		t.Errorf("within 100 m of a clinic now: %v", now.Uncovered)
+	}
+	// by time: V3 walks to the road (5 km/h), rides 1 km of class-4 earth
+	// (10 km/h), walks to the clinic
+	tm := run(t, pool, Coverage, "source=facilities&source_filter=kind:clinic&method=network&metric=time&within_min=0&list=uncovered&target_filter=name:V3")
+	wantMin := ((snapV3+snapC)/(5/3.6) + cToV3/(10/3.6)) / 60
+	if len(tm.Uncovered) != 1 || math.Abs(num(tm.Uncovered[0]["time_min"])-wantMin) > 0.01 {
+		t.Errorf("V3 by time: %v, want %.2f min", tm.Uncovered, wantMin)
+	}
+	t.Logf("villages within 5 km of a clinic by road: %v; V2 %.2f m, V3 %.2f m, %.2f min", run(t, pool, Coverage, "source=facilities&source_filter=kind:clinic&method=network&within_m=5000&group_by=none").Total["covered"], want["V2"], want["V3"], wantMin)
 }
