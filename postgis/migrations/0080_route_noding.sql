@@ -190,6 +190,10 @@ BEGIN
         SELECT DISTINCT kx / 1e7, ky / 1e7 FROM route_nodes
         ON CONFLICT (x, y) DO NOTHING;
     GET DIAGNOSTICS added_vertices = ROW_COUNT;
+    IF whole THEN
+        ANALYZE lastmile.route_vertices; -- truncated above: else joined by scans
+    END IF;
+    ANALYZE route_parts;
     -- seg numbers the stretches of a part: a graph vertex ends stretch
     -- seg - 1 and starts stretch seg
     CREATE TEMP TABLE route_seq ON COMMIT DROP AS
