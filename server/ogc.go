@@ -61,18 +61,6 @@ type link struct {
 	Title string `json:"title,omitempty"`
 }
 
-// baseURL is the scheme and host the client used, for absolute links.
-func baseURL(r *http.Request) string {
-	scheme := "http"
-	if r.TLS != nil {
-		scheme = "https"
-	}
-	if p := r.Header.Get("X-Forwarded-Proto"); p == "http" || p == "https" {
-		scheme = p
-	}
-	return scheme + "://" + r.Host
-}
-
 // canRead checks the read scope when the server is private.
 func (s *Server) canRead(ctx context.Context) error {
 	if !s.opts.Private {
@@ -102,7 +90,7 @@ func featureID(r *http.Request) (int64, error) {
 }
 
 func (s *Server) ogcLanding(w http.ResponseWriter, r *http.Request) error {
-	b := baseURL(r)
+	b := respond.BaseURL(r)
 	respond.JSON(w, http.StatusOK, map[string]any{
 		"title":       "lastmile",
 		"description": "Rural-infrastructure layers (roads, water, power, housing, relocation) as OGC API Features",
@@ -146,7 +134,7 @@ type extent struct {
 
 // describe returns a collection's JSON, with its extent from the database.
 func (s *Server) describe(ctx context.Context, r *http.Request, l *layer.Layer) (*collection, error) {
-	b := baseURL(r) + "/ogc/collections/" + l.Name
+	b := respond.BaseURL(r) + "/ogc/collections/" + l.Name
 	c := &collection{
 		ID: l.Name, Title: l.Title,
 		Description: fmt.Sprintf("%s (%s). Geometry: %v. Temporal extent: completed_on.", l.Title, l.TitleZH, l.GeomKinds),
@@ -189,7 +177,7 @@ func (s *Server) ogcCollections(w http.ResponseWriter, r *http.Request) error {
 	if err := s.canRead(r.Context()); err != nil {
 		return err
 	}
-	b := baseURL(r)
+	b := respond.BaseURL(r)
 	var cs []*collection
 	for _, l := range s.deps.Catalog.Layers() {
 		c, err := s.describe(r.Context(), r, l)

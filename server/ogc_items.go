@@ -89,7 +89,7 @@ func (s *Server) ogcItems(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 
-	self := baseURL(r) + r.URL.Path
+	self := respond.BaseURL(r) + r.URL.Path
 	selfHref := self
 	if r.URL.RawQuery != "" {
 		selfHref += "?" + r.URL.RawQuery
@@ -107,11 +107,12 @@ func (s *Server) ogcItems(w http.ResponseWriter, r *http.Request) error {
 	w.Header().Add("Vary", "Accept-Encoding")
 	var out io.Writer = w
 	var gz *gzip.Writer
-	if acceptsGzip(r) {
+	if respond.AcceptsGzip(r) {
 		// Pages are large and repetitive (GeoJSON compresses several-fold); the
 		// fastest level keeps the stream CPU-cheap.
 		w.Header().Set("Content-Encoding", "gzip")
-		gz, _ = gzip.NewWriterLevel(w, gzip.BestSpeed)
+		gz = respond.GzipWriter(w)
+		defer respond.PutGzipWriter(gz)
 		out = gz
 	}
 	w.WriteHeader(http.StatusOK)
@@ -141,17 +142,6 @@ func (s *Server) ogcItems(w http.ResponseWriter, r *http.Request) error {
 		gz.Close()
 	}
 	return nil
-}
-
-// acceptsGzip reports whether the client accepts a gzip-encoded response.
-func acceptsGzip(r *http.Request) bool {
-	for _, part := range strings.Split(r.Header.Get("Accept-Encoding"), ",") {
-		name, q, _ := strings.Cut(strings.TrimSpace(part), ";")
-		if strings.EqualFold(strings.TrimSpace(name), "gzip") && strings.ReplaceAll(strings.TrimSpace(q), " ", "") != "q=0" {
-			return true
-		}
-	}
-	return false
 }
 
 // pageURL is the items URL with the query's other parameters kept and
@@ -190,7 +180,7 @@ func (s *Server) ogcItem(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	w.Header().Set("ETag", etag(version))
-	if inm := r.Header.Get("If-None-Match"); inm != "" && strings.Contains(inm, etag(version)) {
+	if respond.MatchETag(r.Header.Get("If-None-Match"), true, etag(version)) {
 		w.WriteHeader(http.StatusNotModified)
 		return nil
 	}
@@ -217,15 +207,20 @@ func (s *Server) writeContext(r *http.Request) (context.Context, *layer.Layer, e
 }
 
 // ifMatch returns the version in the If-Match header: 428 when missing, 400
-// when it is not one of our ETags.
+// when it is not one of our ETags. Writes name the one version they change,
+// so "*" and lists are refused. A weak tag (W/"3") is taken as its version:
+// proxies that compress (nginx's gzip) weaken the ETags they pass on, and
+// the store compares the version itself.
 func ifMatch(r *http.Request) (int, error) {
 	raw := strings.TrimSpace(r.Header.Get("If-Match"))
 	if raw == "" {
 		return 0, lastmile.Errorf(lastmile.EPRECONDREQUIRED,
 			`this write needs an If-Match header with the feature's ETag (GET the feature, then send If-Match: "<version>")`)
 	}
-	v := strings.Trim(strings.TrimPrefix(raw, "W/"), `"`)
-	n, err := strconv.Atoi(v)
+	n, err := -1, error(nil)
+	if tags, _, ok := respond.ParseETags(raw); ok && len(tags) == 1 {
+		n, err = strconv.Atoi(strings.Trim(tags[0].Tag, `"`))
+	}
 	if err != nil || n < 1 {
 		return 0, lastmile.Invalid("the If-Match header is not valid",
 			lastmile.Problem{Field: "If-Match", Value: shorten(raw), Message: `must be the feature's ETag, e.g. "3" (a * or a list is not accepted: writes name the version they change)`})
@@ -276,7 +271,7 @@ func (s *Server) ogcCreate(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	w.Header().Set("Location", fmt.Sprintf("%s/ogc/collections/%s/items/%d", baseURL(r), l.Name, f.ID))
+	w.Header().Set("Location", fmt.Sprintf("%s/ogc/collections/%s/items/%d", respond.BaseURL(r), l.Name, f.ID))
 	return writeFeature(w, http.StatusCreated, f)
 }
 

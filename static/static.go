@@ -7,7 +7,6 @@ package static
 
 import (
 	"bytes"
-	"compress/gzip"
 	"crypto/sha256"
 	"embed"
 	"encoding/hex"
@@ -28,6 +27,7 @@ import (
 	"github.com/gorilla/mux"
 
 	"github.com/lastmile/lastmile/layer"
+	"github.com/lastmile/lastmile/server/respond"
 )
 
 //go:embed page
@@ -122,12 +122,8 @@ func newAsset(name string, b []byte, mod time.Time) *asset {
 		a.ctype = "application/octet-stream"
 	}
 	if len(b) > 1024 {
-		var buf bytes.Buffer
-		zw, _ := gzip.NewWriterLevel(&buf, gzip.BestSpeed)
-		zw.Write(b)
-		zw.Close()
-		if buf.Len() < len(b) {
-			a.gz = buf.Bytes()
+		if gz := respond.Gzip(b); len(gz) < len(b) {
+			a.gz = gz
 		}
 	}
 	return a
@@ -305,19 +301,29 @@ func exists(name string) bool {
 }
 
 // serve writes a with conditional-request handling and gzip when accepted.
+// The gzip form has an ETag of its own (a strong tag names one byte
+// sequence); If-None-Match matches either form.
 func serve(w http.ResponseWriter, r *http.Request, a *asset, cache string) {
 	h := w.Header()
 	h.Set("Content-Type", a.ctype)
-	h.Set("ETag", a.etag)
 	h.Set("Cache-Control", cache)
 	h.Add("Vary", "Accept-Encoding")
-	body := a.body
-	if a.gz != nil && strings.Contains(r.Header.Get("Accept-Encoding"), "gzip") {
+	body, etag := a.body, a.etag
+	if a.gz != nil && respond.AcceptsGzip(r) {
 		h.Set("Content-Encoding", "gzip")
-		body = a.gz
+		body, etag = a.gz, gzipETag(a.etag)
+	}
+	h.Set("ETag", etag)
+	if (r.Method == http.MethodGet || r.Method == http.MethodHead) &&
+		respond.MatchETag(r.Header.Get("If-None-Match"), true, a.etag, gzipETag(a.etag)) {
+		w.WriteHeader(http.StatusNotModified)
+		return
 	}
 	http.ServeContent(w, r, "", a.mod, bytes.NewReader(body))
 }
+
+// gzipETag is the ETag of an asset's gzip form.
+func gzipETag(etag string) string { return strings.TrimSuffix(etag, `"`) + `-gz"` }
 
 func notFound(w http.ResponseWriter, msg string) {
 	w.Header().Set("Content-Type", "application/json")

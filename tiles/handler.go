@@ -143,13 +143,14 @@ func (s *Service) serveTile(w http.ResponseWriter, r *http.Request) error {
 	} else {
 		h["X-Cache"] = xCacheMiss
 	}
-	gz := acceptsGzip(r.Header.Get("Accept-Encoding"))
+	gz := respond.AcceptsGzip(r)
 	etag := t.etag
 	if gz && !t.empty() {
 		etag = gzipETag(t.etag)
 	}
 	h["Etag"] = []string{etag}
-	if matchesETag(r.Header.Get("If-None-Match"), t.etag) {
+	// If-None-Match matches the tile in either encoding (weak comparison).
+	if respond.MatchETag(r.Header.Get("If-None-Match"), true, t.etag, gzipETag(t.etag)) {
 		w.WriteHeader(http.StatusNotModified)
 		return nil
 	}
@@ -175,45 +176,3 @@ func (s *Service) serveTile(w http.ResponseWriter, r *http.Request) error {
 
 // gzipETag is the ETag of the gzip-encoded representation.
 func gzipETag(etag string) string { return strings.TrimSuffix(etag, `"`) + `-gz"` }
-
-// matchesETag reports whether an If-None-Match header matches the tile's
-// ETag in either encoding (weak comparison: W/ prefixes are ignored).
-func matchesETag(header, etag string) bool {
-	if header == "" {
-		return false
-	}
-	for _, tag := range strings.Split(header, ",") {
-		tag = strings.TrimPrefix(strings.TrimSpace(tag), "W/")
-		if tag == "*" || tag == etag || tag == gzipETag(etag) {
-			return true
-		}
-	}
-	return false
-}
-
-// acceptsGzip reports whether an Accept-Encoding header allows gzip (listed
-// with a non-zero q, or through * with a non-zero q).
-func acceptsGzip(header string) bool {
-	star := false
-	for _, part := range strings.Split(header, ",") {
-		name, params, _ := strings.Cut(part, ";")
-		name = strings.ToLower(strings.TrimSpace(name))
-		if name != "gzip" && name != "x-gzip" && name != "*" {
-			continue
-		}
-		ok := true
-		for _, p := range strings.Split(params, ";") {
-			k, v, found := strings.Cut(strings.TrimSpace(p), "=")
-			if found && strings.EqualFold(strings.TrimSpace(k), "q") {
-				q, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
-				ok = err == nil && q > 0
-			}
-		}
-		if name == "*" {
-			star = ok
-			continue
-		}
-		return ok
-	}
-	return star
-}
