@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -98,7 +99,7 @@ func (h *Handler) serveImport(w http.ResponseWriter, r *http.Request) error {
 	}
 	ropt := ReadOptions{Format: strings.ToLower(q.Get("format")), CRS: crs, OSMLayers: []string{l.Name},
 		CSV: CSVOptions{Geom: q.Get("geometry"), Lon: q.Get("lon"), Lat: q.Get("lat")}, TempDir: h.TempDir}
-	if ropt.Format != "" && !contains(Formats, ropt.Format) {
+	if ropt.Format != "" && !slices.Contains(Formats, ropt.Format) {
 		return lastmile.Invalid("unknown format", lastmile.Problem{Field: "format", Value: ropt.Format, Message: "must be one of " + strings.Join(Formats, ", ")})
 	}
 
@@ -217,15 +218,6 @@ func sniffJSONIfDetected(_ string, head []byte, format string) string {
 		return sniffJSON(head)
 	}
 	return format
-}
-
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
 }
 
 // spool writes r to a temporary file named like name (its extension
