@@ -17,6 +17,7 @@ const (
 	EPRECONDITION    = "precondition"          // 412: If-Match does not match
 	EPRECONDREQUIRED = "precondition_required" // 428: If-Match missing
 	ETOOLARGE        = "too_large"             // 413
+	EURITOOLONG      = "uri_too_long"          // 414: the query string is over the limit
 	EUNAVAILABLE     = "unavailable"           // 503: the database is down
 	EINTERNAL        = "internal"              // 500: never shown to users
 )

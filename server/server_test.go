@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/gorilla/mux"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/lastmile/lastmile/layer"
 	"github.com/lastmile/lastmile/postgis"
@@ -38,6 +39,11 @@ func (panicky) Register(r *mux.Router) {
 }
 
 func newTestServer(t *testing.T) (*httptest.Server, *strings.Builder) {
+	ts, logs, _ := newTestServerPool(t)
+	return ts, logs
+}
+
+func newTestServerPool(t *testing.T) (*httptest.Server, *strings.Builder, *pgxpool.Pool) {
 	pool := pgtest.New(t)
 	var logs strings.Builder
 	log := slog.New(slog.NewTextHandler(&logs, nil))
@@ -47,7 +53,7 @@ func newTestServer(t *testing.T) (*httptest.Server, *strings.Builder) {
 	})
 	ts := httptest.NewServer(srv.Handler())
 	t.Cleanup(ts.Close)
-	return ts, &logs
+	return ts, &logs, pool
 }
 
 func get(t *testing.T, url string) (int, http.Header, string) {
@@ -62,7 +68,7 @@ func get(t *testing.T, url string) (int, http.Header, string) {
 }
 
 func TestHealthAndErrors(t *testing.T) {
-	ts, logs := newTestServer(t)
+	ts, logs, pool := newTestServerPool(t)
 	tests := []struct {
 		path   string
 		status int
@@ -92,9 +98,27 @@ func TestHealthAndErrors(t *testing.T) {
 	if !strings.Contains(logs.String(), "secret internal detail") || !strings.Contains(logs.String(), h.Get("X-Request-Id")) {
 		t.Errorf("log lacks the panic or request id:\n%s", logs.String())
 	}
-	// Metrics count requests by route template.
-	_, _, metrics := get(t, ts.URL+"/metrics")
-	for _, want := range []string{`lastmile_http_requests_total{method="GET",route="/healthz",status="200"} 1`, "lastmile_db_pool_max_connections", "go_goroutines"} {
+	// Metrics count requests by route template, and failures by reason;
+	// they need a token with scope metrics.
+	if status, _, body := get(t, ts.URL+"/metrics"); status != 401 {
+		t.Errorf("anonymous /metrics: %d %s, want 401", status, body)
+	}
+	_, secret, err := postgis.NewTokens(pool, layer.Default()).Create(context.Background(), "prometheus", []string{"metrics"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, _ := http.NewRequest("GET", ts.URL+"/metrics", nil)
+	req.Header.Set("Authorization", "Bearer "+secret)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	metrics := string(b)
+	for _, want := range []string{`lastmile_http_requests_total{method="GET",route="/healthz",status="200"} 1`,
+		`lastmile_http_failures_total{reason="internal",route="/boom",status="500"} 2`,
+		"lastmile_db_pool_max_connections", "go_goroutines"} {
 		if !strings.Contains(metrics, want) {
 			t.Errorf("metrics lack %s", want)
 		}

@@ -1,8 +1,6 @@
 package tiles
 
 import (
-	"context"
-	"errors"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -128,10 +126,7 @@ func (s *Service) serveTile(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	t, hit, err := s.fetch(r.Context(), tileRequest{layers: layers, z: z, x: x, y: y, filters: filters})
-	if errors.Is(err, context.Canceled) && r.Context().Err() != nil {
-		return nil // the client went away; the tile is still cached for the next one
-	}
-	if err != nil {
+	if err != nil { // a client that went away gets nothing (respond.Error); the tile is still cached for the next one
 		return err
 	}
 	// Header keys are canonical already: set the map directly.

@@ -10,6 +10,7 @@ import (
 	"github.com/gorilla/mux"
 	"github.com/paulmach/orb"
 
+	"github.com/lastmile/lastmile/auth"
 	"github.com/lastmile/lastmile/layer"
 	"github.com/lastmile/lastmile/server/respond"
 )
@@ -215,10 +216,15 @@ func (s *Service) serveCatalog(w http.ResponseWriter, r *http.Request) error {
 		}
 		sets = append(sets, ts)
 	}
-	respond.JSON(w, http.StatusOK, map[string]any{
+	doc := map[string]any{
 		"tilesets": sets,
 		"combine":  base + "/tiles/{layer},{layer}/{z}/{x}/{y}.mvt (one MVT layer per catalog layer)",
-		"cache":    s.Stats(),
-	})
+	}
+	// The cache's counters say how the server is used: for operators only
+	// (a token with scope metrics, or admin).
+	if auth.From(r.Context()).Has(auth.ScopeMetrics) {
+		doc["cache"] = s.Stats()
+	}
+	respond.JSON(w, http.StatusOK, doc)
 	return nil
 }

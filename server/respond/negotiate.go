@@ -3,8 +3,12 @@ package respond
 import (
 	"bytes"
 	"compress/gzip"
+	"context"
+	"fmt"
 	"io"
 	"net/http"
+	"net/netip"
+	"net/url"
 	"strconv"
 	"strings"
 	"sync"
@@ -180,27 +184,142 @@ func Gzip(b []byte) []byte {
 	return bytes.Clone(buf.Bytes()) // no spare capacity kept alive in caches
 }
 
-// BaseURL is the scheme and host clients reached the server by, for
-// absolute links: https when the connection is TLS or the first value of
-// X-Forwarded-Proto is https, and the Host header ("localhost" when empty).
+// Links decides the base of every absolute link the server writes
+// (TileJSON tile URLs, OGC links, the OpenAPI servers entry).
+type Links struct {
+	// Public, when set, is the base of every link ("https://gis.example.org"
+	// or with a path prefix, "https://example.org/lastmile"; no trailing
+	// slash): the request's Host and forwarding headers are then ignored.
+	Public string
+	// Trusted are the networks of reverse proxies whose X-Forwarded-Proto
+	// and X-Forwarded-Host are believed (first value of a list: the one the
+	// proxy nearest the client wrote). Other clients' forwarding headers are
+	// ignored, so no client can make links point elsewhere.
+	Trusted []netip.Prefix
+}
+
+// DefaultLinks trusts forwarding headers from loopback only: a reverse
+// proxy on the same machine works without configuration, a remote client
+// cannot spoof them.
+var DefaultLinks = Links{Trusted: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")}}
+
+type linksKey struct{}
+
+// WithLinks returns ctx carrying the link settings BaseURL follows.
+func WithLinks(ctx context.Context, l *Links) context.Context {
+	return context.WithValue(ctx, linksKey{}, l)
+}
+
+// BaseURL is the base of absolute links for r: the Links in r's context
+// (DefaultLinks when none) applied to r.
 func BaseURL(r *http.Request) string {
+	l, ok := r.Context().Value(linksKey{}).(*Links)
+	if !ok {
+		l = &DefaultLinks
+	}
+	return l.Base(r)
+}
+
+// Base is the public URL when set; otherwise the scheme and host clients
+// reached the server by: https when the connection is TLS, the Host header
+// ("localhost" when empty), each replaced by the first value of
+// X-Forwarded-Proto (http or https) and X-Forwarded-Host when the request
+// comes from a trusted proxy.
+func (l *Links) Base(r *http.Request) string {
+	if l.Public != "" {
+		return l.Public
+	}
 	scheme := "http"
 	if r.TLS != nil {
 		scheme = "https"
 	}
-	if p := strings.ToLower(strings.TrimSpace(firstValue(r.Header.Get("X-Forwarded-Proto")))); p == "http" || p == "https" {
-		scheme = p
-	}
 	host := r.Host
-	if host == "" {
+	if l.trusted(r.RemoteAddr) {
+		if p := strings.ToLower(strings.TrimSpace(firstValue(r.Header.Get("X-Forwarded-Proto")))); p == "http" || p == "https" {
+			scheme = p
+		}
+		if h := strings.TrimSpace(firstValue(r.Header.Get("X-Forwarded-Host"))); validHost(h) {
+			host = h
+		}
+	}
+	if !validHost(host) {
 		host = "localhost"
 	}
 	return scheme + "://" + host
 }
 
+func (l *Links) trusted(remoteAddr string) bool {
+	if len(l.Trusted) == 0 {
+		return false
+	}
+	ap, err := netip.ParseAddrPort(remoteAddr)
+	if err != nil {
+		return false // a Unix socket or a test's made-up address
+	}
+	a := ap.Addr().Unmap()
+	for _, p := range l.Trusted {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
+}
+
+// validHost reports whether h is a plausible host[:port]: letters, digits
+// and . - : [ ] _ only, so a forwarded value cannot carry a path, a quote or
+// another URL into links.
+func validHost(h string) bool {
+	if h == "" || len(h) > 255 {
+		return false
+	}
+	for _, c := range h {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.ContainsRune(".-:[]_", c)) {
+			return false
+		}
+	}
+	return true
+}
+
 // firstValue is the first element of a comma-separated header value (the
-// one the outermost proxy wrote).
+// one the proxy nearest the client wrote).
 func firstValue(h string) string {
 	v, _, _ := strings.Cut(h, ",")
 	return v
+}
+
+// ParsePublicURL checks a --public-url value: an absolute http or https URL
+// with a host, optionally a path prefix, no query or fragment. It returns it
+// without a trailing slash ("" stays "").
+func ParsePublicURL(s string) (string, error) {
+	if s == "" {
+		return "", nil
+	}
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || !validHost(u.Host) ||
+		u.RawQuery != "" || u.Fragment != "" || u.User != nil || strings.HasSuffix(s, "?") {
+		return "", fmt.Errorf("%q is not an absolute http(s) URL such as https://gis.example.org or https://example.org/lastmile (no query, fragment or user)", s)
+	}
+	return strings.TrimRight(u.Scheme+"://"+u.Host+u.EscapedPath(), "/"), nil
+}
+
+// ParseTrustedProxies parses a comma-separated list of CIDR networks or
+// single addresses (10.0.0.0/8, 192.0.2.7, ::1); "" trusts no proxy.
+func ParseTrustedProxies(s string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for part := range strings.SplitSeq(s, ",") {
+		part = strings.TrimSpace(part)
+		if part == "" {
+			continue
+		}
+		if p, err := netip.ParsePrefix(part); err == nil {
+			out = append(out, p.Masked())
+			continue
+		}
+		a, err := netip.ParseAddr(part)
+		if err != nil {
+			return nil, fmt.Errorf("%q is neither a CIDR network (10.0.0.0/8) nor an address (192.0.2.7)", part)
+		}
+		out = append(out, netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()))
+	}
+	return out, nil
 }

@@ -130,37 +130,109 @@ func TestMatchETag(t *testing.T) {
 }
 
 func TestBaseURL(t *testing.T) {
+	proxies, err := ParseTrustedProxies("10.0.0.0/8, 192.0.2.7, ::1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	trusting := &Links{Trusted: proxies}
+	public := &Links{Public: "https://gis.example.org/lastmile", Trusted: proxies}
 	tests := []struct {
-		name  string
-		host  string
-		tls   bool
-		proto string
-		want  string
+		name   string
+		links  *Links // nil: none in the context (DefaultLinks)
+		remote string
+		host   string
+		tls    bool
+		header []string
+		want   string
 	}{
-		{"plain", "example.org", false, "", "http://example.org"},
-		{"tls", "example.org", true, "", "https://example.org"},
-		{"forwarded https", "example.org:8080", false, "https", "https://example.org:8080"},
-		{"forwarded list takes the first", "example.org", false, "https, http", "https://example.org"},
-		{"forwarded upper case", "example.org", false, "HTTPS", "https://example.org"},
-		{"forwarded junk ignored", "example.org", false, "gopher", "http://example.org"},
-		{"no host", "", false, "", "http://localhost"},
+		{"plain", trusting, "203.0.113.5:4000", "example.org", false, nil, "http://example.org"},
+		{"tls", trusting, "203.0.113.5:4000", "example.org", true, nil, "https://example.org"},
+		{"untrusted client's forwarding ignored", trusting, "203.0.113.5:4000", "example.org", false,
+			[]string{"X-Forwarded-Proto", "https", "X-Forwarded-Host", "evil.example"}, "http://example.org"},
+		{"trusted proxy", trusting, "10.1.2.3:4000", "internal:8080", false,
+			[]string{"X-Forwarded-Proto", "https", "X-Forwarded-Host", "gis.example.org"}, "https://gis.example.org"},
+		{"trusted single address", trusting, "192.0.2.7:1", "internal", false,
+			[]string{"X-Forwarded-Proto", "https"}, "https://internal"},
+		{"trusted IPv6", trusting, "[::1]:1", "internal", false, []string{"X-Forwarded-Host", "a.example"}, "http://a.example"},
+		{"lists take the first value", trusting, "10.0.0.1:1", "internal", false,
+			[]string{"X-Forwarded-Proto", "https, http", "X-Forwarded-Host", "a.example, b.example"}, "https://a.example"},
+		{"forwarded upper case", trusting, "10.0.0.1:1", "internal", false, []string{"X-Forwarded-Proto", "HTTPS"}, "https://internal"},
+		{"forwarded junk ignored", trusting, "10.0.0.1:1", "internal", false,
+			[]string{"X-Forwarded-Proto", "gopher", "X-Forwarded-Host", `a.example/"><script>`}, "http://internal"},
+		{"public URL wins over everything", public, "10.0.0.1:1", "internal", true,
+			[]string{"X-Forwarded-Proto", "http", "X-Forwarded-Host", "a.example"}, "https://gis.example.org/lastmile"},
+		{"no host", trusting, "203.0.113.5:4000", "", false, nil, "http://localhost"},
+		{"default trusts loopback", nil, "127.0.0.1:5000", "localhost:8080", false,
+			[]string{"X-Forwarded-Proto", "https", "X-Forwarded-Host", "gis.example.org"}, "https://gis.example.org"},
+		{"default ignores others", nil, "198.51.100.1:5000", "localhost:8080", false,
+			[]string{"X-Forwarded-Proto", "https"}, "http://localhost:8080"},
+		{"trust none", &Links{}, "127.0.0.1:5000", "localhost:8080", false,
+			[]string{"X-Forwarded-Proto", "https"}, "http://localhost:8080"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			r := httptest.NewRequest("GET", "/x", nil)
-			r.Host = tc.host
+			r.RemoteAddr, r.Host = tc.remote, tc.host
 			if tc.tls {
 				r.TLS = &tls.ConnectionState{}
 			} else {
 				r.TLS = nil
 			}
-			if tc.proto != "" {
-				r.Header.Set("X-Forwarded-Proto", tc.proto)
+			for i := 0; i+1 < len(tc.header); i += 2 {
+				r.Header.Set(tc.header[i], tc.header[i+1])
+			}
+			if tc.links != nil {
+				r = r.WithContext(WithLinks(r.Context(), tc.links))
 			}
 			if got := BaseURL(r); got != tc.want {
 				t.Errorf("BaseURL = %q, want %q", got, tc.want)
 			}
 		})
+	}
+}
+
+func TestParsePublicURL(t *testing.T) {
+	tests := []struct {
+		in, want string
+		ok       bool
+	}{
+		{"", "", true},
+		{"https://gis.example.org", "https://gis.example.org", true},
+		{"https://gis.example.org/", "https://gis.example.org", true},
+		{"http://example.org:8080/lastmile/", "http://example.org:8080/lastmile", true},
+		{"gis.example.org", "", false},
+		{"ftp://example.org", "", false},
+		{"https://example.org/?a=1", "", false},
+		{"https://example.org/#x", "", false},
+		{"https://user:pw@example.org", "", false},
+		{"https://", "", false},
+	}
+	for _, tc := range tests {
+		got, err := ParsePublicURL(tc.in)
+		if (err == nil) != tc.ok || got != tc.want {
+			t.Errorf("ParsePublicURL(%q) = %q, %v; want %q, ok %v", tc.in, got, err, tc.want, tc.ok)
+		}
+	}
+}
+
+func TestParseTrustedProxies(t *testing.T) {
+	got, err := ParseTrustedProxies(" 10.1.2.3/8 ,192.0.2.7,, ::1, fd00::/8")
+	want := []string{"10.0.0.0/8", "192.0.2.7/32", "::1/128", "fd00::/8"}
+	if err != nil || len(got) != len(want) {
+		t.Fatalf("got %v, %v", got, err)
+	}
+	for i := range want {
+		if got[i].String() != want[i] {
+			t.Errorf("%d: %s, want %s", i, got[i], want[i])
+		}
+	}
+	for _, bad := range []string{"10.0.0.0/33", "localhost", "10.0.0"} {
+		if _, err := ParseTrustedProxies(bad); err == nil {
+			t.Errorf("%q accepted", bad)
+		}
+	}
+	if p, err := ParseTrustedProxies(""); err != nil || len(p) != 0 {
+		t.Errorf(`"" = %v, %v; want none`, p, err)
 	}
 }
 
