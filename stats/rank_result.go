@@ -2,7 +2,6 @@ package stats
 
 import (
 	"bytes"
-	"encoding/csv"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -16,6 +15,7 @@ import (
 	"github.com/paulmach/orb/planar"
 
 	"github.com/lastmile/lastmile/layer"
+	"github.com/lastmile/lastmile/server/respond"
 )
 
 // RankResult is a ranked GeoJSON FeatureCollection: the ranked candidates
@@ -348,7 +348,7 @@ func RankCSVHeader() []string {
 // total, each factor's raw value, normalised value, weight and
 // contribution, and the constraints (failed ones first).
 func (r *RankResult) WriteCSV(w io.Writer) error {
-	cw := csv.NewWriter(w)
+	cw := respond.NewCSVWriter(w) // neutralises formula cells (a candidate named =HYPERLINK(…))
 	if err := cw.Write(RankCSVHeader()); err != nil {
 		return err
 	}
