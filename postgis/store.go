@@ -168,7 +168,7 @@ func validate(l *layer.Layer, props map[string]any, geom orb.Geometry, partial b
 
 // write runs fn in a transaction carrying the actor, maps constraint
 // violations to invalid errors, and reports changes after the commit.
-func (s *Store) write(ctx context.Context, l *layer.Layer, fn func(tx pgx.Tx) ([]orb.Bound, error)) error {
+func (s *Store) write(ctx context.Context, l *layer.Layer, values map[string]any, fn func(tx pgx.Tx) ([]orb.Bound, error)) error {
 	var bounds []orb.Bound
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		if err := SetActor(ctx, tx, ActorFrom(ctx)); err != nil {
@@ -179,7 +179,7 @@ func (s *Store) write(ctx context.Context, l *layer.Layer, fn func(tx pgx.Tx) ([
 		return err
 	})
 	if err != nil {
-		return MapError(err)
+		return mapWriteError(err, values)
 	}
 	if len(bounds) > 0 {
 		s.Changed(l.Name, bounds)
@@ -207,7 +207,7 @@ func (s *Store) Create(ctx context.Context, layerName string, props map[string]a
 	sql := fmt.Sprintf(`INSERT INTO %s (%s) VALUES (%s) RETURNING id`, table(l),
 		strings.Join(append(cols, "geom"), ", "),
 		strings.Join(append(placeholders, fmt.Sprintf("ST_GeomFromEWKB($%d)", len(args))), ", "))
-	err = s.write(ctx, l, func(tx pgx.Tx) ([]orb.Bound, error) {
+	err = s.write(ctx, l, values, func(tx pgx.Tx) ([]orb.Bound, error) {
 		if err := checkGeometry(ctx, tx, g); err != nil {
 			return nil, err
 		}
@@ -273,7 +273,7 @@ func (s *Store) update(ctx context.Context, l *layer.Layer, id int64, version in
 	}
 	params = append(params, id)
 	sql := fmt.Sprintf(`UPDATE %s SET %s WHERE id = $%d`, table(l), strings.Join(sets, ", "), len(params))
-	err = s.write(ctx, l, func(tx pgx.Tx) ([]orb.Bound, error) {
+	err = s.write(ctx, l, values, func(tx pgx.Tx) ([]orb.Bound, error) {
 		old, err := lockVersion(ctx, tx, l, id, version)
 		if err != nil {
 			return nil, err
@@ -306,7 +306,7 @@ func (s *Store) Delete(ctx context.Context, layerName string, id int64, version 
 	if err != nil {
 		return err
 	}
-	return s.write(ctx, l, func(tx pgx.Tx) ([]orb.Bound, error) {
+	return s.write(ctx, l, nil, func(tx pgx.Tx) ([]orb.Bound, error) {
 		old, err := lockVersion(ctx, tx, l, id, version)
 		if err != nil {
 			return nil, err
