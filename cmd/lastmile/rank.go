@@ -15,11 +15,11 @@ import (
 	"github.com/paulmach/orb"
 
 	"github.com/lastmile/lastmile"
-	"github.com/lastmile/lastmile/stats"
+	"github.com/lastmile/lastmile/rank"
 )
 
 // rankParams maps the rank flags to the parameters of /api/sites/rank (the
-// query-string form that stats.ParseRankValues reads).
+// query-string form that rank.ParseValues reads).
 var rankParams = []struct{ flag, param, usage string }{
 	{"source", "source", "candidates: features, planned (relocation_sites with status planned) or grid"},
 	{"admin-code", "admin_code", "grid: 12-digit code of the admin area to cover"},
@@ -83,7 +83,7 @@ flags:
 			q.Set(p.param, values[i])
 		}
 	}
-	req, err := stats.ParseRankValues(base, q)
+	req, err := rank.ParseValues(base, q)
 	if err != nil {
 		return oneLine(err)
 	}
@@ -93,7 +93,7 @@ flags:
 		return err
 	}
 	defer d.Close(context.WithoutCancel(ctx))
-	res, err := stats.Rank(ctx, d.Pool, req)
+	res, err := rank.Run(ctx, d.Pool, req)
 	if err != nil {
 		return oneLine(err)
 	}
@@ -168,13 +168,13 @@ func oneLine(err error) error {
 // printRankTable prints the parameters, the ranked candidates with their
 // factor breakdown (raw distance → contribution) and the excluded ones
 // with the constraints they failed.
-func printRankTable(out io.Writer, res *stats.RankResult) error {
+func printRankTable(out io.Writer, res *rank.Result) error {
 	p := res.Parameters
 	var ws, cs []string
-	for _, f := range []string{stats.FactorRoad, stats.FactorWater, stats.FactorPower, stats.FactorSchool, stats.FactorClinic, stats.FactorPopulation} {
+	for _, f := range []string{rank.FactorRoad, rank.FactorWater, rank.FactorPower, rank.FactorSchool, rank.FactorClinic, rank.FactorPopulation} {
 		ws = append(ws, fmt.Sprintf("%s %g", f, p.Weights.Get(f)))
 	}
-	for _, c := range []string{stats.ConstraintHazard, stats.ConstraintRoad, stats.ConstraintWater, stats.ConstraintPower, stats.ConstraintMinArea, stats.ConstraintVillage} {
+	for _, c := range []string{rank.ConstraintHazard, rank.ConstraintRoad, rank.ConstraintWater, rank.ConstraintPower, rank.ConstraintMinArea, rank.ConstraintVillage} {
 		if con := p.Constraint(c); con.Enabled {
 			cs = append(cs, fmt.Sprintf("%s %g", c, con.Limit))
 		} else {
@@ -211,7 +211,7 @@ func printRankTable(out io.Writer, res *stats.RankResult) error {
 		return nil
 	}
 	var by []string
-	for _, c := range []string{stats.ConstraintHazard, stats.ConstraintRoad, stats.ConstraintWater, stats.ConstraintPower, stats.ConstraintMinArea, stats.ConstraintVillage} {
+	for _, c := range []string{rank.ConstraintHazard, rank.ConstraintRoad, rank.ConstraintWater, rank.ConstraintPower, rank.ConstraintMinArea, rank.ConstraintVillage} {
 		if n := s.ExcludedBy.Get(c); n > 0 {
 			by = append(by, fmt.Sprintf("%s %d", c, n))
 		}
@@ -244,19 +244,19 @@ func printRankTable(out io.Writer, res *stats.RankResult) error {
 	return tw.Flush()
 }
 
-func describeSource(c stats.RankCandidates) string {
+func describeSource(c rank.Candidates) string {
 	switch {
-	case c.Source == stats.SourceGrid && c.AdminCode != "":
+	case c.Source == rank.SourceGrid && c.AdminCode != "":
 		return fmt.Sprintf("%g m grid over admin area %s", c.CellM, c.AdminCode)
-	case c.Source == stats.SourceGrid:
+	case c.Source == rank.SourceGrid:
 		return fmt.Sprintf("%g m grid over bbox %v", c.CellM, c.BBox)
-	case c.Source == stats.SourceFeatures:
+	case c.Source == rank.SourceFeatures:
 		return "features given"
 	}
 	return "planned relocation sites"
 }
 
-func rankPoint(f stats.RankFeature) string {
+func rankPoint(f rank.Feature) string {
 	g := f.Geometry.Geometry()
 	p, ok := g.(orb.Point)
 	if !ok {

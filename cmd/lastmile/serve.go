@@ -12,6 +12,7 @@ import (
 	"github.com/lastmile/lastmile/ingest"
 	"github.com/lastmile/lastmile/layer"
 	"github.com/lastmile/lastmile/postgis"
+	"github.com/lastmile/lastmile/rank"
 	"github.com/lastmile/lastmile/server"
 	"github.com/lastmile/lastmile/static"
 	"github.com/lastmile/lastmile/stats"
@@ -21,7 +22,7 @@ import (
 // serveFlags are the flags of serve (and demo, which serves after loading).
 type serveFlags struct {
 	db           dbFlags
-	readURL      string        // a read replica for the stats
+	readURL      string        // a read replica for the stats and the ranking
 	statsRefresh time.Duration // how often the stats' precomputed tables are brought up to date
 	server       server.Options
 	tiles        tiles.Options
@@ -59,7 +60,7 @@ func serve(ctx context.Context, f serveFlags, db *database, log *slog.Logger, ou
 	store := postgis.NewStore(db.Pool, catalog)
 	tileService := tiles.New(db.Pool, catalog, log, f.tiles)
 	store.OnChange(tileService.Invalidate)
-	statsPool := db.Pool
+	readPool := db.Pool
 	if f.readURL != "" {
 		rp, err := postgis.Open(ctx, f.readURL)
 		if err != nil {
@@ -69,7 +70,7 @@ func serve(ctx context.Context, f serveFlags, db *database, log *slog.Logger, ou
 		if err := postgis.CheckExtensions(ctx, rp); err != nil {
 			return fmt.Errorf("read replica: %w", err)
 		}
-		statsPool = rp
+		readPool = rp
 	}
 	if f.statsRefresh > 0 {
 		rctx, stop := context.WithCancel(ctx)
@@ -81,7 +82,8 @@ func serve(ctx context.Context, f serveFlags, db *database, log *slog.Logger, ou
 		Pool: db.Pool, Catalog: catalog, Store: store, Logger: log,
 		Mounts: []server.Mount{
 			tileService,
-			stats.NewHandler(statsPool, catalog, log),
+			stats.NewHandler(readPool, catalog, log),
+			rank.NewHandler(readPool, log),
 			ingest.NewHandler(db.Pool, catalog, store, log),
 			static.New(f.page),
 		},

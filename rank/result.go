@@ -1,4 +1,4 @@
-package stats
+package rank
 
 import (
 	"bytes"
@@ -18,46 +18,46 @@ import (
 	"github.com/lastmile/lastmile/layer"
 )
 
-// RankResult is a ranked GeoJSON FeatureCollection: the ranked candidates
+// Result is a ranked GeoJSON FeatureCollection: the ranked candidates
 // (best first, at most Limit), then the excluded ones when asked for, with
 // the parameters echoed and the definitions used.
-type RankResult struct {
-	Type        string                 `json:"type"`
-	Parameters  RankRequest            `json:"parameters"`
-	Definitions rankOrderedMap[string] `json:"definitions"`
-	Summary     RankSummary            `json:"summary"`
-	Features    []RankFeature          `json:"features"`
+type Result struct {
+	Type        string             `json:"type"`
+	Parameters  Request            `json:"parameters"`
+	Definitions orderedMap[string] `json:"definitions"`
+	Summary     Summary            `json:"summary"`
+	Features    []Feature          `json:"features"`
 }
 
-// RankSummary counts the candidates.
-type RankSummary struct {
-	Candidates     int                 `json:"candidates"`
-	Ranked         int                 `json:"ranked"`          // passed every constraint
-	Excluded       int                 `json:"excluded"`        // failed at least one
-	Returned       int                 `json:"returned"`        // ranked features in this response
-	ExcludedListed int                 `json:"excluded_listed"` // excluded features in this response (at most MaxRankLimit)
-	ExcludedBy     rankOrderedMap[int] `json:"excluded_by"`
-	CellsEstimated int                 `json:"cells_estimated,omitempty"`
-	CandidatesMS   float64             `json:"candidates_ms"`
-	ElapsedMS      float64             `json:"elapsed_ms"`
+// Summary counts the candidates.
+type Summary struct {
+	Candidates     int             `json:"candidates"`
+	Ranked         int             `json:"ranked"`          // passed every constraint
+	Excluded       int             `json:"excluded"`        // failed at least one
+	Returned       int             `json:"returned"`        // ranked features in this response
+	ExcludedListed int             `json:"excluded_listed"` // excluded features in this response (at most MaxLimit)
+	ExcludedBy     orderedMap[int] `json:"excluded_by"`
+	CellsEstimated int             `json:"cells_estimated,omitempty"`
+	CandidatesMS   float64         `json:"candidates_ms"`
+	ElapsedMS      float64         `json:"elapsed_ms"`
 }
 
-// RankFeature is one candidate.
-type RankFeature struct {
+// Feature is one candidate.
+type Feature struct {
 	Type       string            `json:"type"`
 	ID         string            `json:"id"`
 	Geometry   *geojson.Geometry `json:"geometry"`
-	Properties RankProperties    `json:"properties"`
+	Properties Properties        `json:"properties"`
 }
 
-// RankProperties explain a candidate's place: every factor and every
+// Properties explain a candidate's place: every factor and every
 // enabled constraint with the measured values.
-type RankProperties struct {
+type Properties struct {
 	Rank        *int               `json:"rank"`   // 1 = best; null when excluded
 	Status      string             `json:"status"` // ranked | excluded
 	CandidateID string             `json:"candidate_id"`
 	Name        string             `json:"name,omitempty"`
-	Cell        *rankGridCell      `json:"cell,omitempty"`
+	Cell        *GridCell          `json:"cell,omitempty"`
 	Total       float64            `json:"total"`
 	Failed      []string           `json:"failed"`
 	Factors     []FactorScore      `json:"factors"`
@@ -66,27 +66,27 @@ type RankProperties struct {
 
 // FactorScore is one factor's part of the total.
 type FactorScore struct {
-	Factor       string       `json:"factor"`
-	Raw          *float64     `json:"raw"` // metres, or persons for population; null: none exists
-	Unit         string       `json:"unit"`
-	DMaxM        float64      `json:"d_max_m,omitempty"`
-	Max          float64      `json:"max,omitempty"`
-	RadiusM      float64      `json:"radius_m,omitempty"`
-	Villages     *int64       `json:"villages,omitempty"`
-	Normalised   float64      `json:"normalised"`
-	Weight       float64      `json:"weight"`
-	Contribution float64      `json:"contribution"`
-	Nearest      *rankNearest `json:"nearest,omitempty"`
+	Factor       string   `json:"factor"`
+	Raw          *float64 `json:"raw"` // metres, or persons for population; null: none exists
+	Unit         string   `json:"unit"`
+	DMaxM        float64  `json:"d_max_m,omitempty"`
+	Max          float64  `json:"max,omitempty"`
+	RadiusM      float64  `json:"radius_m,omitempty"`
+	Villages     *int64   `json:"villages,omitempty"`
+	Normalised   float64  `json:"normalised"`
+	Weight       float64  `json:"weight"`
+	Contribution float64  `json:"contribution"`
+	Nearest      *Nearest `json:"nearest,omitempty"`
 }
 
 // ConstraintResult is one hard constraint's test on a candidate.
 type ConstraintResult struct {
-	Constraint string       `json:"constraint"`
-	Passed     bool         `json:"passed"`
-	Measured   *float64     `json:"measured"` // null: nothing of the kind exists
-	Unit       string       `json:"unit"`
-	Test       string       `json:"test"`
-	Nearest    *rankNearest `json:"nearest,omitempty"`
+	Constraint string   `json:"constraint"`
+	Passed     bool     `json:"passed"`
+	Measured   *float64 `json:"measured"` // null: nothing of the kind exists
+	Unit       string   `json:"unit"`
+	Test       string   `json:"test"`
+	Nearest    *Nearest `json:"nearest,omitempty"`
 }
 
 // ScoringFormula is stated in every response.
@@ -94,31 +94,31 @@ const ScoringFormula = "total = Σ weight_f × normalised_f; distance factors: n
 	"with d the geodesic distance in metres (0 when none exists: normalised 0); population: normalised = min(1, P / population.max) " +
 	"with P the population of villages within population.radius_m; order: total (rounded to 6 decimals) descending, then candidate id"
 
-func rankDefinitions() rankOrderedMap[string] {
-	var d rankOrderedMap[string]
+func definitions() orderedMap[string] {
+	var d orderedMap[string]
 	d.set("scoring", ScoringFormula)
 	d.set("hardened", layer.Hardened.Description+"; only completed roads count")
 	d.set("water", "a completed water pipeline or a completed facility of kind water_source")
 	d.set("power", "a completed power_upgrades line or transformer (the electricity grid)")
 	d.set("clinic", "a completed facility of kind clinic or hospital")
 	d.set("distance", "geodesic distance on the WGS84 spheroid (PostGIS geography), 0 inside a polygon")
-	for _, s := range rankConstraintSpecs {
+	for _, s := range constraintSpecs {
 		d.set("constraint."+s.Name, s.Rule)
 	}
 	return d
 }
 
-// rankEvaluate applies the constraints and scores to measured candidates.
-func rankEvaluate(req RankRequest, cands []rankCandidate, ms []rankMeasures) *RankResult {
-	res := &RankResult{Type: "FeatureCollection", Parameters: req, Definitions: rankDefinitions(), Features: []RankFeature{}}
-	for _, s := range rankConstraintSpecs {
+// evaluate applies the constraints and scores to measured candidates.
+func evaluate(req Request, cands []candidate, ms []measures) *Result {
+	res := &Result{Type: "FeatureCollection", Parameters: req, Definitions: definitions(), Features: []Feature{}}
+	for _, s := range constraintSpecs {
 		if req.Constraint(s.Name).Enabled {
 			res.Summary.ExcludedBy.set(s.Name, 0)
 		}
 	}
-	var ranked, excluded []RankFeature
+	var ranked, excluded []Feature
 	for i, c := range cands {
-		f := rankScoreCandidate(req, c, ms[i])
+		f := scoreCandidate(req, c, ms[i])
 		if len(f.Properties.Failed) == 0 {
 			ranked = append(ranked, f)
 			continue
@@ -128,16 +128,16 @@ func rankEvaluate(req RankRequest, cands []rankCandidate, ms []rankMeasures) *Ra
 		}
 		excluded = append(excluded, f)
 	}
-	slices.SortStableFunc(ranked, func(a, b RankFeature) int {
+	slices.SortStableFunc(ranked, func(a, b Feature) int {
 		if a.Properties.Total != b.Properties.Total {
 			if a.Properties.Total > b.Properties.Total {
 				return -1
 			}
 			return 1
 		}
-		return rankCompareIDs(a.ID, b.ID)
+		return compareIDs(a.ID, b.ID)
 	})
-	slices.SortStableFunc(excluded, func(a, b RankFeature) int { return rankCompareIDs(a.ID, b.ID) })
+	slices.SortStableFunc(excluded, func(a, b Feature) int { return compareIDs(a.ID, b.ID) })
 	res.Summary.Candidates = len(cands)
 	res.Summary.Ranked = len(ranked)
 	res.Summary.Excluded = len(excluded)
@@ -151,15 +151,15 @@ func rankEvaluate(req RankRequest, cands []rankCandidate, ms []rankMeasures) *Ra
 	res.Summary.Returned = len(ranked)
 	res.Features = append(res.Features, ranked...)
 	if req.IncludeExcluded {
-		excluded = excluded[:min(len(excluded), MaxRankLimit)]
+		excluded = excluded[:min(len(excluded), MaxLimit)]
 		res.Summary.ExcludedListed = len(excluded)
 		res.Features = append(res.Features, excluded...)
 	}
 	return res
 }
 
-// rankCompareIDs orders ids numerically when both are integers, else as text.
-func rankCompareIDs(a, b string) int {
+// compareIDs orders ids numerically when both are integers, else as text.
+func compareIDs(a, b string) int {
 	ai, aerr := strconv.ParseInt(a, 10, 64)
 	bi, berr := strconv.ParseInt(b, 10, 64)
 	if aerr == nil && berr == nil {
@@ -174,18 +174,18 @@ func rankCompareIDs(a, b string) int {
 	return strings.Compare(a, b)
 }
 
-func rankPtr[T any](v T) *T { return &v }
+func ptr[T any](v T) *T { return &v }
 
-func rankScoreCandidate(req RankRequest, c rankCandidate, m rankMeasures) RankFeature {
-	p := RankProperties{Status: "ranked", CandidateID: c.id, Name: c.name, Cell: c.grid, Failed: []string{}}
-	dist := func(n *rankNearest) *float64 {
+func scoreCandidate(req Request, c candidate, m measures) Feature {
+	p := Properties{Status: "ranked", CandidateID: c.id, Name: c.name, Cell: c.grid, Failed: []string{}}
+	dist := func(n *Nearest) *float64 {
 		if n == nil {
 			return nil
 		}
-		return rankPtr(rankRound(n.DistanceM, 1))
+		return ptr(round(n.DistanceM, 1))
 	}
 	// Hard constraints.
-	for _, s := range rankConstraintSpecs {
+	for _, s := range constraintSpecs {
 		con := req.Constraint(s.Name)
 		if !con.Enabled {
 			continue
@@ -214,7 +214,7 @@ func rankScoreCandidate(req RankRequest, c rankCandidate, m rankMeasures) RankFe
 			if m.areaM2 == nil {
 				continue // points are exempt
 			}
-			r.Measured = rankPtr(rankRound(*m.areaM2, 1))
+			r.Measured = ptr(round(*m.areaM2, 1))
 			r.Passed = *m.areaM2 >= con.Limit
 			r.Test = "geodesic area ≥ " + lim + " m²"
 		case ConstraintVillage:
@@ -232,19 +232,19 @@ func rankScoreCandidate(req RankRequest, c rankCandidate, m rankMeasures) RankFe
 	}
 	// Scores.
 	total := 0.0
-	for _, s := range rankFactorSpecs {
+	for _, s := range factorSpecs {
 		w := req.Weights.Get(s.Name)
 		fs := FactorScore{Factor: s.Name, Unit: s.Unit, Weight: w}
 		var norm float64
 		if s.Name == FactorPopulation {
 			fs.Max, fs.RadiusM = req.Population.Max, req.Population.RadiusM
 			if w > 0 {
-				fs.Raw = rankPtr(float64(m.population))
-				fs.Villages = rankPtr(m.villages)
+				fs.Raw = ptr(float64(m.population))
+				fs.Villages = ptr(m.villages)
 				norm = math.Min(1, float64(m.population)/req.Population.Max)
 			}
 		} else {
-			var n *rankNearest
+			var n *Nearest
 			switch s.Name {
 			case FactorRoad:
 				n = m.road
@@ -263,21 +263,21 @@ func rankScoreCandidate(req RankRequest, c rankCandidate, m rankMeasures) RankFe
 				norm = math.Max(0, 1-n.DistanceM/dmax)
 			}
 		}
-		fs.Normalised = rankRound(norm, 6)
-		fs.Contribution = rankRound(w*norm, 6)
+		fs.Normalised = round(norm, 6)
+		fs.Contribution = round(w*norm, 6)
 		total += w * norm
 		p.Factors = append(p.Factors, fs)
 	}
-	p.Total = rankRound(total, 6)
+	p.Total = round(total, 6)
 	if p.Constraints == nil {
 		p.Constraints = []ConstraintResult{}
 	}
-	return RankFeature{Type: "Feature", ID: c.id, Geometry: geojson.NewGeometry(c.geom), Properties: p}
+	return Feature{Type: "Feature", ID: c.id, Geometry: geojson.NewGeometry(c.geom), Properties: p}
 }
 
 // WriteGeoJSON writes the result as a GeoJSON FeatureCollection with one
 // member, and then one feature, per line (compact, yet diffable).
-func (r *RankResult) WriteGeoJSON(w io.Writer) error {
+func (r *Result) WriteGeoJSON(w io.Writer) error {
 	var b bytes.Buffer
 	line := func(prefix string, v any, suffix string) error {
 		b.WriteString(prefix)
@@ -321,7 +321,7 @@ func (r *RankResult) WriteGeoJSON(w io.Writer) error {
 	return err
 }
 
-func rankJSONCompact(v any) (string, error) {
+func jsonCompact(v any) (string, error) {
 	b, err := json.Marshal(v)
 	if err != nil {
 		return "", err
@@ -331,10 +331,10 @@ func rankJSONCompact(v any) (string, error) {
 	return buf.String(), err
 }
 
-// RankCSVHeader is the header row of WriteCSV.
-func RankCSVHeader() []string {
+// CSVHeader is the header row of WriteCSV.
+func CSVHeader() []string {
 	h := []string{"rank", "status", "id", "name", "lon", "lat", "total"}
-	for _, s := range rankFactorSpecs {
+	for _, s := range factorSpecs {
 		unit := "m"
 		if s.Name == FactorPopulation {
 			unit = "persons"
@@ -347,9 +347,9 @@ func RankCSVHeader() []string {
 // WriteCSV writes one row per feature: rank, the representative point, the
 // total, each factor's raw value, normalised value, weight and
 // contribution, and the constraints (failed ones first).
-func (r *RankResult) WriteCSV(w io.Writer) error {
+func (r *Result) WriteCSV(w io.Writer) error {
 	cw := csv.NewWriter(w)
-	if err := cw.Write(RankCSVHeader()); err != nil {
+	if err := cw.Write(CSVHeader()); err != nil {
 		return err
 	}
 	num := func(f float64) string { return strconv.FormatFloat(f, 'f', -1, 64) }
@@ -359,8 +359,8 @@ func (r *RankResult) WriteCSV(w io.Writer) error {
 		if p.Rank != nil {
 			rank = strconv.Itoa(*p.Rank)
 		}
-		pt := rankRepresentativePoint(f.Geometry.Geometry())
-		row := []string{rank, p.Status, f.ID, p.Name, num(rankRound(pt[0], 6)), num(rankRound(pt[1], 6)), num(p.Total)}
+		pt := representativePoint(f.Geometry.Geometry())
+		row := []string{rank, p.Status, f.ID, p.Name, num(round(pt[0], 6)), num(round(pt[1], 6)), num(p.Total)}
 		for _, fs := range p.Factors {
 			raw := ""
 			if fs.Raw != nil {
@@ -389,8 +389,8 @@ func (r *RankResult) WriteCSV(w io.Writer) error {
 	return cw.Error()
 }
 
-// rankRepresentativePoint is a point's own position or a polygon's centroid.
-func rankRepresentativePoint(g orb.Geometry) orb.Point {
+// representativePoint is a point's own position or a polygon's centroid.
+func representativePoint(g orb.Geometry) orb.Point {
 	if p, ok := g.(orb.Point); ok {
 		return p
 	}

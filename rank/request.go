@@ -1,4 +1,4 @@
-package stats
+package rank
 
 import (
 	"bytes"
@@ -22,16 +22,16 @@ import (
 // Limits of a ranking request. A request beyond them is refused with a 400
 // before any long query runs.
 const (
-	MaxRankCells      = 200_000   // grid cells (estimated from the area's geodesic size)
-	MaxRankFeatures   = 10_000    // features in a request's FeatureCollection
-	MaxRankDistanceM  = 1_000_000 // any distance parameter, in metres
-	MaxRankLimit      = 10_000    // ranked candidates returned
-	MinRankCellM      = 10.0
-	MaxRankCellM      = 100_000.0
-	DefaultRankLimit  = 100
-	DefaultRankCellM  = 250.0
-	maxRankAreaM2     = 1e12 // minimum-area parameter, m²
-	maxRankPopulation = 1e9
+	MaxCells      = 200_000   // grid cells (estimated from the area's geodesic size)
+	MaxFeatures   = 10_000    // features in a request's FeatureCollection
+	MaxDistanceM  = 1_000_000 // any distance parameter, in metres
+	MaxLimit      = 10_000    // ranked candidates returned
+	MinCellM      = 10.0
+	MaxCellM      = 100_000.0
+	DefaultLimit  = 100
+	DefaultCellM  = 250.0
+	maxAreaM2     = 1e12 // minimum-area parameter, m²
+	maxPopulation = 1e9
 )
 
 // Candidate sources.
@@ -72,8 +72,8 @@ type constraintSpec struct {
 	Rule    string  // how the limit is applied, for reports
 }
 
-// rankConstraintSpecs are the hard constraints with their defaults.
-var rankConstraintSpecs = []constraintSpec{
+// constraintSpecs are the hard constraints with their defaults.
+var constraintSpecs = []constraintSpec{
 	{ConstraintHazard, "buffer_m", "m", true, 200, "farther than buffer_m from every hazard zone (landslide, debris flow, flood, subsidence)"},
 	{ConstraintRoad, "max_m", "m", true, 2000, "within max_m of a completed hardened road"},
 	{ConstraintWater, "max_m", "m", true, 2000, "within max_m of a completed water pipeline or water source"},
@@ -91,7 +91,7 @@ type factorSpec struct {
 	What   string
 }
 
-var rankFactorSpecs = []factorSpec{
+var factorSpecs = []factorSpec{
 	{FactorRoad, 0.30, 5000, "m", "distance to the nearest completed hardened road"},
 	{FactorWater, 0.25, 3000, "m", "distance to the nearest completed water pipeline or water source"},
 	{FactorPower, 0.15, 5000, "m", "distance to the nearest completed power line or transformer upgrade (the electricity grid)"},
@@ -106,8 +106,8 @@ const (
 	DefaultPopulationMax     = 5000.0
 )
 
-// RankConstraint is one hard constraint's setting.
-type RankConstraint struct {
+// Constraint is one hard constraint's setting.
+type Constraint struct {
 	Name    string
 	Enabled bool
 	Limit   float64 // metres, or m² for min_area
@@ -115,49 +115,49 @@ type RankConstraint struct {
 }
 
 // MarshalJSON writes {"enabled": …, "<key>": limit}.
-func (c RankConstraint) MarshalJSON() ([]byte, error) {
-	var m rankOrderedMap[any]
+func (c Constraint) MarshalJSON() ([]byte, error) {
+	var m orderedMap[any]
 	m.set("enabled", c.Enabled)
 	m.set(c.key, c.Limit)
 	return m.MarshalJSON()
 }
 
-// RankCandidates says where candidates come from.
-type RankCandidates struct {
+// Candidates says where candidates come from.
+type Candidates struct {
 	Source    string    `json:"source"`
 	AdminCode string    `json:"admin_code,omitempty"`
 	BBox      []float64 `json:"bbox,omitempty"`
 	CellM     float64   `json:"cell_m,omitempty"`
 	Features  int       `json:"features,omitempty"` // number of features given (echo)
-	features  []rankCandidate
+	features  []candidate
 }
 
-// RankPopulation configures the population benefit.
-type RankPopulation struct {
+// Population configures the population benefit.
+type Population struct {
 	RadiusM float64 `json:"radius_m"`
 	Max     float64 `json:"max"` // population at which the normalised value reaches 1
 }
 
-// RankRequest is a validated ranking request with every default filled in.
+// Request is a validated ranking request with every default filled in.
 // It is echoed in responses as "parameters".
-type RankRequest struct {
-	Candidates      RankCandidates                 `json:"candidates"`
-	Constraints     rankOrderedMap[RankConstraint] `json:"constraints"`
-	Weights         rankOrderedMap[float64]        `json:"weights"`
-	DMax            rankOrderedMap[float64]        `json:"d_max_m"`
-	Population      RankPopulation                 `json:"population"`
-	Limit           int                            `json:"limit"`
-	IncludeExcluded bool                           `json:"include_excluded"`
-	Format          string                         `json:"-"`
+type Request struct {
+	Candidates      Candidates             `json:"candidates"`
+	Constraints     orderedMap[Constraint] `json:"constraints"`
+	Weights         orderedMap[float64]    `json:"weights"`
+	DMax            orderedMap[float64]    `json:"d_max_m"`
+	Population      Population             `json:"population"`
+	Limit           int                    `json:"limit"`
+	IncludeExcluded bool                   `json:"include_excluded"`
+	Format          string                 `json:"-"`
 }
 
-// rankOrderedMap is a small map that marshals its keys in insertion order.
-type rankOrderedMap[V any] struct {
+// orderedMap is a small map that marshals its keys in insertion order.
+type orderedMap[V any] struct {
 	keys   []string
 	values map[string]V
 }
 
-func (m *rankOrderedMap[V]) set(k string, v V) {
+func (m *orderedMap[V]) set(k string, v V) {
 	if m.values == nil {
 		m.values = map[string]V{}
 	}
@@ -168,10 +168,10 @@ func (m *rankOrderedMap[V]) set(k string, v V) {
 }
 
 // Get returns the value of k.
-func (m rankOrderedMap[V]) Get(k string) V { return m.values[k] }
+func (m orderedMap[V]) Get(k string) V { return m.values[k] }
 
 // MarshalJSON writes the keys in order.
-func (m rankOrderedMap[V]) MarshalJSON() ([]byte, error) {
+func (m orderedMap[V]) MarshalJSON() ([]byte, error) {
 	var b bytes.Buffer
 	b.WriteByte('{')
 	for i, k := range m.keys {
@@ -192,11 +192,11 @@ func (m rankOrderedMap[V]) MarshalJSON() ([]byte, error) {
 }
 
 // Constraint returns the setting of the named constraint.
-func (r RankRequest) Constraint(name string) RankConstraint { return r.Constraints.Get(name) }
+func (r Request) Constraint(name string) Constraint { return r.Constraints.Get(name) }
 
-// rawRankRequest is the wire shape, decoded leniently so that every problem
+// rawRequest is the wire shape, decoded leniently so that every problem
 // can be reported with the parameter it concerns.
-type rawRankRequest struct {
+type rawRequest struct {
 	Candidates      json.RawMessage            `json:"candidates"`
 	Constraints     map[string]json.RawMessage `json:"constraints"`
 	Weights         map[string]json.RawMessage `json:"weights"`
@@ -207,7 +207,7 @@ type rawRankRequest struct {
 	Format          json.RawMessage            `json:"format"`
 }
 
-type rankRawCandidates struct {
+type rawCandidates struct {
 	Source    json.RawMessage `json:"source"`
 	Features  json.RawMessage `json:"features"`
 	AdminCode json.RawMessage `json:"admin_code"`
@@ -215,25 +215,25 @@ type rankRawCandidates struct {
 	CellM     json.RawMessage `json:"cell_m"`
 }
 
-var rankTopLevelKeys = []string{"candidates", "constraints", "weights", "d_max_m", "population", "limit", "include_excluded", "format"}
+var topLevelKeys = []string{"candidates", "constraints", "weights", "d_max_m", "population", "limit", "include_excluded", "format"}
 
-// rankProblems collects request problems.
-type rankProblems []lastmile.Problem
+// problems collects request problems.
+type problems []lastmile.Problem
 
-func (p *rankProblems) add(field, value, format string, args ...any) {
-	*p = append(*p, lastmile.Problem{Field: field, Value: rankShorten(value), Message: fmt.Sprintf(format, args...)})
+func (p *problems) add(field, value, format string, args ...any) {
+	*p = append(*p, lastmile.Problem{Field: field, Value: shorten(value), Message: fmt.Sprintf(format, args...)})
 }
 
-func rankShorten(s string) string {
+func shorten(s string) string {
 	if len(s) > 60 {
 		return s[:57] + "..."
 	}
 	return s
 }
 
-// rankDecodeStrict decodes data into v refusing unknown fields and trailing
+// decodeStrict decodes data into v refusing unknown fields and trailing
 // data, and turns decoding errors into problems under prefix.
-func rankDecodeStrict(data []byte, v any, prefix string, known []string, p *rankProblems) bool {
+func decodeStrict(data []byte, v any, prefix string, known []string, p *problems) bool {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
@@ -244,7 +244,7 @@ func rankDecodeStrict(data []byte, v any, prefix string, known []string, p *rank
 				field = prefix + "." + field
 			}
 		}
-		p.add(field, "", "%s", rankDescribeJSONError(err, prefix, known))
+		p.add(field, "", "%s", describeJSONError(err, prefix, known))
 		return false
 	}
 	if _, err := dec.Token(); err != io.EOF {
@@ -254,7 +254,7 @@ func rankDecodeStrict(data []byte, v any, prefix string, known []string, p *rank
 	return true
 }
 
-func rankDescribeJSONError(err error, prefix string, known []string) string {
+func describeJSONError(err error, prefix string, known []string) string {
 	var syn *json.SyntaxError
 	var typ *json.UnmarshalTypeError
 	switch {
@@ -271,7 +271,7 @@ func rankDescribeJSONError(err error, prefix string, known []string) string {
 		if field == "" {
 			return fmt.Sprintf("the request must be a JSON object, not a %s", typ.Value)
 		}
-		return fmt.Sprintf("%s must be %s, not a %s", field, rankDescribeGoType(typ.Type.String()), typ.Value)
+		return fmt.Sprintf("%s must be %s, not a %s", field, describeGoType(typ.Type.String()), typ.Value)
 	case errors.Is(err, io.EOF):
 		return "empty JSON; expected an object"
 	case strings.HasPrefix(err.Error(), "json: unknown field "):
@@ -284,7 +284,7 @@ func rankDescribeJSONError(err error, prefix string, known []string) string {
 	return "malformed JSON: " + err.Error()
 }
 
-func rankDescribeGoType(t string) string {
+func describeGoType(t string) string {
 	switch {
 	case strings.HasPrefix(t, "map["):
 		return "an object"
@@ -294,13 +294,13 @@ func rankDescribeGoType(t string) string {
 	return "a " + t
 }
 
-func rankIsNull(raw json.RawMessage) bool {
+func isNull(raw json.RawMessage) bool {
 	s := bytes.TrimSpace(raw)
 	return len(s) == 0 || string(s) == "null"
 }
 
-// rankNumber decodes a JSON number at field and checks it is in [lo, hi].
-func rankNumber(raw json.RawMessage, field string, lo, hi float64, p *rankProblems) (float64, bool) {
+// numberValue decodes a JSON number at field and checks it is in [lo, hi].
+func numberValue(raw json.RawMessage, field string, lo, hi float64, p *problems) (float64, bool) {
 	s := string(bytes.TrimSpace(raw))
 	var f float64
 	if err := json.Unmarshal(raw, &f); err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
@@ -326,7 +326,7 @@ func rankNumber(raw json.RawMessage, field string, lo, hi float64, p *rankProble
 	return f, true
 }
 
-func rankString(raw json.RawMessage, field string, p *rankProblems) (string, bool) {
+func stringValue(raw json.RawMessage, field string, p *problems) (string, bool) {
 	var s string
 	if err := json.Unmarshal(raw, &s); err != nil {
 		p.add(field, string(bytes.TrimSpace(raw)), "must be a string")
@@ -335,7 +335,7 @@ func rankString(raw json.RawMessage, field string, p *rankProblems) (string, boo
 	return s, true
 }
 
-func rankBool(raw json.RawMessage, field string, p *rankProblems) (bool, bool) {
+func boolValue(raw json.RawMessage, field string, p *problems) (bool, bool) {
 	var b bool
 	if err := json.Unmarshal(raw, &b); err != nil {
 		p.add(field, string(bytes.TrimSpace(raw)), "must be true or false")
@@ -344,53 +344,53 @@ func rankBool(raw json.RawMessage, field string, p *rankProblems) (bool, bool) {
 	return b, true
 }
 
-// ParseRankRequest decodes and validates a ranking request body (JSON). An
+// ParseRequest decodes and validates a ranking request body (JSON). An
 // empty body ranks the planned relocation sites with the defaults. Every
 // problem found is reported in one EINVALID error.
-func ParseRankRequest(body []byte) (RankRequest, error) {
-	var p rankProblems
-	var raw rawRankRequest
+func ParseRequest(body []byte) (Request, error) {
+	var p problems
+	var raw rawRequest
 	if len(bytes.TrimSpace(body)) > 0 {
-		rankDecodeStrict(body, &raw, "", rankTopLevelKeys, &p)
+		decodeStrict(body, &raw, "", topLevelKeys, &p)
 	}
-	req := rankParseRaw(raw, &p)
+	req := parseRaw(raw, &p)
 	if len(p) > 0 {
-		return RankRequest{}, lastmile.Invalid("invalid ranking request", p...)
+		return Request{}, lastmile.Invalid("invalid ranking request", p...)
 	}
 	return req, nil
 }
 
-func rankParseRaw(raw rawRankRequest, p *rankProblems) RankRequest {
-	var req RankRequest
-	rankParseCandidates(raw.Candidates, &req, p)
+func parseRaw(raw rawRequest, p *problems) Request {
+	var req Request
+	parseCandidates(raw.Candidates, &req, p)
 
 	for k := range raw.Constraints {
-		if !slices.ContainsFunc(rankConstraintSpecs, func(s constraintSpec) bool { return s.Name == k }) {
-			p.add("constraints."+k, "", "unknown constraint; expected one of: %s", strings.Join(rankConstraintNames(), ", "))
+		if !slices.ContainsFunc(constraintSpecs, func(s constraintSpec) bool { return s.Name == k }) {
+			p.add("constraints."+k, "", "unknown constraint; expected one of: %s", strings.Join(constraintNames(), ", "))
 		}
 	}
-	for _, s := range rankConstraintSpecs {
-		c := RankConstraint{Name: s.Name, Enabled: s.Enabled, Limit: s.Value, key: s.Key}
-		if v, ok := raw.Constraints[s.Name]; ok && !rankIsNull(v) {
-			rankParseConstraint(v, s, &c, p)
+	for _, s := range constraintSpecs {
+		c := Constraint{Name: s.Name, Enabled: s.Enabled, Limit: s.Value, key: s.Key}
+		if v, ok := raw.Constraints[s.Name]; ok && !isNull(v) {
+			parseConstraint(v, s, &c, p)
 		}
 		req.Constraints.set(s.Name, c)
 	}
 
 	for k := range raw.Weights {
-		if rankFactorName(k) == "" {
-			p.add("weights."+k, "", "unknown factor; expected one of: %s", strings.Join(rankFactorNames(), ", "))
+		if factorName(k) == "" {
+			p.add("weights."+k, "", "unknown factor; expected one of: %s", strings.Join(factorNames(), ", "))
 		}
 	}
 	for k := range raw.DMax {
-		if f := rankFactorName(k); f == "" || f == FactorPopulation {
-			p.add("d_max_m."+k, "", "unknown distance factor; expected one of: %s", strings.Join(rankFactorNames()[:5], ", "))
+		if f := factorName(k); f == "" || f == FactorPopulation {
+			p.add("d_max_m."+k, "", "unknown distance factor; expected one of: %s", strings.Join(factorNames()[:5], ", "))
 		}
 	}
-	for _, s := range rankFactorSpecs {
+	for _, s := range factorSpecs {
 		w := s.Weight
-		if v, ok := rankLookupFactor(raw.Weights, s.Name); ok {
-			if f, ok := rankNumber(v, "weights."+s.Name, 0, 1e6, p); ok {
+		if v, ok := lookupFactor(raw.Weights, s.Name); ok {
+			if f, ok := numberValue(v, "weights."+s.Name, 0, 1e6, p); ok {
 				w = f
 			}
 		}
@@ -399,37 +399,37 @@ func rankParseRaw(raw rawRankRequest, p *rankProblems) RankRequest {
 			continue
 		}
 		d := s.DMax
-		if v, ok := rankLookupFactor(raw.DMax, s.Name); ok {
-			if f, ok := rankNumber(v, "d_max_m."+s.Name, 1, MaxRankDistanceM, p); ok {
+		if v, ok := lookupFactor(raw.DMax, s.Name); ok {
+			if f, ok := numberValue(v, "d_max_m."+s.Name, 1, MaxDistanceM, p); ok {
 				d = f
 			}
 		}
 		req.DMax.set(s.Name, d)
 	}
 
-	req.Population = RankPopulation{RadiusM: DefaultPopulationRadiusM, Max: DefaultPopulationMax}
-	if !rankIsNull(raw.Population) {
+	req.Population = Population{RadiusM: DefaultPopulationRadiusM, Max: DefaultPopulationMax}
+	if !isNull(raw.Population) {
 		var rp struct {
 			RadiusM json.RawMessage `json:"radius_m"`
 			Max     json.RawMessage `json:"max"`
 		}
-		if rankDecodeStrict(raw.Population, &rp, "population", []string{"radius_m", "max"}, p) {
-			if !rankIsNull(rp.RadiusM) {
-				if f, ok := rankNumber(rp.RadiusM, "population.radius_m", 0, 100_000, p); ok {
+		if decodeStrict(raw.Population, &rp, "population", []string{"radius_m", "max"}, p) {
+			if !isNull(rp.RadiusM) {
+				if f, ok := numberValue(rp.RadiusM, "population.radius_m", 0, 100_000, p); ok {
 					req.Population.RadiusM = f
 				}
 			}
-			if !rankIsNull(rp.Max) {
-				if f, ok := rankNumber(rp.Max, "population.max", 1, maxRankPopulation, p); ok {
+			if !isNull(rp.Max) {
+				if f, ok := numberValue(rp.Max, "population.max", 1, maxPopulation, p); ok {
 					req.Population.Max = f
 				}
 			}
 		}
 	}
 
-	req.Limit = DefaultRankLimit
-	if !rankIsNull(raw.Limit) {
-		if f, ok := rankNumber(raw.Limit, "limit", 1, MaxRankLimit, p); ok {
+	req.Limit = DefaultLimit
+	if !isNull(raw.Limit) {
+		if f, ok := numberValue(raw.Limit, "limit", 1, MaxLimit, p); ok {
 			if f != math.Trunc(f) {
 				p.add("limit", string(raw.Limit), "must be a whole number")
 			} else {
@@ -438,15 +438,15 @@ func rankParseRaw(raw rawRankRequest, p *rankProblems) RankRequest {
 		}
 	}
 	req.IncludeExcluded = req.Candidates.Source != SourceGrid
-	if !rankIsNull(raw.IncludeExcluded) {
-		if b, ok := rankBool(raw.IncludeExcluded, "include_excluded", p); ok {
+	if !isNull(raw.IncludeExcluded) {
+		if b, ok := boolValue(raw.IncludeExcluded, "include_excluded", p); ok {
 			req.IncludeExcluded = b
 		}
 	}
 	req.Format = "geojson"
-	if !rankIsNull(raw.Format) {
-		if s, ok := rankString(raw.Format, "format", p); ok {
-			if f := rankNormaliseFormat(s); f != "" {
+	if !isNull(raw.Format) {
+		if s, ok := stringValue(raw.Format, "format", p); ok {
+			if f := normaliseFormat(s); f != "" {
 				req.Format = f
 			} else {
 				p.add("format", s, "unknown format; expected geojson or csv")
@@ -456,8 +456,8 @@ func rankParseRaw(raw rawRankRequest, p *rankProblems) RankRequest {
 	return req
 }
 
-// rankNormaliseFormat maps the accepted format names to geojson or csv.
-func rankNormaliseFormat(s string) string {
+// normaliseFormat maps the accepted format names to geojson or csv.
+func normaliseFormat(s string) string {
 	switch strings.ToLower(strings.TrimSpace(s)) {
 	case "", "geojson", "json":
 		return "geojson"
@@ -467,29 +467,29 @@ func rankNormaliseFormat(s string) string {
 	return ""
 }
 
-func rankConstraintNames() []string {
+func constraintNames() []string {
 	var n []string
-	for _, s := range rankConstraintSpecs {
+	for _, s := range constraintSpecs {
 		n = append(n, s.Name)
 	}
 	return n
 }
 
-func rankFactorNames() []string {
+func factorNames() []string {
 	var n []string
-	for _, s := range rankFactorSpecs {
+	for _, s := range factorSpecs {
 		n = append(n, s.Name)
 	}
 	return n
 }
 
-// rankFactorName returns the canonical factor name of k ("grid" is accepted for
+// factorName returns the canonical factor name of k ("grid" is accepted for
 // power, the electricity grid), or "".
-func rankFactorName(k string) string {
+func factorName(k string) string {
 	if k == "grid" {
 		return FactorPower
 	}
-	for _, s := range rankFactorSpecs {
+	for _, s := range factorSpecs {
 		if s.Name == k {
 			return k
 		}
@@ -497,47 +497,47 @@ func rankFactorName(k string) string {
 	return ""
 }
 
-func rankLookupFactor(m map[string]json.RawMessage, name string) (json.RawMessage, bool) {
-	if v, ok := m[name]; ok && !rankIsNull(v) {
+func lookupFactor(m map[string]json.RawMessage, name string) (json.RawMessage, bool) {
+	if v, ok := m[name]; ok && !isNull(v) {
 		return v, true
 	}
 	if name == FactorPower {
-		if v, ok := m["grid"]; ok && !rankIsNull(v) {
+		if v, ok := m["grid"]; ok && !isNull(v) {
 			return v, true
 		}
 	}
 	return nil, false
 }
 
-// rankParseConstraint reads a constraint given as true/false (on with the
+// parseConstraint reads a constraint given as true/false (on with the
 // default limit / off), a number (on with that limit) or an object
 // {"enabled": bool, "<key>": number}.
-func rankParseConstraint(v json.RawMessage, s constraintSpec, c *RankConstraint, p *rankProblems) {
+func parseConstraint(v json.RawMessage, s constraintSpec, c *Constraint, p *problems) {
 	field := "constraints." + s.Name
-	hi := float64(MaxRankDistanceM)
+	hi := float64(MaxDistanceM)
 	if s.Name == ConstraintMinArea {
-		hi = maxRankAreaM2
+		hi = maxAreaM2
 	}
 	t := bytes.TrimSpace(v)
 	switch {
 	case len(t) > 0 && (t[0] == 't' || t[0] == 'f'):
-		if b, ok := rankBool(v, field, p); ok {
+		if b, ok := boolValue(v, field, p); ok {
 			c.Enabled = b
 		}
 	case len(t) > 0 && t[0] == '{':
 		var o map[string]json.RawMessage
 		if err := json.Unmarshal(v, &o); err != nil {
-			p.add(field, "", "%s", rankDescribeJSONError(err, field, nil))
+			p.add(field, "", "%s", describeJSONError(err, field, nil))
 			return
 		}
 		for k, val := range o {
 			switch k {
 			case "enabled":
-				if b, ok := rankBool(val, field+".enabled", p); ok {
+				if b, ok := boolValue(val, field+".enabled", p); ok {
 					c.Enabled = b
 				}
 			case s.Key:
-				if f, ok := rankNumber(val, field+"."+s.Key, 0, hi, p); ok {
+				if f, ok := numberValue(val, field+"."+s.Key, 0, hi, p); ok {
 					c.Limit = f
 					if _, given := o["enabled"]; !given {
 						c.Enabled = true
@@ -548,26 +548,26 @@ func rankParseConstraint(v json.RawMessage, s constraintSpec, c *RankConstraint,
 			}
 		}
 	default:
-		if f, ok := rankNumber(v, field, 0, hi, p); ok {
+		if f, ok := numberValue(v, field, 0, hi, p); ok {
 			c.Enabled = true
 			c.Limit = f
 		}
 	}
 }
 
-var rankAdminCodeRE = regexp.MustCompile(`^[0-9]{12}$`)
+var adminCodeRE = regexp.MustCompile(`^[0-9]{12}$`)
 
-func rankParseCandidates(raw json.RawMessage, req *RankRequest, p *rankProblems) {
+func parseCandidates(raw json.RawMessage, req *Request, p *problems) {
 	c := &req.Candidates
-	var rc rankRawCandidates
-	if !rankIsNull(raw) {
-		if !rankDecodeStrict(raw, &rc, "candidates", []string{"source", "features", "admin_code", "bbox", "cell_m"}, p) {
+	var rc rawCandidates
+	if !isNull(raw) {
+		if !decodeStrict(raw, &rc, "candidates", []string{"source", "features", "admin_code", "bbox", "cell_m"}, p) {
 			c.Source = SourcePlanned
 			return
 		}
 	}
-	if !rankIsNull(rc.Source) {
-		if s, ok := rankString(rc.Source, "candidates.source", p); ok {
+	if !isNull(rc.Source) {
+		if s, ok := stringValue(rc.Source, "candidates.source", p); ok {
 			switch s {
 			case SourceFeatures, SourcePlanned, SourceGrid:
 				c.Source = s
@@ -579,7 +579,7 @@ func rankParseCandidates(raw json.RawMessage, req *RankRequest, p *rankProblems)
 			return
 		}
 	}
-	hasFeatures, hasAdmin, hasBBox := !rankIsNull(rc.Features), !rankIsNull(rc.AdminCode), !rankIsNull(rc.BBox)
+	hasFeatures, hasAdmin, hasBBox := !isNull(rc.Features), !isNull(rc.AdminCode), !isNull(rc.BBox)
 	if c.Source == "" {
 		switch {
 		case hasFeatures:
@@ -598,20 +598,20 @@ func rankParseCandidates(raw json.RawMessage, req *RankRequest, p *rankProblems)
 		for _, k := range []struct {
 			has  bool
 			name string
-		}{{hasAdmin, "admin_code"}, {hasBBox, "bbox"}, {!rankIsNull(rc.CellM), "cell_m"}} {
+		}{{hasAdmin, "admin_code"}, {hasBBox, "bbox"}, {!isNull(rc.CellM), "cell_m"}} {
 			if k.has {
 				p.add("candidates."+k.name, "", "only used with source grid")
 			}
 		}
 		if hasFeatures {
-			c.features = rankParseFeatures(rc.Features, p)
+			c.features = parseFeatures(rc.Features, p)
 			c.Features = len(c.features)
 		}
 	case SourcePlanned:
 		for _, k := range []struct {
 			has  bool
 			name string
-		}{{hasFeatures, "features"}, {hasAdmin, "admin_code"}, {hasBBox, "bbox"}, {!rankIsNull(rc.CellM), "cell_m"}} {
+		}{{hasFeatures, "features"}, {hasAdmin, "admin_code"}, {hasBBox, "bbox"}, {!isNull(rc.CellM), "cell_m"}} {
 			if k.has {
 				p.add("candidates."+k.name, "", "not used with source planned (the planned relocation_sites)")
 			}
@@ -626,31 +626,31 @@ func rankParseCandidates(raw json.RawMessage, req *RankRequest, p *rankProblems)
 		case !hasAdmin && !hasBBox:
 			p.add("candidates", "", "a grid needs admin_code (a 12-digit admin area code) or bbox [min_lon, min_lat, max_lon, max_lat]")
 		case hasAdmin:
-			if s, ok := rankString(rc.AdminCode, "candidates.admin_code", p); ok {
-				if !rankAdminCodeRE.MatchString(s) {
+			if s, ok := stringValue(rc.AdminCode, "candidates.admin_code", p); ok {
+				if !adminCodeRE.MatchString(s) {
 					p.add("candidates.admin_code", s, "must be a 12-digit admin area code")
 				} else {
 					c.AdminCode = s
 				}
 			}
 		case hasBBox:
-			c.BBox = rankParseBBox(rc.BBox, p)
+			c.BBox = parseBBox(rc.BBox, p)
 		}
-		c.CellM = DefaultRankCellM
-		if !rankIsNull(rc.CellM) {
-			if f, ok := rankNumber(rc.CellM, "candidates.cell_m", MinRankCellM, MaxRankCellM, p); ok {
+		c.CellM = DefaultCellM
+		if !isNull(rc.CellM) {
+			if f, ok := numberValue(rc.CellM, "candidates.cell_m", MinCellM, MaxCellM, p); ok {
 				c.CellM = f
 			}
 		}
 		if c.BBox != nil && c.CellM > 0 {
-			if n := rankEstimateCells(rankBBoxAreaM2(c.BBox), c.CellM); n > MaxRankCells {
-				p.add("candidates.cell_m", fmt.Sprint(c.CellM), "a %g m grid over this bbox would have about %.0f cells, more than the limit of %d; use a larger cell_m or a smaller area", c.CellM, n, MaxRankCells)
+			if n := estimateCells(bboxAreaM2(c.BBox), c.CellM); n > MaxCells {
+				p.add("candidates.cell_m", fmt.Sprint(c.CellM), "a %g m grid over this bbox would have about %.0f cells, more than the limit of %d; use a larger cell_m or a smaller area", c.CellM, n, MaxCells)
 			}
 		}
 	}
 }
 
-func rankParseBBox(raw json.RawMessage, p *rankProblems) []float64 {
+func parseBBox(raw json.RawMessage, p *problems) []float64 {
 	var vals []json.RawMessage
 	if err := json.Unmarshal(raw, &vals); err != nil || len(vals) != 4 {
 		p.add("candidates.bbox", string(bytes.TrimSpace(raw)), "must be [min_lon, min_lat, max_lon, max_lat]")
@@ -663,7 +663,7 @@ func rankParseBBox(raw json.RawMessage, p *rankProblems) []float64 {
 		if i%2 == 1 {
 			lim = 85.0511
 		}
-		f, good := rankNumber(v, fmt.Sprintf("candidates.bbox[%d]", i), -lim, lim, p)
+		f, good := numberValue(v, fmt.Sprintf("candidates.bbox[%d]", i), -lim, lim, p)
 		ok = ok && good
 		b[i] = f
 	}
@@ -677,22 +677,22 @@ func rankParseBBox(raw json.RawMessage, p *rankProblems) []float64 {
 	return b
 }
 
-// rankBBoxAreaM2 is the area of a lon/lat box on a sphere of the WGS84 authalic
+// bboxAreaM2 is the area of a lon/lat box on a sphere of the WGS84 authalic
 // radius: R²·Δλ·(sin φ₂ − sin φ₁).
-func rankBBoxAreaM2(b []float64) float64 {
+func bboxAreaM2(b []float64) float64 {
 	const r = 6371007.2
 	rad := math.Pi / 180
 	return r * r * (b[2] - b[0]) * rad * math.Abs(math.Sin(b[3]*rad)-math.Sin(b[1]*rad))
 }
 
-// rankEstimateCells is the number of cell_m squares that cover areaM2.
-func rankEstimateCells(areaM2, cellM float64) float64 {
+// estimateCells is the number of cell_m squares that cover areaM2.
+func estimateCells(areaM2, cellM float64) float64 {
 	return math.Ceil(areaM2 / (cellM * cellM))
 }
 
-// rankParseFeatures reads a GeoJSON FeatureCollection of Point, Polygon and
+// parseFeatures reads a GeoJSON FeatureCollection of Point, Polygon and
 // MultiPolygon features.
-func rankParseFeatures(raw json.RawMessage, p *rankProblems) []rankCandidate {
+func parseFeatures(raw json.RawMessage, p *problems) []candidate {
 	fc, err := geojson.UnmarshalFeatureCollection(raw)
 	if err != nil {
 		p.add("candidates.features", "", "not a GeoJSON FeatureCollection: %v", err)
@@ -702,11 +702,11 @@ func rankParseFeatures(raw json.RawMessage, p *rankProblems) []rankCandidate {
 		p.add("candidates.features", "", "the FeatureCollection has no features")
 		return nil
 	}
-	if len(fc.Features) > MaxRankFeatures {
-		p.add("candidates.features", fmt.Sprint(len(fc.Features)), "at most %d features per request", MaxRankFeatures)
+	if len(fc.Features) > MaxFeatures {
+		p.add("candidates.features", fmt.Sprint(len(fc.Features)), "at most %d features per request", MaxFeatures)
 		return nil
 	}
-	var out []rankCandidate
+	var out []candidate
 	seen := map[string]int{}
 	for i, f := range fc.Features {
 		row := i + 1
@@ -723,23 +723,23 @@ func rankParseFeatures(raw json.RawMessage, p *rankProblems) []rankCandidate {
 			bad("geometry is a %s; candidates must be Point, Polygon or MultiPolygon", f.Geometry.GeoJSONType())
 			continue
 		}
-		if msg := rankCheckGeometry(f.Geometry); msg != "" {
+		if msg := checkGeometry(f.Geometry); msg != "" {
 			bad("%s", msg)
 			continue
 		}
-		id := rankFeatureID(f, row)
+		id := featureID(f, row)
 		if prev, dup := seen[id]; dup {
 			bad("duplicate id %q (also feature %d)", id, prev)
 			continue
 		}
 		seen[id] = row
 		name, _ := f.Properties["name"].(string)
-		out = append(out, newRankCandidate(id, name, f.Geometry, nil))
+		out = append(out, newCandidate(id, name, f.Geometry, nil))
 	}
 	return out
 }
 
-func rankFeatureID(f *geojson.Feature, row int) string {
+func featureID(f *geojson.Feature, row int) string {
 	for _, v := range []any{f.ID, f.Properties["id"]} {
 		switch v := v.(type) {
 		case string:
@@ -753,9 +753,9 @@ func rankFeatureID(f *geojson.Feature, row int) string {
 	return strconv.Itoa(row)
 }
 
-// rankCheckGeometry reports coordinates out of range and rings that are not
+// checkGeometry reports coordinates out of range and rings that are not
 // closed or too short.
-func rankCheckGeometry(g orb.Geometry) string {
+func checkGeometry(g orb.Geometry) string {
 	checkPoint := func(pt orb.Point) string {
 		if math.IsNaN(pt[0]) || math.IsNaN(pt[1]) || pt[0] < -180 || pt[0] > 180 || pt[1] < -85.0511 || pt[1] > 85.0511 {
 			return fmt.Sprintf("coordinate %v is outside lon [-180, 180], lat [-85.05, 85.05]", pt)
@@ -799,25 +799,25 @@ func rankCheckGeometry(g orb.Geometry) string {
 	return ""
 }
 
-// ParseRankValues builds a ranking request from flag-style key/value pairs
+// ParseValues builds a ranking request from flag-style key/value pairs
 // (the CLI flags and the GET query), applied over base (a JSON request body,
 // may be empty). Keys: source, admin_code, bbox (w,s,e,n), cell_m, limit,
 // include_excluded, format, weights (road=0.3,water=0.2), d_max_m
 // (road=5000), constraints (hazard=200,village=on,power=off),
 // population_radius_m, population_max.
-func ParseRankValues(base []byte, q url.Values) (RankRequest, error) {
-	var p rankProblems
-	var raw rawRankRequest
+func ParseValues(base []byte, q url.Values) (Request, error) {
+	var p problems
+	var raw rawRequest
 	if len(bytes.TrimSpace(base)) > 0 {
-		if !rankDecodeStrict(base, &raw, "", rankTopLevelKeys, &p) {
-			return RankRequest{}, lastmile.Invalid("invalid ranking request", p...)
+		if !decodeStrict(base, &raw, "", topLevelKeys, &p) {
+			return Request{}, lastmile.Invalid("invalid ranking request", p...)
 		}
 	}
 	var rc map[string]json.RawMessage
-	if !rankIsNull(raw.Candidates) {
+	if !isNull(raw.Candidates) {
 		if err := json.Unmarshal(raw.Candidates, &rc); err != nil {
 			p.add("candidates", "", "must be an object")
-			return RankRequest{}, lastmile.Invalid("invalid ranking request", p...)
+			return Request{}, lastmile.Invalid("invalid ranking request", p...)
 		}
 	}
 	if rc == nil {
@@ -834,7 +834,7 @@ func ParseRankValues(base []byte, q url.Values) (RankRequest, error) {
 		v := q.Get(k)
 		switch k {
 		case "source", "admin_code":
-			rc[k] = rankJSONString(v)
+			rc[k] = jsonString(v)
 			if k == "source" && v != SourceGrid {
 				// Switching source drops the other source's parameters.
 				delete(rc, "admin_code")
@@ -845,20 +845,20 @@ func ParseRankValues(base []byte, q url.Values) (RankRequest, error) {
 			parts := strings.Split(v, ",")
 			vals := make([]json.RawMessage, len(parts))
 			for i, s := range parts {
-				vals[i] = rankJSONScalar(strings.TrimSpace(s))
+				vals[i] = jsonScalar(strings.TrimSpace(s))
 			}
 			rc[k], _ = json.Marshal(vals)
 		case "cell_m":
-			rc[k] = rankJSONScalar(v)
+			rc[k] = jsonScalar(v)
 		case "limit", "include_excluded":
-			m := rankJSONScalar(v)
+			m := jsonScalar(v)
 			if k == "limit" {
 				raw.Limit = m
 			} else {
 				raw.IncludeExcluded = m
 			}
 		case "format":
-			raw.Format = rankJSONString(v)
+			raw.Format = jsonString(v)
 		case "weights", "d_max_m", "constraints":
 			target := map[string]*map[string]json.RawMessage{"weights": &raw.Weights, "d_max_m": &raw.DMax, "constraints": &raw.Constraints}[k]
 			if *target == nil {
@@ -878,18 +878,18 @@ func ParseRankValues(base []byte, q url.Values) (RankRequest, error) {
 						val = "false"
 					}
 				}
-				(*target)[name] = rankJSONScalar(val)
+				(*target)[name] = jsonScalar(val)
 			}
 		case "population_radius_m", "population_max":
 			if pop == nil {
 				pop = map[string]json.RawMessage{}
-				if !rankIsNull(raw.Population) {
+				if !isNull(raw.Population) {
 					if err := json.Unmarshal(raw.Population, &pop); err != nil {
 						p.add("population", "", "must be an object")
 					}
 				}
 			}
-			pop[strings.TrimPrefix(k, "population_")] = rankJSONScalar(v)
+			pop[strings.TrimPrefix(k, "population_")] = jsonScalar(v)
 		default:
 			p.add(k, "", "unknown parameter; expected one of: %s", strings.Join(known, ", "))
 		}
@@ -901,23 +901,23 @@ func ParseRankValues(base []byte, q url.Values) (RankRequest, error) {
 		raw.Candidates, _ = json.Marshal(rc)
 	}
 	if len(p) > 0 {
-		return RankRequest{}, lastmile.Invalid("invalid ranking request", p...)
+		return Request{}, lastmile.Invalid("invalid ranking request", p...)
 	}
-	req := rankParseRaw(raw, &p)
+	req := parseRaw(raw, &p)
 	if len(p) > 0 {
-		return RankRequest{}, lastmile.Invalid("invalid ranking request", p...)
+		return Request{}, lastmile.Invalid("invalid ranking request", p...)
 	}
 	return req, nil
 }
 
-func rankJSONString(s string) json.RawMessage {
+func jsonString(s string) json.RawMessage {
 	b, _ := json.Marshal(s)
 	return b
 }
 
-// rankJSONScalar is s as a JSON number or boolean when it reads as one, and as
+// jsonScalar is s as a JSON number or boolean when it reads as one, and as
 // a JSON string otherwise (so the validator names it as "not a number").
-func rankJSONScalar(s string) json.RawMessage {
+func jsonScalar(s string) json.RawMessage {
 	if s == "true" || s == "false" {
 		return json.RawMessage(s)
 	}
@@ -925,5 +925,5 @@ func rankJSONScalar(s string) json.RawMessage {
 		b, _ := json.Marshal(f)
 		return b
 	}
-	return rankJSONString(s)
+	return jsonString(s)
 }
