@@ -1,7 +1,3 @@
-// Package rank ranks relocation-site candidates: hard constraints exclude
-// candidates, a weighted sum of normalised geodesic distances (and a
-// population benefit) scores the rest. The measuring is done in PostGIS
-// (sql/*.sql); results render as GeoJSON and CSV.
 package rank
 
 import (

@@ -5,18 +5,12 @@ import (
 	"embed"
 	"errors"
 	"fmt"
-	"math"
 	"runtime"
-	"strconv"
 	"strings"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
-	"github.com/paulmach/orb"
-	"github.com/paulmach/orb/encoding/wkb"
 
-	"github.com/lastmile/lastmile"
 	"github.com/lastmile/lastmile/layer"
 )
 
@@ -45,27 +39,6 @@ var queries = func() map[string]string {
 	return m
 }()
 
-// candidate is one site to rank.
-type candidate struct {
-	id   string
-	name string
-	geom orb.Geometry
-	wkb  []byte
-	grid *GridCell // set for grid candidates
-}
-
-type GridCell struct {
-	I int `json:"i"`
-	J int `json:"j"`
-}
-
-func newCandidate(id, name string, g orb.Geometry, b []byte) candidate {
-	if b == nil {
-		b, _ = wkb.Marshal(g)
-	}
-	return candidate{id: id, name: name, geom: g, wkb: b}
-}
-
 // Nearest is the nearest feature of one kind and its geodesic distance.
 type Nearest struct {
 	Layer     string  `json:"layer"`
@@ -93,125 +66,6 @@ func (m measures) water() *Nearest {
 		return m.source
 	}
 	return m.pipeline
-}
-
-// Rank loads the candidates, measures them in PostGIS and scores them.
-func Run(ctx context.Context, pool *pgxpool.Pool, req Request) (res *Result, err error) {
-	defer lastmile.Wrap(&err, "rank.Run(%s)", req.Candidates.Source)
-	start := time.Now()
-	cands, estimated, err := loadCandidates(ctx, pool, req)
-	if err != nil {
-		return nil, err
-	}
-	loaded := time.Since(start)
-	ms, err := measure(ctx, pool, req, cands)
-	if err != nil {
-		return nil, err
-	}
-	res = evaluate(req, cands, ms)
-	res.Summary.CellsEstimated = estimated
-	res.Summary.CandidatesMS = round(loaded.Seconds()*1000, 1)
-	res.Summary.ElapsedMS = round(time.Since(start).Seconds()*1000, 1)
-	return res, nil
-}
-
-// loadCandidates returns the request's candidates; for a grid, also the
-// estimated cell count (checked against MaxCells before generating).
-func loadCandidates(ctx context.Context, pool *pgxpool.Pool, req Request) ([]candidate, int, error) {
-	c := req.Candidates
-	switch c.Source {
-	case SourceFeatures:
-		return c.features, 0, nil
-	case SourcePlanned:
-		rows, err := pool.Query(ctx, queries["planned"], MaxCells+1)
-		if err != nil {
-			return nil, 0, err
-		}
-		var out []candidate
-		var id int64
-		var name string
-		var b []byte
-		_, err = pgx.ForEachRow(rows, []any{&id, &name, &b}, func() error {
-			g, err := wkb.Unmarshal(b)
-			if err != nil {
-				return fmt.Errorf("relocation site %d: %w", id, err)
-			}
-			out = append(out, newCandidate(strconv.FormatInt(id, 10), name, g, append([]byte(nil), b...)))
-			return nil
-		})
-		if err != nil {
-			return nil, 0, err
-		}
-		if len(out) > MaxCells {
-			return nil, 0, lastmile.Invalid("too many candidates", lastmile.Problem{Field: "candidates.source",
-				Message: fmt.Sprintf("more than %d planned relocation sites; rank them as features in batches", MaxCells)})
-		}
-		return out, 0, nil
-	case SourceGrid:
-		return loadGrid(ctx, pool, c)
-	}
-	return nil, 0, lastmile.Invalid("unknown candidate source", lastmile.Problem{Field: "candidates.source", Value: c.Source, Message: "expected features, planned or grid"})
-}
-
-func loadGrid(ctx context.Context, pool *pgxpool.Pool, c Candidates) ([]candidate, int, error) {
-	var areaM2, lon, lat float64
-	var code any
-	var box [4]any
-	if c.AdminCode != "" {
-		err := pool.QueryRow(ctx, queries["area"], c.AdminCode).Scan(&areaM2, &lon, &lat)
-		if err == pgx.ErrNoRows {
-			return nil, 0, lastmile.Invalid("unknown admin area", lastmile.Problem{Field: "candidates.admin_code", Value: c.AdminCode, Message: "no admin area has this code"})
-		}
-		if err != nil {
-			return nil, 0, err
-		}
-		code = c.AdminCode
-	} else {
-		areaM2 = bboxAreaM2(c.BBox)
-		lon, lat = (c.BBox[0]+c.BBox[2])/2, (c.BBox[1]+c.BBox[3])/2
-		for i := range box {
-			box[i] = c.BBox[i]
-		}
-	}
-	est := estimateCells(areaM2, c.CellM)
-	if est > MaxCells {
-		return nil, int(est), lastmile.Invalid("grid too large", lastmile.Problem{Field: "candidates.cell_m", Value: fmt.Sprint(c.CellM),
-			Message: fmt.Sprintf("a %g m grid over this area (%.1f km²) would have about %.0f cells, more than the limit of %d; use a larger cell_m or a smaller area", c.CellM, areaM2/1e6, est, MaxCells)})
-	}
-	rows, err := pool.Query(ctx, queries["grid"], code, box[0], box[1], box[2], box[3], c.CellM, utmSRID(lon, lat))
-	if err != nil {
-		return nil, 0, err
-	}
-	var out []candidate
-	var i, j int
-	var b []byte
-	_, err = pgx.ForEachRow(rows, []any{&i, &j, &b}, func() error {
-		g, err := wkb.Unmarshal(b)
-		if err != nil {
-			return err
-		}
-		cand := newCandidate(strconv.Itoa(len(out)+1), "", g, append([]byte(nil), b...))
-		cand.grid = &GridCell{I: i, J: j}
-		out = append(out, cand)
-		if len(out) > MaxCells {
-			return lastmile.Invalid("grid too large", lastmile.Problem{Field: "candidates.cell_m", Message: fmt.Sprintf("the grid has more than %d cells", MaxCells)})
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, 0, err
-	}
-	return out, int(est), nil
-}
-
-// utmSRID is the EPSG code of the WGS84 UTM zone containing lon/lat.
-func utmSRID(lon, lat float64) int {
-	zone := int(math.Floor((lon+180)/6)) + 1
-	zone = max(1, min(60, zone))
-	if lat < 0 {
-		return 32700 + zone
-	}
-	return 32600 + zone
 }
 
 // measure runs measure.sql over the candidates, in chunks on several
@@ -353,9 +207,4 @@ func (s nearestScan) get(layer string) *Nearest {
 		n.Kind = *s.kind
 	}
 	return n
-}
-
-func round(f float64, decimals int) float64 {
-	p := math.Pow(10, float64(decimals))
-	return math.Round(f*p) / p
 }
