@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -43,6 +44,31 @@ func parse(fs *flag.FlagSet, args []string) error {
 		}
 	})
 	return err
+}
+
+// paramFlag is a command-line flag that sets one query parameter of an
+// HTTP endpoint, so that a subcommand takes its endpoint's parameters.
+type paramFlag struct{ flag, param, usage string }
+
+// paramFlags defines each of ps on fs as a string flag and returns a
+// function that, once fs is parsed, gives the parameters of the flags that
+// were set (on the command line or by their environment twins).
+func paramFlags(fs *flag.FlagSet, ps []paramFlag) func() url.Values {
+	values := make([]string, len(ps))
+	for i, p := range ps {
+		fs.StringVar(&values[i], p.flag, "", p.usage)
+	}
+	return func() url.Values {
+		q := url.Values{}
+		fs.Visit(func(f *flag.Flag) {
+			for i, p := range ps {
+				if p.flag == f.Name {
+					q.Set(p.param, values[i])
+				}
+			}
+		})
+		return q
+	}
 }
 
 // dbFlags select the database: an external one by URL, or the managed local

@@ -3,10 +3,8 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"io"
-	"net/url"
 	"os"
 	"strconv"
 	"strings"
@@ -20,7 +18,7 @@ import (
 
 // rankParams maps the rank flags to the parameters of /api/sites/rank (the
 // query-string form that rank.ParseValues reads).
-var rankParams = []struct{ flag, param, usage string }{
+var rankParams = []paramFlag{
 	{"source", "source", "candidates: features, planned (relocation_sites with status planned) or grid"},
 	{"admin-code", "admin_code", "grid: 12-digit code of the admin area to cover"},
 	{"bbox", "bbox", "grid: min_lon,min_lat,max_lon,max_lat to cover"},
@@ -38,10 +36,7 @@ func cmdRank(ctx context.Context, args []string, out io.Writer) error {
 	fs := newFlagSet("rank", out)
 	var db dbFlags
 	db.register(fs)
-	values := make([]string, len(rankParams))
-	for i, p := range rankParams {
-		fs.StringVar(&values[i], p.flag, "", p.usage)
-	}
+	params := paramFlags(fs, rankParams)
 	requestFile := fs.String("request", "", "JSON request body as for POST /api/sites/rank ('-' for stdin); flags override its fields")
 	featuresFile := fs.String("features", "", "GeoJSON FeatureCollection of candidate points/polygons (sets --source features)")
 	asCSV := fs.Bool("csv", false, "print CSV instead of a table")
@@ -75,15 +70,7 @@ flags:
 	if err != nil {
 		return err
 	}
-	q := url.Values{}
-	given := map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
-	for i, p := range rankParams {
-		if given[p.flag] {
-			q.Set(p.param, values[i])
-		}
-	}
-	req, err := rank.ParseValues(base, q)
+	req, err := rank.ParseValues(base, params())
 	if err != nil {
 		return oneLine(err)
 	}
