@@ -316,10 +316,10 @@ func golden(t *testing.T, name string, got []byte) {
 	}
 	want, err := os.ReadFile(path)
 	if err != nil {
-		t.Fatalf("%v (run go test ./rank -run Rank -update-rank)", err)
+		t.Fatalf("%v (run go test ./rank -update)", err)
 	}
 	if !bytes.Equal(got, want) {
-		t.Errorf("%s differs from the golden file (run go test ./rank -run Rank -update-rank and review the diff); got:\n%s", name, got)
+		t.Errorf("%s differs from the golden file (run go test ./rank -update and review the diff); got:\n%s", name, got)
 	}
 }
 
