@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -48,65 +47,6 @@ func ParseCRS(s string) (CRS, error) {
 			lastmile.Problem{Field: "crs", Value: s, Message: "must be EPSG:4326, EPSG:4490, GCJ-02, BD-09 or EPSG:<code>"})
 	}
 	return CRS{Name: "EPSG:" + code, SRID: n}, nil
-}
-
-// valueSynonyms maps common Chinese and English spellings to the catalog's
-// enum values, per field name. Keys are lower case without surrounding
-// space. Values not found here (nor equal to an enum value) are reported,
-// never guessed.
-var valueSynonyms = map[string]map[string]string{
-	"surface": {
-		"水泥": "cement", "水泥路": "cement", "水泥路面": "cement", "水泥混凝土": "cement", "混凝土": "cement", "砼": "cement",
-		"concrete": "cement", "cement_concrete": "cement", "concrete:plates": "cement", "concrete:lanes": "cement",
-		"沥青": "asphalt", "沥青路": "asphalt", "沥青路面": "asphalt", "沥青混凝土": "asphalt", "柏油": "asphalt", "柏油路": "asphalt",
-		"bitumen": "asphalt", "tarmac": "asphalt", "blacktop": "asphalt", "paved": "asphalt",
-		"砂石": "gravel", "沙石": "gravel", "砂石路": "gravel", "碎石": "gravel", "砾石": "gravel", "泥结碎石": "gravel",
-		"fine_gravel": "gravel", "compacted": "gravel", "pebblestone": "gravel",
-		"土": "earth", "土路": "earth", "土质": "earth", "泥土": "earth", "泥路": "earth", "素土": "earth",
-		"dirt": "earth", "ground": "earth", "unpaved": "earth", "mud": "earth", "soil": "earth", "grass": "earth", "sand": "earth",
-		"石": "stone", "石板": "stone", "石板路": "stone", "块石": "stone", "条石": "stone", "石质": "stone", "弹石": "stone",
-		"cobblestone": "stone", "sett": "stone", "paving_stones": "stone", "unhewn_cobblestone": "stone",
-	},
-	"status": {
-		"已完工": "completed", "完工": "completed", "竣工": "completed", "已竣工": "completed", "建成": "completed", "已建成": "completed",
-		"done": "completed", "finished": "completed", "complete": "completed", "built": "completed",
-		"在建": "under_construction", "施工中": "under_construction", "建设中": "under_construction", "正在施工": "under_construction",
-		"ongoing": "under_construction", "in_progress": "under_construction", "construction": "under_construction",
-		"规划": "planned", "计划": "planned", "拟建": "planned", "未开工": "planned", "待建": "planned", "proposed": "planned",
-		"取消": "cancelled", "已取消": "cancelled", "canceled": "cancelled",
-	},
-	"road_class": {
-		"县道": "county", "县": "county", "x": "county",
-		"乡道": "township", "乡": "township", "镇": "township", "y": "township",
-		"村道": "village", "村": "village", "c": "village",
-		"组道": "group", "组": "group", "通组路": "group", "通组道路": "group",
-	},
-	"tech_grade": {
-		"高速": "expressway", "高速公路": "expressway", "motorway": "expressway",
-		"一级": "class1", "一级公路": "class1", "i": "class1", "1": "class1", "class_1": "class1",
-		"二级": "class2", "二级公路": "class2", "ii": "class2", "2": "class2", "class_2": "class2",
-		"三级": "class3", "三级公路": "class3", "iii": "class3", "3": "class3", "class_3": "class3",
-		"四级": "class4", "四级公路": "class4", "iv": "class4", "4": "class4", "class_4": "class4",
-		"等外": "substandard", "等外路": "substandard", "等外公路": "substandard", "等外级": "substandard",
-	},
-	"kind": {
-		"线路": "line", "电力线": "line", "输电线路": "line", "配电线路": "line", "minor_line": "line",
-		"变压器": "transformer", "台区": "transformer", "配变": "transformer",
-		"学校": "school", "小学": "school", "中学": "school", "教学点": "school",
-		"卫生室": "clinic", "村卫生室": "clinic", "诊所": "clinic", "卫生院": "clinic", "doctors": "clinic",
-		"医院": "hospital", "集市": "market", "市场": "market", "marketplace": "market",
-		"公交站": "bus_stop", "车站": "bus_stop", "招呼站": "bus_stop", "水源": "water_source", "水源地": "water_source",
-		"滑坡": "landslide", "泥石流": "debris_flow", "洪水": "flood", "洪涝": "flood", "内涝": "flood",
-		"塌陷": "subsidence", "地面塌陷": "subsidence",
-	},
-	"danger_grade": {"c级": "C", "d级": "D", "c": "C", "d": "D"},
-	"work":         {"维修": "repair", "修缮": "repair", "加固": "repair", "维修加固": "repair", "重建": "rebuild", "拆除重建": "rebuild", "新建": "rebuild"},
-	"severity":     {"高": "high", "大": "high", "中": "medium", "中等": "medium", "低": "low", "小": "low"},
-	"level": {
-		"省": "province", "省级": "province", "市": "prefecture", "地级市": "prefecture", "州": "prefecture",
-		"县": "county", "区": "county", "县级": "county", "乡": "township", "镇": "township", "乡镇": "township", "街道": "township",
-		"村": "village", "行政村": "village", "社区": "village",
-	},
 }
 
 // keySynonyms maps common column headers to field names (besides the
@@ -423,22 +363,12 @@ func coerce(f layer.Field, v any) (out any, skip bool) {
 	return v, false
 }
 
+// enumValue returns the code s spells for f (its code, a label or a
+// synonym the catalog declares: layer.Field.Lookup), or s unchanged for
+// Validate to report.
 func enumValue(f layer.Field, s string) string {
-	if slices.Contains(f.Enum, s) {
-		return s
-	}
-	key := strings.ToLower(s)
-	key = strings.NewReplacer(" ", "_", "-", "_").Replace(key)
-	if slices.Contains(f.Enum, key) {
-		return key
-	}
-	if v, ok := valueSynonyms[f.Name][key]; ok && slices.Contains(f.Enum, v) {
-		return v
-	}
-	for _, e := range f.Enum {
-		if strings.EqualFold(e, s) {
-			return e
-		}
+	if c, ok := f.Lookup(s); ok {
+		return c
 	}
 	return s
 }
