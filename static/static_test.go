@@ -34,8 +34,8 @@ func TestPage(t *testing.T) {
 	tests := []struct {
 		name, path, ctype, contains string
 	}{
-		{"index", "/", "text/html", "/app/app.js"},
-		{"app", "/app/app.js", "text/javascript", "maplibre"},
+		{"index", "/", "text/html", "/app/main.js"},
+		{"app", "/app/main.js", "text/javascript", "maplibre"},
 		{"css", "/app/style.css", "text/css", "#map"},
 		{"catalog", "/app/catalog.json", "application/json", `"roads"`},
 		{"config", "/app/config.json", "application/json", `"vendor"`},
@@ -58,12 +58,12 @@ func TestPage(t *testing.T) {
 		!strings.Contains(w.Header().Get("Content-Security-Policy"), "frame-ancestors 'self'") || w.Header().Get("X-Frame-Options") != "SAMEORIGIN" {
 		t.Errorf("index without a same-origin CSP and frame-ancestors: %q", w.Header().Get("Content-Security-Policy"))
 	}
-	etag := get(t, r, "/app/app.js").Header().Get("ETag")
-	if w := get(t, r, "/app/app.js", "If-None-Match", etag); w.Code != http.StatusNotModified {
+	etag := get(t, r, "/app/main.js").Header().Get("ETag")
+	if w := get(t, r, "/app/main.js", "If-None-Match", etag); w.Code != http.StatusNotModified {
 		t.Errorf("If-None-Match: %d, want 304", w.Code)
 	}
-	if w := get(t, r, "/app/app.js", "Accept-Encoding", "gzip"); w.Header().Get("Content-Encoding") != "gzip" {
-		t.Errorf("app.js not gzipped for a gzip client")
+	if w := get(t, r, "/app/main.js", "Accept-Encoding", "gzip"); w.Header().Get("Content-Encoding") != "gzip" {
+		t.Errorf("main.js not gzipped for a gzip client")
 	}
 	if w := get(t, r, "/vendor/../../go.mod"); w.Code == http.StatusOK {
 		t.Errorf("vendor path traversal answered 200")
@@ -153,6 +153,6 @@ func TestPageSameOrigin(t *testing.T) {
 		}
 	}
 	if len(p.files) < 3 {
-		t.Errorf("embedded page files: %d, want index.html, app.js, style.css", len(p.files))
+		t.Errorf("embedded page files: %d, want index.html, main.js and its modules, style.css", len(p.files))
 	}
 }
