@@ -81,10 +81,11 @@ var (
 		{Code: "bus_stop", Label: "bus stop", LabelZH: "公交站", Color: "#fb8500", Synonyms: []string{"车站", "招呼站"}},
 		{Code: "water_source", Label: "water source", LabelZH: "水源地", Color: "#00b4d8", Synonyms: []string{"水源"}},
 	}
-	// PowerKindValues: what a power-grid upgrade is.
+	// PowerKindValues: what a power-grid upgrade is. The map draws
+	// transformers in their colour (lines in their status's).
 	PowerKindValues = []Value{
-		{Code: "line", Label: "line", LabelZH: "线路", Synonyms: []string{"电力线", "输电线路", "配电线路", "minor_line"}},
-		{Code: "transformer", Label: "transformer", LabelZH: "变压器", Synonyms: []string{"台区", "配变"}},
+		{Code: "line", Label: "line", LabelZH: "线路", Color: "#f4a261", Synonyms: []string{"电力线", "输电线路", "配电线路", "minor_line"}},
+		{Code: "transformer", Label: "transformer", LabelZH: "变压器", Color: "#f4a261", Synonyms: []string{"台区", "配变"}},
 	}
 	// DangerGradeValues: the appraisal grade of a dilapidated house.
 	DangerGradeValues = []Value{
