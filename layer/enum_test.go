@@ -213,3 +213,32 @@ func parseInserts(sql string) []insert {
 	}
 	return out
 }
+
+// Lookup reads import text: whatever it is given, it answers a declared
+// code of the field or not found, and a code it answers looks itself up.
+func FuzzLookup(f *testing.F) {
+	for _, s := range []string{"水泥", "Cement", " class-1 ", "C级危房", "", "\xff", "concrete:plates"} {
+		f.Add("surface", s)
+	}
+	f.Add("level", "乡镇")
+	f.Add("kind", "变压器")
+	cat := layer.Default()
+	f.Fuzz(func(t *testing.T, field, s string) {
+		for _, l := range cat.Layers() {
+			fd, ok := l.Field(field)
+			if !ok || fd.Type != layer.Enum {
+				continue
+			}
+			code, ok := fd.Lookup(s)
+			if !ok {
+				continue
+			}
+			if _, declared := fd.Value(code); !declared {
+				t.Fatalf("%s.%s: Lookup(%q) = %q, not a declared code", l.Name, field, s, code)
+			}
+			if again, ok := fd.Lookup(code); !ok || again != code {
+				t.Fatalf("%s.%s: Lookup(%q) = %q, but Lookup(%q) = %q, %v", l.Name, field, s, code, code, again, ok)
+			}
+		}
+	})
+}
