@@ -5,7 +5,7 @@ import (
 	"encoding/json"
 
 	"github.com/lastmile/lastmile/layer"
-	"github.com/lastmile/lastmile/stats"
+	"github.com/lastmile/lastmile/rank"
 )
 
 // pageCatalog is /app/catalog.json: the catalog document (layers, fields,
@@ -30,11 +30,11 @@ type ranking struct {
 
 func catalogJSON(c *layer.Catalog) pageCatalog {
 	var r ranking
-	if req, err := stats.ParseRankRequest(nil); err == nil {
+	if req, err := rank.ParseRequest(nil); err == nil {
 		b, _ := json.Marshal(req)
 		json.Unmarshal(b, &r)
 	}
-	r.CellM = stats.DefaultRankCellM
+	r.CellM = rank.DefaultCellM
 	r.Factors = objectKeys(r.Weights)
 	return pageCatalog{Document: c.Document(), Ranking: r}
 }

@@ -10,7 +10,7 @@ import (
 	"testing"
 
 	"github.com/lastmile/lastmile/layer"
-	"github.com/lastmile/lastmile/stats"
+	"github.com/lastmile/lastmile/rank"
 )
 
 // /app/catalog.json carries every enum value of every layer's field as the
@@ -68,11 +68,11 @@ func TestCatalogDocument(t *testing.T) {
 		t.Errorf("definitions served: hardened %v, all_season %q", doc.Hardened, doc.Definitions["all_season"])
 	}
 	// The ranking's defaults, independently: what an empty request is parsed to.
-	req, err := stats.ParseRankRequest(nil)
+	req, err := rank.ParseRequest(nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := []string{stats.FactorRoad, stats.FactorWater, stats.FactorPower, stats.FactorSchool, stats.FactorClinic, stats.FactorPopulation}; !slices.Equal(doc.Ranking.Factors, want) {
+	if want := []string{rank.FactorRoad, rank.FactorWater, rank.FactorPower, rank.FactorSchool, rank.FactorClinic, rank.FactorPopulation}; !slices.Equal(doc.Ranking.Factors, want) {
 		t.Errorf("ranking factors %v, want %v", doc.Ranking.Factors, want)
 	}
 	for _, f := range doc.Ranking.Factors {
@@ -80,11 +80,11 @@ func TestCatalogDocument(t *testing.T) {
 			t.Errorf("ranking weight %s = %g, the ranking's default is %g", f, doc.Ranking.Weights[f], req.Weights.Get(f))
 		}
 	}
-	if c := doc.Ranking.Constraints["hazard"]; c["enabled"] != true || c["buffer_m"] != req.Constraint(stats.ConstraintHazard).Limit {
-		t.Errorf("ranking hazard constraint %v, want enabled with buffer_m %g", c, req.Constraint(stats.ConstraintHazard).Limit)
+	if c := doc.Ranking.Constraints["hazard"]; c["enabled"] != true || c["buffer_m"] != req.Constraint(rank.ConstraintHazard).Limit {
+		t.Errorf("ranking hazard constraint %v, want enabled with buffer_m %g", c, req.Constraint(rank.ConstraintHazard).Limit)
 	}
-	if doc.Ranking.Limit != req.Limit || doc.Ranking.CellM != stats.DefaultRankCellM {
-		t.Errorf("ranking limit %d, cell %g; want %d, %g", doc.Ranking.Limit, doc.Ranking.CellM, req.Limit, stats.DefaultRankCellM)
+	if doc.Ranking.Limit != req.Limit || doc.Ranking.CellM != rank.DefaultCellM {
+		t.Errorf("ranking limit %d, cell %g; want %d, %g", doc.Ranking.Limit, doc.Ranking.CellM, req.Limit, rank.DefaultCellM)
 	}
 }
 
