@@ -36,7 +36,7 @@ function renderWeights() {
     el('output', { text: prev[f] ?? String(weights[f]) }))));
 }
 
-// rankRequest is the POST /api/sites/rank body (stats.RankRequest).
+// rankRequest is the POST /api/sites/rank body (rank.Request).
 function rankRequest() {
   const area = document.querySelector('input[name=r-area]:checked').value;
   const b = state.map.getBounds();
