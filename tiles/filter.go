@@ -10,10 +10,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/lastmile/lastmile"
 	"github.com/lastmile/lastmile/layer"
+	"github.com/lastmile/lastmile/postgis/pgsql"
 )
 
 // Filter operators.
@@ -100,22 +99,24 @@ func (fs Filters) where(l *layer.Layer, alias string, params []string, param fun
 		if params[i] == "" {
 			params[i] = param(f.arg())
 		}
-		col := alias + "." + pgx.Identifier{f.Field}.Sanitize()
+		col := pgsql.Col(alias, f.Field)
 		p := params[i]
+		var cond string
 		switch f.Op {
 		case OpIn:
-			fmt.Fprintf(&b, " AND %s = ANY(%s::text[])", col, p)
+			cond = pgsql.Cond(col, "= ANY", p+"::text[]")
 		case OpIs:
-			fmt.Fprintf(&b, " AND %s = %s::boolean", col, p)
+			cond = pgsql.Cond(col, "=", p+"::boolean")
 		case OpBefore:
-			fmt.Fprintf(&b, " AND %s < %s::date", col, p)
+			cond = pgsql.Cond(col, "<", p+"::date")
 		case OpAfter:
-			fmt.Fprintf(&b, " AND %s >= %s::date", col, p)
+			cond = pgsql.Cond(col, ">=", p+"::date")
 		case OpMin:
-			fmt.Fprintf(&b, " AND %s >= %s::float8", col, p)
+			cond = pgsql.Cond(col, ">=", p+"::float8")
 		case OpMax:
-			fmt.Fprintf(&b, " AND %s <= %s::float8", col, p)
+			cond = pgsql.Cond(col, "<=", p+"::float8")
 		}
+		b.WriteString(" AND " + cond)
 	}
 	return b.String()
 }
