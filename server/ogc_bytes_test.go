@@ -2,6 +2,8 @@ package server_test
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"regexp"
 	"testing"
 
@@ -77,6 +79,15 @@ func TestOGCResponseBytes(t *testing.T) {
 				t.Fatalf("%s %s: %d, want %d: %s", tt.method, tt.path, status, tt.status, body)
 			}
 			server.Golden(t, "bytes/"+tt.name, stable(body))
+			if tt.method != "GET" {
+				// A write answers with the bytes a GET of the feature returns.
+				var id struct{ ID int64 }
+				json.Unmarshal(body, &id)
+				_, _, got := e.do(t, "GET", fmt.Sprintf("/ogc/collections/roads/items/%d", id.ID), "")
+				if string(got) != string(body) {
+					t.Errorf("GET after %s:\n%s\nwrite answered:\n%s", tt.method, got, body)
+				}
+			}
 		})
 	}
 }

@@ -51,8 +51,10 @@ func (o *Options) RegisterFlags(fs *flag.FlagSet) {
 type Deps struct {
 	Pool    *pgxpool.Pool
 	Catalog *layer.Catalog
-	Store   *postgis.Store
-	Logger  *slog.Logger
+	// Store reads and writes features for the OGC handlers; nil means
+	// postgis.NewStore(Pool, Catalog).
+	Store  FeatureStore
+	Logger *slog.Logger
 	// Tokens resolves bearer tokens; nil means postgis.NewTokens(Pool, Catalog).
 	Tokens Authenticator
 	// Mounts add the routes of other packages (tiles, stats, import, page).
@@ -76,6 +78,9 @@ type Server struct {
 func New(opts Options, deps Deps) *Server {
 	if deps.Logger == nil {
 		deps.Logger = slog.Default()
+	}
+	if deps.Store == nil && deps.Pool != nil {
+		deps.Store = postgis.NewStore(deps.Pool, deps.Catalog)
 	}
 	s := &Server{opts: opts, deps: deps, router: mux.NewRouter(), metrics: newMetrics(deps.Pool)}
 	s.routes()
