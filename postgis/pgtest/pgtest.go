@@ -25,6 +25,7 @@ import (
 
 	"github.com/lastmile/lastmile/postgis"
 	"github.com/lastmile/lastmile/postgis/cluster"
+	"github.com/lastmile/lastmile/postgis/pgsql"
 )
 
 // EnvURL names the variable that points tests at an existing server (a
@@ -93,8 +94,8 @@ func setup() error {
 		return nil
 	}
 	tmp := server.template + "_building"
-	admin.Exec(ctx, `DROP DATABASE IF EXISTS `+pgx.Identifier{tmp}.Sanitize())
-	if _, err := admin.Exec(ctx, `CREATE DATABASE `+pgx.Identifier{tmp}.Sanitize()); err != nil {
+	admin.Exec(ctx, `DROP DATABASE IF EXISTS `+pgsql.Ident(tmp))
+	if _, err := admin.Exec(ctx, `CREATE DATABASE `+pgsql.Ident(tmp)); err != nil {
 		return err
 	}
 	pool, err := postgis.Open(ctx, withDatabase(server.adminURL, tmp))
@@ -111,7 +112,7 @@ func setup() error {
 		return err
 	}
 	_, err = admin.Exec(ctx, fmt.Sprintf(`ALTER DATABASE %s RENAME TO %s`,
-		pgx.Identifier{tmp}.Sanitize(), pgx.Identifier{server.template}.Sanitize()))
+		pgsql.Ident(tmp), pgsql.Ident(server.template)))
 	return err
 }
 
@@ -150,7 +151,7 @@ func URL(t testing.TB) string {
 	}
 	defer admin.Close(ctx)
 	if _, err := admin.Exec(ctx, fmt.Sprintf(`CREATE DATABASE %s TEMPLATE %s`,
-		pgx.Identifier{name}.Sanitize(), pgx.Identifier{server.template}.Sanitize())); err != nil {
+		pgsql.Ident(name), pgsql.Ident(server.template))); err != nil {
 		t.Fatalf("pgtest: creating test database: %v", err)
 	}
 	t.Cleanup(func() {
@@ -159,7 +160,7 @@ func URL(t testing.TB) string {
 			return
 		}
 		defer admin.Close(ctx)
-		admin.Exec(ctx, `DROP DATABASE IF EXISTS `+pgx.Identifier{name}.Sanitize()+` WITH (FORCE)`)
+		admin.Exec(ctx, `DROP DATABASE IF EXISTS `+pgsql.Ident(name)+` WITH (FORCE)`)
 	})
 	return withDatabase(server.adminURL, name)
 }
