@@ -29,6 +29,7 @@ func commands() map[string]command {
 		"import":  {"import features from files (GeoJSON, CSV, KML, OSM PBF, any GDAL format)", cmdImport},
 		"stats":   {"coverage, rai, lengths, progress statistics", cmdStats},
 		"rank":    {"rank relocation-site candidates", cmdRank},
+		"report":  {"write the printable report of a county or township (PDF or HTML)", cmdReport},
 		"token":   {"create, list and revoke API tokens", cmdToken},
 		"backup":  {"write the lastmile schema to a file (pg_dump custom format)", cmdBackup},
 		"restore": {"replace the lastmile schema with a backup, in one transaction", cmdRestore},

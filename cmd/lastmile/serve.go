@@ -13,6 +13,7 @@ import (
 	"github.com/lastmile/lastmile/layer"
 	"github.com/lastmile/lastmile/postgis"
 	"github.com/lastmile/lastmile/rank"
+	"github.com/lastmile/lastmile/report"
 	"github.com/lastmile/lastmile/server"
 	"github.com/lastmile/lastmile/static"
 	"github.com/lastmile/lastmile/stats"
@@ -86,6 +87,7 @@ func serve(ctx context.Context, f serveFlags, db *database, log *slog.Logger, ou
 			rank.NewHandler(readPool, log),
 			ingest.NewHandler(db.Pool, catalog, store, log),
 			static.New(f.page),
+			report.NewHandler(statsPool, catalog, tileService, log),
 		},
 	})
 	return srv.ListenAndServe(ctx, func(addr string) {
