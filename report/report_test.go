@@ -297,8 +297,8 @@ func TestReport(t *testing.T) {
 			code, b := get(t, hs, tc.path)
 			var body struct {
 				Error struct {
-					Code    string `json:"code"`
-					Message string `json:"message"`
+					Code    string                   `json:"code"`
+					Message string                   `json:"message"`
 					Details []struct{ Field string } `json:"details"`
 				} `json:"error"`
 			}
