@@ -28,6 +28,7 @@ func (s Source) URL() string { return "/api/stats/" + s.Endpoint + "?" + s.Param
 // Coverage is one coverage figure of the area.
 type Coverage struct {
 	Covered, Total, Population, PopulationCovered int64
+	PoorHouseholds, PoorHouseholdsCovered         int64
 	Pct, PopulationPct                            *float64
 	Found                                         bool // the answer has a row for the area
 }
@@ -167,7 +168,8 @@ func coverageOf(r stats.Row) Coverage {
 		return Coverage{}
 	}
 	return Coverage{Covered: count(r["covered"]), Total: count(r["total"]), Pct: optFloat(r["pct"]),
-		Population: count(r["population"]), PopulationCovered: count(r["population_covered"]), PopulationPct: optFloat(r["population_pct"]), Found: true}
+		Population: count(r["population"]), PopulationCovered: count(r["population_covered"]), PopulationPct: optFloat(r["population_pct"]),
+		PoorHouseholds: count(r["poor_households"]), PoorHouseholdsCovered: count(r["poor_households_covered"]), Found: true}
 }
 
 func raiOf(r stats.Row) RAI {

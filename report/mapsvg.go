@@ -26,7 +26,7 @@ const (
 	mapMinZoom  = 10 // house_renovations' lowest zoom
 	mapMaxTiles = 64
 	mapWidthMM  = 184.0 // the widest the map is printed (the page's text width)
-	mapHeightMM = 138.0 // the tallest, so that it fits on the first page
+	mapHeightMM = 152.0 // the tallest, so that it fits on the first page
 	tileUnits   = 256   // SVG units per tile
 )
 
