@@ -87,7 +87,7 @@ func serve(ctx context.Context, f serveFlags, db *database, log *slog.Logger, ou
 			rank.NewHandler(readPool, log),
 			ingest.NewHandler(db.Pool, catalog, store, log),
 			static.New(f.page),
-			report.NewHandler(statsPool, catalog, tileService, log),
+			report.NewHandler(readPool, catalog, tileService, log),
 		},
 	})
 	return srv.ListenAndServe(ctx, func(addr string) {
