@@ -8,6 +8,12 @@
 // values and coordinates and validates; the loader COPYs the good rows into
 // a temporary staging table and moves them with one INSERT … ON CONFLICT
 // (ext_id) DO UPDATE, so a re-import changes nothing.
+//
+// The load, by concern: import.go (Import and importTx, the transaction
+// and what its steps share), copy.go (records → normaliser → COPY),
+// stage.go (the staging table, its checks), direct.go (a first load
+// copied straight into the table, with its spool), copyproto.go (the
+// binary COPY encoder), upsert.go (stage → table), report.go.
 package ingest
 
 import (
