@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -192,13 +191,9 @@ func parseCSVRow(row int, header, fields []string, geomCol, lonCol, latCol int) 
 	var p orb.Point
 	for i, col := range []int{lonCol, latCol} {
 		s := strings.TrimSpace(fields[col])
-		f, err := strconv.ParseFloat(s, 64)
-		if s == "" {
-			rec.problem(header[col], "", "is empty")
-			return rec
-		}
-		if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
-			rec.problem(header[col], s, "must be a finite number")
+		f, err := ParseCoordinate(s, i == 1)
+		if err != nil {
+			rec.problem(header[col], s, "%v", err)
 			return rec
 		}
 		p[i] = f
