@@ -149,7 +149,7 @@ func parseDegrees(t string) (v float64, dms bool, err error) {
 }
 
 // coordUnits are the spellings of degrees, minutes and seconds, longest
-// first where one is a prefix of another (” before '). Letters (d, m,
+// first where one is a prefix of another (two apostrophes before one). Letters (d, m,
 // s) are not units: S is a hemisphere.
 var coordUnits = []struct {
 	s    string
