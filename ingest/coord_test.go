@@ -139,3 +139,26 @@ func FuzzParseCoordinate(f *testing.F) {
 		}
 	})
 }
+
+func TestExcelDate(t *testing.T) {
+	tests := []struct {
+		in, want string
+		ok       bool
+	}{
+		{"42185", "2015-06-30", true},
+		{"42185.75", "2015-06-30", true}, // 18:00 that day
+		{"43831", "2020-01-01", true},
+		{"25569", "1970-01-01", true},
+		{"2015", "", false},     // a year is not a serial
+		{"201506", "", false},   // nor a year and month
+		{"20150630", "", false}, // parseDate's
+		{"-42185", "", false},
+		{"abc", "", false},
+	}
+	for _, tt := range tests {
+		got, ok := excelDate(tt.in)
+		if got != tt.want || ok != tt.ok {
+			t.Errorf("excelDate(%q) = %q, %v; want %q, %v", tt.in, got, ok, tt.want, tt.ok)
+		}
+	}
+}

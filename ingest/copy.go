@@ -51,6 +51,9 @@ func (t *importTx) copyJob(ctx context.Context, ji int, job Job) error {
 		return job.Reader.Next()
 	}
 	defer func() {
+		for _, s := range byLayer {
+			t.describe(s, job.Reader)
+		}
 		if wr, ok := job.Reader.(interface{ Warnings() []string }); ok {
 			for _, w := range wr.Warnings() {
 				rep.Warnings = append(rep.Warnings, filepath.Base(job.Source)+": "+w)
@@ -171,4 +174,29 @@ func (t *importTx) copyJob(ctx context.Context, ji int, job Job) error {
 			return nil
 		}
 	}
+}
+
+// describe completes the report of a stage with what the reader knows:
+// the encoding and coordinate system used and, on a dry run, what each
+// column became.
+func (t *importTx) describe(s *staging, r Reader) {
+	if e, ok := r.(interface{ Encoding() string }); ok {
+		s.report.Encoding = e.Encoding()
+	}
+	s.report.CRS = t.opt.CRS.Name
+	if c, ok := r.(interface{ CRS() string }); ok {
+		s.report.CRS = c.CRS()
+	}
+	if !t.opt.DryRun {
+		return
+	}
+	var order []string
+	var geom []ColumnReport
+	if c, ok := r.(interface{ Columns() []string }); ok {
+		order = c.Columns()
+	}
+	if g, ok := r.(interface{ GeometryColumns() []ColumnReport }); ok {
+		geom = g.GeometryColumns()
+	}
+	s.report.Columns = s.norm.columnReport(order, geom)
 }

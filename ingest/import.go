@@ -103,6 +103,11 @@ func (im *Importer) Import(ctx context.Context, jobs []Job, opt Options) (rep *R
 	}
 	t.tr.phase("upsert")
 	if opt.DryRun {
+		for _, s := range t.stages {
+			if s.report.Sample, err = s.sample(ctx, t.tx, drySample); err != nil {
+				return rep, err
+			}
+		}
 		return rep, nil
 	}
 	if err := t.tx.Commit(ctx); err != nil {

@@ -44,7 +44,7 @@ var Formats = []string{FormatGeoJSON, FormatGeoJSONSeq, FormatCSV, FormatKML, Fo
 // gdalExtensions are handed to ogr2ogr.
 var gdalExtensions = map[string]bool{
 	".shp": true, ".zip": true, ".gpkg": true, ".gml": true, ".gdb": true, ".tab": true, ".mif": true,
-	".dxf": true, ".fgb": true, ".sqlite": true, ".gpx": true, ".kmz": true, ".xlsx": true, ".ods": true,
+	".dxf": true, ".fgb": true, ".sqlite": true, ".gpx": true, ".kmz": true, ".xlsx": true, ".xlsm": true, ".ods": true, ".xls": true,
 }
 
 // DetectFormat returns the format of a file from its name and first bytes.
@@ -117,6 +117,11 @@ type ReadOptions struct {
 	Zip ZipLimits
 	// TempDir is where zip archives are extracted ("" = os.TempDir()).
 	TempDir string
+	// Encoding overrides the detected text encoding of CSV files and
+	// Shapefile attributes (see ParseEncoding).
+	Encoding string
+	// Sheet is the sheet of a spreadsheet to read ("" = the first).
+	Sheet string
 
 	archive, archiveRoot string // reading a dataset extracted from this archive, into this directory
 }
@@ -174,7 +179,11 @@ func NewReader(format string, r io.Reader, opt ReadOptions) (Reader, error) {
 	case FormatGeoJSONSeq:
 		return NewGeoJSONSeqReader(r), nil
 	case FormatCSV:
-		return NewCSVReader(r, opt.CSV)
+		csv := opt.CSV
+		if csv.Encoding == "" {
+			csv.Encoding = opt.Encoding
+		}
+		return NewCSVReader(r, csv)
 	case FormatKML:
 		return NewKMLReader(r), nil
 	case FormatOSM, FormatGDAL:

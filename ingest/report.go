@@ -18,6 +18,25 @@ type LayerReport struct {
 	Rejected  int     `json:"rejected"`
 	Repaired  int     `json:"repaired"`
 	KM        float64 `json:"km,omitempty"` // geodesic km of the imported lines, from PostGIS
+	// Encoding is the text encoding of the attributes and how it was
+	// chosen (given, from the .cpg, detected), when the format has one.
+	Encoding string `json:"encoding,omitempty"`
+	// CRS is the coordinate system of the file's coordinates and where
+	// it came from.
+	CRS string `json:"crs,omitempty"`
+	// Columns tells, on a dry run, what each column of the file became.
+	Columns []ColumnReport `json:"columns,omitempty"`
+	// Sample holds, on a dry run, the first rows as they would be stored.
+	Sample []map[string]any `json:"sample,omitempty"`
+}
+
+// ColumnReport tells what became of one column (attribute) of a file.
+type ColumnReport struct {
+	Column string `json:"column"`
+	// Field is the layer's field the column fills, "geometry …" for a
+	// geometry column, "props" for a column kept in props, or "(empty)"
+	// for one without a value.
+	Field string `json:"field"`
 }
 
 // Report is the outcome of an import.

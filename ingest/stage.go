@@ -200,3 +200,23 @@ func keys(m map[int]bool) []int32 {
 	sort.Slice(out, func(i, j int) bool { return out[i] < out[j] })
 	return out
 }
+
+// drySample is how many rows a dry run shows as they would be stored.
+const drySample = 5
+
+// sample returns the first n rows of the stage as the layer's table now
+// holds them (in the transaction, before the dry run's rollback), as
+// JSON objects without their empty columns, the geometry as WKT.
+func (s *staging) sample(ctx context.Context, tx pgx.Tx, n int) ([]map[string]any, error) {
+	tbl := pgx.Identifier{"lastmile", s.layer.Table}.Sanitize()
+	from := tbl + ` t JOIN ` + s.ident() + ` s USING (ext_id) ORDER BY s.row_no`
+	if s.loaded { // copied straight into the table: the rows this transaction wrote
+		from = tbl + ` t WHERE t.xmin = pg_current_xact_id()::xid ORDER BY t.id`
+	}
+	rows, err := tx.Query(ctx, `SELECT jsonb_strip_nulls(to_jsonb(t) - 'id' - 'geom' - 'geom_3857' - 'version' - 'updated_at' - 'updated_by')
+		|| jsonb_build_object('geometry', ST_AsText(t.geom, 7)) FROM `+from+` LIMIT $1`, n)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, pgx.RowTo[map[string]any])
+}
