@@ -79,6 +79,8 @@ func DetectFormat(name string, head []byte) (string, error) {
 		return FormatGDAL, nil
 	case bytes.HasPrefix(head, []byte("SQLite format 3\x00")): // GeoPackage, SpatiaLite
 		return FormatGDAL, nil
+	case bytes.HasPrefix(head, oleMagic): // an Excel 97–2003 workbook
+		return FormatGDAL, nil
 	case h[0] == '<' && bytes.Contains(head, []byte("http://www.opengis.net/gml")):
 		return FormatGDAL, nil
 	case len(head) > 8 && bytes.Contains(head[:min(len(head), 64)], []byte("OSMHeader")):
@@ -90,6 +92,9 @@ func DetectFormat(name string, head []byte) (string, error) {
 	return "", lastmile.Invalid("the file format is not recognised",
 		lastmile.Problem{Field: "format", Value: name, Message: "give it with format (" + strings.Join(Formats, ", ") + ")"})
 }
+
+// oleMagic starts an OLE compound file (.xls).
+var oleMagic = []byte("\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1")
 
 // sniffJSON tells newline-delimited GeoJSON from a GeoJSON document: in a
 // sequence the first line is a complete object.
