@@ -52,7 +52,7 @@ var contentFormats = map[string]string{
 	"application/x-zip-compressed": FormatGDAL, "application/geopackage+sqlite3": FormatGDAL,
 	"application/gml+xml": FormatGDAL,
 	"application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": FormatGDAL,
-	"application/vnd.oasis.opendocument.spreadsheet": FormatGDAL, "application/vnd.ms-excel": FormatGDAL,
+	"application/vnd.oasis.opendocument.spreadsheet":                    FormatGDAL, "application/vnd.ms-excel": FormatGDAL,
 }
 
 // serveImport imports the request body (one file) or every file part of a
