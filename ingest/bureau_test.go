@@ -1,20 +1,28 @@
 package ingest
 
 import (
+	"bytes"
 	"context"
 	"encoding/csv"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"math"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/gorilla/mux"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/lastmile/lastmile"
+	"github.com/lastmile/lastmile/auth"
+	"github.com/lastmile/lastmile/layer"
+	"github.com/lastmile/lastmile/postgis"
 	"github.com/lastmile/lastmile/postgis/pgtest"
 )
 
@@ -450,4 +458,58 @@ func importCSV(t *testing.T, pool *pgxpool.Pool, layerName, name, body string, o
 		t.Fatal(err)
 	}
 	return importReader(t, pool, layerName, name, r, opt)
+}
+
+// TestHandlerBureauParameters: encoding, sheet, crs and dry_run over HTTP.
+func TestHandlerBureauParameters(t *testing.T) {
+	pool := pgtest.New(t)
+	catalog := layer.Default()
+	h := NewHandler(pool, catalog, postgis.NewStore(pool, catalog), nil)
+	h.TempDir = t.TempDir()
+	r := mux.NewRouter()
+	h.Register(r)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		req = req.WithContext(auth.With(req.Context(), &auth.Principal{Name: "bureau", Scopes: []string{"write:villages"}}))
+		r.ServeHTTP(w, req)
+	}))
+	defer srv.Close()
+	dir := t.TempDir()
+	xlsx := filepath.Join(dir, "v.xlsx")
+	writeXLSX(t, xlsx, sheet{"村庄", villageSheet}, sheet{"其他", [][]cell{{txt("名称"), txt("lon"), txt("lat")}, {txt("赵家村"), num("118"), num("32")}}})
+	book, _ := os.ReadFile(xlsx)
+	gbkCSV := []byte("\xc3\xfb\xb3\xc6,lon,lat\n\xd5\xc5\xbc\xd2\xb4\xe5,39500000,3540000\n") // 名称,lon,lat / 张家村 in GBK
+	tests := []struct {
+		name, query, contentType string
+		body                     []byte
+		status                   int
+		want                     []string
+	}{
+		{"xlsx, no file name, dry run, other sheet", "?dry_run=true&sheet=其他", "application/octet-stream", book, 200,
+			[]string{`"dry_run":true`, `"columns":[{"column":"lon","field":"geometry (longitude, x)"},{"column":"lat","field":"geometry (latitude, y)"},{"column":"名称","field":"name"}]`, `"sample":[{"ext_id":"upload:2","geometry":"POINT(118 32)","name":"赵家村","props":{},"status":"completed"}]`}},
+		{"unknown sheet", "?sheet=乡镇&filename=v.xlsx", "", book, 400, []string{`"field":"sheet"`, `(sheets: 村庄, 其他)`}},
+		{"GBK CSV in Gauss–Krüger, no crs", "?filename=v.csv&encoding=GBK", "text/csv", gbkCSV, 400, []string{`give crs EPSG:4527`}},
+		{"GBK CSV with crs", "?filename=v.csv&encoding=GBK&crs=EPSG:4527", "text/csv", gbkCSV, 200, []string{`"inserted":1`, `"encoding":"GBK (given)"`, `"crs":"EPSG:4527"`}},
+		{"bad encoding", "?filename=v.csv&encoding=klingon", "text/csv", gbkCSV, 400, []string{`"field":"encoding"`}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			resp, err := http.Post(srv.URL+"/api/import/villages"+tt.query, tt.contentType, bytes.NewReader(tt.body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			b, _ := io.ReadAll(resp.Body)
+			if resp.StatusCode != tt.status {
+				t.Fatalf("status %d body %s, want %d", resp.StatusCode, b, tt.status)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(string(b), w) {
+					t.Errorf("body %s\nlacks %s", b, w)
+				}
+			}
+		})
+	}
+	if got := queryString(t, pool, `SELECT string_agg(name, ',') FROM lastmile.villages`); got != "张家村" {
+		t.Fatalf("villages: %s", got)
+	}
 }
