@@ -513,3 +513,41 @@ func TestHandlerBureauParameters(t *testing.T) {
 		t.Fatalf("villages: %s", got)
 	}
 }
+
+// TestMapInfoEncoding: a .tab whose header says Neutral (no recoding)
+// over GBK text is read as GB18030; one that names its charset is read by
+// it; nothing is left in the temporary directory.
+func TestMapInfoEncoding(t *testing.T) {
+	dir := t.TempDir()
+	src := filepath.Join(dir, "roads.geojson")
+	// GDAL's MapInfo writer cannot keep Chinese field names: ASCII names, Chinese values
+	os.WriteFile(src, []byte(strings.NewReplacer(`"名称"`, `"name"`, `"状态"`, `"status"`, `"路面"`, `"surface"`, `"长度"`, `"len"`).Replace(bureauRoads)), 0o644)
+	named := filepath.Join(dir, "named.tab")
+	ogr(t, "-f", "MapInfo File", "-lco", "ENCODING=CP936", named, src)
+	neutral := filepath.Join(dir, "neutral.tab")
+	ogr(t, "-f", "MapInfo File", "-lco", "ENCODING=CP936", neutral, src)
+	b, _ := os.ReadFile(neutral)
+	os.WriteFile(neutral, []byte(strings.ReplaceAll(string(b), "WindowsSimpChinese", "Neutral")), 0o644)
+	tests := []struct{ name, path, given, encoding string }{
+		{"charset named", named, "", "WindowsSimpChinese (from the .tab)"},
+		{"Neutral, detected", neutral, "", "GB18030 (detected: the .tab's charset is Neutral and the text is not UTF-8; GB18030 includes GBK; give encoding if it is another)"},
+		{"Neutral, given", neutral, "GBK", "GBK (given)"},
+	}
+	const want = "张家村道|completed|cement;李家组道|under_construction|asphalt"
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tmp := t.TempDir()
+			pool := pgtest.New(t)
+			rep, err := importFiles(t, pool, nil, "roads", ReadOptions{Encoding: tt.given, TempDir: tmp}, Options{}, tt.path)
+			if err != nil {
+				t.Fatalf("import: %v %+v", err, rep.Problems)
+			}
+			if rep.Layers[0].Encoding != tt.encoding {
+				t.Errorf("encoding %q, want %q", rep.Layers[0].Encoding, tt.encoding)
+			}
+			if got := queryString(t, pool, `SELECT string_agg(name||'|'||status||'|'||surface, ';' ORDER BY ext_id) FROM lastmile.roads`); got != want {
+				t.Errorf("roads %s, want %s", got, want)
+			}
+		})
+	}
+}

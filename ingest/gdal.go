@@ -88,6 +88,21 @@ func NewGDALReader(path string, opt ReadOptions) (Reader, io.Closer, error) {
 		}
 		g.encoding = how
 	}
+	file, tmp := path, ""
+	if ext := strings.ToLower(filepath.Ext(path)); ext == ".tab" || ext == ".mif" {
+		dir, err := os.MkdirTemp(opt.TempDir, "lastmile-mapinfo-")
+		if err != nil {
+			return nil, nil, err
+		}
+		if file, g.encoding, err = mapinfoEncoding(path, opt.Encoding, dir); err != nil || file == path {
+			os.RemoveAll(dir)
+		} else {
+			tmp = dir
+		}
+		if err != nil {
+			return nil, nil, err
+		}
+	}
 	if crs := opt.CRS; crs.toWGS == nil && crs.SRID != 0 && crs.SRID != 4326 {
 		args = append(args, "-s_srs", fmt.Sprintf("EPSG:%d", crs.SRID))
 		g.wgs, g.crs = true, crs.Name+" (given)"
@@ -97,13 +112,19 @@ func NewGDALReader(path string, opt ReadOptions) (Reader, io.Closer, error) {
 	}
 	// GDAL's messages name the file as the user knows it: a temporary
 	// (spooled, extracted) path says nothing to them
-	g.names = strings.NewReplacer(path, filepath.Base(path))
+	g.names = strings.NewReplacer(file, filepath.Base(path), path, filepath.Base(path))
 	if opt.archiveRoot != "" {
-		g.names = strings.NewReplacer(opt.archiveRoot+string(filepath.Separator), opt.archive+"/", opt.archiveRoot, opt.archive)
+		g.names = strings.NewReplacer(file, opt.archive+"/"+filepath.Base(path), opt.archiveRoot+string(filepath.Separator), opt.archive+"/", opt.archiveRoot, opt.archive)
 	}
-	g.args, g.file = args, path
+	g.args, g.file = args, file
 	if err := g.start(); err != nil {
+		if tmp != "" {
+			os.RemoveAll(tmp)
+		}
 		return nil, nil, err
+	}
+	if tmp != "" {
+		return g, removeAfter{g, tmp}, nil
 	}
 	return g, g, nil
 }
