@@ -18,9 +18,11 @@ import (
 
 	"github.com/gorilla/mux"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/paulmach/orb"
 
 	"github.com/lastmile/lastmile"
 	"github.com/lastmile/lastmile/auth"
+	"github.com/lastmile/lastmile/geo"
 	"github.com/lastmile/lastmile/layer"
 	"github.com/lastmile/lastmile/postgis"
 	"github.com/lastmile/lastmile/postgis/pgtest"
@@ -336,6 +338,19 @@ func TestGaussKrugerWithoutPrj(t *testing.T) {
 	if got := queryString(t, pool, `SELECT ST_AsText(geom) FROM lastmile.roads`); got != "LINESTRING(117.01 31.8,117.0234567 31.8123456,117.05 31.83)" {
 		t.Errorf("geometry %s", got)
 	}
+	// GCJ-02 degrees without a .prj: still converted
+	gcj, _ := ParseCRS("GCJ-02")
+	pool = pgtest.New(t)
+	rep, err = importFiles(t, pool, nil, "roads", ReadOptions{CRS: gcj}, Options{CRS: gcj}, shp)
+	if err != nil {
+		t.Fatalf("GCJ-02 without .prj: %v %+v", err, rep.Problems)
+	}
+	w := geo.GCJ02ToWGS84(orb.Point{117.01, 31.8})
+	var x, y float64
+	pool.QueryRow(context.Background(), `SELECT ST_X(ST_StartPoint(geom)), ST_Y(ST_StartPoint(geom)) FROM lastmile.roads`).Scan(&x, &y)
+	if math.Abs(x-w[0]) > 1e-9 || math.Abs(y-w[1]) > 1e-9 || math.Abs(x-117.01) < 1e-4 || rep.Layers[0].CRS != "GCJ-02 (given; converted after GDAL)" {
+		t.Errorf("GCJ-02: first vertex %v %v, want %v; crs %q", x, y, w, rep.Layers[0].CRS)
+	}
 }
 
 // TestGaussKrugerCSV: projected metres in a CSV without crs name the zone.
@@ -549,5 +564,16 @@ func TestMapInfoEncoding(t *testing.T) {
 				t.Errorf("roads %s, want %s", got, want)
 			}
 		})
+	}
+}
+
+// TestSpreadsheetWithoutCoordinates: the error names the fullest row as
+// the header, not the title above it.
+func TestSpreadsheetWithoutCoordinates(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "v.xlsx")
+	writeXLSX(t, path, sheet{"村庄", [][]cell{{txt("村庄名单")}, {txt("村名"), txt("人口"), txt("位置")}, {txt("张家村"), num("1200"), txt("山里")}}})
+	_, _, err := OpenFile(path, ReadOptions{})
+	if msg := details(err); !strings.Contains(msg, "the header row of sheet 村庄 (村名, 人口, 位置) has no geometry column") {
+		t.Fatalf("error %v: %s", err, msg)
 	}
 }

@@ -106,6 +106,8 @@ func NewGDALReader(path string, opt ReadOptions) (Reader, io.Closer, error) {
 	if crs := opt.CRS; crs.toWGS == nil && crs.SRID != 0 && crs.SRID != 4326 {
 		args = append(args, "-s_srs", fmt.Sprintf("EPSG:%d", crs.SRID))
 		g.wgs, g.crs = true, crs.Name+" (given)"
+	} else if crs.toWGS != nil {
+		g.crs = crs.Name + " (given; converted after GDAL)"
 	}
 	if strings.EqualFold(filepath.Ext(path), ".gml") {
 		args = append(args, "-oo", "WRITE_GFS=NO") // no .gfs left next to the user's file
@@ -263,9 +265,13 @@ func (g *gdalReader) noCRS() error {
 			Message: "has no coordinate system (for a Shapefile: no .prj): give it with crs"})
 	}
 	if isDegrees(ext.Min) && isDegrees(ext.Max) {
+		// the coordinates pass unchanged; GCJ-02 and BD-09 are still
+		// converted after GDAL (the records keep SRID 0)
 		g.args = append(g.args, "-s_srs", "EPSG:4326")
-		g.wgs, g.crs = true, "EPSG:4326 (assumed: the file names none and its coordinates are degrees)"
-		g.warnings = append(g.warnings, "the file names no coordinate system: its coordinates are degrees, read as EPSG:4326 (CGCS2000 and WGS84 agree within a metre); give crs if they are GCJ-02 or BD-09")
+		if !strings.HasSuffix(g.crs, "after GDAL)") {
+			g.crs = "EPSG:4326 (assumed: the file names none and its coordinates are degrees)"
+			g.warnings = append(g.warnings, "the file names no coordinate system: its coordinates are degrees, read as EPSG:4326 (CGCS2000 and WGS84 agree within a metre); give crs if they are GCJ-02 or BD-09")
+		}
 		return g.start()
 	}
 	noPrj := ""

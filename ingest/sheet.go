@@ -144,19 +144,24 @@ func rowNumber(rec *Record) int {
 	return rec.Row
 }
 
-func blank(cs []string) bool {
+func blank(cs []string) bool { return filled(cs) == 0 }
+
+// filled counts the cells that are not blank.
+func filled(cs []string) int {
+	n := 0
 	for _, c := range cs {
 		if strings.TrimSpace(c) != "" {
-			return false
+			n++
 		}
 	}
-	return true
+	return n
 }
 
 // findHeader reads rows until one names the geometry columns.
 func (s *sheetReader) findHeader(opt CSVOptions, sheet string) error {
 	var first []string
 	var firstErr error
+	firstFilled := 0
 	var skipped []int
 	for n := 0; n < headerSearch; n++ {
 		rec, err := s.g.Next()
@@ -185,8 +190,9 @@ func (s *sheetReader) findHeader(opt CSVOptions, sheet string) error {
 			}
 			return nil
 		}
-		if first == nil {
-			first, firstErr = header, err
+		if n := filled(cs); first == nil || n > firstFilled {
+			// the fullest row is the likeliest header: its error is the one reported
+			first, firstErr, firstFilled = header, err, n
 		}
 		skipped = append(skipped, rowNumber(rec))
 	}
