@@ -6,11 +6,14 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -377,5 +380,56 @@ func TestLogFormat(t *testing.T) {
 	err = run(context.Background(), []string{"serve", "--log-format", "yaml"}, &b)
 	if err == nil || !strings.Contains(err.Error(), `--log-format "yaml"`) {
 		t.Errorf("serve --log-format yaml: %v", err)
+	}
+}
+
+// TestSIGHUPEmptiesTheTileCache: systemctl reload (SIGHUP) empties the tile
+// cache of a running serve, which keeps serving.
+func TestSIGHUPEmptiesTheTileCache(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	out := &syncBuffer{}
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"serve", "--database-url", pgtest.URL(t), "--addr", "127.0.0.1:0", "--stats-refresh", "0"}, out)
+	}()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("serve: %v", err)
+		}
+	}()
+	var base string
+	for i := 0; i < 300 && base == ""; i++ {
+		if m := servingURL.FindStringSubmatch(out.String()); m != nil {
+			base = m[1]
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if base == "" {
+		t.Fatal("serve did not start")
+	}
+	xcache := func() string {
+		resp, err := http.Get(base + "/tiles/villages/0/0/0.mvt")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.Header.Get("X-Cache")
+	}
+	if a, b := xcache(), xcache(); a != "MISS" || b != "HIT" {
+		t.Fatalf("before SIGHUP: X-Cache %s then %s, want MISS then HIT", a, b)
+	}
+	if err := syscall.Kill(os.Getpid(), syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	got := ""
+	for i := 0; i < 50; i++ { // the signal is handled asynchronously
+		time.Sleep(100 * time.Millisecond)
+		if got = xcache(); got == "MISS" {
+			break
+		}
+	}
+	if got != "MISS" {
+		t.Errorf("after SIGHUP: X-Cache %s, want MISS (cache emptied)", got)
 	}
 }
