@@ -23,6 +23,9 @@ func (e *exitError) Unwrap() error { return e.err }
 
 // exitCode is the process exit status for err.
 func exitCode(err error) int {
+	if err == nil {
+		return 0
+	}
 	var e *exitError
 	if errors.As(err, &e) {
 		return e.code

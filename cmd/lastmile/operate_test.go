@@ -99,6 +99,7 @@ func TestMigrateCheckBackupAndNewer(t *testing.T) {
 	url := previousReleaseDB(t)
 	var out bytes.Buffer
 	err := run(ctx, []string{"migrate", "--check", "--database-url", url}, &out)
+	t.Logf("migrate --check:\n%s%v (exit %d)", out.String(), err, exitCode(err))
 	if exitCode(err) != 2 || !strings.Contains(err.Error(), "4 migration(s) pending") {
 		t.Fatalf("migrate --check: exit %d, %v, want 2 and 4 pending", exitCode(err), err)
 	}
@@ -163,6 +164,7 @@ func doctor(t *testing.T, args ...string) (string, error) {
 	t.Helper()
 	var out bytes.Buffer
 	err := run(context.Background(), append([]string{"doctor"}, args...), &out)
+	t.Logf("lastmile doctor %s:\n%s%v (exit %d)", strings.Join(args, " "), out.String(), err, exitCode(err))
 	return out.String(), err
 }
 
