@@ -44,7 +44,12 @@ type doctorFlags struct {
 }
 
 func cmdDoctor(ctx context.Context, args []string, out io.Writer) error {
+	args, err := withEnvFile(args)
+	if err != nil {
+		return err
+	}
 	fs := newFlagSet("doctor", out)
+	fs.String("env-file", "", "read KEY=VALUE settings from this file first, e.g. the service's /etc/lastmile/lastmile.env (variables already set win)")
 	var f doctorFlags
 	f.db.register(fs)
 	f.page.RegisterFlags(fs)
@@ -80,6 +85,8 @@ func cmdDoctor(ctx context.Context, args []string, out io.Writer) error {
 	// The database.
 	if managed && !dataOK {
 		add("FAIL", "database: not checked (the managed cluster lives in the data directory)", "fix the data directory first")
+	} else if pg := filepath.Join(f.db.dataDir, "pg", "PG_VERSION"); managed && !fileExists(pg) {
+		add("info", "database: the managed cluster does not exist yet under "+f.db.dataDir+"; lastmile serve creates it on first start (doctor creates nothing)", "")
 	} else {
 		checkDatabase(ctx, f, add)
 	}

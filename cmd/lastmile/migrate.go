@@ -15,7 +15,12 @@ import (
 // writes a backup that lastmile restore takes back. A database migrated by a
 // newer lastmile is refused, unchanged.
 func cmdMigrate(ctx context.Context, args []string, out io.Writer) error {
+	args, err := withEnvFile(args)
+	if err != nil {
+		return err
+	}
 	fs := newFlagSet("migrate", out)
+	fs.String("env-file", "", "read KEY=VALUE settings from this file first, e.g. the service's /etc/lastmile/lastmile.env (variables already set win)")
 	var db dbFlags
 	db.register(fs)
 	var lf logFlags

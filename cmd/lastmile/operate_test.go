@@ -97,8 +97,15 @@ func previousReleaseDB(t *testing.T) string {
 func TestMigrateCheckBackupAndNewer(t *testing.T) {
 	ctx := context.Background()
 	url := previousReleaseDB(t)
+	// The first --check reads the database from an env file, as the
+	// service's is read.
+	t.Setenv("DATABASE_URL", "") // restored when the test ends
+	os.Unsetenv("DATABASE_URL")
+	envFile := filepath.Join(t.TempDir(), "lastmile.env")
+	os.WriteFile(envFile, []byte("# the service's settings\nDATABASE_URL=\""+url+"\"\n\n"), 0o640)
 	var out bytes.Buffer
-	err := run(ctx, []string{"migrate", "--check", "--database-url", url}, &out)
+	err := run(ctx, []string{"migrate", "--check", "--env-file", envFile}, &out)
+	os.Unsetenv("DATABASE_URL")
 	t.Logf("migrate --check:\n%s%v (exit %d)", out.String(), err, exitCode(err))
 	if exitCode(err) != 2 || !strings.Contains(err.Error(), "4 migration(s) pending") {
 		t.Fatalf("migrate --check: exit %d, %v, want 2 and 4 pending", exitCode(err), err)
@@ -433,5 +440,43 @@ func TestSIGHUPEmptiesTheTileCache(t *testing.T) {
 	}
 	if got != "MISS" {
 		t.Errorf("after SIGHUP: X-Cache %s, want MISS (cache emptied)", got)
+	}
+}
+
+func TestEnvFile(t *testing.T) {
+	t.Setenv("LASTMILE_ADDR", "")
+	os.Unsetenv("LASTMILE_ADDR")
+	t.Setenv("LASTMILE_DATA_DIR", "/already/set")
+	t.Setenv("LASTMILE_PRIVATE", "")
+	os.Unsetenv("LASTMILE_PRIVATE")
+	f := filepath.Join(t.TempDir(), "env")
+	os.WriteFile(f, []byte("# comment\n\nLASTMILE_ADDR=127.0.0.1:9\nLASTMILE_DATA_DIR=/from/file\n LASTMILE_PRIVATE = 'true' \n"), 0o600)
+	rest, err := withEnvFile([]string{"--check", "--env-file", f, "--backup=x"})
+	if err != nil || strings.Join(rest, " ") != "--check --backup=x" {
+		t.Fatalf("withEnvFile: %v %v", rest, err)
+	}
+	if os.Getenv("LASTMILE_ADDR") != "127.0.0.1:9" || os.Getenv("LASTMILE_DATA_DIR") != "/already/set" || os.Getenv("LASTMILE_PRIVATE") != "true" {
+		t.Errorf("env after --env-file: ADDR=%q DATA_DIR=%q PRIVATE=%q", os.Getenv("LASTMILE_ADDR"), os.Getenv("LASTMILE_DATA_DIR"), os.Getenv("LASTMILE_PRIVATE"))
+	}
+	os.WriteFile(f, []byte("LASTMILE_ADDR=1\nnot an assignment\n"), 0o600)
+	if _, err := withEnvFile([]string{"--env-file=" + f}); err == nil || !strings.Contains(err.Error(), ":2: not KEY=VALUE") {
+		t.Errorf("bad line: %v", err)
+	}
+	if _, err := withEnvFile([]string{"--env-file"}); err == nil {
+		t.Error("--env-file without a file: no error")
+	}
+}
+
+// TestDoctorCreatesNothing: on a fresh machine (no managed cluster yet)
+// doctor reports it and creates nothing.
+func TestDoctorCreatesNothing(t *testing.T) {
+	t.Setenv("DATABASE_URL", "")
+	dir := filepath.Join(t.TempDir(), "data")
+	out, err := doctor(t, "--data-dir", dir)
+	if err != nil || !strings.Contains(out, "the managed cluster does not exist yet") || !strings.Contains(out, "does not exist yet: lastmile creates it") {
+		t.Errorf("doctor before the first start: %v\n%s", err, out)
+	}
+	if _, err := os.Stat(dir); err == nil {
+		t.Errorf("doctor created %s", dir)
 	}
 }

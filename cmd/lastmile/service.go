@@ -127,10 +127,10 @@ next, as root:
   useradd --system --home-dir %[3]s --shell /usr/sbin/nologin %[2]s   # once
   install -m 0755 lastmile %[4]s                                     # if not there yet
   chown root:%[2]s %[5]s                                  # the env file may hold a database password
-  sudo -u %[2]s env $(grep -v '^#' %[5]s | xargs) %[4]s doctor --data-dir %[3]s
   systemctl daemon-reload
   systemctl enable --now %[1]s
   systemctl status %[1]s; journalctl -u %[1]s -f
+  sudo -u %[2]s %[4]s doctor --env-file %[5]s --service-user %[2]s
 `, f.name, f.user, filepath.Clean(f.dataDir), f.binary, envPath)
 	return nil
 }
