@@ -165,6 +165,35 @@ func URL(t testing.TB) string {
 	return withDatabase(server.adminURL, name)
 }
 
+// Empty creates a fresh database with no migrations applied (no lastmile
+// schema, no extensions), dropped when the test ends, and returns its URL:
+// for tests of migrating itself (upgrades from an older release).
+func Empty(t testing.TB) string {
+	t.Helper()
+	ready(t)
+	ctx := context.Background()
+	b := make([]byte, 6)
+	rand.Read(b)
+	name := "e_" + hex.EncodeToString(b)
+	admin, err := pgx.Connect(ctx, server.adminURL)
+	if err != nil {
+		t.Fatalf("pgtest: %v", err)
+	}
+	defer admin.Close(ctx)
+	if _, err := admin.Exec(ctx, `CREATE DATABASE `+pgx.Identifier{name}.Sanitize()); err != nil {
+		t.Fatalf("pgtest: creating empty database: %v", err)
+	}
+	t.Cleanup(func() {
+		admin, err := pgx.Connect(ctx, server.adminURL)
+		if err != nil {
+			return
+		}
+		defer admin.Close(ctx)
+		admin.Exec(ctx, `DROP DATABASE IF EXISTS `+pgx.Identifier{name}.Sanitize()+` WITH (FORCE)`)
+	})
+	return withDatabase(server.adminURL, name)
+}
+
 // New returns a pool on a fresh migrated database, closed when the test ends.
 func New(t testing.TB) *pgxpool.Pool {
 	t.Helper()
