@@ -86,7 +86,7 @@ func (s *Server) ogcLayer(r *http.Request) (*layer.Layer, error) {
 	if l, ok := s.deps.Catalog.Layer(name); ok {
 		return l, nil
 	}
-	return nil, lastmile.Errorf(lastmile.ENOTFOUND, "no collection %q (collections: %s)", shorten(name), strings.Join(s.deps.Catalog.Names(), ", "))
+	return nil, lastmile.Errorf(lastmile.ENOTFOUND, "no collection %q (collections: %s)", lastmile.Clip(name), strings.Join(s.deps.Catalog.Names(), ", "))
 }
 
 // featureID parses the {id} path variable.
@@ -95,7 +95,7 @@ func featureID(r *http.Request) (int64, error) {
 	id, err := strconv.ParseInt(raw, 10, 64)
 	if err != nil || id < 1 {
 		return 0, lastmile.Invalid("the feature id is not valid",
-			lastmile.Problem{Field: "id", Value: shorten(raw), Message: "must be a positive whole number (the feature's id)"})
+			lastmile.Problem{Field: "id", Value: lastmile.Clip(raw), Message: "must be a positive whole number (the feature's id)"})
 	}
 	return id, nil
 }

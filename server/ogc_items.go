@@ -187,7 +187,7 @@ func ifMatch(r *http.Request) (int, error) {
 	n, err := strconv.Atoi(v)
 	if err != nil || n < 1 {
 		return 0, lastmile.Invalid("the If-Match header is not valid",
-			lastmile.Problem{Field: "If-Match", Value: shorten(raw), Message: `must be the feature's ETag, e.g. "3" (a * or a list is not accepted: writes name the version they change)`})
+			lastmile.Problem{Field: "If-Match", Value: lastmile.Clip(raw), Message: `must be the feature's ETag, e.g. "3" (a * or a list is not accepted: writes name the version they change)`})
 	}
 	return n, nil
 }

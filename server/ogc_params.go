@@ -56,7 +56,7 @@ func ParseItemsQuery(l *layer.Layer, q url.Values) (ItemsQuery, error) {
 	out := ItemsQuery{Limit: DefaultLimit}
 	var problems []lastmile.Problem
 	bad := func(field, value, format string, args ...any) {
-		problems = append(problems, lastmile.Problem{Field: field, Value: shorten(value), Message: fmt.Sprintf(format, args...)})
+		problems = append(problems, lastmile.Problem{Field: field, Value: lastmile.Clip(value), Message: fmt.Sprintf(format, args...)})
 	}
 	names := make([]string, 0, len(q))
 	for k := range q {
@@ -159,7 +159,7 @@ func parseBBox(s string) ([]float64, string) {
 	for i, p := range parts {
 		f, err := strconv.ParseFloat(strings.TrimSpace(p), 64)
 		if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
-			return nil, fmt.Sprintf("number %d (%q) is not a finite number", i+1, shorten(p))
+			return nil, fmt.Sprintf("number %d (%q) is not a finite number", i+1, lastmile.Clip(p))
 		}
 		n[i] = f
 	}
@@ -195,7 +195,7 @@ func parseDatetime(s string) (*Interval, string) {
 		}
 		t, err := time.Parse(time.RFC3339, p)
 		if err != nil {
-			return nil, fmt.Sprintf("%q is not a date (YYYY-MM-DD) or RFC 3339 date-time", shorten(p))
+			return nil, fmt.Sprintf("%q is not a date (YYYY-MM-DD) or RFC 3339 date-time", lastmile.Clip(p))
 		}
 		d := time.Date(t.UTC().Year(), t.UTC().Month(), t.UTC().Day(), 0, 0, 0, 0, time.UTC)
 		return &d, ""
@@ -245,7 +245,7 @@ func parseFilterValues(f layer.Field, s string) (any, string) {
 	case layer.Text, layer.Enum:
 		for _, p := range parts {
 			if v, msg := f.Convert(p); v == nil || msg != "" {
-				return nil, fmt.Sprintf("%q: %s", shorten(p), msg)
+				return nil, fmt.Sprintf("%q: %s", lastmile.Clip(p), msg)
 			}
 		}
 		return parts, ""
@@ -254,7 +254,7 @@ func parseFilterValues(f layer.Field, s string) (any, string) {
 		for i, p := range parts {
 			n, err := strconv.ParseInt(p, 10, 32)
 			if err != nil {
-				return nil, fmt.Sprintf("%q is not an integer", shorten(p))
+				return nil, fmt.Sprintf("%q is not an integer", lastmile.Clip(p))
 			}
 			out[i] = n
 		}
@@ -264,7 +264,7 @@ func parseFilterValues(f layer.Field, s string) (any, string) {
 		for i, p := range parts {
 			n, err := strconv.ParseFloat(p, 64)
 			if err != nil || math.IsNaN(n) || math.IsInf(n, 0) {
-				return nil, fmt.Sprintf("%q is not a finite number", shorten(p))
+				return nil, fmt.Sprintf("%q is not a finite number", lastmile.Clip(p))
 			}
 			out[i] = n
 		}
@@ -274,7 +274,7 @@ func parseFilterValues(f layer.Field, s string) (any, string) {
 		for i, p := range parts {
 			d, err := time.Parse(time.DateOnly, p)
 			if err != nil {
-				return nil, fmt.Sprintf("%q is not a date YYYY-MM-DD", shorten(p))
+				return nil, fmt.Sprintf("%q is not a date YYYY-MM-DD", lastmile.Clip(p))
 			}
 			out[i] = d
 		}
@@ -287,7 +287,7 @@ func parseFilterValues(f layer.Field, s string) (any, string) {
 				out[i] = true
 			case "false":
 			default:
-				return nil, fmt.Sprintf("%q is not true or false", shorten(p))
+				return nil, fmt.Sprintf("%q is not true or false", lastmile.Clip(p))
 			}
 		}
 		return out, ""
@@ -295,10 +295,3 @@ func parseFilterValues(f layer.Field, s string) (any, string) {
 	return nil, "cannot be filtered on"
 }
 
-// shorten cuts a value for an error message.
-func shorten(s string) string {
-	if len(s) > 80 {
-		return s[:77] + "..."
-	}
-	return s
-}

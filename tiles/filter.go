@@ -230,7 +230,7 @@ func parseFilters(layers []*layer.Layer, accepted map[string]filterParam, q url.
 		}
 		f := Filter{Param: name, Field: p.field, Op: p.op}
 		bad := func(v, msg string) {
-			problems = append(problems, lastmile.Problem{Field: name, Value: shorten(v), Message: msg})
+			problems = append(problems, lastmile.Problem{Field: name, Value: lastmile.Clip(v), Message: msg})
 		}
 		if p.op != OpIn && len(values) > 1 {
 			bad(strings.Join(values, ","), "is given more than once")
@@ -329,10 +329,3 @@ func sortedKeys[V any](m map[string]V) []string {
 	return keys
 }
 
-// shorten keeps problem values readable.
-func shorten(s string) string {
-	if r := []rune(s); len(r) > 60 {
-		return string(r[:57]) + "..."
-	}
-	return s
-}
