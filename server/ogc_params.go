@@ -294,4 +294,3 @@ func parseFilterValues(f layer.Field, s string) (any, string) {
 	}
 	return nil, "cannot be filtered on"
 }
-
