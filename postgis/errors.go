@@ -10,7 +10,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -91,7 +90,7 @@ var uniqueDetail = regexp.MustCompile(`^Key \((.+?)\)=\((.*)\) already exists\.$
 // detail when PostgreSQL gave one, else the column from the constraint name.
 func uniqueKey(e *pgconn.PgError) (field, value string) {
 	if m := uniqueDetail.FindStringSubmatch(e.Detail); m != nil {
-		return m[1], clipValue(m[2])
+		return m[1], lastmile.Clip(m[2])
 	}
 	return constraintField(e), ""
 }
@@ -140,7 +139,7 @@ func quoted(msg string) string {
 	if !ok {
 		return ""
 	}
-	return clipValue(v)
+	return lastmile.Clip(v)
 }
 
 func number(x any) (float64, bool) {
@@ -169,21 +168,9 @@ func valueOf(values map[string]any, field string) string {
 		return ""
 	}
 	if f, ok := x.(float64); ok {
-		return clipValue(strconv.FormatFloat(f, 'f', -1, 64))
+		return lastmile.Clip(strconv.FormatFloat(f, 'f', -1, 64))
 	}
-	return clipValue(fmt.Sprint(x))
-}
-
-// clipValue shortens a value for a problem report to 80 characters,
-// cutting between characters (never inside a Chinese one).
-// TODO(consolidation): becomes lastmile.clip.
-func clipValue(s string) string {
-	const max = 80
-	if utf8.RuneCountInString(s) <= max {
-		return s
-	}
-	r := []rune(s)
-	return string(r[:max-1]) + "…"
+	return lastmile.Clip(fmt.Sprint(x))
 }
 
 // constraintField guesses the column a constraint is about from its name

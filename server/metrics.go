@@ -10,6 +10,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/lastmile/lastmile/server/respond"
+	"github.com/lastmile/lastmile/version"
 )
 
 // metrics are the server's Prometheus collectors, on a registry of its own
@@ -36,7 +37,13 @@ func newMetrics(pool *pgxpool.Pool) *metrics {
 			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
 		}, []string{"route"}),
 	}
-	m.registry.MustRegister(m.requests, m.failures, m.latency,
+	v := version.Get()
+	buildInfo := prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "lastmile_build_info", Help: "The running binary: always 1, with its version, commit, build date and Go version as labels.",
+		ConstLabels: prometheus.Labels{"version": v.Version, "commit": v.Commit, "date": v.Date, "goversion": v.GoVersion},
+	})
+	buildInfo.Set(1)
+	m.registry.MustRegister(m.requests, m.failures, m.latency, buildInfo,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if pool != nil {
 		m.registry.MustRegister(poolCollector{pool})

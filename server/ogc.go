@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/gorilla/mux"
-	"github.com/jackc/pgx/v5"
 
 	"github.com/lastmile/lastmile"
 	"github.com/lastmile/lastmile/auth"
@@ -75,7 +74,7 @@ func (s *Server) ogcLayer(r *http.Request) (*layer.Layer, error) {
 	if l, ok := s.deps.Catalog.Layer(name); ok {
 		return l, nil
 	}
-	return nil, lastmile.Errorf(lastmile.ENOTFOUND, "no collection %q (collections: %s)", shorten(name), strings.Join(s.deps.Catalog.Names(), ", "))
+	return nil, lastmile.Errorf(lastmile.ENOTFOUND, "no collection %q (collections: %s)", lastmile.Clip(name), strings.Join(s.deps.Catalog.Names(), ", "))
 }
 
 // featureID parses the {id} path variable.
@@ -84,7 +83,7 @@ func featureID(r *http.Request) (int64, error) {
 	id, err := strconv.ParseInt(raw, 10, 64)
 	if err != nil || id < 1 {
 		return 0, lastmile.Invalid("the feature id is not valid",
-			lastmile.Problem{Field: "id", Value: shorten(raw), Message: "must be a positive whole number (the feature's id)"})
+			lastmile.Problem{Field: "id", Value: lastmile.Clip(raw), Message: "must be a positive whole number (the feature's id)"})
 	}
 	return id, nil
 }
@@ -144,28 +143,21 @@ func (s *Server) describe(ctx context.Context, r *http.Request, l *layer.Layer) 
 			{Href: b + "/items", Rel: "items", Type: GeoJSONType, Title: l.Title},
 		},
 	}
-	var (
-		minx, miny, maxx, maxy *float64
-		lo, hi                 *time.Time
-	)
-	table := pgx.Identifier{"lastmile", l.Table}.Sanitize()
-	err := s.deps.Pool.QueryRow(ctx, `SELECT ST_XMin(b), ST_YMin(b), ST_XMax(b), ST_YMax(b), lo, hi
-		FROM (SELECT ST_Extent(geom) AS b, min(completed_on) AS lo, max(completed_on) AS hi FROM `+table+`) s`).
-		Scan(&minx, &miny, &maxx, &maxy, &lo, &hi)
+	x, err := s.deps.Store.Extent(ctx, l)
 	if err != nil {
 		return nil, err
 	}
 	e := &extent{}
 	e.Spatial.CRS = CRS84
 	e.Temporal.TRS = "http://www.opengis.net/def/uom/ISO-8601/0/Gregorian"
-	if minx != nil {
-		e.Spatial.BBox = [][]float64{{*minx, *miny, *maxx, *maxy}}
+	if b := x.Bound; b != nil {
+		e.Spatial.BBox = [][]float64{{b.Min[0], b.Min[1], b.Max[0], b.Max[1]}}
 	} else {
 		e.Spatial.BBox = [][]float64{{-180, -90, 180, 90}}
 	}
 	iv := []*string{nil, nil}
-	if lo != nil {
-		a, z := lo.Format(time.DateOnly)+"T00:00:00Z", hi.Format(time.DateOnly)+"T00:00:00Z"
+	if x.Start != nil {
+		a, z := x.Start.Format(time.DateOnly)+"T00:00:00Z", x.End.Format(time.DateOnly)+"T00:00:00Z"
 		iv = []*string{&a, &z}
 	}
 	e.Temporal.Interval = [][]*string{iv}

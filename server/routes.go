@@ -12,6 +12,7 @@ import (
 	"github.com/lastmile/lastmile/auth"
 	"github.com/lastmile/lastmile/postgis"
 	"github.com/lastmile/lastmile/server/respond"
+	"github.com/lastmile/lastmile/version"
 )
 
 func (s *Server) routes() {
@@ -46,9 +47,10 @@ func (s *Server) metricsHandler(needToken bool) http.Handler {
 	})
 }
 
-// healthz answers 200 while the process is up.
+// healthz answers 200 while the process is up, with the binary's version.
 func (s *Server) healthz(w http.ResponseWriter, r *http.Request) error {
-	respond.JSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	v := version.Get()
+	respond.JSON(w, http.StatusOK, map[string]string{"status": "ok", "version": v.Version, "commit": v.Commit, "date": v.Date})
 	return nil
 }
 

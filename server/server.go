@@ -104,8 +104,10 @@ func (f proxiesFlag) Set(v string) error {
 type Deps struct {
 	Pool    *pgxpool.Pool
 	Catalog *layer.Catalog
-	Store   *postgis.Store
-	Logger  *slog.Logger
+	// Store reads and writes features for the OGC handlers; nil means
+	// postgis.NewStore(Pool, Catalog).
+	Store  FeatureStore
+	Logger *slog.Logger
 	// Tokens resolves bearer tokens; nil means postgis.NewTokens(Pool, Catalog).
 	Tokens Authenticator
 	// Mounts add the routes of other packages (tiles, stats, import, page).
@@ -130,6 +132,9 @@ type Server struct {
 func New(opts Options, deps Deps) *Server {
 	if deps.Logger == nil {
 		deps.Logger = slog.Default()
+	}
+	if deps.Store == nil && deps.Pool != nil {
+		deps.Store = postgis.NewStore(deps.Pool, deps.Catalog)
 	}
 	s := &Server{opts: opts, deps: deps, router: mux.NewRouter(), metrics: newMetrics(deps.Pool),
 		links: &respond.Links{Public: opts.PublicURL, Trusted: opts.TrustedProxies}}

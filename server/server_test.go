@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -18,6 +19,7 @@ import (
 	"github.com/lastmile/lastmile/postgis/pgtest"
 	"github.com/lastmile/lastmile/server"
 	"github.com/lastmile/lastmile/server/respond"
+	"github.com/lastmile/lastmile/version"
 )
 
 // panicky is a mount whose handler panics, to test recovery, and one that
@@ -74,7 +76,7 @@ func TestHealthAndErrors(t *testing.T) {
 		status int
 		body   string
 	}{
-		{"/healthz", 200, `{"status":"ok"}`},
+		{"/healthz", 200, `{"commit":"` + version.Get().Commit + `","date":"` + version.Get().Date + `","status":"ok","version":"` + version.Get().Version + `"}`},
 		{"/readyz", 200, `{"status":"ready"}`},
 		{"/no/such/path", 404, `"code":"not_found","message":"no such path: /no/such/path"`},
 		{"/boom", 500, `"code":"internal","message":"internal error"`},
@@ -118,6 +120,7 @@ func TestHealthAndErrors(t *testing.T) {
 	metrics := string(b)
 	for _, want := range []string{`lastmile_http_requests_total{method="GET",route="/healthz",status="200"} 1`,
 		`lastmile_http_failures_total{reason="internal",route="/boom",status="500"} 2`,
+		`lastmile_build_info{commit="` + version.Get().Commit + `",date="` + version.Get().Date + `",goversion="` + runtime.Version() + `",version="` + version.Get().Version + `"} 1`,
 		"lastmile_db_pool_max_connections", "go_goroutines"} {
 		if !strings.Contains(metrics, want) {
 			t.Errorf("metrics lack %s", want)

@@ -43,7 +43,7 @@ func (s *Service) parseLayers(list string) ([]*layer.Layer, error) {
 	for _, name := range names {
 		if _, ok := s.catalog.Layer(name); !ok {
 			return nil, lastmile.Errorf(lastmile.ENOTFOUND, "no tile layer %q (layers: %s)",
-				shorten(name), strings.Join(s.catalog.Names(), ", "))
+				lastmile.Clip(name), strings.Join(s.catalog.Names(), ", "))
 		}
 	}
 	var out []*layer.Layer
@@ -66,7 +66,7 @@ func (s *Service) parseFilters(layers []*layer.Layer, rawQuery string) (Filters,
 	}
 	q, err := url.ParseQuery(rawQuery)
 	if err != nil {
-		return nil, lastmile.Invalid("the query string is malformed", lastmile.Problem{Field: "query", Value: shorten(rawQuery), Message: err.Error()})
+		return nil, lastmile.Invalid("the query string is malformed", lastmile.Problem{Field: "query", Value: lastmile.Clip(rawQuery), Message: err.Error()})
 	}
 	if len(q) == 0 {
 		return nil, nil
@@ -84,14 +84,14 @@ func parseTile(zs, xs, ys string) (z, x, y int, err error) {
 	base, ext, ok := strings.Cut(ys, ".")
 	if !ok || (ext != "mvt" && ext != "pbf") {
 		return 0, 0, 0, lastmile.Invalid("a tile URL ends in /{z}/{x}/{y}.mvt (or .pbf)",
-			lastmile.Problem{Field: "format", Value: shorten(ys), Message: "must be {y}.mvt or {y}.pbf"})
+			lastmile.Problem{Field: "format", Value: lastmile.Clip(ys), Message: "must be {y}.mvt or {y}.pbf"})
 	}
 	var problems []lastmile.Problem
 	num := func(name, s string, max int) int {
 		digits := s != "" && len(s) <= 8 && strings.Trim(s, "0123456789") == ""
 		n, err := strconv.Atoi(s)
 		if !digits || err != nil || n > max || (len(s) > 1 && s[0] == '0') {
-			problems = append(problems, lastmile.Problem{Field: name, Value: shorten(s),
+			problems = append(problems, lastmile.Problem{Field: name, Value: lastmile.Clip(s),
 				Message: "must be an integer from 0 to " + itoa(max)})
 			return -1
 		}

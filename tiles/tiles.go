@@ -30,6 +30,7 @@ import (
 	"golang.org/x/sync/singleflight"
 
 	"github.com/lastmile/lastmile/layer"
+	"github.com/lastmile/lastmile/postgis/pgsql"
 	"github.com/lastmile/lastmile/server/respond"
 )
 
@@ -213,7 +214,7 @@ func (s *Service) generate(ctx context.Context, req tileRequest) (*tile, error) 
 			continue // points are thinned per cell; at max zoom every row counts
 		}
 		var est, rows float64
-		err := s.pool.QueryRow(ctx, estimateSQL, req.z, req.x, req.y, pgx.Identifier{"lastmile", l.Table}.Sanitize()).Scan(&est, &rows)
+		err := s.pool.QueryRow(ctx, estimateSQL, req.z, req.x, req.y, pgsql.Table(l)).Scan(&est, &rows)
 		if err != nil {
 			continue // no statistics yet: use the index
 		}

@@ -1,4 +1,4 @@
-package stats
+package rank
 
 import (
 	"errors"
@@ -12,14 +12,14 @@ import (
 	"github.com/lastmile/lastmile"
 )
 
-func TestParseRankRequest(t *testing.T) {
+func TestParseRequest(t *testing.T) {
 	tests := []struct {
 		name  string
 		body  string
-		check func(t *testing.T, r RankRequest)
+		check func(t *testing.T, r Request)
 	}{
-		{"empty body ranks planned sites with defaults", ``, func(t *testing.T, r RankRequest) {
-			if r.Candidates.Source != SourcePlanned || r.Limit != DefaultRankLimit || !r.IncludeExcluded || r.Format != "geojson" {
+		{"empty body ranks planned sites with defaults", ``, func(t *testing.T, r Request) {
+			if r.Candidates.Source != SourcePlanned || r.Limit != DefaultLimit || !r.IncludeExcluded || r.Format != "geojson" {
 				t.Errorf("got %+v", r)
 			}
 			if c := r.Constraint(ConstraintHazard); !c.Enabled || c.Limit != 200 {
@@ -29,20 +29,20 @@ func TestParseRankRequest(t *testing.T) {
 				t.Errorf("village %+v, want off", c)
 			}
 			sum := 0.0
-			for _, s := range rankFactorSpecs {
+			for _, s := range factorSpecs {
 				sum += r.Weights.Get(s.Name)
 			}
 			if math.Abs(sum-1) > 1e-9 {
 				t.Errorf("default weights sum to %v, want 1", sum)
 			}
 		}},
-		{"bbox implies a grid, excluded cells left out", `{"candidates": {"bbox": [110, 30, 110.1, 30.1]}}`, func(t *testing.T, r RankRequest) {
-			if r.Candidates.Source != SourceGrid || r.Candidates.CellM != DefaultRankCellM || r.IncludeExcluded {
+		{"bbox implies a grid, excluded cells left out", `{"candidates": {"bbox": [110, 30, 110.1, 30.1]}}`, func(t *testing.T, r Request) {
+			if r.Candidates.Source != SourceGrid || r.Candidates.CellM != DefaultCellM || r.IncludeExcluded {
 				t.Errorf("got %+v", r.Candidates)
 			}
 		}},
-		{"constraint shorthands", `{"constraints": {"hazard": false, "village": true, "road": 500, "water": {"max_m": 800}, "power": {"enabled": false, "max_m": 10}}}`, func(t *testing.T, r RankRequest) {
-			want := map[string]RankConstraint{
+		{"constraint shorthands", `{"constraints": {"hazard": false, "village": true, "road": 500, "water": {"max_m": 800}, "power": {"enabled": false, "max_m": 10}}}`, func(t *testing.T, r Request) {
+			want := map[string]Constraint{
 				ConstraintHazard: {Enabled: false, Limit: 200}, ConstraintVillage: {Enabled: true, Limit: 300},
 				ConstraintRoad: {Enabled: true, Limit: 500}, ConstraintWater: {Enabled: true, Limit: 800},
 				ConstraintPower: {Enabled: false, Limit: 10}, ConstraintMinArea: {Enabled: true, Limit: 10000},
@@ -53,7 +53,7 @@ func TestParseRankRequest(t *testing.T) {
 				}
 			}
 		}},
-		{"weights merge over defaults; grid means power", `{"weights": {"water": 1, "grid": 0.5}, "d_max_m": {"road": 800}}`, func(t *testing.T, r RankRequest) {
+		{"weights merge over defaults; grid means power", `{"weights": {"water": 1, "grid": 0.5}, "d_max_m": {"road": 800}}`, func(t *testing.T, r Request) {
 			if r.Weights.Get(FactorWater) != 1 || r.Weights.Get(FactorPower) != 0.5 || r.Weights.Get(FactorRoad) != 0.3 || r.DMax.Get(FactorRoad) != 800 {
 				t.Errorf("weights %v d_max %v", r.Weights.values, r.DMax.values)
 			}
@@ -62,7 +62,7 @@ func TestParseRankRequest(t *testing.T) {
 			{"type": "Feature", "id": 7, "geometry": {"type": "Point", "coordinates": [110, 30]}, "properties": {"name": "seven"}},
 			{"type": "Feature", "geometry": {"type": "Point", "coordinates": [110.1, 30]}, "properties": {"id": "x"}},
 			{"type": "Feature", "geometry": {"type": "Point", "coordinates": [110.2, 30]}, "properties": null}]}}, "format": "csv"}`,
-			func(t *testing.T, r RankRequest) {
+			func(t *testing.T, r Request) {
 				var ids []string
 				for _, c := range r.Candidates.features {
 					ids = append(ids, c.id)
@@ -74,7 +74,7 @@ func TestParseRankRequest(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			r, err := ParseRankRequest([]byte(tt.body))
+			r, err := ParseRequest([]byte(tt.body))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -83,7 +83,7 @@ func TestParseRankRequest(t *testing.T) {
 	}
 }
 
-func TestParseRankRequestErrors(t *testing.T) {
+func TestParseRequestErrors(t *testing.T) {
 	fc := func(features string) string {
 		return `{"candidates": {"features": {"type": "FeatureCollection", "features": [` + features + `]}}}`
 	}
@@ -135,7 +135,7 @@ func TestParseRankRequestErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := ParseRankRequest([]byte(tt.body))
+			_, err := ParseRequest([]byte(tt.body))
 			var e *lastmile.Error
 			if !errors.As(err, &e) || e.Code != lastmile.EINVALID {
 				t.Fatalf("error %v, want invalid", err)
@@ -150,23 +150,23 @@ func TestParseRankRequestErrors(t *testing.T) {
 	}
 }
 
-// TestParseRankRequestReportsAll checks every problem is reported at once.
-func TestParseRankRequestReportsAll(t *testing.T) {
-	_, err := ParseRankRequest([]byte(`{"weights": {"road": "x", "beauty": 1}, "constraints": {"water": -1}, "limit": 0}`))
+// TestParseRequestReportsAll checks every problem is reported at once.
+func TestParseRequestReportsAll(t *testing.T) {
+	_, err := ParseRequest([]byte(`{"weights": {"road": "x", "beauty": 1}, "constraints": {"water": -1}, "limit": 0}`))
 	var e *lastmile.Error
 	if !errors.As(err, &e) || len(e.Details) != 4 {
 		t.Fatalf("error %v, want 4 problems", err)
 	}
 }
 
-func TestParseRankValues(t *testing.T) {
+func TestParseValues(t *testing.T) {
 	base := []byte(`{"candidates": {"source": "planned"}, "weights": {"road": 0.5}, "population": {"max": 100}}`)
 	q := url.Values{
 		"source": {"grid"}, "bbox": {"110,30,110.1,30.1"}, "cell_m": {"500"},
 		"weights": {"water=0.4, school=0"}, "d_max_m": {"clinic=2000"}, "constraints": {"village=on,hazard=off,road=750"},
 		"population_radius_m": {"1500"}, "limit": {"7"}, "include_excluded": {"true"}, "format": {"csv"},
 	}
-	r, err := ParseRankValues(base, q)
+	r, err := ParseValues(base, q)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -184,14 +184,14 @@ func TestParseRankValues(t *testing.T) {
 		t.Errorf("population %+v limit %d include %v format %s", r.Population, r.Limit, r.IncludeExcluded, r.Format)
 	}
 	for _, bad := range []url.Values{{"weights": {"road"}}, {"weights": {"road=abc"}}, {"colour": {"red"}}, {"cell_m": {"-3"}, "source": {"grid"}, "bbox": {"1,2,3,4"}}} {
-		if _, err := ParseRankValues(nil, bad); lastmile.ErrorCode(err) != lastmile.EINVALID {
+		if _, err := ParseValues(nil, bad); lastmile.ErrorCode(err) != lastmile.EINVALID {
 			t.Errorf("%v: error %v, want invalid", bad, err)
 		}
 	}
 }
 
-// checkRankRequest asserts the invariants of a request the parser accepted.
-func checkRankRequest(t *testing.T, r RankRequest, err error) {
+// checkRequest asserts the invariants of a request the parser accepted.
+func checkRequest(t *testing.T, r Request, err error) {
 	if err != nil {
 		var e *lastmile.Error
 		if !errors.As(err, &e) || e.Code != lastmile.EINVALID || len(e.Details) == 0 {
@@ -200,7 +200,7 @@ func checkRankRequest(t *testing.T, r RankRequest, err error) {
 		return
 	}
 	finite := func(f float64) bool { return !math.IsNaN(f) && !math.IsInf(f, 0) && f >= 0 }
-	for _, s := range rankFactorSpecs {
+	for _, s := range factorSpecs {
 		if !finite(r.Weights.Get(s.Name)) {
 			t.Fatalf("weight %s = %v", s.Name, r.Weights.Get(s.Name))
 		}
@@ -208,39 +208,39 @@ func checkRankRequest(t *testing.T, r RankRequest, err error) {
 			t.Fatalf("d_max %s = %v", s.Name, r.DMax.Get(s.Name))
 		}
 	}
-	for _, s := range rankConstraintSpecs {
+	for _, s := range constraintSpecs {
 		if !finite(r.Constraint(s.Name).Limit) {
 			t.Fatalf("constraint %s = %v", s.Name, r.Constraint(s.Name))
 		}
 	}
-	if r.Limit < 1 || r.Limit > MaxRankLimit || r.Population.Max < 1 || !finite(r.Population.RadiusM) {
+	if r.Limit < 1 || r.Limit > MaxLimit || r.Population.Max < 1 || !finite(r.Population.RadiusM) {
 		t.Fatalf("limit %d population %+v", r.Limit, r.Population)
 	}
 	c := r.Candidates
 	switch c.Source {
 	case SourceFeatures:
-		if len(c.features) == 0 || len(c.features) > MaxRankFeatures {
+		if len(c.features) == 0 || len(c.features) > MaxFeatures {
 			t.Fatalf("%d features", len(c.features))
 		}
 	case SourcePlanned:
 	case SourceGrid:
-		if c.CellM < MinRankCellM || c.CellM > MaxRankCellM || (c.AdminCode == "") == (c.BBox == nil) {
+		if c.CellM < MinCellM || c.CellM > MaxCellM || (c.AdminCode == "") == (c.BBox == nil) {
 			t.Fatalf("grid %+v", c)
 		}
-		if c.BBox != nil && rankEstimateCells(rankBBoxAreaM2(c.BBox), c.CellM) > MaxRankCells {
+		if c.BBox != nil && estimateCells(bboxAreaM2(c.BBox), c.CellM) > MaxCells {
 			t.Fatalf("grid %+v too large", c)
 		}
 	default:
 		t.Fatalf("source %q", c.Source)
 	}
-	if _, err := rankJSONCompact(r); err != nil {
+	if _, err := jsonCompact(r); err != nil {
 		t.Fatalf("echo: %v", err)
 	}
 }
 
-// FuzzParseRankRequest: any body is either refused as invalid with
+// FuzzParseRequest: any body is either refused as invalid with
 // details, or accepted with every invariant holding; never a panic.
-func FuzzParseRankRequest(f *testing.F) {
+func FuzzParseRequest(f *testing.F) {
 	seeds, _ := filepath.Glob(filepath.Join("..", "testdata", "rank", "*.json"))
 	for _, s := range seeds {
 		if b, err := os.ReadFile(s); err == nil {
@@ -253,13 +253,13 @@ func FuzzParseRankRequest(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {
-		r, err := ParseRankRequest(body)
-		checkRankRequest(t, r, err)
+		r, err := ParseRequest(body)
+		checkRequest(t, r, err)
 	})
 }
 
-// FuzzParseRankValues does the same for the query-string (and CLI) form.
-func FuzzParseRankValues(f *testing.F) {
+// FuzzParseValues does the same for the query-string (and CLI) form.
+func FuzzParseValues(f *testing.F) {
 	for _, s := range []string{``, `source=grid&bbox=110,30,110.1,30.1&cell_m=250`, `weights=road%3D1,water%3Dx`,
 		`constraints=hazard%3Doff,village%3D300&limit=3`, `population_radius_m=100&population_max=0`, `bbox=1,2,3`} {
 		f.Add(s)
@@ -269,7 +269,7 @@ func FuzzParseRankValues(f *testing.F) {
 		if err != nil {
 			return
 		}
-		r, err := ParseRankValues(nil, q)
-		checkRankRequest(t, r, err)
+		r, err := ParseValues(nil, q)
+		checkRequest(t, r, err)
 	})
 }

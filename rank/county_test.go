@@ -1,4 +1,4 @@
-package stats
+package rank
 
 import (
 	"context"
@@ -17,20 +17,20 @@ import (
 	"github.com/lastmile/lastmile/postgis/pgtest"
 )
 
-// rankCountyCode is the admin code of the synthetic county.
-const rankCountyCode = "420000000003"
+// countyCode is the admin code of the synthetic county.
+const countyCode = "420000000003"
 
-// rankCounty fills a synthetic county of 0.4° × 0.4° near 110°E 30°N
+// buildCounty fills a synthetic county of 0.4° × 0.4° near 110°E 30°N
 // (38.6 km × 44.3 km, about 1 700 km²) with a few hundred random roads,
 // villages, pipelines, power upgrades, facilities and hazard zones (seeded,
 // so every run builds the same county). The tables are not analyzed, as
 // right after a bulk load: the plan must not depend on statistics.
-func rankCounty(t testing.TB, pool *pgxpool.Pool) {
+func buildCounty(t testing.TB, pool *pgxpool.Pool) {
 	t.Helper()
-	rankExec(t, pool, `
+	mustExec(t, pool, `
 SELECT setseed(0.42);
 INSERT INTO admin_areas (ext_id, name, level, code, geom) VALUES
-  ('county', 'synthetic county', 'county', '`+rankCountyCode+`', ST_Multi(ST_MakeEnvelope(110, 30, 110.4, 30.4, 4326)));
+  ('county', 'synthetic county', 'county', '`+countyCode+`', ST_Multi(ST_MakeEnvelope(110, 30, 110.4, 30.4, 4326)));
 INSERT INTO roads (ext_id, name, surface, tech_grade, status, geom)
 SELECT 'r' || g, 'road ' || g,
        (ARRAY['cement', 'asphalt', 'stone', 'gravel', 'earth'])[1 + floor(random() * 5)::int],
@@ -66,17 +66,17 @@ FROM generate_series(1, 60) g;
 `)
 }
 
-// TestRankCountyGrid ranks a 1 km grid over the synthetic county (about
+// TestCountyGrid ranks a 1 km grid over the synthetic county (about
 // 1 700 cells) and checks the nearest-neighbour probes are geography index
-// scans. BenchmarkRankCountyGrid times the 250 m grid (about 27 000 cells).
-func TestRankCountyGrid(t *testing.T) {
+// scans. BenchmarkCountyGrid times the 250 m grid (about 27 000 cells).
+func TestCountyGrid(t *testing.T) {
 	pool := pgtest.New(t)
-	rankCounty(t, pool)
-	req, err := ParseRankValues(nil, url.Values{"admin_code": {rankCountyCode}, "cell_m": {"1000"}, "limit": {"5"}})
+	buildCounty(t, pool)
+	req, err := ParseValues(nil, url.Values{"admin_code": {countyCode}, "cell_m": {"1000"}, "limit": {"5"}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	res := rankCountyRun(t, pool, req)
+	res := countyRun(t, pool, req)
 	s := res.Summary
 	if s.Candidates < 1650 || s.Candidates > 1780 {
 		t.Errorf("%d cells, want about 1 715", s.Candidates)
@@ -84,18 +84,18 @@ func TestRankCountyGrid(t *testing.T) {
 	if s.Ranked == 0 || s.Excluded == 0 || len(res.Features) != 5 {
 		t.Errorf("ranked %d, excluded %d, returned %d: want some of each and 5 returned", s.Ranked, s.Excluded, len(res.Features))
 	}
-	rankCheckArithmetic(t, res)
+	checkArithmetic(t, res)
 
 	// Chunks measured at once give what one query gives.
-	cands, _, err := rankLoadCandidates(context.Background(), pool, req)
+	cands, _, err := loadCandidates(context.Background(), pool, req)
 	if err != nil {
 		t.Fatal(err)
 	}
-	one, err := rankMeasureChunks(context.Background(), pool, req, cands, 1)
+	one, err := measureChunks(context.Background(), pool, req, cands, 1)
 	if err != nil {
 		t.Fatal(err)
 	}
-	three, err := rankMeasureChunks(context.Background(), pool, req, cands, 3)
+	three, err := measureChunks(context.Background(), pool, req, cands, 3)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -107,7 +107,7 @@ func TestRankCountyGrid(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if _, err := rankMeasureChunks(ctx, pool, req, cands, 3); err == nil {
+	if _, err := measureChunks(ctx, pool, req, cands, 3); err == nil {
 		t.Error("a cancelled context measured anyway")
 	}
 
@@ -122,10 +122,10 @@ func TestRankCountyGrid(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer tx.Rollback(context.Background())
-	if _, err := tx.Exec(context.Background(), rankSessionSettings); err != nil {
+	if _, err := tx.Exec(context.Background(), sessionSettings); err != nil {
 		t.Fatal(err)
 	}
-	rows, err := tx.Query(context.Background(), "EXPLAIN "+rankSQL["rank_measure"], geoms, true, 3000.0, true)
+	rows, err := tx.Query(context.Background(), "EXPLAIN "+queries["measure"], geoms, true, 3000.0, true)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -150,68 +150,68 @@ func TestRankCountyGrid(t *testing.T) {
 	}
 }
 
-// rankCountyRun ranks and logs the figures and the top cells.
-func rankCountyRun(t testing.TB, pool *pgxpool.Pool, req RankRequest) *RankResult {
+// countyRun ranks and logs the figures and the top cells.
+func countyRun(t testing.TB, pool *pgxpool.Pool, req Request) *Result {
 	t.Helper()
 	start := time.Now()
-	res, err := Rank(context.Background(), pool, req)
+	res, err := Run(context.Background(), pool, req)
 	if err != nil {
 		t.Fatal(err)
 	}
 	elapsed := time.Since(start)
 	s := res.Summary
 	t.Logf("%g m grid over a 0.4° × 0.4° county: %d cells (estimated %d), %d ranked, %d excluded (%s); grid %.0f ms, total %v",
-		req.Candidates.CellM, s.Candidates, s.CellsEstimated, s.Ranked, s.Excluded, rankJSONOrErr(s.ExcludedBy), s.CandidatesMS, elapsed.Round(time.Millisecond))
+		req.Candidates.CellM, s.Candidates, s.CellsEstimated, s.Ranked, s.Excluded, jsonOrErr(s.ExcludedBy), s.CandidatesMS, elapsed.Round(time.Millisecond))
 	for _, f := range res.Features {
 		if f.Properties.Rank == nil {
 			continue
 		}
 		var parts []string
 		for _, fs := range f.Properties.Factors {
-			parts = append(parts, fs.Factor+" "+rankFmtPtr(fs.Raw)+" → "+rankFmtPtr(&fs.Contribution))
+			parts = append(parts, fs.Factor+" "+fmtPtr(fs.Raw)+" → "+fmtPtr(&fs.Contribution))
 		}
 		t.Logf("  #%d cell %s %.5f,%.5f total %.4f: %s", *f.Properties.Rank, f.ID, f.Geometry.Coordinates.(orb.Point)[0], f.Geometry.Coordinates.(orb.Point)[1], f.Properties.Total, strings.Join(parts, "; "))
 	}
 	return res
 }
 
-func rankJSONOrErr(v any) string {
-	s, err := rankJSONCompact(v)
+func jsonOrErr(v any) string {
+	s, err := jsonCompact(v)
 	if err != nil {
 		return err.Error()
 	}
 	return s
 }
 
-// BenchmarkRankCountyGrid ranks a 250 m grid over the synthetic county:
-// go test ./stats -run '^$' -bench RankCountyGrid -benchtime 3x
+// BenchmarkCountyGrid ranks a 250 m grid over the synthetic county:
+// go test ./rank -run '^$' -bench CountyGrid -benchtime 3x
 // Besides wall time it reports the CPU seconds the PostgreSQL backends
 // spent (pg-cpu-s/op), a figure that does not depend on other load on the
 // machine.
-func BenchmarkRankCountyGrid(b *testing.B) {
+func BenchmarkCountyGrid(b *testing.B) {
 	pool := pgtest.New(b)
-	rankCounty(b, pool)
-	req, err := ParseRankValues(nil, url.Values{"admin_code": {rankCountyCode}, "cell_m": {"250"}, "limit": {"5"}})
+	buildCounty(b, pool)
+	req, err := ParseValues(nil, url.Values{"admin_code": {countyCode}, "cell_m": {"250"}, "limit": {"5"}})
 	if err != nil {
 		b.Fatal(err)
 	}
 	var cells int
 	var cpu time.Duration
 	for b.Loop() {
-		before := rankPostgresCPU(b, pool)
-		res := rankCountyRun(b, pool, req)
-		cpu += rankPostgresCPU(b, pool) - before
+		before := postgresCPU(b, pool)
+		res := countyRun(b, pool, req)
+		cpu += postgresCPU(b, pool) - before
 		cells = res.Summary.Candidates
 	}
 	b.ReportMetric(float64(cells), "cells")
 	b.ReportMetric(cpu.Seconds()/float64(b.N), "pg-cpu-s/op")
 }
 
-// rankPostgresCPU is the user+system CPU time of the server's backends, read
+// postgresCPU is the user+system CPU time of the server's backends, read
 // from /proc (Linux): every child of the postmaster named in
 // postmaster.pid. Backends that ended are not counted, pool connections
 // live on.
-func rankPostgresCPU(b testing.TB, pool *pgxpool.Pool) time.Duration {
+func postgresCPU(b testing.TB, pool *pgxpool.Pool) time.Duration {
 	b.Helper()
 	var dir string
 	if err := pool.QueryRow(context.Background(), `SELECT current_setting('data_directory')`).Scan(&dir); err != nil {

@@ -1,4 +1,4 @@
-package stats
+package rank
 
 import (
 	"bytes"
@@ -25,30 +25,19 @@ import (
 	orbgeo "github.com/paulmach/orb/geo"
 
 	"github.com/lastmile/lastmile"
-	"github.com/lastmile/lastmile/layer"
 	"github.com/lastmile/lastmile/postgis/pgtest"
 )
 
-var rankUpdateFlag = flag.Bool("update-rank", false, "rewrite the ranking golden files in testdata/rank")
+var update = flag.Bool("update", false, "rewrite the ranking golden files in testdata/rank")
 
-// rankUpdate reports whether golden files are to be rewritten (-update-rank,
-// or -update when another test file of the package defines it).
-func rankUpdate() bool {
-	if *rankUpdateFlag {
-		return true
-	}
-	f := flag.Lookup("update")
-	return f != nil && f.Value.String() == "true"
-}
-
-func rankExec(t testing.TB, pool *pgxpool.Pool, sql string, args ...any) {
+func mustExec(t testing.TB, pool *pgxpool.Pool, sql string, args ...any) {
 	t.Helper()
 	if _, err := pool.Exec(context.Background(), sql, args...); err != nil {
 		t.Fatalf("%v\n%s", err, sql)
 	}
 }
 
-// rankFixture is a small world near 110°E 30°N where the right order is
+// fixture is a small world near 110°E 30°N where the right order is
 // known by construction (see testdata/rank/fixture.request.json):
 //   - A (110.04, 30.005) and B (110.06, 30.005) are mirror images about
 //     110.05 for the road (lat 30), the power line (lat 30.005), the school
@@ -60,9 +49,9 @@ func rankExec(t testing.TB, pool *pgxpool.Pool, sql string, args ...any) {
 //   - P is 111 m from the road and 1.5 km from water; Q is 444 m from the
 //     spring and 1 km from the road.
 //   - S is a 2 700 m² polygon (below the 1 ha minimum), T a 4.3 ha one.
-func rankFixture(t testing.TB, pool *pgxpool.Pool) {
+func fixture(t testing.TB, pool *pgxpool.Pool) {
 	t.Helper()
-	rankExec(t, pool, `
+	mustExec(t, pool, `
 INSERT INTO roads (ext_id, name, surface, tech_grade, status, geom) VALUES
   ('r1', 'trunk', 'cement', 'class3', 'completed', ST_GeomFromText('LINESTRING(110 30, 110.1 30)', 4326)),
   ('r2', 'track', 'gravel', 'class4', 'completed', ST_GeomFromText('LINESTRING(110.058 30.006, 110.062 30.006)', 4326)),
@@ -83,7 +72,7 @@ INSERT INTO hazard_zones (ext_id, name, kind, severity, geom) VALUES
 `)
 }
 
-func rankReadFile(t testing.TB, name string) []byte {
+func readTestdata(t testing.TB, name string) []byte {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join("..", "testdata", "rank", name))
 	if err != nil {
@@ -92,9 +81,9 @@ func rankReadFile(t testing.TB, name string) []byte {
 	return b
 }
 
-// rankIDs returns the ranked ids in order and the failed constraints of
+// resultIDs returns the ranked ids in order and the failed constraints of
 // the excluded ones.
-func rankIDs(res *RankResult) (ranked []string, excluded map[string][]string) {
+func resultIDs(res *Result) (ranked []string, excluded map[string][]string) {
 	excluded = map[string][]string{}
 	for _, f := range res.Features {
 		if f.Properties.Status == "ranked" {
@@ -106,10 +95,10 @@ func rankIDs(res *RankResult) (ranked []string, excluded map[string][]string) {
 	return ranked, excluded
 }
 
-func TestRankFixture(t *testing.T) {
+func TestFixture(t *testing.T) {
 	pool := pgtest.New(t)
-	rankFixture(t, pool)
-	base := rankReadFile(t, "fixture.request.json")
+	fixture(t, pool)
+	base := readTestdata(t, "fixture.request.json")
 	tests := []struct {
 		name     string
 		values   url.Values
@@ -165,15 +154,15 @@ func TestRankFixture(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			req, err := ParseRankValues(base, tt.values)
+			req, err := ParseValues(base, tt.values)
 			if err != nil {
 				t.Fatal(err)
 			}
-			res, err := Rank(context.Background(), pool, req)
+			res, err := Run(context.Background(), pool, req)
 			if err != nil {
 				t.Fatal(err)
 			}
-			ranked, excluded := rankIDs(res)
+			ranked, excluded := resultIDs(res)
 			if !slices.Equal(ranked, tt.ranked) {
 				t.Errorf("ranked %v, want %v", ranked, tt.ranked)
 			}
@@ -185,14 +174,14 @@ func TestRankFixture(t *testing.T) {
 					t.Errorf("%s failed %v, want %v", id, excluded[id], want)
 				}
 			}
-			rankCheckArithmetic(t, res)
+			checkArithmetic(t, res)
 		})
 	}
 }
 
-// rankCheckArithmetic checks every feature's factors add up: normalised
+// checkArithmetic checks every feature's factors add up: normalised
 // from raw and d_max, contribution = weight × normalised, total = Σ.
-func rankCheckArithmetic(t *testing.T, res *RankResult) {
+func checkArithmetic(t *testing.T, res *Result) {
 	t.Helper()
 	for _, f := range res.Features {
 		sum := 0.0
@@ -216,26 +205,26 @@ func rankCheckArithmetic(t *testing.T, res *RankResult) {
 		if math.Abs(sum-f.Properties.Total) > 1e-5 {
 			t.Errorf("%s: total %v ≠ Σ contributions %v", f.ID, f.Properties.Total, sum)
 		}
-		if len(f.Properties.Factors) != len(rankFactorSpecs) {
-			t.Errorf("%s: %d factors, want %d", f.ID, len(f.Properties.Factors), len(rankFactorSpecs))
+		if len(f.Properties.Factors) != len(factorSpecs) {
+			t.Errorf("%s: %d factors, want %d", f.ID, len(f.Properties.Factors), len(factorSpecs))
 		}
 	}
 }
 
-// TestRankFixtureValues checks measured values against independent
+// TestFixtureValues checks measured values against independent
 // geodesic arithmetic, and the golden GeoJSON and CSV.
-func TestRankFixtureValues(t *testing.T) {
+func TestFixtureValues(t *testing.T) {
 	pool := pgtest.New(t)
-	rankFixture(t, pool)
-	req, err := ParseRankRequest(rankReadFile(t, "fixture.request.json"))
+	fixture(t, pool)
+	req, err := ParseRequest(readTestdata(t, "fixture.request.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	res, err := Rank(context.Background(), pool, req)
+	res, err := Run(context.Background(), pool, req)
 	if err != nil {
 		t.Fatal(err)
 	}
-	byID := map[string]RankFeature{}
+	byID := map[string]Feature{}
 	for _, f := range res.Features {
 		byID[f.ID] = f
 	}
@@ -267,21 +256,21 @@ func TestRankFixtureValues(t *testing.T) {
 		// Haversine is on a sphere and the lines are geodesics (which bow
 		// from the parallel by about a metre): 1 % + 2 m.
 		if fs.Raw == nil || math.Abs(*fs.Raw-tt.want) > 0.01*tt.want+2 {
-			t.Errorf("%s %s = %s m, want ≈ %.1f m", tt.id, tt.factor, rankFmtPtr(fs.Raw), tt.want)
+			t.Errorf("%s %s = %s m, want ≈ %.1f m", tt.id, tt.factor, fmtPtr(fs.Raw), tt.want)
 		}
 		if fs.Nearest == nil || fs.Nearest.Layer != tt.layer {
 			t.Errorf("%s %s nearest %+v, want layer %s", tt.id, tt.factor, fs.Nearest, tt.layer)
 		}
 	}
 	if p := factor("A", FactorPopulation); p.Raw == nil || *p.Raw != 1000 || *p.Villages != 1 {
-		t.Errorf("A population %s, want 1000 from 1 village", rankFmtPtr(p.Raw))
+		t.Errorf("A population %s, want 1000 from 1 village", fmtPtr(p.Raw))
 	}
 	c := byID["C"].Properties.Constraints[0]
 	if c.Constraint != ConstraintHazard || c.Passed || c.Measured == nil || *c.Measured != 0 || c.Nearest == nil || c.Nearest.Kind != "landslide" {
 		t.Errorf("C hazard constraint %+v, want failed at 0 m from the landslide zone", c)
 	}
 	if d := byID["D"].Properties.Constraints[0]; d.Measured == nil || math.Abs(*d.Measured-166.3) > 1.5 {
-		t.Errorf("D hazard distance %s, want ≈ 166 m", rankFmtPtr(d.Measured))
+		t.Errorf("D hazard distance %s, want ≈ 166 m", fmtPtr(d.Measured))
 	}
 	var s ConstraintResult
 	for _, c := range byID["S"].Properties.Constraints {
@@ -305,21 +294,21 @@ func TestRankFixtureValues(t *testing.T) {
 	if err := res.WriteCSV(&csv); err != nil {
 		t.Fatal(err)
 	}
-	rankGolden(t, "fixture.golden.geojson", gj.Bytes())
-	rankGolden(t, "fixture.golden.csv", csv.Bytes())
+	golden(t, "fixture.golden.geojson", gj.Bytes())
+	golden(t, "fixture.golden.csv", csv.Bytes())
 }
 
-func rankFmtPtr(f *float64) string {
+func fmtPtr(f *float64) string {
 	if f == nil {
 		return "null"
 	}
 	return strconv.FormatFloat(*f, 'f', -1, 64)
 }
 
-func rankGolden(t *testing.T, name string, got []byte) {
+func golden(t *testing.T, name string, got []byte) {
 	t.Helper()
 	path := filepath.Join("..", "testdata", "rank", name)
-	if rankUpdate() {
+	if *update {
 		if err := os.WriteFile(path, got, 0o644); err != nil {
 			t.Fatal(err)
 		}
@@ -327,29 +316,29 @@ func rankGolden(t *testing.T, name string, got []byte) {
 	}
 	want, err := os.ReadFile(path)
 	if err != nil {
-		t.Fatalf("%v (run go test ./stats -run Rank -update-rank)", err)
+		t.Fatalf("%v (run go test ./rank -update)", err)
 	}
 	if !bytes.Equal(got, want) {
-		t.Errorf("%s differs from the golden file (run go test ./stats -run Rank -update-rank and review the diff); got:\n%s", name, got)
+		t.Errorf("%s differs from the golden file (run go test ./rank -update and review the diff); got:\n%s", name, got)
 	}
 }
 
-func TestRankPlanned(t *testing.T) {
+func TestPlanned(t *testing.T) {
 	pool := pgtest.New(t)
-	rankFixture(t, pool)
-	rankExec(t, pool, `
+	fixture(t, pool)
+	mustExec(t, pool, `
 INSERT INTO relocation_sites (ext_id, name, status, capacity_households, geom) VALUES
   ('s1', 'planned by the spring', 'planned', 80, ST_Multi(ST_MakeEnvelope(110.036, 30.004, 110.038, 30.006, 4326))),
   ('s2', 'planned in the slope', 'planned', 60, ST_SetSRID(ST_MakePoint(110.05, 30.02), 4326)),
   ('s3', 'built already', 'completed', 50, ST_SetSRID(ST_MakePoint(110.04, 30.005), 4326))`)
-	req, err := ParseRankRequest(nil)
+	req, err := ParseRequest(nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if req.Candidates.Source != SourcePlanned {
 		t.Fatalf("source %q, want planned", req.Candidates.Source)
 	}
-	res, err := Rank(context.Background(), pool, req)
+	res, err := Run(context.Background(), pool, req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -365,12 +354,12 @@ INSERT INTO relocation_sites (ext_id, name, status, capacity_households, geom) V
 	}
 }
 
-func TestRankGrid(t *testing.T) {
+func TestGrid(t *testing.T) {
 	pool := pgtest.New(t)
-	rankFixture(t, pool)
+	fixture(t, pool)
 	// An admin area that is exactly 1 km × 1 km in UTM zone 49N
 	// (x 500 000–501 000, y 3 320 000–3 321 000), aligned with the grid.
-	rankExec(t, pool, `
+	mustExec(t, pool, `
 INSERT INTO admin_areas (ext_id, name, level, code, geom) VALUES
   ('a1', 'square township', 'township', '420000000001',
    ST_Multi(ST_Transform(ST_MakeEnvelope(500000, 3320000, 501000, 3321000, 32649), 4326)))`)
@@ -393,11 +382,11 @@ INSERT INTO admin_areas (ext_id, name, level, code, geom) VALUES
 			for k, v := range tt.values {
 				q[k] = v
 			}
-			req, err := ParseRankValues(nil, q)
+			req, err := ParseValues(nil, q)
 			if err != nil {
 				t.Fatal(err)
 			}
-			res, err := Rank(context.Background(), pool, req)
+			res, err := Run(context.Background(), pool, req)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -414,12 +403,12 @@ INSERT INTO admin_areas (ext_id, name, level, code, geom) VALUES
 			}
 			// Neighbouring centroids are one cell apart on the ground.
 			cell := req.Candidates.CellM
-			pts := map[rankGridCell]orb.Point{}
+			pts := map[GridCell]orb.Point{}
 			for _, f := range res.Features {
 				pts[*f.Properties.Cell] = f.Geometry.Geometry().(orb.Point)
 			}
 			for c, p := range pts {
-				if q, ok := pts[rankGridCell{c.I + 1, c.J}]; ok {
+				if q, ok := pts[GridCell{c.I + 1, c.J}]; ok {
 					if d := orbgeo.DistanceHaversine(p, q); math.Abs(d-cell) > 0.01*cell {
 						t.Errorf("cells %v and its east neighbour are %.1f m apart, want %g", c, d, cell)
 					}
@@ -436,10 +425,10 @@ INSERT INTO admin_areas (ext_id, name, level, code, geom) VALUES
 	}
 }
 
-func TestRankGridLimits(t *testing.T) {
+func TestGridLimits(t *testing.T) {
 	pool := pgtest.New(t)
 	// A 1° × 1° county: a 10 m grid would be ~1.2·10⁸ cells.
-	rankExec(t, pool, `
+	mustExec(t, pool, `
 INSERT INTO admin_areas (ext_id, name, level, code, geom) VALUES
   ('a2', 'big county', 'county', '420000000002', ST_Multi(ST_MakeEnvelope(110, 30, 111, 31, 4326)))`)
 	tests := []struct {
@@ -458,11 +447,11 @@ INSERT INTO admin_areas (ext_id, name, level, code, geom) VALUES
 			for k, v := range tt.values {
 				q[k] = v
 			}
-			req, err := ParseRankValues(nil, q)
+			req, err := ParseValues(nil, q)
 			if err == nil {
-				_, err = Rank(context.Background(), pool, req)
+				_, err = Run(context.Background(), pool, req)
 			}
-			rankCheckInvalid(t, err, tt.field)
+			checkInvalid(t, err, tt.field)
 			if d := time.Since(start); d > 2*time.Second {
 				t.Errorf("refusal took %v; it must come before any long query", d)
 			}
@@ -470,7 +459,7 @@ INSERT INTO admin_areas (ext_id, name, level, code, geom) VALUES
 	}
 }
 
-func rankCheckInvalid(t *testing.T, err error, field string) {
+func checkInvalid(t *testing.T, err error, field string) {
 	t.Helper()
 	if lastmile.ErrorCode(err) != lastmile.EINVALID {
 		t.Fatalf("error %v, want invalid", err)
@@ -484,14 +473,14 @@ func rankCheckInvalid(t *testing.T, err error, field string) {
 	t.Errorf("problems %v name no %q", e.Details, field)
 }
 
-func TestRankHTTP(t *testing.T) {
+func TestHandler(t *testing.T) {
 	pool := pgtest.New(t)
-	rankFixture(t, pool)
+	fixture(t, pool)
 	r := mux.NewRouter()
-	NewHandler(pool, layer.Default(), slog.New(slog.NewTextHandler(io.Discard, nil))).registerRank(r)
+	NewHandler(pool, slog.New(slog.NewTextHandler(io.Discard, nil))).Register(r)
 	srv := httptest.NewServer(r)
 	defer srv.Close()
-	body := rankReadFile(t, "fixture.request.json")
+	body := readTestdata(t, "fixture.request.json")
 	tests := []struct {
 		name     string
 		method   string
