@@ -66,19 +66,19 @@ func TestPage(t *testing.T) {
 	if w := get(t, r, "/app/main.js", "Accept-Encoding", "gzip"); w.Header().Get("Content-Encoding") != "gzip" {
 		t.Errorf("main.js not gzipped for a gzip client")
 	}
-	if w := get(t, r, "/app/app.js", "Accept-Encoding", "gzip;q=0, identity"); w.Header().Get("Content-Encoding") != "" {
+	if w := get(t, r, "/app/main.js", "Accept-Encoding", "gzip;q=0, identity"); w.Header().Get("Content-Encoding") != "" {
 		t.Errorf("gzip;q=0: Content-Encoding %q, want none", w.Header().Get("Content-Encoding"))
 	}
-	gzTag := get(t, r, "/app/app.js", "Accept-Encoding", "gzip").Header().Get("ETag")
+	gzTag := get(t, r, "/app/main.js", "Accept-Encoding", "gzip").Header().Get("ETag")
 	if gzTag == etag || gzTag == "" {
 		t.Errorf("the gzip form's ETag %q is the plain form's %q", gzTag, etag)
 	}
 	for _, inm := range []string{gzTag, "W/" + etag, `"other", ` + gzTag} {
-		if w := get(t, r, "/app/app.js", "If-None-Match", inm, "Accept-Encoding", "gzip"); w.Code != http.StatusNotModified {
+		if w := get(t, r, "/app/main.js", "If-None-Match", inm, "Accept-Encoding", "gzip"); w.Code != http.StatusNotModified {
 			t.Errorf("If-None-Match %s: %d, want 304", inm, w.Code)
 		}
 	}
-	if w := get(t, r, "/app/app.js", "If-None-Match", `"other"`); w.Code != http.StatusOK {
+	if w := get(t, r, "/app/main.js", "If-None-Match", `"other"`); w.Code != http.StatusOK {
 		t.Errorf(`If-None-Match "other": %d, want 200`, w.Code)
 	}
 	if w := get(t, r, "/vendor/../../go.mod"); w.Code == http.StatusOK {
