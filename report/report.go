@@ -49,13 +49,8 @@ var Languages = []string{"en", "zh"}
 // and lang, collecting every problem into one invalid error.
 func ParseRequest(code string, v url.Values) (Request, error) {
 	var req Request
-	var problems []lastmile.Problem
-	bad := func(field, value, format string, args ...any) {
-		if len(value) > 80 {
-			value = value[:77] + "..."
-		}
-		problems = append(problems, lastmile.Problem{Field: field, Value: value, Message: fmt.Sprintf(format, args...)})
-	}
+	var problems lastmile.Problems
+	bad := problems.Add
 	req.Code = strings.TrimSpace(code)
 	if !layer.AdminCodePattern.MatchString(req.Code) {
 		bad("admin_code", req.Code, "must be a 12-digit county or township code (e.g. 371426000000)")
@@ -94,8 +89,8 @@ func ParseRequest(code string, v url.Values) (Request, error) {
 	} else if !slices.Contains(Languages, req.Lang) {
 		bad("lang", req.Lang, "must be one of %s", strings.Join(Languages, ", "))
 	}
-	if len(problems) > 0 {
-		return req, lastmile.Invalid("the report request has invalid parameters", problems...)
+	if err := problems.Err("the report request has invalid parameters"); err != nil {
+		return req, err
 	}
 	return req, nil
 }
