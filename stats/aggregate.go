@@ -26,7 +26,7 @@ type aggMeasure struct {
 	Agg   string // aggregate over the reduced column, with %s for it
 }
 
-// aggregate is a grouped-totals query over one layer.
+// aggregation is a grouped-totals query over one layer.
 type aggregation struct {
 	layer    *layer.Layer
 	dims     []aggDimension

@@ -17,8 +17,9 @@ import (
 	"github.com/lastmile/lastmile/layer"
 )
 
-// Group levels: a 12-digit code's county is its first 6 digits, its
-// township its first 9, padded with zeros.
+// groupLevels are the group_by values of coverage and RAI: a 12-digit
+// code's county is its first 6 digits, its township its first 9, padded
+// with zeros (see groupCode).
 var groupLevels = []string{"county", "township", "none"}
 
 // groupCode returns the code of the admin area at level containing code.
@@ -198,7 +199,7 @@ type targetRow struct {
 	SourceName *string
 }
 
-// hasField reports whether l has the field.
+// layerHasField reports whether l has the field.
 func layerHasField(l *layer.Layer, name string) bool { _, ok := l.Field(name); return ok }
 
 // sqlParts returns the common template parts of a coverage request.

@@ -16,7 +16,7 @@ import (
 	"github.com/lastmile/lastmile/layer"
 )
 
-// query reads and checks URL query parameters, collecting every problem
+// statsQuery reads and checks URL query parameters, collecting every problem
 // instead of stopping at the first. Each accessor marks its parameter as
 // known; unknown parameters are reported by finish.
 type statsQuery struct {
@@ -31,14 +31,7 @@ func newStatsQuery(v url.Values) *statsQuery {
 }
 
 func (q *statsQuery) problem(field, value, format string, args ...any) {
-	q.problems = append(q.problems, lastmile.Problem{Field: field, Value: clipValue(value), Message: fmt.Sprintf(format, args...)})
-}
-
-func clipValue(s string) string {
-	if len(s) > 80 {
-		return s[:77] + "..."
-	}
-	return s
+	q.problems = append(q.problems, lastmile.Problem{Field: field, Value: lastmile.Clip(value), Message: fmt.Sprintf(format, args...)})
 }
 
 // raw returns the single value of name ("" when absent); a repeated
@@ -223,7 +216,7 @@ func (q *statsQuery) finish(extra ...string) error {
 	return nil
 }
 
-// args collects SQL parameter values; arg returns the $n placeholder of v.
+// sqlArgs collects SQL parameter values; arg returns the $n placeholder of v.
 type sqlArgs []any
 
 func (a *sqlArgs) arg(v any) string {
@@ -231,15 +224,16 @@ func (a *sqlArgs) arg(v any) string {
 	return fmt.Sprintf("$%d", len(*a))
 }
 
-// ident quotes a column name taken from the catalog.
+// colIdent is column, quoted (a name taken from the catalog), qualified by
+// the table alias.
 func colIdent(alias, column string) string {
 	return alias + "." + pgx.Identifier{column}.Sanitize()
 }
 
-// table quotes a layer's table.
+// layerTable is a layer's table, quoted and schema-qualified.
 func layerTable(l *layer.Layer) string { return pgx.Identifier{"lastmile", l.Table}.Sanitize() }
 
-// rowFilter is a parsed row rowFilter: a predicate over the layer's table aliased
+// rowFilter is a parsed row filter: a predicate over the layer's table aliased
 // as alias, its definitions and whether it constrains status.
 type rowFilter struct {
 	SQL         []string // predicates, ANDed
@@ -267,7 +261,7 @@ func parseFilter(param string, specs []string, l *layer.Layer, alias string, a *
 	var f rowFilter
 	var problems []lastmile.Problem
 	bad := func(term, format string, x ...any) {
-		problems = append(problems, lastmile.Problem{Field: param, Value: clipValue(term), Message: fmt.Sprintf(format, x...)})
+		problems = append(problems, lastmile.Problem{Field: param, Value: lastmile.Clip(term), Message: fmt.Sprintf(format, x...)})
 	}
 	for _, term := range strings.Split(strings.Join(specs, ";"), ";") {
 		term = strings.TrimSpace(term)

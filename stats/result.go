@@ -1,7 +1,6 @@
 package stats
 
 import (
-	"encoding/csv"
 	"fmt"
 	"io"
 	"math"
@@ -93,15 +92,16 @@ func Cell(v any) string {
 }
 
 // WriteCSV writes a header row and rows as RFC 4180 CSV, with a UTF-8 BOM
-// first when bom is set (Excel then reads the Chinese names right). Other
-// handlers (site ranking) may reuse it.
+// first when bom is set (Excel then reads the Chinese names right). Cells
+// that a spreadsheet would run as a formula are neutralised
+// (respond.CSVWriter). `lastmile stats --csv` writes with it too.
 func WriteCSV(w io.Writer, header []string, rows [][]string, bom bool) error {
 	if bom {
 		if _, err := io.WriteString(w, "\ufeff"); err != nil {
 			return err
 		}
 	}
-	cw := csv.NewWriter(w)
+	cw := respond.NewCSVWriter(w)
 	cw.UseCRLF = true
 	if err := cw.Write(header); err != nil {
 		return err
@@ -133,7 +133,7 @@ func readFormat(q *statsQuery) Format {
 	return f
 }
 
-// pct returns 100·part/whole rounded to 0.1, or nil when whole is 0.
+// percent returns 100·part/whole rounded to 0.1, or nil when whole is 0.
 func percent(part, whole float64) any {
 	if whole == 0 {
 		return nil
@@ -141,5 +141,5 @@ func percent(part, whole float64) any {
 	return math.Round(1000*part/whole) / 10
 }
 
-// round2 rounds to 0.01.
+// roundTo2 rounds to 0.01.
 func roundTo2(x float64) float64 { return math.Round(x*100) / 100 }

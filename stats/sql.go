@@ -12,10 +12,10 @@ var statsSQLFiles embed.FS
 
 var sqlMarker = regexp.MustCompile(`\{\{[a-z_]+\}\}`)
 
-// render returns the embedded SQL file name with each {{key}} replaced by
+// renderSQL returns the embedded SQL file name with each {{key}} replaced by
 // parts[key]. The parts are built only from catalog identifiers, the
 // catalog's definitions and $n placeholders — never from request text. A
-// sqlMarker without a part is a programming error and panics.
+// {{key}} marker without a part is a programming error and panics.
 func renderSQL(name string, parts map[string]string) string {
 	b, err := statsSQLFiles.ReadFile("sql/" + name)
 	if err != nil {

@@ -1,6 +1,6 @@
-// Package stats computes coverage, lengths, progress, the Rural Access Index,
-// network reach and relocation-site ranking in PostGIS, and renders results
-// as JSON and CSV.
+// Package stats computes coverage, lengths, progress, the Rural Access Index
+// and network reach in PostGIS, and renders results as JSON and CSV.
+// Relocation-site ranking is package rank.
 package stats
 
 import (
@@ -12,7 +12,7 @@ import (
 	"github.com/lastmile/lastmile/layer"
 )
 
-// Handler serves /api/stats/... and /api/sites/rank.
+// Handler serves the /api/stats/ endpoints.
 type Handler struct {
 	pool    *pgxpool.Pool
 	catalog *layer.Catalog
@@ -24,8 +24,5 @@ func NewHandler(pool *pgxpool.Pool, catalog *layer.Catalog, log *slog.Logger) *H
 	return &Handler{pool: pool, catalog: catalog, log: log}
 }
 
-// Register adds the statistics and ranking routes.
-func (h *Handler) Register(r *mux.Router) {
-	h.registerStats(r)
-	h.registerRank(r)
-}
+// Register adds the statistics routes.
+func (h *Handler) Register(r *mux.Router) { h.registerStats(r) }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -45,6 +46,31 @@ func parse(fs *flag.FlagSet, args []string) error {
 	return err
 }
 
+// paramFlag is a command-line flag that sets one query parameter of an
+// HTTP endpoint, so that a subcommand takes its endpoint's parameters.
+type paramFlag struct{ flag, param, usage string }
+
+// paramFlags defines each of ps on fs as a string flag and returns a
+// function that, once fs is parsed, gives the parameters of the flags that
+// were set (on the command line or by their environment twins).
+func paramFlags(fs *flag.FlagSet, ps []paramFlag) func() url.Values {
+	values := make([]string, len(ps))
+	for i, p := range ps {
+		fs.StringVar(&values[i], p.flag, "", p.usage)
+	}
+	return func() url.Values {
+		q := url.Values{}
+		fs.Visit(func(f *flag.Flag) {
+			for i, p := range ps {
+				if p.flag == f.Name {
+					q.Set(p.param, values[i])
+				}
+			}
+		})
+		return q
+	}
+}
+
 // dbFlags select the database: an external one by URL, or the managed local
 // cluster under the data directory.
 type dbFlags struct {
@@ -71,6 +97,38 @@ type database struct {
 // <data-dir>/pg.owner) is used and left running on Close; one whose owner
 // died (kill -9) is adopted and stopped on Close.
 func (d *dbFlags) open(ctx context.Context, log *slog.Logger) (*database, error) {
+	db, err := d.connect(ctx, log)
+	if err != nil {
+		return nil, err
+	}
+	applied, err := postgis.Migrate(ctx, db.Pool)
+	if err != nil {
+		db.Close(context.WithoutCancel(ctx))
+		return nil, err
+	}
+	for _, name := range applied {
+		log.Info("applied migration", "name", name)
+	}
+	return db, nil
+}
+
+// connect is open without the migrations: it starts the managed cluster
+// when no URL is given, connects and checks the extensions.
+func (d *dbFlags) connect(ctx context.Context, log *slog.Logger) (*database, error) {
+	db, err := d.connectNoCheck(ctx, log)
+	if err != nil {
+		return nil, err
+	}
+	if err := postgis.CheckExtensions(ctx, db.Pool); err != nil {
+		db.Close(context.WithoutCancel(ctx))
+		return nil, err
+	}
+	return db, nil
+}
+
+// connectNoCheck is connect without the extension check (doctor reports
+// missing extensions itself).
+func (d *dbFlags) connectNoCheck(ctx context.Context, log *slog.Logger) (*database, error) {
 	db := &database{}
 	url := d.url
 	if url == "" {
@@ -102,18 +160,6 @@ func (d *dbFlags) open(ctx context.Context, log *slog.Logger) (*database, error)
 		return nil, err
 	}
 	db.Pool = pool
-	if err := postgis.CheckExtensions(ctx, pool); err != nil {
-		db.Close(context.WithoutCancel(ctx))
-		return nil, err
-	}
-	applied, err := postgis.Migrate(ctx, pool)
-	if err != nil {
-		db.Close(context.WithoutCancel(ctx))
-		return nil, err
-	}
-	for _, name := range applied {
-		log.Info("applied migration", "name", name)
-	}
 	return db, nil
 }
 
@@ -145,4 +191,27 @@ func ownerAlive(file string) bool {
 // newLogger returns the process logger: text on stderr.
 func newLogger() *slog.Logger {
 	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+}
+
+// logFlags choose the log format of the long-running commands.
+type logFlags struct{ format string }
+
+func (l *logFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&l.format, "log-format", "text", "log format on stderr: text (key=value) or json (one JSON object a line, for journald/Loki/Elasticsearch)")
+}
+
+// logger returns the logger on stderr in the chosen format.
+func (l *logFlags) logger() (*slog.Logger, error) {
+	return loggerTo(os.Stderr, l.format)
+}
+
+func loggerTo(w io.Writer, format string) (*slog.Logger, error) {
+	opts := &slog.HandlerOptions{Level: slog.LevelInfo}
+	switch format {
+	case "", "text":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	}
+	return nil, fmt.Errorf("--log-format %q: use text or json", format)
 }

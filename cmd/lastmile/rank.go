@@ -3,10 +3,8 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"io"
-	"net/url"
 	"os"
 	"strconv"
 	"strings"
@@ -15,12 +13,12 @@ import (
 	"github.com/paulmach/orb"
 
 	"github.com/lastmile/lastmile"
-	"github.com/lastmile/lastmile/stats"
+	"github.com/lastmile/lastmile/rank"
 )
 
 // rankParams maps the rank flags to the parameters of /api/sites/rank (the
-// query-string form that stats.ParseRankValues reads).
-var rankParams = []struct{ flag, param, usage string }{
+// query-string form that rank.ParseValues reads).
+var rankParams = []paramFlag{
 	{"source", "source", "candidates: features, planned (relocation_sites with status planned) or grid"},
 	{"admin-code", "admin_code", "grid: 12-digit code of the admin area to cover"},
 	{"bbox", "bbox", "grid: min_lon,min_lat,max_lon,max_lat to cover"},
@@ -38,10 +36,7 @@ func cmdRank(ctx context.Context, args []string, out io.Writer) error {
 	fs := newFlagSet("rank", out)
 	var db dbFlags
 	db.register(fs)
-	values := make([]string, len(rankParams))
-	for i, p := range rankParams {
-		fs.StringVar(&values[i], p.flag, "", p.usage)
-	}
+	params := paramFlags(fs, rankParams)
 	requestFile := fs.String("request", "", "JSON request body as for POST /api/sites/rank ('-' for stdin); flags override its fields")
 	featuresFile := fs.String("features", "", "GeoJSON FeatureCollection of candidate points/polygons (sets --source features)")
 	asCSV := fs.Bool("csv", false, "print CSV instead of a table")
@@ -75,15 +70,7 @@ flags:
 	if err != nil {
 		return err
 	}
-	q := url.Values{}
-	given := map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
-	for i, p := range rankParams {
-		if given[p.flag] {
-			q.Set(p.param, values[i])
-		}
-	}
-	req, err := stats.ParseRankValues(base, q)
+	req, err := rank.ParseValues(base, params())
 	if err != nil {
 		return oneLine(err)
 	}
@@ -93,7 +80,7 @@ flags:
 		return err
 	}
 	defer d.Close(context.WithoutCancel(ctx))
-	res, err := stats.Rank(ctx, d.Pool, req)
+	res, err := rank.Run(ctx, d.Pool, req)
 	if err != nil {
 		return oneLine(err)
 	}
@@ -168,13 +155,13 @@ func oneLine(err error) error {
 // printRankTable prints the parameters, the ranked candidates with their
 // factor breakdown (raw distance → contribution) and the excluded ones
 // with the constraints they failed.
-func printRankTable(out io.Writer, res *stats.RankResult) error {
+func printRankTable(out io.Writer, res *rank.Result) error {
 	p := res.Parameters
 	var ws, cs []string
-	for _, f := range []string{stats.FactorRoad, stats.FactorWater, stats.FactorPower, stats.FactorSchool, stats.FactorClinic, stats.FactorPopulation} {
+	for _, f := range []string{rank.FactorRoad, rank.FactorWater, rank.FactorPower, rank.FactorSchool, rank.FactorClinic, rank.FactorPopulation} {
 		ws = append(ws, fmt.Sprintf("%s %g", f, p.Weights.Get(f)))
 	}
-	for _, c := range []string{stats.ConstraintHazard, stats.ConstraintRoad, stats.ConstraintWater, stats.ConstraintPower, stats.ConstraintMinArea, stats.ConstraintVillage} {
+	for _, c := range []string{rank.ConstraintHazard, rank.ConstraintRoad, rank.ConstraintWater, rank.ConstraintPower, rank.ConstraintMinArea, rank.ConstraintVillage} {
 		if con := p.Constraint(c); con.Enabled {
 			cs = append(cs, fmt.Sprintf("%s %g", c, con.Limit))
 		} else {
@@ -211,7 +198,7 @@ func printRankTable(out io.Writer, res *stats.RankResult) error {
 		return nil
 	}
 	var by []string
-	for _, c := range []string{stats.ConstraintHazard, stats.ConstraintRoad, stats.ConstraintWater, stats.ConstraintPower, stats.ConstraintMinArea, stats.ConstraintVillage} {
+	for _, c := range []string{rank.ConstraintHazard, rank.ConstraintRoad, rank.ConstraintWater, rank.ConstraintPower, rank.ConstraintMinArea, rank.ConstraintVillage} {
 		if n := s.ExcludedBy.Get(c); n > 0 {
 			by = append(by, fmt.Sprintf("%s %d", c, n))
 		}
@@ -244,19 +231,19 @@ func printRankTable(out io.Writer, res *stats.RankResult) error {
 	return tw.Flush()
 }
 
-func describeSource(c stats.RankCandidates) string {
+func describeSource(c rank.Candidates) string {
 	switch {
-	case c.Source == stats.SourceGrid && c.AdminCode != "":
+	case c.Source == rank.SourceGrid && c.AdminCode != "":
 		return fmt.Sprintf("%g m grid over admin area %s", c.CellM, c.AdminCode)
-	case c.Source == stats.SourceGrid:
+	case c.Source == rank.SourceGrid:
 		return fmt.Sprintf("%g m grid over bbox %v", c.CellM, c.BBox)
-	case c.Source == stats.SourceFeatures:
+	case c.Source == rank.SourceFeatures:
 		return "features given"
 	}
 	return "planned relocation sites"
 }
 
-func rankPoint(f stats.RankFeature) string {
+func rankPoint(f rank.Feature) string {
 	g := f.Geometry.Geometry()
 	p, ok := g.(orb.Point)
 	if !ok {

@@ -3,10 +3,8 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"io"
-	"net/url"
 	"sort"
 	"strings"
 	"text/tabwriter"
@@ -16,7 +14,7 @@ import (
 )
 
 // statsParams maps CLI flags to the query parameters of /api/stats/...
-var statsParams = []struct{ flag, param, usage string }{
+var statsParams = []paramFlag{
 	{"target", "target", "coverage: layer of the targets (default villages)"},
 	{"source", "source", "coverage: layer of the sources (default roads)"},
 	{"within-m", "within_m", "coverage/rai: distance in metres (default 1000; rai 2000)"},
@@ -49,10 +47,7 @@ func cmdStats(ctx context.Context, args []string, out io.Writer) error {
 	fs := newFlagSet("stats "+name, out)
 	var db dbFlags
 	db.register(fs)
-	values := make([]string, len(statsParams))
-	for i, p := range statsParams {
-		fs.StringVar(&values[i], p.flag, "", p.usage)
-	}
+	params := paramFlags(fs, statsParams)
 	asCSV := fs.Bool("csv", false, "print CSV instead of a table")
 	asJSON := fs.Bool("json", false, "print the JSON response")
 	bom := fs.Bool("bom", false, "with --csv: start with a UTF-8 byte-order mark (for Excel)")
@@ -63,14 +58,7 @@ func cmdStats(ctx context.Context, args []string, out io.Writer) error {
 	if err := parse(fs, args[1:]); err != nil {
 		return err
 	}
-	q := url.Values{}
-	given := map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
-	for i, p := range statsParams {
-		if given[p.flag] {
-			q.Add(p.param, values[i])
-		}
-	}
+	q := params()
 	for _, a := range fs.Args() {
 		k, v, ok := strings.Cut(a, "=")
 		if !ok || k == "" {

@@ -1,0 +1,49 @@
+package main
+
+import (
+	"io"
+	"net/url"
+	"reflect"
+	"testing"
+)
+
+func TestParamFlags(t *testing.T) {
+	ps := []paramFlag{
+		{"cell-m", "cell_m", "cell size"},
+		{"d-max", "d_max_m", "distances"},
+		{"limit", "limit", "limit"},
+	}
+	tests := []struct {
+		name string
+		args []string
+		env  map[string]string
+		want url.Values
+	}{
+		{"none given", nil, nil, url.Values{}},
+		{"flag names become parameter names", []string{"--cell-m", "500", "--d-max=road=5000,water=3000"}, nil,
+			url.Values{"cell_m": {"500"}, "d_max_m": {"road=5000,water=3000"}}},
+		{"an empty value is still given", []string{"--limit", ""}, nil, url.Values{"limit": {""}}},
+		{"the last of a repeated flag wins", []string{"--limit", "5", "--limit", "7"}, nil, url.Values{"limit": {"7"}}},
+		{"environment twin", nil, map[string]string{"LASTMILE_CELL_M": "1000"}, url.Values{"cell_m": {"1000"}}},
+		{"the command line beats the twin", []string{"--cell-m", "250"}, map[string]string{"LASTMILE_CELL_M": "1000"}, url.Values{"cell_m": {"250"}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			for k, v := range tt.env {
+				t.Setenv(k, v)
+			}
+			fs := newFlagSet("test", io.Discard)
+			params := paramFlags(fs, ps)
+			other := fs.String("other", "", "not a parameter")
+			if err := parse(fs, append(tt.args, "--other", "x")); err != nil {
+				t.Fatal(err)
+			}
+			if got := params(); !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("params() = %v, want %v", got, tt.want)
+			}
+			if *other != "x" {
+				t.Errorf("--other = %q, want x", *other)
+			}
+		})
+	}
+}
