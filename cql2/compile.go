@@ -288,8 +288,11 @@ func (c *compiler) value(e Expr, col Column, name string, exact bool) (string, e
 		case Timestamp:
 			return c.arg(v.V) + "::timestamptz", nil
 		case String:
-			if d, err := time.Parse("2006-01-02", v.V); err == nil {
+			if d, ok := parseDateString(v.V); ok {
 				return c.arg(d.Format("2006-01-02")) + "::date", nil
+			}
+			if t, err := time.Parse(time.RFC3339Nano, v.V); err == nil {
+				return c.arg(t.UTC()) + "::timestamptz", nil
 			}
 		}
 		return "", mismatch("DATE('YYYY-MM-DD')")
@@ -303,7 +306,7 @@ func (c *compiler) value(e Expr, col Column, name string, exact bool) (string, e
 			if t, err := time.Parse(time.RFC3339Nano, v.V); err == nil {
 				return c.arg(t.UTC()) + "::timestamptz", nil
 			}
-			if d, err := time.Parse("2006-01-02", v.V); err == nil {
+			if d, ok := parseDateString(v.V); ok {
 				return c.arg(d.Format("2006-01-02")) + "::date", nil
 			}
 		}

@@ -55,6 +55,8 @@ func TestText(t *testing.T) {
 		{"boolean literal", "TRUE", "TRUE", "[]"},
 		{"keywords any case", "surface in ('stone') and not width_m is null", `(("surface" IN ($1::text)) AND (NOT ("width_m" IS NULL)))`, "[stone]"},
 		{"property to property", "started_on <= completed_on", `("started_on" <= "completed_on")`, "[]"},
+		{"GDAL date without time", "started_on >= '2015-01-01T'", `("started_on" >= $1::date)`, "[2015-01-01]"},
+		{"date-time string on a date", "completed_on < '2016-01-01T00:00:00Z'", `("completed_on" < $1::timestamptz)`, "[2016-01-01 00:00:00 +0000 UTC]"},
 		{"string with quote", "name = 'O''Brien'", `("name" = $1::text)`, "[O'Brien]"},
 	}
 	for _, tt := range tests {
@@ -274,4 +276,28 @@ func mustLayer(t testing.TB, name string) *layer.Layer {
 		t.Fatalf("no layer %s", name)
 	}
 	return l
+}
+
+func TestFilter(t *testing.T) {
+	e, err := ParseText("surface = 'cement' AND S_INTERSECTS(geom, BBOX(0,0,1,1)) AND width_m > 3")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := NewFilter(e, roads(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 4
+	sql := f.SQL(func(any) string { n++; return fmt.Sprintf("$%d", n) })
+	want := `(("surface" = $5::text) AND ST_Intersects("geom", ST_GeomFromWKB($6::bytea, 4326)) AND ("width_m" > $7::double precision))`
+	if sql != want {
+		t.Errorf("SQL = %s, want %s", sql, want)
+	}
+	if got := strings.Join(Properties(e), ","); got != "surface,geometry,width_m" {
+		t.Errorf("Properties = %s", got)
+	}
+	bad, _ := ParseText("nope = 1")
+	if _, err := NewFilter(bad, roads(t)); lastmile.ErrorCode(err) != lastmile.EINVALID {
+		t.Errorf("NewFilter(nope = 1) = %v, want invalid", err)
+	}
 }
