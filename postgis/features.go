@@ -27,7 +27,35 @@ import (
 // length_m on line layers), in catalog order; coordinates have 9 decimals
 // (0.1 mm). Columns are named explicitly: to_jsonb(t) would also render both
 // geometry columns as JSON only to drop them.
-func featureJSON(l *layer.Layer) string {
+func featureJSON(l *layer.Layer) string { return featureJSONIn(l, Output{}) }
+
+// Output is the CRS features are written in: the stored EPSG:4326 with
+// longitude first when SRID is 0 or 4326 and LatLon is false. SRID comes
+// from the server's list of served CRSs, never from request text.
+type Output struct {
+	SRID      int  // PostGIS SRID to ST_Transform to; 0 = stored (4326)
+	LatLon    bool // swap the axes (EPSG:4326 and EPSG:4490 are latitude first)
+	Projected bool // metres: 3 decimals (1 mm) instead of 9
+}
+
+// geometry returns the SQL of t.geom in the output CRS.
+func (o Output) geometry() string {
+	g := "t.geom"
+	if o.SRID != 0 && o.SRID != 4326 {
+		g = fmt.Sprintf("ST_Transform(t.geom, %d)", o.SRID)
+	}
+	if o.LatLon {
+		g = "ST_FlipCoordinates(" + g + ")"
+	}
+	decimals := 9
+	if o.Projected {
+		decimals = 3
+	}
+	return fmt.Sprintf("ST_AsGeoJSON(%s, %d)::json", g, decimals)
+}
+
+// featureJSONIn is featureJSON with the geometry in the output CRS o.
+func featureJSONIn(l *layer.Layer, o Output) string {
 	var props []string
 	for _, f := range l.Fields {
 		props = append(props, fmt.Sprintf("'%s', %s", f.Name, pgsql.Col("t", f.Name)))
@@ -36,7 +64,7 @@ func featureJSON(l *layer.Layer) string {
 		props = append(props, "'length_m', t.length_m")
 	}
 	return `json_build_object('type', 'Feature', 'id', t.id,
-	'geometry', ST_AsGeoJSON(t.geom, 9)::json,
+	'geometry', ` + o.geometry() + `,
 	'properties', json_build_object(` + strings.Join(props, ", ") + `))::text`
 }
 
@@ -50,6 +78,19 @@ type ItemsQuery struct {
 	BBox    []float64 // minx, miny, maxx, maxy (CRS84), or nil
 	Time    *Interval // on completed_on, or nil
 	Filters []Filter  // ANDed; values within one filter are ORed
+	// BBoxSRID is the CRS of BBox when it is not CRS84 (axes already in
+	// x, y order): the box is transformed to 4326 by PostGIS.
+	BBoxSRID int
+	// Filter is a CQL2 filter (OGC API Features Part 3), ANDed with the rest.
+	Filter Condition
+	// Output is the CRS the features are written in.
+	Output Output
+}
+
+// Condition is a checked filter that writes its SQL with the statement's
+// placeholders (a *cql2.Filter).
+type Condition interface {
+	SQL(arg func(any) string) string
 }
 
 // Interval is a closed date interval; a nil end is open.
@@ -70,7 +111,10 @@ type Filter struct {
 // parameters; the condition is TRUE when nothing filters.
 func (q ItemsQuery) Where(a *pgsql.Args) string {
 	var conds []string
-	if b := q.BBox; b != nil {
+	if b := q.BBox; b != nil && q.BBoxSRID != 0 && q.BBoxSRID != 4326 {
+		env := fmt.Sprintf("ST_Transform(ST_MakeEnvelope(%s, %s, %s, %s, %d), 4326)", a.Add(b[0]), a.Add(b[1]), a.Add(b[2]), a.Add(b[3]), q.BBoxSRID)
+		conds = append(conds, fmt.Sprintf("(geom && %[1]s AND ST_Intersects(geom, %[1]s))", env))
+	} else if b != nil {
 		if b[0] <= b[2] {
 			env := fmt.Sprintf("ST_MakeEnvelope(%s, %s, %s, %s, 4326)", a.Add(b[0]), a.Add(b[1]), a.Add(b[2]), a.Add(b[3]))
 			conds = append(conds, fmt.Sprintf("(geom && %[1]s AND ST_Intersects(geom, %[1]s))", env))
@@ -90,6 +134,9 @@ func (q ItemsQuery) Where(a *pgsql.Args) string {
 	}
 	for _, f := range q.Filters {
 		conds = append(conds, pgsql.Cond(pgsql.Col("", f.Field), "= ANY", a.Add(f.Values)))
+	}
+	if q.Filter != nil {
+		conds = append(conds, q.Filter.SQL(a.Add))
 	}
 	return pgsql.And(conds...)
 }
@@ -121,7 +168,7 @@ func (s *Store) Items(ctx context.Context, l *layer.Layer, q ItemsQuery, page Pa
 	// The page's ids first, then their JSON: rows skipped by OFFSET are
 	// never rendered.
 	ids := fmt.Sprintf(`SELECT id FROM %s WHERE %s ORDER BY id LIMIT %s OFFSET %s`, pgsql.Table(l), where, a.Add(q.Limit), a.Add(q.Offset))
-	rows, err := tx.Query(ctx, `SELECT `+featureJSON(l)+` FROM (`+ids+`) p JOIN `+pgsql.Table(l)+` t USING (id) ORDER BY t.id`, a...)
+	rows, err := tx.Query(ctx, `SELECT `+featureJSONIn(l, q.Output)+` FROM (`+ids+`) p JOIN `+pgsql.Table(l)+` t USING (id) ORDER BY t.id`, a...)
 	if err != nil {
 		return err
 	}

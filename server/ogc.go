@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/lastmile/lastmile"
 	"github.com/lastmile/lastmile/auth"
+	"github.com/lastmile/lastmile/cql2"
 	"github.com/lastmile/lastmile/layer"
 	"github.com/lastmile/lastmile/server/respond"
 )
@@ -21,7 +23,11 @@ const (
 	GeoJSONType = "application/geo+json"
 	JSONType    = "application/json"
 	OpenAPIType = "application/vnd.oai.openapi+json;version=3.0"
+	SchemaType  = "application/schema+json"
 )
+
+// queryablesRel is the link relation of a collection's queryables (Part 3).
+const queryablesRel = "http://www.opengis.net/def/rel/ogc/1.0/queryables"
 
 // Conformance classes served (OGC API Features Part 1 core, GeoJSON,
 // OpenAPI 3; Part 4 create/replace/delete and update).
@@ -31,7 +37,11 @@ var conformance = []string{
 	"http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/oas30",
 	"http://www.opengis.net/spec/ogcapi-features-4/1.0/conf/create-replace-delete",
 	"http://www.opengis.net/spec/ogcapi-features-4/1.0/conf/update",
+	"http://www.opengis.net/spec/ogcapi-features-2/1.0/conf/crs",
 }
+
+// conformsTo is every class served: the core list and Part 3 with CQL2.
+func conformsTo() []string { return append(slices.Clone(conformance), cql2.Conformance...) }
 
 // ogcRoutes registers OGC API Features under /ogc.
 func (s *Server) ogcRoutes(r *mux.Router) {
@@ -43,6 +53,7 @@ func (s *Server) ogcRoutes(r *mux.Router) {
 	r.Handle("/ogc/api", h(s.ogcAPI)).Methods(get...)
 	r.Handle("/ogc/collections", h(s.ogcCollections)).Methods(get...)
 	r.Handle("/ogc/collections/{layer}", h(s.ogcCollection)).Methods(get...)
+	r.Handle("/ogc/collections/{layer}/queryables", h(s.ogcQueryables)).Methods(get...)
 	r.Handle("/ogc/collections/{layer}/items", h(s.ogcItems)).Methods(get...)
 	r.Handle("/ogc/collections/{layer}/items", h(s.ogcCreate)).Methods(http.MethodPost)
 	r.Handle("/ogc/collections/{layer}/items/{id}", h(s.ogcItem)).Methods(get...)
@@ -104,7 +115,7 @@ func (s *Server) ogcLanding(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) ogcConformance(w http.ResponseWriter, r *http.Request) error {
-	respond.JSON(w, http.StatusOK, map[string]any{"conformsTo": conformance})
+	respond.JSON(w, http.StatusOK, map[string]any{"conformsTo": conformsTo()})
 	return nil
 }
 
@@ -136,11 +147,12 @@ func (s *Server) describe(ctx context.Context, r *http.Request, l *layer.Layer) 
 	b := respond.BaseURL(r) + "/ogc/collections/" + l.Name
 	c := &collection{
 		ID: l.Name, Title: l.Title,
-		Description: fmt.Sprintf("%s (%s). Geometry: %v. Temporal extent: completed_on.", l.Title, l.TitleZH, l.GeomKinds),
-		ItemType:    "feature", CRS: []string{CRS84}, StorageCRS: CRS84,
+		Description: fmt.Sprintf("%s (%s). Geometry: %v. The temporal extent and the datetime parameter are on completed_on (the completion date); filter other dates with filter=, e.g. started_on >= DATE('2015-01-01').", l.Title, l.TitleZH, l.GeomKinds),
+		ItemType:    "feature", CRS: CRSURIs(), StorageCRS: CRS84,
 		Links: []link{
 			{Href: b, Rel: "self", Type: JSONType, Title: "this collection"},
 			{Href: b + "/items", Rel: "items", Type: GeoJSONType, Title: l.Title},
+			{Href: b + "/queryables", Rel: queryablesRel, Type: SchemaType, Title: "the properties filter= can use"},
 		},
 	}
 	x, err := s.deps.Store.Extent(ctx, l)

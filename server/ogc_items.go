@@ -64,6 +64,7 @@ func writeItems(w http.ResponseWriter, r *http.Request, l *layer.Layer, q ItemsQ
 	linksJSON, _ := json.Marshal(links)
 
 	w.Header().Set("Content-Type", GeoJSONType)
+	w.Header().Set("Content-Crs", "<"+outputCRS(q.Output)+">")
 	w.Header().Add("Vary", "Accept-Encoding")
 	var out io.Writer = w
 	var gz *gzip.Writer
@@ -133,10 +134,26 @@ func (s *Server) ogcItem(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	var out postgis.Output
+	if v := r.URL.Query().Get("crs"); v != "" {
+		c, msg := ParseCRS(v)
+		if msg != "" {
+			return lastmile.Invalid("the query parameters are invalid", lastmile.Problem{Field: "crs", Value: shorten(v), Message: msg})
+		}
+		out = postgis.Output{SRID: c.SRID, LatLon: c.LatLon, Projected: c.Projected}
+	}
 	f, err := s.deps.Store.Get(ctx, l.Name, id)
 	if err != nil {
 		return err
 	}
+	if out != (postgis.Output{}) {
+		// The feature in another CRS: the same rendering, through the items
+		// query on its id.
+		if err := s.reproject(ctx, l, f, out); err != nil {
+			return err
+		}
+	}
+	w.Header().Set("Content-Crs", "<"+outputCRS(out)+">")
 	version := f.Version
 	w.Header().Set("ETag", etag(version))
 	if respond.MatchETag(r.Header.Get("If-None-Match"), true, etag(version)) {
@@ -310,4 +327,38 @@ func (s *Server) ogcHistory(w http.ResponseWriter, r *http.Request) error {
 	}
 	respond.JSON(w, http.StatusOK, map[string]any{"layer": l.Name, "id": id, "versions": h})
 	return nil
+}
+
+// outputCRS is the URI of an output CRS, for Content-Crs.
+func outputCRS(o postgis.Output) string {
+	for _, c := range servedCRS {
+		if c.SRID == o.SRID && c.LatLon == o.LatLon {
+			return c.URI
+		}
+	}
+	return CRS84
+}
+
+// idFilter selects one feature by id.
+type idFilter int64
+
+func (id idFilter) SQL(arg func(any) string) string { return `"id" = ` + arg(int64(id)) + "::bigint" }
+
+// reproject replaces f's JSON with its rendering in the output CRS o.
+func (s *Server) reproject(ctx context.Context, l *layer.Layer, f *postgis.Feature, o postgis.Output) error {
+	found := false
+	err := s.deps.Store.Items(ctx, l, ItemsQuery{Limit: 1, Filter: idFilter(f.ID), Output: o}, func(_ int, features iter.Seq2[[]byte, error]) error {
+		for b, err := range features {
+			if err != nil {
+				return err
+			}
+			f.JSON = append([]byte(nil), b...)
+			found = true
+		}
+		return nil
+	})
+	if err == nil && !found {
+		return lastmile.Errorf(lastmile.ENOTFOUND, "%s feature %d does not exist", l.Name, f.ID)
+	}
+	return err
 }

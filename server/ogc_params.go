@@ -1,6 +1,7 @@
 package server
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"net/url"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	"github.com/lastmile/lastmile"
+	"github.com/lastmile/lastmile/cql2"
 	"github.com/lastmile/lastmile/layer"
 	"github.com/lastmile/lastmile/postgis"
 )
@@ -42,6 +44,7 @@ type Filter = postgis.Filter
 var reservedParams = map[string]bool{
 	"limit": true, "offset": true, "bbox": true, "bbox-crs": true,
 	"datetime": true, "f": true, "crs": true,
+	"filter": true, "filter-lang": true, "filter-crs": true,
 }
 
 // filterable reports whether a field can be used as a property filter
@@ -58,6 +61,11 @@ func ParseItemsQuery(l *layer.Layer, q url.Values) (ItemsQuery, error) {
 	bad := func(field, value, format string, args ...any) {
 		problems = append(problems, lastmile.Problem{Field: field, Value: lastmile.Clip(value), Message: fmt.Sprintf(format, args...)})
 	}
+	var (
+		bboxRaw, filterRaw, filterLang string
+		hasBBox, hasFilter             bool
+		bboxCRS                        = CRS84CRS
+	)
 	names := make([]string, 0, len(q))
 	for k := range q {
 		names = append(names, k)
@@ -96,15 +104,27 @@ func ParseItemsQuery(l *layer.Layer, q url.Values) (ItemsQuery, error) {
 				out.Offset = n
 			}
 		case "bbox":
-			b, msg := parseBBox(v)
-			if msg != "" {
+			bboxRaw, hasBBox = v, true
+		case "bbox-crs", "crs", "filter-crs":
+			c, msg := ParseCRS(v)
+			switch {
+			case msg != "":
 				bad(name, v, "%s", msg)
-			} else {
-				out.BBox = b
+			case name == "bbox-crs":
+				bboxCRS = c
+			case name == "crs":
+				out.Output = postgis.Output{SRID: c.SRID, LatLon: c.LatLon, Projected: c.Projected}
+			case c != CRS84CRS:
+				bad(name, v, "filter geometries are read in %s only; write them as longitude, latitude", CRS84)
 			}
-		case "bbox-crs", "crs":
-			if v != CRS84 {
-				bad(name, v, "only %s is supported", CRS84)
+		case "filter":
+			filterRaw, hasFilter = v, true
+		case "filter-lang":
+			switch v {
+			case "cql2-text", "cql2-json", "cql-text":
+				filterLang = v
+			default:
+				bad(name, v, "must be cql2-text (the default) or cql2-json")
 			}
 		case "f":
 			if v != "json" && v != "geojson" && v != "application/geo+json" && v != "application/json" {
@@ -120,7 +140,7 @@ func ParseItemsQuery(l *layer.Layer, q url.Values) (ItemsQuery, error) {
 		default:
 			f, ok := l.Field(name)
 			if !ok || !filterable(f) {
-				bad(name, v, "is not a parameter or a filterable field of %s (parameters: limit, offset, bbox, bbox-crs, datetime; fields: %s)",
+				bad(name, v, "is not a parameter or a filterable field of %s (parameters: limit, offset, bbox, bbox-crs, crs, datetime, filter, filter-lang, filter-crs; fields: %s)",
 					l.Name, strings.Join(filterableNames(l), ", "))
 				continue
 			}
@@ -132,10 +152,107 @@ func ParseItemsQuery(l *layer.Layer, q url.Values) (ItemsQuery, error) {
 			out.Filters = append(out.Filters, Filter{Field: f.Name, Values: values})
 		}
 	}
+	if hasBBox {
+		b, msg := parseBBoxIn(bboxRaw, bboxCRS)
+		if msg != "" {
+			bad("bbox", bboxRaw, "%s", msg)
+		} else {
+			out.BBox = b
+			if bboxCRS != CRS84CRS {
+				out.BBoxSRID = bboxCRS.SRID
+			}
+		}
+	}
+	if hasFilter {
+		f, p := parseFilter(l, filterRaw, filterLang)
+		if p != nil {
+			problems = append(problems, *p)
+		} else {
+			out.Filter = f
+		}
+	} else if filterLang != "" {
+		bad("filter-lang", filterLang, "is given without a filter")
+	}
 	if len(problems) > 0 {
 		return ItemsQuery{}, lastmile.Invalid("the query parameters are invalid", problems...)
 	}
 	return out, nil
+}
+
+// parseFilter parses and checks a CQL2 filter (text unless lang is
+// cql2-json) against l's queryables; the problem names the position of a
+// syntax error or the property or value at fault.
+func parseFilter(l *layer.Layer, src, lang string) (*cql2.Filter, *lastmile.Problem) {
+	e, err := ParseCQL2(src, lang)
+	if err == nil {
+		var f *cql2.Filter
+		if f, err = cql2.NewFilter(e, cql2.LayerQueryables(l, "")); err == nil {
+			return f, nil
+		}
+	}
+	p := FilterProblem(err)
+	p.Value = shorten(src)
+	return nil, &p
+}
+
+// ParseCQL2 parses a filter in lang: cql2-text (also "" and the draft name
+// cql-text) or cql2-json.
+func ParseCQL2(src, lang string) (cql2.Expr, error) {
+	if lang == "cql2-json" {
+		return cql2.ParseJSON([]byte(src))
+	}
+	return cql2.ParseText(src)
+}
+
+// FilterProblem turns a filter's parse or compile error into the problem
+// a 400 reports: "position 17: …" for a text syntax error, "at args/1: …"
+// for a JSON one, the compiler's message otherwise.
+func FilterProblem(err error) lastmile.Problem {
+	var syn *cql2.SyntaxError
+	var jerr *cql2.JSONError
+	var lerr *lastmile.Error
+	switch {
+	case errors.As(err, &syn):
+		return lastmile.Problem{Field: "filter", Message: fmt.Sprintf("syntax error at character %d: %s", syn.Pos, syn.Msg)}
+	case errors.As(err, &jerr):
+		return lastmile.Problem{Field: "filter", Message: jerr.Error()}
+	case errors.As(err, &lerr) && len(lerr.Details) > 0:
+		return lastmile.Problem{Field: "filter", Message: lerr.Details[0].Message}
+	}
+	return lastmile.Problem{Field: "filter", Message: err.Error()}
+}
+
+// parseBBoxIn parses a bbox in the axis order of c (latitude first for
+// EPSG:4326 and EPSG:4490) and returns it as minx, miny, maxx, maxy with x
+// the longitude or easting.
+func parseBBoxIn(s string, c CRS) ([]float64, string) {
+	if c == CRS84CRS {
+		return parseBBox(s)
+	}
+	parts := strings.Split(s, ",")
+	if len(parts) != 4 {
+		return nil, fmt.Sprintf("must be 4 numbers in the axis order of %s; got %d", c.URI, len(parts))
+	}
+	n := make([]float64, 4)
+	for i, p := range parts {
+		f, err := strconv.ParseFloat(strings.TrimSpace(p), 64)
+		if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
+			return nil, fmt.Sprintf("number %d (%q) is not a finite number", i+1, shorten(p))
+		}
+		n[i] = f
+	}
+	if c.LatLon {
+		n = []float64{n[1], n[0], n[3], n[2]}
+		if b, msg := parseBBox(fmt.Sprintf("%g,%g,%g,%g", n[0], n[1], n[2], n[3])); msg != "" {
+			return nil, msg + " (" + c.URI + " is latitude first: minlat,minlon,maxlat,maxlon)"
+		} else {
+			return b, ""
+		}
+	}
+	if n[0] > n[2] || n[1] > n[3] {
+		return nil, "the minimum corner is above or right of the maximum corner"
+	}
+	return n, ""
 }
 
 func filterableNames(l *layer.Layer) []string {
@@ -190,7 +307,8 @@ func parseDatetime(s string) (*Interval, string) {
 		if p == "" || p == ".." {
 			return nil, ""
 		}
-		if t, err := time.Parse(time.DateOnly, p); err == nil {
+		// GDAL's OAPIF driver writes a date without a time as "2015-01-01T".
+		if t, err := time.Parse(time.DateOnly, strings.TrimSuffix(p, "T")); err == nil {
 			return &t, ""
 		}
 		t, err := time.Parse(time.RFC3339, p)

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/lastmile/lastmile"
+	"github.com/lastmile/lastmile/postgis"
 	"github.com/lastmile/lastmile/layer"
 	"github.com/lastmile/lastmile/postgis/pgsql"
 )
@@ -55,6 +56,15 @@ func TestParseItemsQuery(t *testing.T) {
 		{"date filter", "completed_on=2015-01-02", ItemsQuery{Limit: 100, Filters: []Filter{{Field: "completed_on", Values: []time.Time{*date("2015-01-02")}}}}},
 		{"text filter with SQL stays a value", "name=' OR 1=1 --", ItemsQuery{Limit: 100, Filters: []Filter{{Field: "name", Values: []string{"' OR 1=1 --"}}}}},
 		{"f=json", "f=json", ItemsQuery{Limit: 100}},
+		{"GDAL 3.6 date with an empty time", "datetime=2015-01-01T/..", ItemsQuery{Limit: 100, Time: &Interval{Start: date("2015-01-01")}}},
+		{"GDAL 3.6 date-time upper bound", "datetime=../2015-12-31T", ItemsQuery{Limit: 100, Time: &Interval{End: date("2015-12-31")}}},
+		{"bbox in EPSG:4490 is lat,lon", "bbox=47.04,9.47,47.27,9.64&bbox-crs=http://www.opengis.net/def/crs/EPSG/0/4490",
+			ItemsQuery{Limit: 100, BBox: []float64{9.47, 47.04, 9.64, 47.27}, BBoxSRID: 4490}},
+		{"bbox in EPSG:3857", "bbox=1054000,5950000,1074000,5980000&bbox-crs=EPSG:3857",
+			ItemsQuery{Limit: 100, BBox: []float64{1054000, 5950000, 1074000, 5980000}, BBoxSRID: 3857}},
+		{"crs EPSG:4490", "crs=http://www.opengis.net/def/crs/EPSG/0/4490", ItemsQuery{Limit: 100, Output: postgis.Output{SRID: 4490, LatLon: true}}},
+		{"crs Gauss-Kruger zone", "crs=[EPSG:4527]", ItemsQuery{Limit: 100, Output: postgis.Output{SRID: 4527, Projected: true}}},
+		{"crs CRS84", "crs=" + CRS84, ItemsQuery{Limit: 100, Output: postgis.Output{SRID: 4326}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -92,7 +102,16 @@ func TestParseItemsQueryErrors(t *testing.T) {
 		{"bbox lat > 90", "bbox=10,-91,20,20", "bbox", "latitude -91"},
 		{"bbox NaN", "bbox=NaN,1,2,3", "bbox", "not a finite number"},
 		{"bbox inverted lat", "bbox=1,20,2,10", "bbox", "above maximum"},
-		{"bbox-crs other", "bbox-crs=EPSG:3857", "bbox-crs", "only"},
+		{"bbox-crs not served", "bbox-crs=EPSG:2000", "bbox-crs", "not a served CRS"},
+		{"crs not served", "crs=http://www.opengis.net/def/crs/EPSG/0/4555", "crs", "not a served CRS"},
+		{"bbox in EPSG:4326 is lat,lon", "bbox=117,37,118,38&bbox-crs=http://www.opengis.net/def/crs/EPSG/0/4326", "bbox", "latitude first"},
+		{"filter-crs", "filter=surface='cement'&filter-crs=EPSG:4490", "filter-crs", "CRS84 only"},
+		{"filter syntax", "filter=surface = 'cement' AND", "filter", "syntax error at character"},
+		{"filter not a queryable", "filter=colour = 'red'", "filter", `"colour" is not a queryable`},
+		{"filter enum value", "filter=surface = 'gold'", "filter", "not a value of surface"},
+		{"filter json", `filter={"op":"=","args":[{"property":"surface"}]}&filter-lang=cql2-json`, "filter", "at"},
+		{"filter-lang", "filter=x&filter-lang=sql", "filter-lang", "cql2-text"},
+		{"filter-lang alone", "filter-lang=cql2-text", "filter-lang", "without a filter"},
 		{"datetime garbage", "datetime=yesterday", "datetime", "not a date"},
 		{"datetime backwards", "datetime=2016-01-01/2015-01-01", "datetime", "ends before"},
 		{"datetime open both", "datetime=../..", "datetime", "at least one end"},

@@ -46,9 +46,18 @@ func OpenAPI(c *layer.Catalog, serverURL string, private bool) obj {
 				"schema": obj{"type": "integer", "minimum": 0, "default": 0}},
 			obj{"name": "bbox", "in": "query", "description": "minlon,minlat,maxlon,maxlat (CRS84)", "style": "form", "explode": false,
 				"schema": obj{"type": "array", "minItems": 4, "maxItems": 6, "items": obj{"type": "number"}}},
-			obj{"name": "bbox-crs", "in": "query", "schema": obj{"type": "string", "enum": []string{CRS84}}},
-			obj{"name": "datetime", "in": "query", "description": "a date or interval (a/b, ../b, a/..) on completed_on",
+			obj{"name": "bbox-crs", "in": "query", "description": "the CRS of bbox (one of the collection's crs list; axis order of the CRS: EPSG:4326 and EPSG:4490 are lat,lon)",
+				"schema": obj{"type": "string", "format": "uri", "default": CRS84}},
+			obj{"name": "crs", "in": "query", "description": "the CRS of the response geometries, one of the collection's crs list (Content-Crs names it)",
+				"schema": obj{"type": "string", "format": "uri", "default": CRS84}},
+			obj{"name": "datetime", "in": "query", "description": "a date or interval (a/b, ../b, a/..) on completed_on; other dates: use filter",
 				"schema": obj{"type": "string"}},
+			obj{"name": "filter", "in": "query", "description": "a CQL2 filter over the collection's queryables, e.g. surface = 'cement' AND started_on >= DATE('2015-01-01')",
+				"schema": obj{"type": "string"}},
+			obj{"name": "filter-lang", "in": "query", "description": "the filter's encoding",
+				"schema": obj{"type": "string", "enum": []string{"cql2-text", "cql2-json"}, "default": "cql2-text"}},
+			obj{"name": "filter-crs", "in": "query", "description": "the CRS of the filter's geometries",
+				"schema": obj{"type": "string", "format": "uri", "enum": []string{CRS84}, "default": CRS84}},
 		}
 		for _, f := range l.Fields {
 			if !filterable(f) {
@@ -59,6 +68,8 @@ func OpenAPI(c *layer.Catalog, serverURL string, private bool) obj {
 				"schema":      obj{"type": "array", "items": fieldSchema(f)}})
 		}
 		items := "/collections/" + name + "/items"
+		paths["/collections/"+name+"/queryables"] = obj{"get": op("the properties a filter on "+name+" can use (JSON Schema)", "Queryables_"+name, nil,
+			obj{"200": obj{"description": "a JSON Schema", "content": obj{SchemaType: obj{"schema": obj{"type": "object"}}}}})}
 		paths["/collections/"+name] = obj{"get": op("the "+name+" collection", "Collection_"+name, nil, jsonResponse("the collection with its extent"))}
 		paths[items] = obj{
 			"get": op("the "+name+" features, paged", "Items_"+name, params, obj{"200": obj{
