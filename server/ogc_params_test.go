@@ -9,8 +9,8 @@ import (
 	"time"
 
 	"github.com/lastmile/lastmile"
-	"github.com/lastmile/lastmile/postgis"
 	"github.com/lastmile/lastmile/layer"
+	"github.com/lastmile/lastmile/postgis"
 	"github.com/lastmile/lastmile/postgis/pgsql"
 )
 
