@@ -54,8 +54,8 @@ func OpenAPI(c *layer.Catalog, serverURL string, private bool) obj {
 				"schema": obj{"type": "string"}},
 			obj{"name": "filter", "in": "query", "description": "a CQL2 filter over the collection's queryables, e.g. surface = 'cement' AND started_on >= DATE('2015-01-01')",
 				"schema": obj{"type": "string"}},
-			obj{"name": "filter-lang", "in": "query", "description": "the filter's encoding",
-				"schema": obj{"type": "string", "enum": []string{"cql2-text", "cql2-json"}, "default": "cql2-text"}},
+			obj{"name": "filter-lang", "in": "query", "description": "the filter's encoding; cql-text (the draft's name, which GDAL 3.6 looks for here) is read as cql2-text",
+				"schema": obj{"type": "string", "enum": []string{"cql2-text", "cql2-json", "cql-text"}, "default": "cql2-text"}},
 			obj{"name": "filter-crs", "in": "query", "description": "the CRS of the filter's geometries",
 				"schema": obj{"type": "string", "format": "uri", "enum": []string{CRS84}, "default": CRS84}},
 		}
