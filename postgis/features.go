@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/paulmach/orb"
 	"github.com/paulmach/orb/encoding/wkb"
 
@@ -265,4 +266,30 @@ func getFeature(ctx context.Context, q querier, l *layer.Layer, id int64) (*Feat
 		return nil, err
 	}
 	return f, nil
+}
+
+// ToStorage transforms a geometry from srid (one of the served CRSs; with
+// latitude first when latLon) to the stored EPSG:4326, longitude first, by
+// PostGIS.
+func (s *Store) ToStorage(ctx context.Context, g orb.Geometry, srid int, latLon bool) (_ orb.Geometry, err error) {
+	defer lastmile.Wrap(&err, "store.ToStorage(%d)", srid)
+	b, err := wkb.Marshal(g)
+	if err != nil {
+		return nil, lastmile.Invalid("the geometry cannot be encoded")
+	}
+	expr := "ST_GeomFromWKB($1::bytea)"
+	if latLon {
+		expr = "ST_FlipCoordinates(" + expr + ")"
+	}
+	var out []byte
+	err = s.pool.QueryRow(ctx, `SELECT ST_AsBinary(ST_Transform(ST_SetSRID(`+expr+`, $2::int), 4326))`, b, srid).Scan(&out)
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) { // PROJ refused the coordinates
+		return nil, lastmile.Invalid("the geometry cannot be transformed",
+			lastmile.Problem{Field: "geometry", Message: fmt.Sprintf("its coordinates are not valid in EPSG:%d", srid)})
+	}
+	if err != nil {
+		return nil, err
+	}
+	return wkb.Unmarshal(out)
 }

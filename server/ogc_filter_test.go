@@ -212,7 +212,9 @@ func TestOGCCRS(t *testing.T) {
 	// One feature in a Gauss–Krüger zone, as PostGIS transforms it.
 	e.pool.QueryRow(context.Background(), `SELECT ST_X(p), ST_Y(p) FROM (SELECT ST_Transform(ST_StartPoint(geom), 4513) p FROM lastmile.roads WHERE id = $1) s`, ids[0]).Scan(&x, &y)
 	status, h, b := e.do(t, "GET", fmt.Sprintf("/ogc/collections/roads/items/%d?crs=http://www.opengis.net/def/crs/EPSG/0/4513", ids[0]), "")
-	var f struct{ Geometry struct{ Coordinates [][]float64 } }
+	var f struct {
+		Geometry struct{ Coordinates [][]float64 }
+	}
 	json.Unmarshal(b, &f)
 	if status != 200 || h.Get("Content-Crs") != "<http://www.opengis.net/def/crs/EPSG/0/4513>" || len(f.Geometry.Coordinates) == 0 ||
 		math.Abs(f.Geometry.Coordinates[0][0]-x) > 0.001 || math.Abs(f.Geometry.Coordinates[0][1]-y) > 0.001 {
@@ -294,5 +296,39 @@ func TestGDALFilter(t *testing.T) {
 				t.Errorf("the filter was not sent to the server: %q", qs)
 			}
 		})
+	}
+}
+
+// TestOGCCRSWrite creates features whose geometry is in EPSG:4490 (lat,
+// lon) and EPSG:3857, named by Content-Crs, and checks what is stored.
+func TestOGCCRSWrite(t *testing.T) {
+	e := newOGC(t, server.Options{})
+	tok := e.token(t, "Road bureau", "write:roads")
+	post := func(crs, coords string) (int, []byte) {
+		status, _, b := e.do(t, "POST", "/ogc/collections/roads/items",
+			`{"type":"Feature","geometry":{"type":"LineString","coordinates":`+coords+`},"properties":{"name":"r","status":"planned","surface":"earth","road_class":"village"}}`,
+			"Authorization", "Bearer "+tok, "Content-Crs", crs, "Content-Type", "application/geo+json")
+		return status, b
+	}
+	stored := func(b []byte) (x, y float64) {
+		var f struct{ ID int64 }
+		json.Unmarshal(b, &f)
+		e.pool.QueryRow(context.Background(), `SELECT ST_X(ST_StartPoint(geom)), ST_Y(ST_StartPoint(geom)) FROM lastmile.roads WHERE id = $1`, f.ID).Scan(&x, &y)
+		return x, y
+	}
+	status, b := post("<http://www.opengis.net/def/crs/EPSG/0/4490>", "[[47.10,9.50],[47.11,9.51]]")
+	var wx, wy float64
+	e.pool.QueryRow(context.Background(), `SELECT ST_X(p), ST_Y(p) FROM (SELECT ST_Transform(ST_SetSRID(ST_MakePoint(9.50, 47.10), 4490), 4326) p) s`).Scan(&wx, &wy)
+	if x, y := stored(b); status != 201 || math.Abs(x-wx) > 1e-9 || math.Abs(y-wy) > 1e-9 {
+		t.Errorf("POST in EPSG:4490: %d %s; stored %v %v, want %v %v", status, b, x, y, wx, wy)
+	}
+	const r = 6378137.0
+	mx, my := r*9.50*math.Pi/180, r*math.Log(math.Tan(math.Pi/4+47.10*math.Pi/360))
+	status, b = post("http://www.opengis.net/def/crs/EPSG/0/3857", fmt.Sprintf("[[%f,%f],[%f,%f]]", mx, my, mx+1000, my+1000))
+	if x, y := stored(b); status != 201 || math.Abs(x-9.50) > 1e-8 || math.Abs(y-47.10) > 1e-8 {
+		t.Errorf("POST in EPSG:3857: %d %s; stored %v %v, want 9.5 47.1", status, b, x, y)
+	}
+	if status, b := post("EPSG:9999", "[[9.5,47.1],[9.51,47.11]]"); status != 400 || !strings.Contains(string(b), "Content-Crs") {
+		t.Errorf("POST with an unknown Content-Crs: %d %s", status, b)
 	}
 }

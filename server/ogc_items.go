@@ -14,6 +14,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/paulmach/orb"
+
 	"github.com/lastmile/lastmile"
 	"github.com/lastmile/lastmile/auth"
 	"github.com/lastmile/lastmile/layer"
@@ -206,15 +208,52 @@ func ifMatch(r *http.Request) (int, error) {
 
 // decodeBody reads and decodes the GeoJSON Feature of a write (a merge
 // patch of one for PATCH).
-func decodeBody(r *http.Request) (*FeatureInput, error) {
+func (s *Server) decodeBody(r *http.Request) (*FeatureInput, error) {
 	b, err := readBody(r)
 	if err != nil {
 		return nil, err
 	}
+	decode := DecodeFeature
 	if r.Method == http.MethodPatch {
-		return DecodePatch(b)
+		decode = DecodePatch
 	}
-	return DecodeFeature(b)
+	in, err := decode(b)
+	if err != nil {
+		return nil, err
+	}
+	return in, s.toStorageCRS(r, in)
+}
+
+// storageTransformer transforms a geometry to the stored CRS
+// (*postgis.Store does, by PostGIS).
+type storageTransformer interface {
+	ToStorage(ctx context.Context, g orb.Geometry, srid int, latLon bool) (orb.Geometry, error)
+}
+
+// toStorageCRS transforms the geometry of a write whose Content-Crs header
+// names another served CRS (OGC API Features Part 2) to CRS84.
+func (s *Server) toStorageCRS(r *http.Request, in *FeatureInput) error {
+	raw := r.Header.Get("Content-Crs")
+	if raw == "" {
+		return nil
+	}
+	c, msg := ParseCRS(raw)
+	if msg != "" {
+		return lastmile.Invalid("the Content-Crs header is not valid", lastmile.Problem{Field: "Content-Crs", Value: shorten(raw), Message: msg})
+	}
+	if c == CRS84CRS || in.Geometry == nil {
+		return nil
+	}
+	t, ok := s.deps.Store.(storageTransformer)
+	if !ok {
+		return lastmile.Invalid("this server stores CRS84 only", lastmile.Problem{Field: "Content-Crs", Value: shorten(raw), Message: "send the geometry in " + CRS84})
+	}
+	g, err := t.ToStorage(r.Context(), in.Geometry, c.SRID, c.LatLon)
+	if err != nil {
+		return err
+	}
+	in.Geometry = g
+	return nil
 }
 
 // writeFeature answers a write with the stored feature (the same bytes a
@@ -233,7 +272,7 @@ func (s *Server) ogcCreate(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	in, err := decodeBody(r)
+	in, err := s.decodeBody(r)
 	if err != nil {
 		return err
 	}
@@ -266,7 +305,7 @@ func (s *Server) update(w http.ResponseWriter, r *http.Request, patch bool) erro
 	if err != nil {
 		return err
 	}
-	in, err := decodeBody(r)
+	in, err := s.decodeBody(r)
 	if err != nil {
 		return err
 	}
