@@ -1,6 +1,7 @@
 package tiles
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"net/url"
@@ -11,6 +12,7 @@ import (
 	"time"
 
 	"github.com/lastmile/lastmile"
+	"github.com/lastmile/lastmile/cql2"
 	"github.com/lastmile/lastmile/layer"
 	"github.com/lastmile/lastmile/postgis/pgsql"
 )
@@ -23,6 +25,7 @@ const (
 	OpAfter  = "after"  // date field >= Date
 	OpMin    = "min"    // numeric field >= Number
 	OpMax    = "max"    // numeric field <= Number
+	OpCQL    = "cql"    // a CQL2 filter (filter=, filter-lang=)
 )
 
 // Filter is one validated condition on a catalog field, parsed from a query
@@ -37,6 +40,28 @@ type Filter struct {
 	Bool   bool      // OpIs
 	Date   time.Time // OpBefore, OpAfter (UTC midnight)
 	Number float64   // OpMin, OpMax
+	CQL    *CQL      // OpCQL
+}
+
+// CQL is a CQL2 filter of a tile request: it applies to the layers whose
+// queryables include every property it reads, and leaves the others
+// unfiltered.
+type CQL struct {
+	Text  string // as given
+	JSON  bool   // filter-lang=cql2-json
+	expr  cql2.Expr
+	props []string
+}
+
+// appliesTo reports whether every property of the filter is a queryable of l.
+func (c *CQL) appliesTo(l *layer.Layer) bool {
+	q := cql2.LayerQueryables(l, "")
+	for _, p := range c.props {
+		if !q.Has(p) {
+			return false
+		}
+	}
+	return true
 }
 
 // value returns the canonical text of the filter's value.
@@ -77,6 +102,13 @@ func (fs Filters) String() string {
 		if i > 0 {
 			b.WriteByte('&')
 		}
+		if f.Op == OpCQL {
+			b.WriteString("filter=" + url.QueryEscape(f.CQL.Text))
+			if f.CQL.JSON {
+				b.WriteString("&filter-lang=cql2-json")
+			}
+			continue
+		}
 		b.WriteString(url.QueryEscape(f.Param))
 		b.WriteByte('=')
 		// Commas are kept readable; values never contain one.
@@ -93,6 +125,16 @@ func (fs Filters) String() string {
 func (fs Filters) where(l *layer.Layer, alias string, params []string, param func(any) string) string {
 	var b strings.Builder
 	for i, f := range fs {
+		if f.Op == OpCQL {
+			if f.CQL.appliesTo(l) {
+				sql, err := cql2.Compile(f.CQL.expr, cql2.LayerQueryables(l, alias), param)
+				if err != nil { // checked by parseFilters for every layer it applies to
+					panic("tiles: CQL filter: " + err.Error())
+				}
+				b.WriteString(" AND " + sql)
+			}
+			continue
+		}
 		if _, ok := l.Field(f.Field); !ok {
 			continue
 		}
@@ -218,6 +260,19 @@ func parseFilters(layers []*layer.Layer, accepted map[string]filterParam, q url.
 	}
 	for _, name := range names {
 		values := q[name]
+		if name == "filter" || name == "filter-lang" {
+			if name == "filter" {
+				f, p := parseCQL(layers, q)
+				if p != nil {
+					problems = append(problems, *p)
+				} else {
+					out = append(out, f)
+				}
+			} else if _, ok := q["filter"]; !ok {
+				problems = append(problems, lastmile.Problem{Field: name, Message: "is given without a filter"})
+			}
+			continue
+		}
 		p, ok := accepted[name]
 		if name == "" {
 			problems = append(problems, lastmile.Problem{Field: "query", Message: "has a parameter without a name"})
@@ -297,6 +352,70 @@ func parseFilters(layers []*layer.Layer, accepted map[string]filterParam, q url.
 		return nil, lastmile.Invalid("invalid tile filter", problems...)
 	}
 	return out, nil
+}
+
+// parseCQL parses the filter= of a tile request (CQL2 text, or JSON with
+// filter-lang=cql2-json) and checks it against every layer whose queryables
+// it reads; it must apply to at least one of the layers.
+func parseCQL(layers []*layer.Layer, q url.Values) (Filter, *lastmile.Problem) {
+	bad := func(field, v, msg string) (Filter, *lastmile.Problem) {
+		return Filter{}, &lastmile.Problem{Field: field, Value: shorten(v), Message: msg}
+	}
+	if len(q["filter"]) > 1 || len(q["filter-lang"]) > 1 {
+		return bad("filter", strings.Join(q["filter"], "&"), "is given more than once")
+	}
+	text, lang := q.Get("filter"), q.Get("filter-lang")
+	if len(text) > maxCQLLen {
+		return bad("filter", text, fmt.Sprintf("is longer than %d characters", maxCQLLen))
+	}
+	var (
+		e   cql2.Expr
+		err error
+	)
+	switch lang {
+	case "", "cql2-text", "cql-text":
+		e, err = cql2.ParseText(text)
+	case "cql2-json":
+		e, err = cql2.ParseJSON([]byte(text))
+	default:
+		return bad("filter-lang", lang, "must be cql2-text (the default) or cql2-json")
+	}
+	if err != nil {
+		return bad("filter", text, cql2Message(err))
+	}
+	c := &CQL{Text: text, JSON: lang == "cql2-json", expr: e, props: cql2.Properties(e)}
+	applied := 0
+	for _, l := range layers {
+		if !c.appliesTo(l) {
+			continue
+		}
+		applied++
+		if _, err := cql2.NewFilter(e, cql2.LayerQueryables(l, "t")); err != nil {
+			return bad("filter", text, l.Name+": "+cql2Message(err))
+		}
+	}
+	if applied == 0 {
+		return bad("filter", text, fmt.Sprintf("reads %s, which no requested layer has all of (layers: %s)",
+			strings.Join(c.props, ", "), layerNames(layers)))
+	}
+	return Filter{Param: "filter", Op: OpCQL, CQL: c}, nil
+}
+
+// maxCQLLen bounds the text of a CQL2 filter.
+const maxCQLLen = 8000
+
+// cql2Message is the message of a filter's parse or compile error, with
+// the character position of a syntax error.
+func cql2Message(err error) string {
+	var syn *cql2.SyntaxError
+	var lerr *lastmile.Error
+	switch {
+	case errors.As(err, &syn):
+		return fmt.Sprintf("syntax error at character %d: %s", syn.Pos, syn.Msg)
+	case errors.As(err, &lerr) && len(lerr.Details) > 0:
+		return lerr.Details[0].Message
+	}
+	return err.Error()
 }
 
 // emptyRanges reports min > max and after >= before pairs on one field.

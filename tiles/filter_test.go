@@ -70,6 +70,20 @@ func TestParseFilters(t *testing.T) {
 		{"all problems reported", []string{"roads"}, "status=x&surface=y&width_m_min=z", "",
 			[]string{"status: must be one of", "surface: must be one of", "width_m_min: must be a number"}},
 		{"long value", []string{"roads"}, "status=" + strings.Repeat("a", 2000), "", []string{"longer than 1000"}},
+		{"cql2", []string{"roads"}, "filter=" + url.QueryEscape("surface = 'cement' AND width_m > 4"),
+			"filter=surface+%3D+%27cement%27+AND+width_m+%3E+4", nil},
+		{"cql2 json", []string{"roads"}, "filter-lang=cql2-json&filter=" + url.QueryEscape(`{"op":"=","args":[{"property":"surface"},"cement"]}`),
+			"filter=%7B%22op%22%3A%22%3D%22%2C%22args%22%3A%5B%7B%22property%22%3A%22surface%22%7D%2C%22cement%22%5D%7D&filter-lang=cql2-json", nil},
+		{"cql2 with parameters", []string{"roads"}, "status=completed&filter=" + url.QueryEscape("surface = 'cement'"),
+			"filter=surface+%3D+%27cement%27&status=completed", nil},
+		{"cql2 on one of two layers", []string{"roads", "villages"}, "filter=" + url.QueryEscape("population > 100"),
+			"filter=population+%3E+100", nil},
+		{"cql2 syntax", []string{"roads"}, "filter=" + url.QueryEscape("surface = "), "", []string{"filter: syntax error at character"}},
+		{"cql2 on no layer", []string{"roads", "villages"}, "filter=" + url.QueryEscape("surface = 'cement' AND population > 1"), "",
+			[]string{"reads surface, population, which no requested layer has all of"}},
+		{"cql2 bad value", []string{"roads"}, "filter=" + url.QueryEscape("surface = 'gold'"), "", []string{`"gold" is not a value of surface`}},
+		{"cql2 bad lang", []string{"roads"}, "filter=x&filter-lang=sql", "", []string{"filter-lang: must be cql2-text"}},
+		{"filter-lang alone", []string{"roads"}, "filter-lang=cql2-text", "", []string{"filter-lang: is given without a filter"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

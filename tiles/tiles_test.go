@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"math"
 	"net/http"
+	"net/url"
 	"net/http/httptest"
 	"os"
 	"os/exec"
@@ -278,6 +279,12 @@ func TestTileContent(t *testing.T) {
 			map[string][]string{"roads": {"County road A", "Village road B"}}},
 		{"enum filter matching nothing", "roads", "status=cancelled", tileAt(106.63, 26.605, 12),
 			map[string][]string{}},
+		{"cql2 filter", "roads", "filter=" + url.QueryEscape("surface = 'cement' OR completed_on < DATE('2015-07-01')"), tileAt(106.63, 26.605, 12),
+			map[string][]string{"roads": {"County road A", "Village road B"}}},
+		{"cql2 filter like", "roads", "filter=" + url.QueryEscape("name LIKE 'Group%'"), tileAt(106.65, 26.61, 14),
+			map[string][]string{"roads": {"Group road C"}}},
+		{"cql2 filter applies to the layers with its queryables", "roads,villages", "filter=" + url.QueryEscape("is_poor_village = TRUE"), tileAt(106.63, 26.605, 12),
+			map[string][]string{"roads": {"County road A", "Village road B", "Group road C"}, "villages": {"Shangzhai", "Hexi"}}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
