@@ -46,6 +46,8 @@ func TestLengths(t *testing.T) {
 			[]string{"county=130101000000 county_name=A county surface=cement: 1 1 100", "county=130101000000 county_name=A county surface=gravel: 0.33 1 50", "county=130102000000 county_name=B county surface=cement: 11 2 1399"}, "12.34 4 1549"},
 		{"as of", "layer=roads&as_of=2014-12-31", nil, "1 1 100"},
 		{"width filter", "layer=roads&filter=funding_yuan>=250", nil, "13.5 3 1649"},
+		{"cql2 filter", "layer=roads&filter=" + url.QueryEscape("surface IN ('cement','asphalt','stone') AND status = 'completed' AND completed_on >= DATE('2015-01-01')"), nil, "6.5 2 650"},
+		{"cql2 filter with the term form", "layer=roads&filter=hardened&filter=" + url.QueryEscape("completed_on < DATE('2015-01-01') OR funding_yuan > 500"), nil, "8 2 1099"},
 		{"no match", "layer=water_pipelines&group_by=county", nil, "0 0 <nil>"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -221,6 +221,9 @@ func TestCoverageAsOf(t *testing.T) {
 		{"direct query", "source_filter=hardened&precomputed=false", 1},
 		{"planned roads when asked", "source_filter=hardened&source_filter=status:planned", 1},
 		{"any status", "source_filter=status:planned,completed", 2},
+		{"cql2 source filter", "source_filter=" + url.QueryEscape("surface IN ('cement','asphalt','stone')"), 1},
+		{"cql2 source filter with status", "source_filter=" + url.QueryEscape("status IN ('planned','completed') AND surface = 'cement'"), 2},
+		{"cql2 source filter and as_of", "source_filter=" + url.QueryEscape("surface = 'cement'") + "&as_of=2015-06-29", 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			res := run(t, pool, Coverage, tc.query)

@@ -56,6 +56,7 @@ func TestHandlers(t *testing.T) {
 		{"unknown layer", "/api/stats/lengths?layer=canals", 400, "application/json", []string{`"field":"layer"`, `is not a layer`}},
 		{"not a line layer", "/api/stats/lengths?layer=villages", 400, "application/json", []string{`must be a layer of lines`}},
 		{"unknown field", "/api/stats/coverage?source_filter=colour:red", 400, "application/json", []string{`not a filterable field of roads`}},
+		{"cql2 syntax error", "/api/stats/lengths?layer=roads&filter=surface%20%3D%20%27cement", 400, "application/json", []string{`as CQL2: syntax error at character 11`}},
 		{"unknown parameter", "/api/stats/progress?colour=red", 400, "application/json", []string{`"field":"colour"`, `is not a parameter`}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

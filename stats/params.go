@@ -1,6 +1,7 @@
 package stats
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"net/url"
@@ -13,6 +14,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/lastmile/lastmile"
+	"github.com/lastmile/lastmile/cql2"
 	"github.com/lastmile/lastmile/layer"
 )
 
@@ -257,13 +259,86 @@ var filterOps = []string{">=", "<=", ":", ">", "<"}
 // field:v1,v2 (any of the values), or field>=v, field<=v, field>v, field<v
 // (numbers and dates). Fields and values are checked against the catalog;
 // values become SQL parameters.
+//
+// A value that is not in that form may be a CQL2 text filter over the
+// layer's queryables (the grammar of /ogc items and tiles too, so that a
+// figure, a map and a page of features share one filter): surface IN
+// ('cement','asphalt') AND completed_on < DATE('2016-01-01'). Forms that
+// mean the same in both (width_m>=4) are read the same either way.
 func parseFilter(param string, specs []string, l *layer.Layer, alias string, a *sqlArgs) (rowFilter, []lastmile.Problem) {
+	var f rowFilter
+	var problems []lastmile.Problem
+	for _, spec := range specs {
+		mark := len(*a)
+		old, p := parseTerms(param, spec, l, alias, a)
+		if len(p) > 0 {
+			*a = (*a)[:mark] // the failed terms' parameters
+			sql, hasStatus, cqlProblem := parseCQL(param, spec, l, alias, a)
+			if cqlProblem == nil {
+				f.SQL = append(f.SQL, sql)
+				f.HasStatus = f.HasStatus || hasStatus
+				f.Terms = append(f.Terms, spec)
+				continue
+			}
+			if looksLikeCQL(spec) {
+				p = []lastmile.Problem{*cqlProblem}
+			}
+			problems = append(problems, p...)
+			continue
+		}
+		f.SQL = append(f.SQL, old.SQL...)
+		f.Definitions = append(f.Definitions, old.Definitions...)
+		f.HasStatus = f.HasStatus || old.HasStatus
+		f.Terms = append(f.Terms, old.Terms...)
+	}
+	return f, problems
+}
+
+// parseCQL compiles a CQL2 text filter over l's queryables (table alias
+// alias), reporting whether it reads status.
+func parseCQL(param, spec string, l *layer.Layer, alias string, a *sqlArgs) (string, bool, *lastmile.Problem) {
+	e, err := cql2.ParseText(spec)
+	if err == nil {
+		var sql string
+		if sql, err = cql2.Compile(e, cql2.LayerQueryables(l, alias), a.arg); err == nil {
+			return sql, slices.Contains(cql2.Properties(e), "status"), nil
+		}
+	}
+	msg := err.Error()
+	var syn *cql2.SyntaxError
+	var lerr *lastmile.Error
+	switch {
+	case errors.As(err, &syn):
+		msg = fmt.Sprintf("syntax error at character %d: %s", syn.Pos, syn.Msg)
+	case errors.As(err, &lerr) && len(lerr.Details) > 0:
+		msg = lerr.Details[0].Message
+	}
+	return "", false, &lastmile.Problem{Field: param, Value: clipValue(spec), Message: "as CQL2: " + msg}
+}
+
+// looksLikeCQL reports whether a filter that is not in the term form was
+// meant as CQL2 (its problem is then the CQL2 one).
+func looksLikeCQL(spec string) bool {
+	if strings.ContainsAny(spec, "'\"()") {
+		return true
+	}
+	u := " " + strings.ToUpper(spec) + " "
+	for _, kw := range []string{" AND ", " OR ", " NOT ", " IN ", " LIKE ", " BETWEEN ", " IS ", "<>"} {
+		if strings.Contains(u, kw) {
+			return true
+		}
+	}
+	return strings.Contains(strings.NewReplacer(">=", "", "<=", "").Replace(spec), "=")
+}
+
+// parseTerms parses one value of the term form: terms separated by ';'.
+func parseTerms(param string, spec string, l *layer.Layer, alias string, a *sqlArgs) (rowFilter, []lastmile.Problem) {
 	var f rowFilter
 	var problems []lastmile.Problem
 	bad := func(term, format string, x ...any) {
 		problems = append(problems, lastmile.Problem{Field: param, Value: lastmile.Clip(term), Message: fmt.Sprintf(format, x...)})
 	}
-	for _, term := range strings.Split(strings.Join(specs, ";"), ";") {
+	for _, term := range strings.Split(spec, ";") {
 		term = strings.TrimSpace(term)
 		if term == "" {
 			continue
