@@ -30,6 +30,7 @@ func (s *Service) Register(r *mux.Router) {
 	get := []string{http.MethodGet, http.MethodHead}
 	r.Handle("/tiles", respond.HandlerFunc(s.serveCatalog)).Methods(get...)
 	r.Handle("/tiles/{layers}.json", respond.HandlerFunc(s.serveTileJSON)).Methods(get...)
+	r.Handle("/tiles/{layers}/style.json", respond.HandlerFunc(s.serveStyle)).Methods(get...)
 	r.Handle("/tiles/{layers}/{z}/{x}/{y}", respond.HandlerFunc(s.serveTile)).Methods(get...)
 }
 
