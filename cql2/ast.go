@@ -28,6 +28,9 @@ var Conformance = []string{
 	"http://www.opengis.net/spec/cql2/1.0/conf/basic-cql2",
 	"http://www.opengis.net/spec/cql2/1.0/conf/advanced-comparison-operators",
 	"http://www.opengis.net/spec/cql2/1.0/conf/basic-spatial-functions",
+	// The draft's name of basic-spatial-functions, the one QGIS before 3.44
+	// looks for before it sends S_INTERSECTS.
+	"http://www.opengis.net/spec/cql2/1.0/conf/basic-spatial-operators",
 	"http://www.opengis.net/spec/cql2/1.0/conf/basic-spatial-functions-plus",
 	"http://www.opengis.net/spec/cql2/1.0/conf/spatial-functions",
 }

@@ -57,6 +57,8 @@ func TestParseItemsQuery(t *testing.T) {
 		{"text filter with SQL stays a value", "name=' OR 1=1 --", ItemsQuery{Limit: 100, Filters: []Filter{{Field: "name", Values: []string{"' OR 1=1 --"}}}}},
 		{"f=json", "f=json", ItemsQuery{Limit: 100}},
 		{"GDAL 3.6 date with an empty time", "datetime=2015-01-01T/..", ItemsQuery{Limit: 100, Time: &Interval{Start: date("2015-01-01")}}},
+		{"QGIS 3.22 open interval", "datetime=2015-01-01T00:00:00Z/9999-12-31T00:00:00Z", ItemsQuery{Limit: 100, Time: &Interval{Start: date("2015-01-01"), End: date("9999-12-31")}}},
+		{"QGIS 3.22 open start", "datetime=0000-01-01T00:00:00Z/2015-12-31T00:00:00Z", ItemsQuery{Limit: 100, Time: &Interval{Start: date("0000-01-01"), End: date("2015-12-31")}}},
 		{"GDAL 3.6 date-time upper bound", "datetime=../2015-12-31T", ItemsQuery{Limit: 100, Time: &Interval{End: date("2015-12-31")}}},
 		{"bbox in EPSG:4490 is lat,lon", "bbox=47.04,9.47,47.27,9.64&bbox-crs=http://www.opengis.net/def/crs/EPSG/0/4490",
 			ItemsQuery{Limit: 100, BBox: []float64{9.47, 47.04, 9.64, 47.27}, BBoxSRID: 4490}},
