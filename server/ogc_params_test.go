@@ -198,3 +198,31 @@ func FuzzParseItemsQuery(f *testing.F) {
 		}
 	})
 }
+
+// FuzzItemsFilterCRS feeds arbitrary filter, crs and bbox parameters to
+// ParseItemsQuery: it never panics, and an accepted filter writes SQL in
+// which the input appears only as parameters.
+func FuzzItemsFilterCRS(f *testing.F) {
+	f.Add("surface = 'cement' AND width_m > 4", "cql2-text", "EPSG:4490", "47,9,48,10", "EPSG:4490")
+	f.Add(`{"op":"=","args":[{"property":"surface"},"cement"]}`, "cql2-json", CRS84, "9,47,10,48", "")
+	f.Add("S_INTERSECTS(geometry, BBOX(1,2,3,4)) OR name LIKE '%x'", "", "[EPSG:4527]", "1,2,3,4", "EPSG:3857")
+	l := roadsLayer(f)
+	f.Fuzz(func(t *testing.T, filter, lang, crs, bbox, bboxCRS string) {
+		q := url.Values{"filter": {filter}, "crs": {crs}, "bbox": {bbox}}
+		if lang != "" {
+			q.Set("filter-lang", lang)
+		}
+		if bboxCRS != "" {
+			q.Set("bbox-crs", bboxCRS)
+		}
+		got, err := ParseItemsQuery(l, q)
+		if err != nil {
+			return
+		}
+		var a pgsql.Args
+		sql := got.Where(&a)
+		if len(filter) > 8 && strings.Contains(sql, filter) {
+			t.Errorf("the filter text reached the SQL: %s", sql)
+		}
+	})
+}

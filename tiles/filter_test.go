@@ -3,6 +3,7 @@ package tiles
 import (
 	"errors"
 	"net/url"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -196,6 +197,33 @@ func FuzzParseFilters(f *testing.F) {
 			if strings.ContainsAny(w, "'\\;") {
 				t.Fatalf("request text in SQL: %s", w)
 			}
+		}
+	})
+}
+
+// FuzzTileCQL feeds arbitrary filter= values to ParseFilters on a
+// multi-layer set: it never panics, and an accepted filter compiles for
+// every layer it applies to.
+func FuzzTileCQL(f *testing.F) {
+	f.Add("surface = 'cement' AND completed_on < DATE('2016-01-01')", "")
+	f.Add("population > 100 OR is_poor_village = TRUE", "")
+	f.Add(`{"op":"like","args":[{"property":"name"},"%村"]}`, "cql2-json")
+	layers := layersOf(f, "roads", "villages", "facilities")
+	f.Fuzz(func(t *testing.T, filter, lang string) {
+		q := url.Values{"filter": {filter}}
+		if lang != "" {
+			q.Set("filter-lang", lang)
+		}
+		fs, err := ParseFilters(layers, q)
+		if err != nil {
+			return
+		}
+		for _, l := range layers {
+			n := 0
+			fs.where(l, "t", make([]string, len(fs)), func(any) string { n++; return "$" + strconv.Itoa(n) })
+		}
+		if _, err := url.ParseQuery(fs.String()); err != nil {
+			t.Errorf("String() %q is not a query string: %v", fs.String(), err)
 		}
 	})
 }
