@@ -3,6 +3,7 @@
 //   /app/config.json        static.Config {basemap, vendor, setup}
 //   /app/catalog.json       layer.Document + ranking defaults (docs/map.md)
 //   /tiles/{layers}.json    TileJSON 3 {vector_layers[{id, minzoom, maxzoom}], bounds, center, attribution}
+//   /tiles/{layers}/style.json  the MapLibre style document {sources, layers[{id, metadata: {lm:layer}}], metadata: {lm:colors, lm:legend}}
 //   /api/stats/*            stats.Result {definition, parameters, columns, groups[], total, uncovered[]}
 //   /api/sites/rank         a FeatureCollection {summary, features[{properties: {rank, status, name, total, factors[]}}]}
 //   /ogc/.../items/{id}     a GeoJSON Feature, ETag "<version>"
@@ -34,6 +35,7 @@ export function errorText(res) {
 export const config = () => request('/app/config.json');
 export const catalog = () => request('/app/catalog.json');
 export const tileJSON = (names) => request(`/tiles/${names.join(',')}.json`);
+export const styleDoc = (names) => request(`/tiles/${names.join(',')}/style.json`);
 
 export const tileURL = (name, query) => `${location.origin}/tiles/${name}/{z}/{x}/{y}.mvt${query}`;
 

@@ -6,10 +6,8 @@ import { state, subscribe, setVisible, setFilters, setMap, mark, setReady } from
 import { t, layerTitle, valueLabel } from './i18n.js';
 import { layers, catLayer, hasField, values } from './catalog.js';
 import { tileURL as tileTemplate } from './api.js';
-import { styleLayers, legendFor, legendSym, hatchImage } from './style.js';
+import { legendFor, legendSym, hatchImage } from './style.js';
 
-// Drawing order, bottom to top; layers not listed go before villages.
-const ORDER = ['admin_areas', 'hazard_zones', 'relocation_sites', 'water_pipelines', 'power_upgrades', 'roads', 'house_renovations', 'facilities', 'villages'];
 export const DEFAULT_ON = ['admin_areas', 'hazard_zones', 'relocation_sites', 'roads', 'water_pipelines', 'house_renovations', 'villages'];
 // Click priority: points first, then lines, then areas.
 export const CLICK_ORDER = ['villages', 'facilities', 'house_renovations', 'power_upgrades', 'relocation_sites', 'roads', 'water_pipelines', 'hazard_zones', 'admin_areas'];
@@ -58,31 +56,40 @@ export function refreshTiles(list, { force = false } = {}) {
   }, 120);
 }
 
-// buildMap creates the MapLibre map from the catalog and the TileJSON.
+// buildMap creates the MapLibre map from the server's style document (the
+// same one QGIS loads: layers, colours and widths from the catalog), with one
+// vector source per layer so that each carries its own filters, and the
+// page's own sources (basemap, highlight, ranking) added.
 export function buildMap(maplibregl) {
-  const tj = state.tilejson;
-  const style = { version: 8, sources: {}, layers: [
-    { id: 'background', type: 'background', paint: { 'background-color': '#f4f1ea' } },
-  ] };
+  const tj = state.tilejson, doc = state.style || { layers: [] };
+  const style = { version: 8, sources: {}, layers: [] };
   const bm = state.config.basemap;
-  if (bm?.url) {
-    style.sources.basemap = { type: 'raster', tiles: [bm.url], tileSize: 256, attribution: bm.attribution || '' };
-    style.layers.push({ id: 'basemap', type: 'raster', source: 'basemap' });
-  }
   const byName = Object.fromEntries((tj?.vector_layers || []).map((v) => [v.id, v]));
-  const ordered = [...ORDER.filter((n) => catLayer(n)), ...names().filter((n) => !ORDER.includes(n))];
-  for (const name of ordered) {
-    if (!state.available.has(name)) continue;
-    const cl = catLayer(name), vl = byName[name] || {};
-    style.sources['lm-' + name] = {
-      type: 'vector', tiles: [tileURL(name)],
-      minzoom: vl.minzoom ?? cl.minzoom ?? 0, maxzoom: Math.min(vl.maxzoom ?? cl.maxzoom ?? 14, 14),
-      attribution: name === 'roads' ? (tj?.attribution || 'lastmile') : undefined,
-    };
-    for (const sl of styleLayers(name)) {
-      sl.layout = { ...(sl.layout || {}), visibility: state.visible.has(name) ? 'visible' : 'none' };
+  for (const sl of doc.layers || []) {
+    const name = sl.metadata?.['lm:layer'];
+    if (!name) {
       style.layers.push(sl);
+      if (sl.type === 'background' && bm?.url) {
+        style.sources.basemap = { type: 'raster', tiles: [bm.url], tileSize: 256, attribution: bm.attribution || '' };
+        style.layers.push({ id: 'basemap', type: 'raster', source: 'basemap' });
+      }
+      continue;
     }
+    if (!state.available.has(name) || !catLayer(name)) continue;
+    if (!style.sources['lm-' + name]) {
+      const cl = catLayer(name), vl = byName[name] || {};
+      style.sources['lm-' + name] = {
+        type: 'vector', tiles: [tileURL(name)],
+        minzoom: vl.minzoom ?? cl.minzoom ?? 0, maxzoom: Math.min(vl.maxzoom ?? cl.maxzoom ?? 14, 14),
+        attribution: name === 'roads' ? (tj?.attribution || 'lastmile') : undefined,
+      };
+    }
+    const l = { ...sl, source: 'lm-' + name, paint: { ...(sl.paint || {}) } };
+    // The page hatches hazard zones (an image it draws; the document, for
+    // clients without it, fills them with the same red).
+    if (l.id === 'hazard_zones--fill') { delete l.paint['fill-color']; l.paint['fill-pattern'] = 'hatch-red'; }
+    l.layout = { ...(l.layout || {}), visibility: state.visible.has(name) ? 'visible' : 'none' };
+    style.layers.push(l);
   }
   // Over a basemap, the county's white wash would hide it.
   if (bm?.url) for (const l of style.layers) if (l.id === 'admin_areas--fill') l.paint['fill-opacity'] = 0.05;
@@ -175,7 +182,9 @@ export function renderLayerList() {
 export function renderLegend() {
   const box = $('#legend');
   box.replaceChildren();
-  for (const name of ORDER.filter((n) => state.visible.has(n))) {
+  // The drawing order of the style document, bottom to top.
+  const order = [...new Set((state.style?.layers || []).map((l) => l.metadata?.['lm:layer']).filter(Boolean))];
+  for (const name of order.filter((n) => state.visible.has(n))) {
     const items = legendFor(name);
     box.append(el('div', { class: 'lg-layer' }, el('div', { class: 'lg-title', text: layerTitle(name) }),
       ...items.map((it) => el('span', { class: 'lg-item' }, legendSym(it), it.label))));

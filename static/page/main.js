@@ -6,8 +6,9 @@
 // packages installed by scripts/setup).
 //
 // Modules, one per component: state (the one store), api (every request),
-// catalog (the catalog document), i18n (strings and labels), style (how
-// layers are drawn), layers (the map, layer list, filters, legend), popups,
+// catalog (the catalog document), i18n (strings and labels), style (the
+// legend; how layers are drawn is the server's style document,
+// /tiles/{layers}/style.json, which QGIS and other MapLibre clients load too), layers (the map, layer list, filters, legend), popups,
 // dashboard, rank, edit; dom holds the two DOM helpers.
 import { $, el, notice } from './dom.js';
 import { state, subscribe, setLang, setServer, setTiles, setVisible } from './state.js';
@@ -47,7 +48,7 @@ async function boot() {
   }
   // Which layers the tile server has: its TileJSON for every catalog layer.
   const names = layers().map((l) => l.name);
-  const [lib, tj] = await Promise.all([libP, api.tileJSON(names)]);
+  const [lib, tj, sd] = await Promise.all([libP, api.tileJSON(names), api.styleDoc(names)]);
   if (lib.loadError) {
     notice(t('setup'), 'error');
     window.lastmile = { state, error: String(lib.loadError) };
@@ -55,7 +56,7 @@ async function boot() {
   }
   if (tj.ok && tj.data) {
     const ids = tj.data.vector_layers.map((v) => v.id);
-    setTiles(tj.data, ids.length ? ids : names);
+    setTiles(tj.data, ids.length ? ids : names, sd.ok ? sd.data : null);
   } else {
     notice(t('no_tiles'));
   }

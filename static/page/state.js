@@ -9,6 +9,7 @@ const s = {
   config: null, // /app/config.json
   catalog: null, // /app/catalog.json: layers, fields, enum values, definitions, ranking defaults
   tilejson: null, // /tiles/{layers}.json
+  style: null, // /tiles/{layers}/style.json: the MapLibre style document
   available: new Set(), // layers the tile server has
   visible: new Set(), // layers shown
   filters: { status: [], surface: [], yearOn: false, from: 2010, to: 2030 },
@@ -53,8 +54,9 @@ export function setServer({ config, catalog }) {
 }
 
 // setTiles records the tile server's TileJSON and the layers it has.
-export function setTiles(tilejson, available) {
+export function setTiles(tilejson, available, style) {
   s.tilejson = tilejson;
+  s.style = style || null;
   s.available = new Set(available);
 }
 

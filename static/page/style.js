@@ -1,105 +1,17 @@
-// style.js — how each catalog layer is drawn (MapLibre style layers) and
-// its legend. Value colours, line widths and opacities come from the
-// catalog document (values[].color/width/opacity); only the layer-wide
-// defaults and the non-enum styling (villages, relocation sites) are here.
+// style.js — the legend of each layer and the hazard hatching. How layers
+// are drawn is the server's MapLibre style document
+// (/tiles/{layers}/style.json, built from the catalog by tiles/style.go),
+// which the map loads; value colours come from the catalog document.
 import { el } from './dom.js';
+import { state } from './state.js';
 import { t, layerTitle, valueLabel } from './i18n.js';
 import { styleOf, values, hardened } from './catalog.js';
 
-const HAZARD_COLOR = '#d62828';
-const VILLAGE_COLOR = '#2b9348', POOR_VILLAGE_COLOR = '#e63946';
-const SITE_COLOR = '#7b2cbf';
-
-// Statuses with behaviour of their own on the map: works not yet completed
-// are dashed; the legend of pipelines and power lines lists these.
+// Layer-wide colours come from the style document's metadata (the server
+// declares them once, in tiles/style.go).
+const colors = () => state.style?.metadata?.['lm:colors'] || {};
 const IN_PROGRESS = ['planned', 'under_construction'];
 const COMPLETED = 'completed';
-
-// match is a MapLibre match expression over a property, from a code → output map.
-const match = (prop, map, fallback) => {
-  const pairs = Object.entries(map).flat();
-  return pairs.length ? ['match', ['coalesce', ['get', prop], ''], ...pairs, fallback] : fallback;
-};
-const by = (layer, field, attr, fallback) => match(field, styleOf(layer, field, attr), fallback);
-const zoomWidth = (base, extra = 0) => ['interpolate', ['linear'], ['zoom'], 8, ['+', extra, ['*', base, 0.5]], 12, ['+', extra, base], 15, ['+', extra, ['*', base, 2.2]]];
-const isNotCompleted = ['match', ['coalesce', ['get', 'status'], COMPLETED], IN_PROGRESS, true, false];
-
-// styleLayers returns the MapLibre style layers of one catalog layer.
-export function styleLayers(name) {
-  const src = 'lm-' + name, sl = name;
-  const L = (id, def) => ({ id: `${name}--${id}`, source: src, 'source-layer': sl, metadata: { 'lm:layer': name }, ...def });
-  switch (name) {
-    case 'admin_areas':
-      return [
-        L('fill', { type: 'fill', filter: ['==', ['get', 'level'], 'county'], paint: { 'fill-color': '#ffffff', 'fill-opacity': 0.35 } }),
-        L('line', { type: 'line', paint: {
-          'line-color': by(name, 'level', 'color', '#888'),
-          'line-width': by(name, 'level', 'width', 1),
-          'line-dasharray': [4, 2] } }),
-      ];
-    case 'hazard_zones':
-      return [
-        L('fill', { type: 'fill', paint: { 'fill-pattern': 'hatch-red', 'fill-opacity': match('severity', styleOf(name, 'severity', 'opacity'), 0.5) } }),
-        L('line', { type: 'line', paint: { 'line-color': HAZARD_COLOR, 'line-width': 1.2 } }),
-      ];
-    case 'relocation_sites':
-      return [
-        L('fill', { type: 'fill', filter: ['==', ['geometry-type'], 'Polygon'], paint: { 'fill-color': SITE_COLOR, 'fill-opacity': 0.35, 'fill-outline-color': '#5a189a' } }),
-        L('point', { type: 'circle', filter: ['==', ['geometry-type'], 'Point'], paint: {
-          'circle-color': SITE_COLOR, 'circle-radius': ['interpolate', ['linear'], ['coalesce', ['get', 'capacity_households'], 50], 0, 4, 500, 10],
-          'circle-stroke-color': '#fff', 'circle-stroke-width': 1.5 } }),
-      ];
-    case 'roads': {
-      const width = by(name, 'road_class', 'width', 1.5), color = by(name, 'surface', 'color', '#777');
-      return [
-        L('casing', { type: 'line', layout: { 'line-cap': 'round', 'line-join': 'round' }, filter: ['!', isNotCompleted], paint: {
-          'line-color': '#ffffff', 'line-width': zoomWidth(width, 1.5) } }),
-        L('line', { type: 'line', layout: { 'line-cap': 'round', 'line-join': 'round' }, filter: ['!', isNotCompleted], paint: {
-          'line-color': color, 'line-width': zoomWidth(width) } }),
-        L('planned', { type: 'line', filter: isNotCompleted, paint: {
-          'line-color': color, 'line-width': zoomWidth(width), 'line-dasharray': [2, 1.5] } }),
-      ];
-    }
-    case 'water_pipelines':
-      return [L('line', { type: 'line', paint: {
-        'line-color': by(name, 'status', 'color', '#777'), 'line-width': zoomWidth(1.6), 'line-opacity': 0.9 } })];
-    case 'power_upgrades':
-      return [
-        L('line', { type: 'line', filter: ['!=', ['geometry-type'], 'Point'], paint: {
-          'line-color': by(name, 'status', 'color', '#777'), 'line-width': zoomWidth(1.4), 'line-dasharray': [6, 2] } }),
-        L('point', { type: 'circle', filter: ['==', ['geometry-type'], 'Point'], paint: {
-          'circle-color': by(name, 'kind', 'color', '#777'), 'circle-radius': 4, 'circle-stroke-color': '#6b4226', 'circle-stroke-width': 1 } }),
-      ];
-    case 'house_renovations': {
-      const grade = by(name, 'danger_grade', 'color', '#888');
-      return [L('circle', { type: 'circle', paint: {
-        'circle-radius': ['interpolate', ['linear'], ['zoom'], 10, 1.5, 14, 5],
-        'circle-color': ['case', ['==', ['get', 'status'], COMPLETED], grade, '#ffffff'],
-        'circle-stroke-color': grade, 'circle-stroke-width': ['interpolate', ['linear'], ['zoom'], 10, 0.8, 14, 1.5] } })];
-    }
-    case 'facilities':
-      return [L('circle', { type: 'circle', paint: {
-        'circle-radius': 3.5, 'circle-color': by(name, 'kind', 'color', '#555'), 'circle-stroke-color': '#fff', 'circle-stroke-width': 1 } })];
-    case 'villages': {
-      const poor = ['==', ['to-string', ['get', 'is_poor_village']], 'true'];
-      return [
-        L('circle', { type: 'circle', paint: {
-          'circle-radius': ['interpolate', ['linear'], ['zoom'], 9, ['interpolate', ['linear'], ['coalesce', ['get', 'population'], 500], 0, 1.5, 1000, 3, 3000, 5, 8000, 8],
-            13, ['interpolate', ['linear'], ['coalesce', ['get', 'population'], 500], 0, 3, 1000, 6, 3000, 10, 8000, 15]],
-          'circle-color': ['case', poor, POOR_VILLAGE_COLOR, VILLAGE_COLOR],
-          'circle-opacity': 0.85,
-          'circle-stroke-color': ['case', poor, '#6a040f', '#ffffff'],
-          'circle-stroke-width': ['case', poor, 1.5, 0.8] } }),
-      ];
-    }
-    default:
-      return [
-        L('fill', { type: 'fill', filter: ['==', ['geometry-type'], 'Polygon'], paint: { 'fill-color': '#999', 'fill-opacity': 0.3 } }),
-        L('line', { type: 'line', filter: ['==', ['geometry-type'], 'LineString'], paint: { 'line-color': '#555', 'line-width': 1.5 } }),
-        L('point', { type: 'circle', filter: ['==', ['geometry-type'], 'Point'], paint: { 'circle-color': '#555', 'circle-radius': 3 } }),
-      ];
-  }
-}
 
 // legendFor returns legend entries [{sym, color, label}] of a layer.
 export function legendFor(name) {
@@ -129,10 +41,10 @@ export function legendFor(name) {
       break;
     }
     case 'villages':
-      add('circle', VILLAGE_COLOR, t('village')); add('circle', POOR_VILLAGE_COLOR, t('poor_village')); add('text', '', `○ ∝ ${t('population')}`);
+      add('circle', colors().village, t('village')); add('circle', colors().poor_village, t('poor_village')); add('text', '', `○ ∝ ${t('population')}`);
       break;
-    case 'hazard_zones': add('hatch', HAZARD_COLOR, layerTitle(name)); break;
-    case 'relocation_sites': add('circle', SITE_COLOR, layerTitle(name)); break;
+    case 'hazard_zones': add('hatch', colors().hazard, layerTitle(name)); break;
+    case 'relocation_sites': add('circle', colors().site, layerTitle(name)); break;
     case 'admin_areas': {
       const colors = styleOf(name, 'level', 'color');
       for (const lv of ['county', 'township']) add('dash', colors[lv], valueLabel(name, 'level', lv));
