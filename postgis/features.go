@@ -284,7 +284,9 @@ func (s *Store) ToStorage(ctx context.Context, g orb.Geometry, srid int, latLon 
 	var out []byte
 	err = s.pool.QueryRow(ctx, `SELECT ST_AsBinary(ST_Transform(ST_SetSRID(`+expr+`, $2::int), 4326))`, b, srid).Scan(&out)
 	var pgErr *pgconn.PgError
-	if errors.As(err, &pgErr) { // PROJ refused the coordinates
+	// PROJ refusing the coordinates is an internal_error or a data
+	// exception; anything else (a timeout, a lost connection) stays what it is.
+	if errors.As(err, &pgErr) && (pgErr.Code == "XX000" || strings.HasPrefix(pgErr.Code, "22")) {
 		return nil, lastmile.Invalid("the geometry cannot be transformed",
 			lastmile.Problem{Field: "geometry", Message: fmt.Sprintf("its coordinates are not valid in EPSG:%d", srid)})
 	}

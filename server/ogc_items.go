@@ -140,7 +140,7 @@ func (s *Server) ogcItem(w http.ResponseWriter, r *http.Request) error {
 	if v := r.URL.Query().Get("crs"); v != "" {
 		c, msg := ParseCRS(v)
 		if msg != "" {
-			return lastmile.Invalid("the query parameters are invalid", lastmile.Problem{Field: "crs", Value: shorten(v), Message: msg})
+			return lastmile.Invalid("the query parameters are invalid", lastmile.Problem{Field: "crs", Value: lastmile.Clip(v), Message: msg})
 		}
 		out = postgis.Output{SRID: c.SRID, LatLon: c.LatLon, Projected: c.Projected}
 	}
@@ -239,14 +239,14 @@ func (s *Server) toStorageCRS(r *http.Request, in *FeatureInput) error {
 	}
 	c, msg := ParseCRS(raw)
 	if msg != "" {
-		return lastmile.Invalid("the Content-Crs header is not valid", lastmile.Problem{Field: "Content-Crs", Value: shorten(raw), Message: msg})
+		return lastmile.Invalid("the Content-Crs header is not valid", lastmile.Problem{Field: "Content-Crs", Value: lastmile.Clip(raw), Message: msg})
 	}
 	if c == CRS84CRS || in.Geometry == nil {
 		return nil
 	}
 	t, ok := s.deps.Store.(storageTransformer)
 	if !ok {
-		return lastmile.Invalid("this server stores CRS84 only", lastmile.Problem{Field: "Content-Crs", Value: shorten(raw), Message: "send the geometry in " + CRS84})
+		return lastmile.Invalid("this server stores CRS84 only", lastmile.Problem{Field: "Content-Crs", Value: lastmile.Clip(raw), Message: "send the geometry in " + CRS84})
 	}
 	g, err := t.ToStorage(r.Context(), in.Geometry, c.SRID, c.LatLon)
 	if err != nil {

@@ -191,7 +191,7 @@ func parseFilter(l *layer.Layer, src, lang string) (*cql2.Filter, *lastmile.Prob
 		}
 	}
 	p := FilterProblem(err)
-	p.Value = shorten(src)
+	p.Value = lastmile.Clip(src)
 	return nil, &p
 }
 
@@ -237,7 +237,7 @@ func parseBBoxIn(s string, c CRS) ([]float64, string) {
 	for i, p := range parts {
 		f, err := strconv.ParseFloat(strings.TrimSpace(p), 64)
 		if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
-			return nil, fmt.Sprintf("number %d (%q) is not a finite number", i+1, shorten(p))
+			return nil, fmt.Sprintf("number %d (%q) is not a finite number", i+1, lastmile.Clip(p))
 		}
 		n[i] = f
 	}

@@ -6,6 +6,7 @@ import (
 
 	"github.com/lastmile/lastmile/cql2"
 	"github.com/lastmile/lastmile/layer"
+	"github.com/lastmile/lastmile/server/respond"
 )
 
 // Queryables returns the JSON Schema of the properties a CQL2 filter on l
@@ -60,7 +61,7 @@ func (s *Server) ogcQueryables(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	self := baseURL(r) + "/ogc/collections/" + l.Name + "/queryables"
+	self := respond.BaseURL(r) + "/ogc/collections/" + l.Name + "/queryables"
 	b, err := json.Marshal(Queryables(l, self))
 	if err != nil {
 		return err

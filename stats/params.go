@@ -313,7 +313,7 @@ func parseCQL(param, spec string, l *layer.Layer, alias string, a *sqlArgs) (str
 	case errors.As(err, &lerr) && len(lerr.Details) > 0:
 		msg = lerr.Details[0].Message
 	}
-	return "", false, &lastmile.Problem{Field: param, Value: clipValue(spec), Message: "as CQL2: " + msg}
+	return "", false, &lastmile.Problem{Field: param, Value: lastmile.Clip(spec), Message: "as CQL2: " + msg}
 }
 
 // looksLikeCQL reports whether a filter that is not in the term form was

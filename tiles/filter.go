@@ -359,7 +359,7 @@ func parseFilters(layers []*layer.Layer, accepted map[string]filterParam, q url.
 // it reads; it must apply to at least one of the layers.
 func parseCQL(layers []*layer.Layer, q url.Values) (Filter, *lastmile.Problem) {
 	bad := func(field, v, msg string) (Filter, *lastmile.Problem) {
-		return Filter{}, &lastmile.Problem{Field: field, Value: shorten(v), Message: msg}
+		return Filter{}, &lastmile.Problem{Field: field, Value: lastmile.Clip(v), Message: msg}
 	}
 	if len(q["filter"]) > 1 || len(q["filter-lang"]) > 1 {
 		return bad("filter", strings.Join(q["filter"], "&"), "is given more than once")

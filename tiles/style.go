@@ -260,7 +260,7 @@ func (s *Service) serveStyle(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	names := layerNames(layers)
-	u := baseURL(r) + "/tiles/" + names + ".json"
+	u := respond.BaseURL(r) + "/tiles/" + names + ".json"
 	if f := filters.String(); f != "" {
 		u += "?" + f
 	}
