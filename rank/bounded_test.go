@@ -47,7 +47,7 @@ func TestSearchRadii(t *testing.T) {
 func TestBoundedSearch(t *testing.T) {
 	pool := pgtest.New(t)
 	fixture(t, pool)
-	inside := orb.Point{110.05, 30 - 0.045} // 4.99 km south of the road
+	inside := orb.Point{110.05, 30 - 0.045}  // 4.99 km south of the road
 	outside := orb.Point{110.05, 30 - 0.046} // 5.10 km
 	far := orb.Point{80, 35}                 // 3 000 km from everything
 	var cands []candidate
