@@ -10,6 +10,21 @@ import (
 	"github.com/lastmile/lastmile/geo"
 )
 
+func TestVertices(t *testing.T) {
+	sq := orb.Ring{{0, 0}, {1, 0}, {1, 1}, {0, 0}}
+	for _, tt := range []struct {
+		g    orb.Geometry
+		want int
+	}{
+		{orb.Point{1, 2}, 1}, {orb.LineString{{0, 0}, {1, 1}}, 2}, {orb.MultiLineString{{{0, 0}, {1, 1}}, {{2, 2}, {3, 3}, {4, 4}}}, 5},
+		{orb.Polygon{sq, sq}, 8}, {orb.MultiPolygon{{sq}, {sq, sq}}, 12}, {orb.MultiPoint{{0, 0}, {1, 1}}, 2}, {nil, 0},
+	} {
+		if got := geo.Vertices(tt.g); got != tt.want {
+			t.Errorf("Vertices(%v) = %d, want %d", tt.g, got, tt.want)
+		}
+	}
+}
+
 func TestValidate(t *testing.T) {
 	tests := []struct {
 		name string
@@ -29,6 +44,12 @@ func TestValidate(t *testing.T) {
 		{"short ring", orb.Polygon{{{117, 37}, {117.1, 37}, {117, 37}}}, "at least 4 points"},
 		{"empty multi", orb.MultiLineString{}, "empty"},
 		{"collection", orb.Collection{orb.Point{1, 2}}, "collections are not stored"},
+		{"antimeridian line", orb.LineString{{179.99, 60}, {-179.99, 60}}, "linestring, points 0–1: the segment from [179.99 60] to [-179.99 60] crosses the antimeridian"},
+		{"antimeridian ring", orb.Polygon{{{179.9, 60}, {-179.9, 60}, {-179.9, 61}, {179.9, 61}, {179.9, 60}}}, "polygon, ring 0, points 0–1: the segment from [179.9 60] to [-179.9 60] crosses the antimeridian"},
+		{"long but not across", orb.LineString{{-90, 0}, {89.9, 0}}, ""},
+		{"hole outside shell", orb.Polygon{{{117.2, 37.3}, {117.21, 37.3}, {117.21, 37.31}, {117.2, 37.31}, {117.2, 37.3}}, {{117.3, 37.3}, {117.301, 37.3}, {117.301, 37.301}, {117.3, 37.301}, {117.3, 37.3}}},
+			"polygon, ring 1: the hole lies outside its shell (ring 0): its point [117.3 37.3] is not inside ring 0"},
+		{"hole inside shell", orb.Polygon{{{117.2, 37.3}, {117.21, 37.3}, {117.21, 37.31}, {117.2, 37.31}, {117.2, 37.3}}, {{117.202, 37.302}, {117.203, 37.302}, {117.203, 37.303}, {117.202, 37.302}}}, ""},
 		{"multipolygon member", orb.MultiPolygon{{{{117, 37}, {117.1, 37}, {117.1, 37.1}, {117, 37}}}, {{{0, 0}, {1, 0}, {1, 1}}}}, "polygon 1, ring 0"},
 	}
 	for _, tt := range tests {

@@ -23,6 +23,8 @@ import (
 // importFlags are the flags of lastmile import.
 type importFlags struct {
 	db          dbFlags
+	maxVertices int
+	maxColumns  int
 	layer       string
 	osm         string
 	format      string
@@ -44,6 +46,8 @@ func cmdImport(ctx context.Context, args []string, out io.Writer) error {
 	fs := newFlagSet("import", out)
 	var f importFlags
 	f.db.register(fs)
+	fs.IntVar(&f.maxColumns, "max-columns", ingest.DefaultMaxColumns, "most columns of a CSV file or sheet (more: the file is refused)")
+	fs.IntVar(&f.maxVertices, "max-vertices", layer.DefaultMaxVertices, "most vertices of one feature (a row with more is invalid)")
 	fs.StringVar(&f.layer, "layer", "", "target layer ("+strings.Join(layer.Default().Names(), ", ")+")")
 	fs.StringVar(&f.osm, "osm", "", "an OpenStreetMap .osm.pbf file: roads, power, water pipelines, villages and facilities by tag (see README)")
 	fs.StringVar(&f.format, "format", "", "file format ("+strings.Join(ingest.Formats, ", ")+"); default: from the extension and content")
@@ -74,6 +78,7 @@ func cmdImport(ctx context.Context, args []string, out io.Writer) error {
 		}
 	}
 	catalog := layer.Default()
+	catalog.SetMaxVertices(f.maxVertices)
 	if len(files) == 0 {
 		fs.Usage()
 		return errors.New("no file to import")
@@ -112,7 +117,7 @@ func cmdImport(ctx context.Context, args []string, out io.Writer) error {
 		return err
 	}
 	ropt := ingest.ReadOptions{Format: f.format, CRS: crs, Encoding: enc, Sheet: f.sheet,
-		CSV: ingest.CSVOptions{Geom: f.geomCol, Lon: f.lonCol, Lat: f.latCol}}
+		CSV: ingest.CSVOptions{Geom: f.geomCol, Lon: f.lonCol, Lat: f.latCol, MaxColumns: f.maxColumns}}
 	if l != nil {
 		ropt.OSMLayers = []string{l.Name}
 	}

@@ -29,6 +29,7 @@ type serveFlags struct {
 	db           dbFlags
 	readURL      string        // a read replica for the stats and the ranking
 	statsRefresh time.Duration // how often the stats' precomputed tables are brought up to date
+	maxVertices  int           // most vertices of one feature (writes and imports)
 	server       server.Options
 	tiles        tiles.Options
 	page         static.Options
@@ -39,6 +40,7 @@ func (f *serveFlags) register(fs *flag.FlagSet) {
 	f.db.register(fs)
 	fs.StringVar(&f.readURL, "read-database-url", "", "PostgreSQL URL of a read replica (hot standby) of the database, for /api/stats and /api/sites; empty: the primary")
 	fs.DurationVar(&f.statsRefresh, "stats-refresh", 5*time.Second, "how often the stats' precomputed nearest distances and routing graph are brought up to date on the primary (0: only when asked)")
+	fs.IntVar(&f.maxVertices, "max-vertices", layer.DefaultMaxVertices, "most vertices of one feature written or imported (more: 400, or an invalid import row)")
 	f.server.RegisterFlags(fs)
 	f.tiles.RegisterFlags(fs)
 	f.page.RegisterFlags(fs)
@@ -67,6 +69,7 @@ func cmdServe(ctx context.Context, args []string, out io.Writer) error {
 // serve builds the server on an open database and serves until ctx ends.
 func serve(ctx context.Context, f serveFlags, db *database, log *slog.Logger, out io.Writer) error {
 	catalog := layer.Default()
+	catalog.SetMaxVertices(f.maxVertices)
 	store := postgis.NewStore(db.Pool, catalog)
 	tileService := tiles.New(db.Pool, catalog, log, f.tiles)
 	store.OnChange(tileService.Invalidate)
