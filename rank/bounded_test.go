@@ -2,14 +2,17 @@ package rank
 
 import (
 	"context"
+	"errors"
 	"math"
 	"net/url"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/paulmach/orb"
 	orbgeo "github.com/paulmach/orb/geo"
 
+	"github.com/lastmile/lastmile"
 	"github.com/lastmile/lastmile/postgis/pgtest"
 )
 
@@ -79,5 +82,32 @@ func TestBoundedSearch(t *testing.T) {
 	f := scoreCandidate(req, cands[2], m)
 	if f.Properties.Total != 0 || !slices.Equal(f.Properties.Failed, []string{"road", "water", "power"}) {
 		t.Errorf("far candidate: total %v, failed %v; want 0 and road, water, power", f.Properties.Total, f.Properties.Failed)
+	}
+}
+
+// TestCandidateValidity: candidates are checked like features — a hole
+// outside its shell names the ring; a self-intersecting polygon is refused
+// by PostGIS's ST_IsValidReason with its feature number.
+func TestCandidateValidity(t *testing.T) {
+	hole := `{"candidates":{"source":"features","features":{"type":"FeatureCollection","features":[{"type":"Feature","id":1,"geometry":{"type":"Polygon","coordinates":[[[117.2,37.3],[117.21,37.3],[117.21,37.31],[117.2,37.31],[117.2,37.3]],[[117.3,37.3],[117.301,37.3],[117.301,37.301],[117.3,37.301],[117.3,37.3]]]},"properties":{}}]}}}`
+	_, err := ParseRequest([]byte(hole))
+	if err == nil || !strings.Contains(err.Error(), "row 1: candidates.features: polygon, ring 1: the hole lies outside its shell (ring 0)") {
+		t.Errorf("hole outside shell: %v", err)
+	}
+	far := `{"candidates":{"source":"features","features":{"type":"FeatureCollection","features":[{"type":"Feature","geometry":{"type":"Point","coordinates":[117,37]},"properties":{}},{"type":"Feature","geometry":{"type":"Polygon","coordinates":[[[179.9,60],[-179.9,60],[-179.9,61],[179.9,60]]]},"properties":{}}]}}}`
+	if _, err := ParseRequest([]byte(far)); err == nil || !strings.Contains(err.Error(), "row 2: candidates.features: polygon, ring 0, points 0–1") {
+		t.Errorf("ring across the antimeridian: %v", err)
+	}
+	pool := pgtest.New(t)
+	bowtie := `{"candidates":{"source":"features","features":{"type":"FeatureCollection","features":[{"type":"Feature","geometry":{"type":"Point","coordinates":[117,37]},"properties":{}},{"type":"Feature","id":"b","geometry":{"type":"Polygon","coordinates":[[[117,37],[117.1,37.1],[117.1,37],[117,37.1],[117,37]]]},"properties":{}}]}}}`
+	req, err := ParseRequest([]byte(bowtie))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = Run(context.Background(), pool, req)
+	var e *lastmile.Error
+	if !errors.As(err, &e) || e.Code != lastmile.EINVALID || len(e.Details) != 1 || e.Details[0].Row != 2 || e.Details[0].Value != "b" ||
+		!strings.Contains(e.Details[0].Message, "invalid geometry: Self-intersection") {
+		t.Errorf("bow tie: %v", err)
 	}
 }
