@@ -67,3 +67,24 @@ func TestValidate(t *testing.T) {
 		})
 	}
 }
+
+// FuzzValidate: any coordinates, as a line and as a polygon with a hole,
+// never panic; a segment over 180° of longitude is always reported.
+func FuzzValidate(f *testing.F) {
+	f.Add(179.99, 60.0, -179.99, 60.0, 117.3, 37.3)
+	f.Add(117.2, 37.3, 117.21, 37.31, 117.205, 37.305)
+	f.Add(math.NaN(), 0.0, math.Inf(1), 1.0, 0.0, 0.0)
+	f.Fuzz(func(t *testing.T, x1, y1, x2, y2, hx, hy float64) {
+		line := orb.LineString{{x1, y1}, {x2, y2}}
+		p := geo.Validate(line)
+		if math.Abs(x2-x1) > 180 && !strings.Contains(strings.Join(p, ";"), "antimeridian") {
+			t.Fatalf("%v: %v lacks the antimeridian", line, p)
+		}
+		shell := orb.Ring{{x1, y1}, {x2, y1}, {x2, y2}, {x1, y2}, {x1, y1}}
+		hole := orb.Ring{{hx, hy}, {hx + 1e-3, hy}, {hx, hy + 1e-3}, {hx, hy}}
+		geo.Validate(orb.Polygon{shell, hole})
+		if n := geo.Vertices(orb.Polygon{shell, hole}); n != 9 {
+			t.Fatalf("vertices %d, want 9", n)
+		}
+	})
+}
