@@ -23,15 +23,17 @@ type command struct {
 
 func commands() map[string]command {
 	return map[string]command{
-		"serve":   {"serve the map, tiles, OGC API Features and statistics", cmdServe},
-		"demo":    {"load the demo county into the database, then serve", cmdDemo},
-		"migrate": {"apply pending database migrations", cmdMigrate},
-		"import":  {"import features from files (GeoJSON, CSV, KML, OSM PBF, any GDAL format)", cmdImport},
-		"stats":   {"coverage, rai, lengths, progress statistics", cmdStats},
-		"rank":    {"rank relocation-site candidates", cmdRank},
-		"token":   {"create, list and revoke API tokens", cmdToken},
-		"backup":  {"write the lastmile schema to a file (pg_dump custom format)", cmdBackup},
-		"restore": {"replace the lastmile schema with a backup, in one transaction", cmdRestore},
+		"serve":         {"serve the map, tiles, OGC API Features and statistics", cmdServe},
+		"demo":          {"load the demo county into the database, then serve", cmdDemo},
+		"migrate":       {"apply pending database migrations", cmdMigrate},
+		"import":        {"import features from files (GeoJSON, CSV, KML, OSM PBF, any GDAL format)", cmdImport},
+		"stats":         {"coverage, rai, lengths, progress statistics", cmdStats},
+		"rank":          {"rank relocation-site candidates", cmdRank},
+		"token":         {"create, list and revoke API tokens", cmdToken},
+		"backup":        {"write the lastmile schema to a file (pg_dump custom format)", cmdBackup},
+		"restore":       {"replace the lastmile schema with a backup, in one transaction", cmdRestore},
+		"export":        {"export tiles: PMTiles / MBTiles archives of an area", cmdExport},
+		"serve-archive": {"serve a PMTiles or MBTiles archive read-only, without a database", cmdServeArchive},
 	}
 }
 
