@@ -181,6 +181,11 @@ func parseDirectory(gz []byte) ([]pmEntry, error) {
 	if err != nil {
 		return nil, fmt.Errorf("directory: %w", err)
 	}
+	return parseEntries(raw)
+}
+
+// parseEntries reads an uncompressed directory.
+func parseEntries(raw []byte) ([]pmEntry, error) {
 	r := bytes.NewReader(raw)
 	n, err := binary.ReadUvarint(r)
 	if err != nil || n > uint64(len(raw)) {

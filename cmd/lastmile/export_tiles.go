@@ -41,11 +41,22 @@ func cmdExportTiles(ctx context.Context, args []string, out io.Writer) error {
 			"Filters are the tile URLs' query parameters (status=completed surface=cement,asphalt completed_before=2016-01-01).\n\nflags:\n")
 		fs.PrintDefaults()
 	}
-	if err := parse(fs, args); err != nil {
+	// Filters may stand between flags: parse up to each, set it aside, go on.
+	var positional []string
+	for rest := args; ; {
+		if err := fs.Parse(rest); err != nil {
+			return err
+		}
+		if fs.NArg() == 0 {
+			break
+		}
+		positional, rest = append(positional, fs.Arg(0)), fs.Args()[1:]
+	}
+	if err := parse(fs, nil); err != nil { // the flags' environment twins
 		return err
 	}
 	q := url.Values{}
-	for _, a := range fs.Args() {
+	for _, a := range positional {
 		k, v, ok := strings.Cut(a, "=")
 		if !ok || k == "" {
 			return fmt.Errorf("argument %q: want filter=value (e.g. status=completed)", a)
