@@ -253,7 +253,7 @@ func writePMTiles(w io.Writer, s *tileSet, meta *Metadata) error {
 	ids := s.ids()
 	var entries []pmEntry
 	offsets := map[Hash]uint64{} // content → offset in the tile data
-	var order []Hash              // contents in the order of their offsets
+	var order []Hash             // contents in the order of their offsets
 	var dataLen uint64
 	var prevHash Hash
 	for _, id := range ids {
