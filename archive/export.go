@@ -270,9 +270,15 @@ func appendSorted(jobs []maptile.Tile, set maptile.Set) []maptile.Tile {
 	return jobs
 }
 
+// now returns the generation time of an export starting now: the database
+// time, or the start of the oldest transaction still open if earlier — an
+// edit the export cannot see yet belongs to an open transaction, so its
+// history row's time is at or after that start and the next update finds it.
 func (e *Exporter) now(ctx context.Context) (time.Time, error) {
 	var t time.Time
-	if err := e.pool.QueryRow(ctx, "SELECT clock_timestamp()").Scan(&t); err != nil {
+	err := e.pool.QueryRow(ctx, `SELECT least(clock_timestamp(), (SELECT min(xact_start) FROM pg_stat_activity
+		WHERE xact_start IS NOT NULL AND pid <> pg_backend_pid() AND datname = current_database()))`).Scan(&t)
+	if err != nil {
 		return t, fmt.Errorf("reading the database time: %w", err)
 	}
 	return t.UTC(), nil
