@@ -76,7 +76,7 @@ gdal_views() {
 import json, os, sqlite3, sys
 meta = dict(sqlite3.connect(sys.argv[1]).execute("SELECT name, value FROM metadata"))
 layers = json.loads(meta["json"])["vector_layers"]
-print("DROP SCHEMA IF EXISTS gdal CASCADE; CREATE SCHEMA gdal;")
+print("SET client_min_messages = warning; DROP SCHEMA IF EXISTS gdal CASCADE; CREATE SCHEMA gdal;")
 conf = {}
 for l in layers:
     cols = ", ".join(f'"{f}"::text AS "{f}"' if t == "String" else f'"{f}"::float8 AS "{f}"' if t == "Number" else f'"{f}"'
