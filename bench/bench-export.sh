@@ -92,10 +92,10 @@ PY
 timed() {
 	local name=$1 start end
 	shift
-	start=$(date +%s.%N)
+	start=$(date +%s%N)
 	"$@" >"$WORK/$name.out" 2>"$WORK/$name.log" || { cat "$WORK/$name.log" >&2; return 1; }
-	end=$(date +%s.%N)
-	echo "$name $(echo "$end - $start" | bc)" >>"$WORK/times"
+	end=$(date +%s%N)
+	echo "$name $(((end - start) / 1000000))e-3" >>"$WORK/times"
 }
 
 # bench_set SET DB LAYERS ZMIN ZMAX: lastmile (MBTiles, then PMTiles) and GDAL.
