@@ -3,7 +3,9 @@ package fieldpkg
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"database/sql"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -83,6 +85,7 @@ type TableSummary struct {
 // ExportReport says what a package holds.
 type ExportReport struct {
 	File       string         `json:"file"`
+	PackageID  string         `json:"package_id"`
 	Bytes      int64          `json:"bytes"`
 	Area       string         `json:"area"`
 	Database   string         `json:"database"`
@@ -155,8 +158,12 @@ func Export(ctx context.Context, pool *pgxpool.Pool, catalog *layer.Catalog, opt
 			rep.Tables = append(rep.Tables, sum)
 		}
 	}
+	id := make([]byte, 8)
+	rand.Read(id)
+	rep.PackageID = hex.EncodeToString(id)
 	meta := [][2]string{
 		{"format", Format},
+		{"package_id", rep.PackageID},
 		{"database", rep.Database},
 		{"exported_at", rep.ExportedAt.Format(time.RFC3339Nano)},
 		{"area", rep.Area},

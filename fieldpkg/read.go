@@ -8,6 +8,7 @@ import (
 	"math"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/paulmach/orb"
 
@@ -345,6 +346,12 @@ func fromColumn(f layer.Field, v any) (any, string) {
 		}
 		return m, ""
 	case layer.Date:
+		if t, ok := v.(time.Time); ok { // the driver parses DATE columns
+			if t.Hour() != 0 || t.Minute() != 0 || t.Second() != 0 || t.Nanosecond() != 0 {
+				return nil, "must be a date YYYY-MM-DD (without a time of day)"
+			}
+			return t.Format(time.DateOnly), ""
+		}
 		s, ok := v.(string)
 		if !ok {
 			return nil, "must be a date YYYY-MM-DD"

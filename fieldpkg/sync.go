@@ -151,11 +151,19 @@ func Sync(ctx context.Context, pool *pgxpool.Pool, catalog *layer.Catalog, path 
 	if err := postgis.SetActor(ctx, tx, postgis.Actor{Name: opt.Actor, Source: name}); err != nil {
 		return rep, postgis.MapError(err)
 	}
+	pkgID := p.meta["package_id"]
+	if pkgID == "" {
+		return rep, damaged(name, "lastmile_export has no package_id")
+	}
+	prior, err := addedBefore(ctx, tx, pkgID)
+	if err != nil {
+		return rep, err
+	}
 	changed := map[string][]orb.Bound{}
 	for _, t := range p.tables {
 		st := SyncTable{Table: t.Name, Layer: t.Layer.Name, Read: len(t.rows)}
 		rep.Warnings = append(rep.Warnings, t.warnings...)
-		s := &syncer{tx: tx, t: t, rep: rep, st: &st, changed: changed}
+		s := &syncer{tx: tx, t: t, rep: rep, st: &st, changed: changed, pkgID: pkgID, actor: opt.Actor, source: name, prior: prior}
 		if err := s.run(ctx); err != nil {
 			return rep, err
 		}
@@ -186,6 +194,48 @@ type syncer struct {
 	rep     *SyncReport
 	st      *SyncTable
 	changed map[string][]orb.Bound
+	pkgID   string           // the package's package_id
+	actor   string           // recorded in the history
+	source  string           // the package's file name
+	prior   map[string]int64 // request ids of features added by earlier syncs → their ids
+}
+
+// requestID names the write of package row r in the history: a later sync
+// of the same package recognises its own writes by it.
+func (s *syncer) requestID(r *row) string {
+	return fmt.Sprintf("fieldpkg %s %s fid %d", s.pkgID, s.t.Name, r.fid)
+}
+
+// ours reports whether every change since the export was made by a sync of
+// this package (so the package is not in conflict with it).
+func (s *syncer) ours(h changes) bool {
+	for _, e := range h.entries {
+		if !strings.HasPrefix(e.requestID, "fieldpkg "+s.pkgID+" ") {
+			return false
+		}
+	}
+	return true
+}
+
+// addedBefore returns the features that earlier syncs of package pkgID
+// added, by request id.
+func addedBefore(ctx context.Context, tx pgx.Tx, pkgID string) (map[string]int64, error) {
+	rows, err := tx.Query(ctx, `SELECT request_id, feature_id FROM lastmile.feature_history
+		WHERE op = 'insert' AND request_id LIKE $1`, "fieldpkg "+pkgID+" %")
+	if err != nil {
+		return nil, postgis.MapError(err)
+	}
+	defer rows.Close()
+	out := map[string]int64{}
+	for rows.Next() {
+		var rid string
+		var id int64
+		if err := rows.Scan(&rid, &id); err != nil {
+			return nil, postgis.MapError(err)
+		}
+		out[rid] = id
+	}
+	return out, postgis.MapError(rows.Err())
 }
 
 func (s *syncer) problem(r *row, p lastmile.Problem) {
@@ -203,6 +253,26 @@ func (s *syncer) run(ctx context.Context) error {
 	for _, r := range s.t.rows {
 		for _, p := range r.problems {
 			fail(r, p)
+		}
+		if len(r.problems) > 0 { // say everything wrong with the row at once
+			bad := map[string]bool{}
+			for _, p := range r.problems {
+				bad[p.Field] = true
+			}
+			vals := r.values
+			if base, ok := s.t.base[r.id]; ok && r.id != 0 {
+				fields, _ := diff(s.t.Layer, base, r)
+				vals = map[string]any{}
+				for _, f := range fields {
+					vals[f] = r.values[f]
+				}
+			}
+			_, ps := s.t.Layer.Validate(vals, r.id != 0)
+			for _, p := range ps {
+				if !bad[p.Field] {
+					fail(r, p)
+				}
+			}
 		}
 		if r.id == 0 {
 			continue
@@ -341,7 +411,22 @@ func (s *syncer) changedRow(ctx context.Context, base, r *row, fields []string, 
 			s.st.Already++
 			return nil
 		}
-		return s.conflict(ctx, "changed_both", base, r, cur, fields, geomChanged)
+		hist, err := s.history(ctx, base.id, base.version)
+		if err != nil {
+			return err
+		}
+		if !s.ours(hist) {
+			return s.conflict(ctx, "changed_both", base, r, cur, fields, geomChanged)
+		}
+		// only earlier syncs of this package changed it: apply the
+		// package's fields that differ from the database now
+		fields = fields[:0]
+		for _, f := range s.t.Layer.Fields {
+			if !f.ReadOnly && canonical(cur.values[f.Name]) != canonical(r.values[f.Name]) {
+				fields = append(fields, f.Name)
+			}
+		}
+		geomChanged = !orb.Equal(s.t.promote(cur.geom), r.geom)
 	}
 	props := map[string]any{}
 	for _, f := range fields {
@@ -409,7 +494,13 @@ func (s *syncer) deleted(ctx context.Context, base *row) error {
 		return nil
 	}
 	if cur.version != base.version {
-		return s.conflict(ctx, "deleted_in_package", base, nil, cur, nil, false)
+		hist, err := s.history(ctx, base.id, base.version)
+		if err != nil {
+			return err
+		}
+		if !s.ours(hist) {
+			return s.conflict(ctx, "deleted_in_package", base, nil, cur, nil, false)
+		}
 	}
 	ok, err := s.write(ctx, base, `DELETE FROM `+s.sqlTable()+` WHERE id = $1`, base.id)
 	if err != nil || !ok {
@@ -421,6 +512,11 @@ func (s *syncer) deleted(ctx context.Context, base *row) error {
 }
 
 func (s *syncer) added(ctx context.Context, r *row) error {
+	if id, ok := s.prior[s.requestID(r)]; ok {
+		s.st.Already++
+		s.rep.Warnings = append(s.rep.Warnings, fmt.Sprintf("%s fid %d was added by an earlier sync of this package as %s %d; it is not added again (export a new package to edit it)", s.t.Name, r.fid, s.t.Layer.Name, id))
+		return nil
+	}
 	values, problems := s.t.Layer.Validate(r.values, false)
 	var g orb.Geometry
 	if r.geom != nil {
@@ -468,6 +564,10 @@ func (s *syncer) added(ctx context.Context, r *row) error {
 func (s *syncer) write(ctx context.Context, r *row, sql string, args ...any) (bool, error) {
 	sp, err := s.tx.Begin(ctx)
 	if err != nil {
+		return false, postgis.MapError(err)
+	}
+	if err := postgis.SetActor(ctx, sp, postgis.Actor{Name: s.actor, Source: s.source, RequestID: s.requestID(r)}); err != nil {
+		sp.Rollback(ctx)
 		return false, postgis.MapError(err)
 	}
 	if _, err := sp.Exec(ctx, sql, args...); err != nil {
@@ -603,10 +703,11 @@ func (s *syncer) conflict(ctx context.Context, kind string, base, r *row, cur *c
 }
 
 type change struct {
-	actor   string
-	at      time.Time
-	version int
-	op      string
+	requestID string
+	actor     string
+	at        time.Time
+	version   int
+	op        string
 }
 
 // changes is the history of a feature since the exported version: for each
@@ -628,7 +729,7 @@ func (c changes) deletion() (string, *time.Time, int) {
 // history reads feature_history for id after the write that made version.
 func (s *syncer) history(ctx context.Context, id int64, version int) (changes, error) {
 	out := changes{last: map[string]change{}}
-	rows, err := s.tx.Query(ctx, `SELECT op, version, actor, at, old_row, new_row,
+	rows, err := s.tx.Query(ctx, `SELECT op, version, actor, at, coalesce(request_id, ''), old_row, new_row,
 			coalesce(old_geom IS DISTINCT FROM new_geom AND NOT (old_geom IS NOT NULL AND new_geom IS NOT NULL AND ST_Equals(old_geom, new_geom)), false)
 		FROM lastmile.feature_history WHERE layer = $1 AND feature_id = $2 ORDER BY id`, s.t.Layer.Table, id)
 	if err != nil {
@@ -646,7 +747,7 @@ func (s *syncer) history(ctx context.Context, id int64, version int) (changes, e
 			e        entry
 			old, new []byte
 		)
-		if err := rows.Scan(&e.op, &e.version, &e.actor, &e.at, &old, &new, &e.geom); err != nil {
+		if err := rows.Scan(&e.op, &e.version, &e.actor, &e.at, &e.requestID, &old, &new, &e.geom); err != nil {
 			return out, postgis.MapError(err)
 		}
 		if old != nil {
