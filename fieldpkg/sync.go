@@ -517,7 +517,15 @@ func (s *syncer) added(ctx context.Context, r *row) error {
 		s.rep.Warnings = append(s.rep.Warnings, fmt.Sprintf("%s fid %d was added by an earlier sync of this package as %s %d; it is not added again (export a new package to edit it)", s.t.Name, r.fid, s.t.Layer.Name, id))
 		return nil
 	}
-	values, problems := s.t.Layer.Validate(r.values, false)
+	// an empty column of a new feature is an absent value: the table's
+	// default applies (status 'completed' on reference layers), as in the API
+	props := map[string]any{}
+	for k, v := range r.values {
+		if v != nil {
+			props[k] = v
+		}
+	}
+	values, problems := s.t.Layer.Validate(props, false)
 	var g orb.Geometry
 	if r.geom != nil {
 		g = s.t.demote(r.geom, nil)
