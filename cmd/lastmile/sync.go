@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"time"
 
 	"github.com/lastmile/lastmile"
 	"github.com/lastmile/lastmile/fieldpkg"
@@ -59,7 +60,11 @@ func printSyncReport(out io.Writer, rep *fieldpkg.SyncReport) {
 	case !rep.Committed:
 		verb = "NOT synced (nothing written)"
 	}
-	fmt.Fprintf(out, "%s: %s in %.1fs as %q (exported %s, area %s)\n", trimName(rep.File), verb, rep.Seconds, rep.Actor, rep.ExportedAt, rep.Area)
+	exported := rep.ExportedAt
+	if t, err := time.Parse(time.RFC3339Nano, exported); err == nil {
+		exported = t.UTC().Format("2006-01-02 15:04:05Z")
+	}
+	fmt.Fprintf(out, "%s: %s in %.1fs as %q (exported %s, area %s)\n", trimName(rep.File), verb, rep.Seconds, rep.Actor, exported, rep.Area)
 	fmt.Fprintf(out, "%-26s %7s %9s %8s %6s %8s %8s %9s %8s\n", "table", "read", "unchanged", "changed", "added", "deleted", "already", "conflicts", "invalid")
 	for _, t := range rep.Tables {
 		fmt.Fprintf(out, "%-26s %7d %9d %8d %6d %8d %8d %9d %8d\n", t.Table, t.Read, t.Unchanged, t.Changed, t.Added, t.Deleted, t.Already, t.Conflicts, t.Invalid)
