@@ -61,6 +61,17 @@ func TestExportFeaturesAndSync(t *testing.T) {
 	if _, err := pkg.Exec(`UPDATE roads SET surface = ? WHERE id = ?`, field, b); err != nil {
 		t.Fatal(err)
 	}
+	// a deleted facility and a new village: a point blob as QGIS writes it
+	// (GP, version 0, little-endian without envelope, srs 4326, WKB)
+	point := "4750000" + "1e6100000" + "0101000000" + "cdcccccccc4c5d40" + "6666666666a64240" // POINT(117.2 37.3)
+	for _, q := range []string{
+		`DELETE FROM facilities WHERE fid = (SELECT min(fid) FROM facilities)`,
+		`INSERT INTO villages (geom, name, population, is_poor_village) VALUES (x'` + point + `', 'Xincun', 412, 0)`,
+	} {
+		if _, err := pkg.Exec(q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
 	pkg.Close()
 	store := postgis.NewStore(pool, layer.Default())
 	f, _ := store.Get(ctx, "roads", b)
@@ -97,6 +108,12 @@ func TestExportFeaturesAndSync(t *testing.T) {
 		if synced := surf == "asphalt" && width != nil && *width == 6.5; synced == dry {
 			t.Errorf("dry run %v: road %d surface %q width %v", dry, a, surf, width)
 		}
+	}
+	var n int
+	pool.QueryRow(ctx, `SELECT count(*) FROM lastmile.villages WHERE name = 'Xincun' AND population = 412 AND status = 'completed'
+		AND ST_Equals(geom, ST_SetSRID(ST_MakePoint(117.2, 37.3), 4326))`).Scan(&n)
+	if n != 1 {
+		t.Errorf("%d new villages Xincun, want 1", n)
 	}
 	if !strings.Contains(out.String(), "synced in one transaction") {
 		t.Errorf("report: %s", out.String())
