@@ -390,6 +390,7 @@ func exportTable(ctx context.Context, tx pgx.Tx, stx *sql.Tx, t table, area []by
 	}
 	defer base.Close()
 	bound := orb.Bound{}
+	bounds := map[int64]orb.Bound{} // fid → bounds, for the R-tree
 	for rows.Next() {
 		var (
 			id         int64
@@ -412,9 +413,15 @@ func exportTable(ctx context.Context, tx pgx.Tx, stx *sql.Tx, t table, area []by
 			return sum, fmt.Errorf("feature %d: %w", id, err)
 		}
 		args := append([]any{blob, id}, values...)
-		if _, err := ins.ExecContext(ctx, args...); err != nil {
+		res, err := ins.ExecContext(ctx, args...)
+		if err != nil {
 			return sum, err
 		}
+		fid, err := res.LastInsertId()
+		if err != nil {
+			return sum, err
+		}
+		bounds[fid] = g.Bound()
 		if _, err := base.ExecContext(ctx, args...); err != nil {
 			return sum, err
 		}
@@ -429,6 +436,9 @@ func exportTable(ctx context.Context, tx pgx.Tx, stx *sql.Tx, t table, area []by
 	}
 	if err := rows.Err(); err != nil {
 		return sum, err
+	}
+	if err := createRTree(ctx, stx, t.Name, bounds); err != nil {
+		return sum, fmt.Errorf("spatial index: %w", err)
 	}
 	var extent []any
 	if sum.Features > 0 {

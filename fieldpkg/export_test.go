@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"os"
+	osexec "os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -20,7 +21,10 @@ import (
 	"github.com/lastmile/lastmile/postgis/pgtest"
 )
 
-func TestMain(m *testing.M) { pgtest.Main(m) }
+func TestMain(m *testing.M) {
+	RegisterSQLFunctions() // the tests edit packages with SQL, firing the R-tree triggers
+	pgtest.Main(m)
+}
 
 // county loads the demo county into a fresh database and returns the pool
 // and the county's admin code.
@@ -133,8 +137,20 @@ func TestExport(t *testing.T) {
 			if gtype != tb.geomType || contents != 1 {
 				t.Errorf("%s: gpkg_geometry_columns %q, gpkg_contents %d", tb.Name, gtype, contents)
 			}
+			// the R-tree: one entry per feature, with its bounds
+			var rn, bad int
+			db.QueryRow(`SELECT count(*) FROM ` + quote("rtree_"+tb.Name+"_geom")).Scan(&rn)
+			db.QueryRow(`SELECT count(*) FROM ` + quote(tb.Name) + ` t JOIN ` + quote("rtree_"+tb.Name+"_geom") + ` r ON r.id = t.fid
+				WHERE NOT (r.minx <= ST_MinX(t.geom) AND r.minx > ST_MinX(t.geom) - 1e-4 AND r.maxy >= ST_MaxY(t.geom) AND r.maxy < ST_MaxY(t.geom) + 1e-4)`).Scan(&bad)
+			if rn != n || bad != 0 {
+				t.Errorf("%s: %d R-tree entries for %d features, %d with other bounds", tb.Name, rn, n, bad)
+			}
 			total += n
 		}
+	}
+	// GDAL sees the spatial index (and uses it for -spat)
+	if b, err := osexec.Command("ogrinfo", "-ro", "-q", out, "-sql", "SELECT HasSpatialIndex('roads', 'geom')").CombinedOutput(); err != nil || !strings.Contains(string(b), "HasSpatialIndex (Integer) = 1") {
+		t.Errorf("ogrinfo HasSpatialIndex: %v\n%s", err, b)
 	}
 	if total < 3000 {
 		t.Errorf("%d features in the county's package", total)

@@ -82,6 +82,21 @@ func TestQGIS(t *testing.T) {
 		t.Fatalf("QGIS checks failed: %v", err)
 	}
 
+	// QGIS kept the R-tree current through the triggers (bounds are float32
+	// there, rounded outwards)
+	pk := openPkg(t, file)
+	var stale int
+	for _, tb := range []string{"roads", "villages"} {
+		var n int
+		pk.QueryRow(`SELECT (SELECT count(*) FROM ` + tb + `) - (SELECT count(*) FROM ` + tb + ` t JOIN rtree_` + tb + `_geom r ON r.id = t.fid
+			AND r.minx <= ST_MinX(t.geom) AND r.minx > ST_MinX(t.geom) - 1e-4 AND r.maxy >= ST_MaxY(t.geom) AND r.maxy < ST_MaxY(t.geom) + 1e-4)`).Scan(&n)
+		stale += n
+	}
+	if stale != 0 {
+		t.Errorf("%d features without their R-tree entry after QGIS's edits", stale)
+	}
+	pk.Close()
+
 	var before orb.Geometry
 	var gb []byte
 	pool.QueryRow(ctx, `SELECT ST_AsBinary(geom) FROM lastmile.roads WHERE id = $1`, roads[1]).Scan(&gb)

@@ -192,6 +192,12 @@ func TestSync(t *testing.T) {
 	moved[0][0][0] += 0.0005
 	moved[0][0][1] -= 0.0003
 	execSQL(t, pk, `UPDATE roads SET geom = ? WHERE id = ?`, blob(t, moved), C)
+	var cfid int64
+	var minx float64
+	pk.QueryRow(`SELECT r.id, r.minx FROM roads t JOIN rtree_roads_geom r ON r.id = t.fid WHERE t.id = ?`, C).Scan(&cfid, &minx)
+	if want := moved.Bound().Min[0]; math.Abs(minx-want) > 1e-5 {
+		t.Errorf("the R-tree has minx %v for the moved road (fid %d), want %v", minx, cfid, want)
+	}
 	execSQL(t, pk, `DELETE FROM roads WHERE id = ?`, D)
 	execSQL(t, pk, `UPDATE roads SET surface = 'earth' WHERE id = ?`, E)
 	execSQL(t, pk, `UPDATE roads SET name = 'First try' WHERE id = ?`, G)

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/lastmile/lastmile/demo"
+	"github.com/lastmile/lastmile/fieldpkg"
 	"github.com/lastmile/lastmile/layer"
 	"github.com/lastmile/lastmile/postgis"
 	"github.com/lastmile/lastmile/postgis/pgtest"
@@ -20,6 +21,7 @@ import (
 // with who changed the field and when.
 func TestExportFeaturesAndSync(t *testing.T) {
 	ctx := context.Background()
+	fieldpkg.RegisterSQLFunctions() // the R-tree triggers of the package's tables call them
 	url := pgtest.URL(t)
 	pool, err := postgis.Open(ctx, url)
 	if err != nil {
