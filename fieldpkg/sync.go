@@ -155,6 +155,11 @@ func Sync(ctx context.Context, pool *pgxpool.Pool, catalog *layer.Catalog, path 
 	if pkgID == "" {
 		return rep, damaged(name, "lastmile_export has no package_id")
 	}
+	// syncs of one package take turns, so that two at once cannot both add
+	// its new features
+	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended('lastmile fieldpkg ' || $1, 0))`, pkgID); err != nil {
+		return rep, postgis.MapError(err)
+	}
 	prior, err := addedBefore(ctx, tx, pkgID)
 	if err != nil {
 		return rep, err

@@ -312,6 +312,12 @@ func TestSync(t *testing.T) {
 			t.Errorf("problems = %v, want surface and width_m of road %d", rep.Problems, U)
 		}
 		unchanged(t, "an invalid package")
+		// --skip-invalid: the other edits go through (here as a dry run)
+		rep, err = Sync(ctx, pool, catalog, path, SyncOptions{SkipInvalid: true, DryRun: true})
+		if err != nil || len(rep.Problems) != 2 || rep.Tables[0].Changed != 3 || rep.Tables[0].Invalid != 1 {
+			t.Errorf("skip invalid: %v, %d problems, roads %+v", err, len(rep.Problems), rep.Tables[0])
+		}
+		unchanged(t, "a dry run skipping the invalid")
 	})
 
 	rep, err := Sync(ctx, pool, catalog, file, SyncOptions{})

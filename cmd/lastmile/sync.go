@@ -40,12 +40,15 @@ func runSync(ctx context.Context, db dbFlags, file string, dryRun, skipInvalid, 
 		}
 		return err
 	}
+	verb := "synced"
+	if rep.DryRun {
+		verb = "dry run"
+	}
 	if n := len(rep.Conflicts); n > 0 {
-		verb := "synced"
-		if rep.DryRun {
-			verb = "dry run"
-		}
 		return fmt.Errorf("%s; %d features in conflict were not written (listed above)", verb, n)
+	}
+	if n := len(rep.Problems); n > 0 {
+		return fmt.Errorf("%s; %d problems: those features were not written (listed above)", verb, n)
 	}
 	return nil
 }
