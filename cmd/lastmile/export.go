@@ -8,10 +8,10 @@ import (
 	"strings"
 )
 
-// exportKinds are the subcommands of export: what is exported. (lastmile
-// export tiles, the PMTiles/MBTiles archives, registers here as "tiles".)
+// exportKinds are the subcommands of export: what is exported.
 func exportKinds() map[string]command {
 	return map[string]command{
+		// "tiles": lastmile export tiles (PMTiles/MBTiles archives) registers here
 		"features": {"write a GeoPackage field package of an area (every layer, with ids and versions)", cmdExportFeatures},
 	}
 }
