@@ -146,7 +146,7 @@ func Sync(ctx context.Context, pool *pgxpool.Pool, catalog *layer.Catalog, path 
 		return rep, postgis.MapError(err)
 	}
 	if want := p.meta["database"]; want != db {
-		return rep, lastmile.Errorf(lastmile.EINVALID, "%s was exported from database %s, this is %s: sync it into the database it came from", name, want, db)
+		return rep, lastmile.Errorf(lastmile.EINVALID, "%s was exported from database %s, this is %s: nothing was changed (sync it into the database it came from)", name, want, db)
 	}
 	if err := postgis.SetActor(ctx, tx, postgis.Actor{Name: opt.Actor, Source: name}); err != nil {
 		return rep, postgis.MapError(err)

@@ -270,6 +270,20 @@ func TestSync(t *testing.T) {
 		{"not a GeoPackage", "not a GeoPackage", func(t *testing.T, path string) {
 			os.WriteFile(path, []byte(strings.Repeat("roads,villages\n", 200)), 0o644)
 		}},
+		{"another database", "was exported from database 42/elsewhere", func(t *testing.T, path string) {
+			copyFile(t, file, path, -1)
+			db := openPkg(t, path)
+			execSQL(t, db, `UPDATE lastmile_export SET value = '42/elsewhere' WHERE key = 'database'`)
+			db.Close()
+		}},
+		{"missing column", "table roads has no column surface", func(t *testing.T, path string) {
+			copyFile(t, file, path, -1)
+			db := openPkg(t, path)
+			if _, err := db.Exec(`ALTER TABLE roads DROP COLUMN surface`); err != nil {
+				t.Fatal(err)
+			}
+			db.Close()
+		}},
 		{"missing metadata", "has no table lastmile_export_layers", func(t *testing.T, path string) {
 			copyFile(t, file, path, -1)
 			db := openPkg(t, path)
