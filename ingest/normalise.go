@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -72,10 +73,12 @@ type normaliser struct {
 	fields  map[string]bool   // fields seen in this file
 	source  string            // file base name, for default ext_ids
 	swapped []int             // rows whose coordinates look swapped
+	columns map[string]string // source key → the field it filled, or "props"
+	guessed int               // the row whose coordinates were explained as not degrees
 }
 
 func newNormaliser(l *layer.Layer, crs CRS, mapping map[string]string, source string, swapXY bool) *normaliser {
-	n := &normaliser{layer: l, crs: crs, swapXY: swapXY, rename: map[string]string{}, fields: map[string]bool{}, source: source}
+	n := &normaliser{layer: l, crs: crs, swapXY: swapXY, rename: map[string]string{}, fields: map[string]bool{}, source: source, columns: map[string]string{}}
 	for k, v := range keySynonyms {
 		if _, ok := l.Field(v); ok {
 			n.rename[k] = v
@@ -147,9 +150,11 @@ func (n *normaliser) normalise(rec *Record) (*row, []lastmile.Problem) {
 		if !ok {
 			if s, isStr := v.(string); !isStr || strings.TrimSpace(s) != "" {
 				extra[k] = plain(v)
+				n.columns[k] = "props"
 			}
 			continue
 		}
+		n.columns[k] = name
 		if name == "props" {
 			if m, ok := v.(map[string]any); ok {
 				for pk, pv := range m {
@@ -211,6 +216,14 @@ func (n *normaliser) normalise(rec *Record) (*row, []lastmile.Problem) {
 		if kind := geo.Kind(g); !n.layer.AllowsGeometry(kind) {
 			problems = append(problems, lastmile.Problem{Row: rec.Row, Field: "geometry", Value: kind,
 				Message: fmt.Sprintf("is not allowed in layer %s (allowed: %s)", n.layer.Name, strings.Join(n.layer.GeomKinds, ", "))})
+		} else if p, ok := firstPoint(g); r.srid == 4326 && ok && (math.Abs(p[0]) > 360 || math.Abs(p[1]) > 360) && !math.IsInf(p[0]+p[1], 0) {
+			// metres, not degrees (swapped degrees are geo.Validate's)
+			msg := fmt.Sprintf("coordinates %s are not degrees: see row %d", fmtPoint(p), n.guessed)
+			if n.guessed == 0 {
+				n.guessed = rec.Row
+				msg = guessCRS(p).Text
+			}
+			problems = append(problems, lastmile.Problem{Row: rec.Row, Field: "geometry", Message: msg})
 		} else if r.srid == 4326 {
 			if geo.LooksSwapped(g) {
 				n.swapped = append(n.swapped, rec.Row)
@@ -229,6 +242,39 @@ func (n *normaliser) normalise(rec *Record) (*row, []lastmile.Problem) {
 		return nil, problems
 	}
 	return r, nil
+}
+
+// columnReport tells what became of each column: order first (the
+// file's header, when the reader knows it), then the other keys seen.
+func (n *normaliser) columnReport(order []string, geom []ColumnReport) []ColumnReport {
+	out := append([]ColumnReport(nil), geom...)
+	done := map[string]bool{}
+	for _, c := range geom {
+		done[c.Column] = true
+	}
+	add := func(k string) {
+		if done[k] {
+			return
+		}
+		done[k] = true
+		f, ok := n.columns[k]
+		if !ok {
+			f = "(empty)"
+		}
+		out = append(out, ColumnReport{Column: k, Field: f})
+	}
+	for _, k := range order {
+		add(k)
+	}
+	rest := make([]string, 0, len(n.columns))
+	for k := range n.columns {
+		rest = append(rest, k)
+	}
+	slices.Sort(rest)
+	for _, k := range rest {
+		add(k)
+	}
+	return out
 }
 
 // promote turns single geometries into their multi kind (and one-member
@@ -325,8 +371,16 @@ func coerce(f layer.Field, v any) (out any, skip bool) {
 			}
 		}
 	case layer.Date:
-		if s, ok := v.(string); ok {
-			if d, ok := parseDate(s); ok {
+		switch x := v.(type) {
+		case string:
+			if d, ok := parseDate(x); ok {
+				return d, false
+			}
+			if d, ok := excelDate(x); ok {
+				return d, false
+			}
+		case json.Number:
+			if d, ok := excelDate(x.String()); ok {
 				return d, false
 			}
 		}
@@ -388,4 +442,20 @@ func parseDate(s string) (string, bool) {
 		}
 	}
 	return "", false
+}
+
+// excelDate reads a date a spreadsheet stored as its serial day number
+// (days since 1899-12-30, what a date cell shows when its format is lost:
+// 42185 is 2015-06-30), with the time of day as a fraction. Only
+// 20000–79999 (1954-10-03 … 2119-01-10) are taken as serials: no other
+// date spelling is a five-digit number.
+func excelDate(s string) (string, bool) {
+	if !isDecimal(s) {
+		return "", false
+	}
+	f, err := strconv.ParseFloat(s, 64)
+	if err != nil || f < 20000 || f >= 80000 {
+		return "", false
+	}
+	return time.Date(1899, 12, 30, 0, 0, 0, 0, time.UTC).AddDate(0, 0, int(f)).Format(time.DateOnly), true
 }

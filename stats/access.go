@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 
 	"github.com/jackc/pgx/v5"
@@ -251,7 +252,7 @@ func updateAccess(ctx context.Context, tx pgx.Tx) error {
 // fastCoverage answers req from village_access: tallies per group and, when
 // asked, the uncovered villages.
 func (req *coverageRequest) fastCoverage(ctx context.Context, pool *pgxpool.Pool, definition string) (map[string]*coverageTally, []targetRow, error) {
-	a := slicesClone(req.args)
+	a := slices.Clone(req.args)
 	parts := map[string]string{
 		"definition":    a.arg(definition) + "::text",
 		"within":        a.arg(req.within) + "::float8",
@@ -299,5 +300,3 @@ func (req *coverageRequest) fastCoverage(ctx context.Context, pool *pgxpool.Pool
 	}
 	return groups, list, nil
 }
-
-func slicesClone(a sqlArgs) sqlArgs { return append(sqlArgs(nil), a...) }

@@ -31,14 +31,7 @@ func newStatsQuery(v url.Values) *statsQuery {
 }
 
 func (q *statsQuery) problem(field, value, format string, args ...any) {
-	q.problems = append(q.problems, lastmile.Problem{Field: field, Value: clipValue(value), Message: fmt.Sprintf(format, args...)})
-}
-
-func clipValue(s string) string {
-	if len(s) > 80 {
-		return s[:77] + "..."
-	}
-	return s
+	q.problems = append(q.problems, lastmile.Problem{Field: field, Value: lastmile.Clip(value), Message: fmt.Sprintf(format, args...)})
 }
 
 // raw returns the single value of name ("" when absent); a repeated
@@ -268,7 +261,7 @@ func parseFilter(param string, specs []string, l *layer.Layer, alias string, a *
 	var f rowFilter
 	var problems []lastmile.Problem
 	bad := func(term, format string, x ...any) {
-		problems = append(problems, lastmile.Problem{Field: param, Value: clipValue(term), Message: fmt.Sprintf(format, x...)})
+		problems = append(problems, lastmile.Problem{Field: param, Value: lastmile.Clip(term), Message: fmt.Sprintf(format, x...)})
 	}
 	for _, term := range strings.Split(strings.Join(specs, ";"), ";") {
 		term = strings.TrimSpace(term)
