@@ -5,6 +5,7 @@ package lastmile
 import (
 	"errors"
 	"fmt"
+	"unicode/utf8"
 )
 
 // Error codes. Each maps to one HTTP status in server/respond.
@@ -17,6 +18,7 @@ const (
 	EPRECONDITION    = "precondition"          // 412: If-Match does not match
 	EPRECONDREQUIRED = "precondition_required" // 428: If-Match missing
 	ETOOLARGE        = "too_large"             // 413
+	EURITOOLONG      = "uri_too_long"          // 414: the query string is over the limit
 	EUNAVAILABLE     = "unavailable"           // 503: the database is down
 	EINTERNAL        = "internal"              // 500: never shown to users
 )
@@ -43,6 +45,50 @@ func (p Problem) String() string {
 		s += fmt.Sprintf(" (got %q)", p.Value)
 	}
 	return s
+}
+
+// ClipLength is how many characters of an offending value an error message
+// quotes.
+const ClipLength = 80
+
+// Clip shortens s for an error message: at most ClipLength characters, cut
+// on a character boundary (never inside a Chinese character), with "…"
+// marking the cut.
+func Clip(s string) string {
+	if utf8.RuneCountInString(s) <= ClipLength {
+		return s
+	}
+	n, i := 0, 0
+	for i = range s {
+		if n == ClipLength-1 {
+			break
+		}
+		n++
+	}
+	return s[:i] + "…"
+}
+
+// Problems collects the problems of one input, so that every problem is
+// reported at once.
+type Problems []Problem
+
+// Add records a problem with field and the offending value (clipped).
+func (p *Problems) Add(field, value, format string, args ...any) {
+	*p = append(*p, Problem{Field: field, Value: Clip(value), Message: fmt.Sprintf(format, args...)})
+}
+
+// AddRow records a problem of a row of a file.
+func (p *Problems) AddRow(row int, field, value, format string, args ...any) {
+	*p = append(*p, Problem{Row: row, Field: field, Value: Clip(value), Message: fmt.Sprintf(format, args...)})
+}
+
+// Err returns nil when there are no problems, otherwise an EINVALID error
+// with the message and every problem.
+func (p Problems) Err(message string) error {
+	if len(p) == 0 {
+		return nil
+	}
+	return Invalid(message, p...)
 }
 
 // Error is an application error: a code, a message safe to show users, and

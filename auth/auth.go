@@ -14,8 +14,9 @@ import (
 
 // Scopes a token can carry.
 const (
-	ScopeRead  = "read"
-	ScopeAdmin = "admin"
+	ScopeRead    = "read"
+	ScopeMetrics = "metrics" // /metrics and the tile cache's counters
+	ScopeAdmin   = "admin"
 )
 
 // Principal is an authenticated caller: a token's name and scopes.

@@ -87,7 +87,7 @@ func invalid(format string, args ...any) error {
 func (c *compiler) prop(p Property) (Column, error) {
 	col, ok := c.q.cols[p.Name]
 	if !ok {
-		return Column{}, invalid("%q is not a queryable (queryables: %s)", clip(p.Name), strings.Join(c.q.names, ", "))
+		return Column{}, invalid("%q is not a queryable (queryables: %s)", lastmile.Clip(p.Name), strings.Join(c.q.names, ", "))
 	}
 	return col, nil
 }
@@ -266,7 +266,7 @@ func (c *compiler) value(e Expr, col Column, name string, exact bool) (string, e
 			return "", mismatch("a 'quoted string'")
 		}
 		if exact && len(col.Enum) > 0 && !slices.Contains(col.Enum, s.V) {
-			return "", invalid("%q is not a value of %s (values: %s)", clip(s.V), name, strings.Join(col.Enum, ", "))
+			return "", invalid("%q is not a value of %s (values: %s)", lastmile.Clip(s.V), name, strings.Join(col.Enum, ", "))
 		}
 		return c.arg(s.V) + "::text", nil
 	case string(layer.Integer), string(layer.Number), string(layer.Money):
@@ -350,9 +350,9 @@ func (c *compiler) spatial(e Spatial) (string, error) {
 func describeExpr(e Expr) string {
 	switch e := e.(type) {
 	case Property:
-		return "property " + clip(e.Name)
+		return "property " + lastmile.Clip(e.Name)
 	case String:
-		return fmt.Sprintf("'%s'", clip(e.V))
+		return fmt.Sprintf("'%s'", lastmile.Clip(e.V))
 	case Number:
 		return fmt.Sprintf("%g", e.V)
 	case Bool:

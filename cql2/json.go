@@ -7,6 +7,8 @@ import (
 	"strings"
 
 	"github.com/paulmach/orb/geojson"
+
+	"github.com/lastmile/lastmile"
 )
 
 // JSONError is a CQL2 JSON filter that cannot be read: Path says where, as
@@ -162,7 +164,7 @@ func jsonBool(v any, path string, depth int) (Expr, error) {
 		}
 		return Spatial{Op: op, Left: a, Right: b}, nil
 	}
-	return nil, jerr(path+"/op", "unknown operator %q (known: and, or, not, =, <>, <, <=, >, >=, like, between, in, isNull, s_intersects, …)", clip(op))
+	return nil, jerr(path+"/op", "unknown operator %q (known: and, or, not, =, <>, <, <=, >, >=, like, between, in, isNull, s_intersects, …)", lastmile.Clip(op))
 }
 
 func jsonScalar(v any, path string) (Expr, error) {
@@ -174,7 +176,7 @@ func jsonScalar(v any, path string) (Expr, error) {
 	case json.Number:
 		f, err := v.Float64()
 		if err != nil {
-			return nil, jerr(path, "%s is not a number", clip(v.String()))
+			return nil, jerr(path, "%s is not a number", lastmile.Clip(v.String()))
 		}
 		return Number{V: f, Int: !strings.ContainsAny(v.String(), ".eE")}, nil
 	case map[string]any:

@@ -10,6 +10,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/paulmach/orb"
+
+	"github.com/lastmile/lastmile"
 )
 
 // SyntaxError is a filter that cannot be parsed: Pos is the 1-based
@@ -82,22 +84,12 @@ func describe(t token) string {
 	case tEOF:
 		return "end of filter"
 	case tString:
-		return fmt.Sprintf("string '%s'", clip(t.text))
+		return fmt.Sprintf("string '%s'", lastmile.Clip(t.text))
 	case tQuoted:
-		return fmt.Sprintf("property \"%s\"", clip(t.text))
+		return fmt.Sprintf("property \"%s\"", lastmile.Clip(t.text))
 	default:
-		return fmt.Sprintf("%q", clip(t.text))
+		return fmt.Sprintf("%q", lastmile.Clip(t.text))
 	}
-}
-
-// clip shortens s to at most 40 characters without cutting a character.
-func clip(s string) string {
-	const max = 40
-	if utf8.RuneCountInString(s) <= max {
-		return s
-	}
-	r := []rune(s)
-	return string(r[:max]) + "…"
 }
 
 func (p *parser) lex() error {
@@ -457,7 +449,7 @@ func (p *parser) scalar() (Expr, error) {
 func (p *parser) number(t token, neg bool) (Expr, error) {
 	f, err := strconv.ParseFloat(t.text, 64)
 	if err != nil || math.IsInf(f, 0) {
-		return nil, p.errAt(t, "%q is not a number", clip(t.text))
+		return nil, p.errAt(t, "%q is not a number", lastmile.Clip(t.text))
 	}
 	if neg {
 		f = -f
@@ -470,13 +462,13 @@ func temporal(kind, s string, pos int) (Expr, error) {
 	if kind == "DATE" {
 		d, err := time.Parse("2006-01-02", s)
 		if err != nil {
-			return nil, &SyntaxError{Pos: pos, Msg: fmt.Sprintf("DATE('%s') is not a date YYYY-MM-DD", clip(s))}
+			return nil, &SyntaxError{Pos: pos, Msg: fmt.Sprintf("DATE('%s') is not a date YYYY-MM-DD", lastmile.Clip(s))}
 		}
 		return Date{V: d}, nil
 	}
 	ts, err := time.Parse(time.RFC3339Nano, s)
 	if err != nil {
-		return nil, &SyntaxError{Pos: pos, Msg: fmt.Sprintf("TIMESTAMP('%s') is not an RFC 3339 timestamp such as 2015-01-01T00:00:00Z", clip(s))}
+		return nil, &SyntaxError{Pos: pos, Msg: fmt.Sprintf("TIMESTAMP('%s') is not an RFC 3339 timestamp such as 2015-01-01T00:00:00Z", lastmile.Clip(s))}
 	}
 	return Timestamp{V: ts.UTC()}, nil
 }

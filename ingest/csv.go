@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -28,6 +27,8 @@ type CSVOptions struct {
 	Geom string // WKT, EWKT or EWKB-hex column
 	Lon  string
 	Lat  string
+	// Encoding overrides the detected text encoding (see ParseEncoding).
+	Encoding string
 }
 
 var (
@@ -39,8 +40,17 @@ var (
 // decodeText returns r as UTF-8: a UTF-8 BOM is dropped; text that is not
 // valid UTF-8 in its first 64 KiB is decoded as GB18030 (a superset of
 // GBK, what Excel in China writes). It returns the encoding detected.
-func decodeText(r io.Reader) (io.Reader, string, error) {
+func decodeText(r io.Reader, given string) (io.Reader, string, error) {
 	br := bufio.NewReaderSize(r, 64<<10)
+	if e, ok := lookupEncoding(given); ok {
+		if head, _ := br.Peek(3); bytes.HasPrefix(head, []byte("\xef\xbb\xbf")) {
+			br.Discard(3)
+		}
+		if e.Name == "UTF-8" {
+			return br, "UTF-8 (given)", nil
+		}
+		return transform.NewReader(br, e.dec.NewDecoder()), e.Name + " (given)", nil
+	}
 	head, err := br.Peek(64 << 10)
 	if err != nil && err != io.EOF && !errors.Is(err, bufio.ErrBufferFull) {
 		return nil, "", err
@@ -50,7 +60,7 @@ func decodeText(r io.Reader) (io.Reader, string, error) {
 	}
 	if bytes.HasPrefix(head, []byte("\xef\xbb\xbf")) {
 		br.Discard(3)
-		return br, "UTF-8 (BOM)", nil
+		return br, "UTF-8 (detected: BOM)", nil
 	}
 	check := head
 	if len(head) == 64<<10 {
@@ -65,9 +75,9 @@ func decodeText(r io.Reader) (io.Reader, string, error) {
 		}
 	}
 	if utf8.Valid(check) {
-		return br, "UTF-8", nil
+		return br, "UTF-8 (detected)", nil
 	}
-	return transform.NewReader(br, simplifiedchinese.GB18030.NewDecoder()), "GB18030", nil
+	return transform.NewReader(br, simplifiedchinese.GB18030.NewDecoder()), "GB18030 (detected: not UTF-8; GB18030 includes GBK)", nil
 }
 
 // csvReader reads CSV rows with a header.
@@ -83,7 +93,7 @@ type csvReader struct {
 
 // NewCSVReader returns a reader of a CSV file with a header row.
 func NewCSVReader(in io.Reader, opt CSVOptions) (Reader, error) {
-	text, enc, err := decodeText(in)
+	text, enc, err := decodeText(in, opt.Encoding)
 	if err != nil {
 		return nil, err
 	}
@@ -102,6 +112,17 @@ func NewCSVReader(in io.Reader, opt CSVOptions) (Reader, error) {
 	for i := range header {
 		header[i] = strings.TrimSpace(strings.TrimPrefix(header[i], "\ufeff"))
 	}
+	if c.geomCol, c.lonCol, c.latCol, err = geometryColumns(header, opt, "the CSV header"); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// geometryColumns finds the geometry columns in a header row (of a CSV
+// file or a spreadsheet, what): the columns opt names, or else a
+// WKT/EWKT/EWKB-hex column, or a longitude and a latitude column, by the
+// usual names. Column indexes not found are -1.
+func geometryColumns(header []string, opt CSVOptions, what string) (geomCol, lonCol, latCol int, err error) {
 	find := func(given string, names []string) (int, error) {
 		if given != "" {
 			for i, h := range header {
@@ -109,7 +130,7 @@ func NewCSVReader(in io.Reader, opt CSVOptions) (Reader, error) {
 					return i, nil
 				}
 			}
-			return -1, fileError(0, "the CSV header has no column %q (columns: %s)", given, strings.Join(header, ", "))
+			return -1, fileError(0, "%s has no column %q (columns: %s)", what, given, strings.Join(header, ", "))
 		}
 		for _, n := range names {
 			for i, h := range header {
@@ -120,26 +141,51 @@ func NewCSVReader(in io.Reader, opt CSVOptions) (Reader, error) {
 		}
 		return -1, nil
 	}
-	if c.geomCol, err = find(opt.Geom, geomHeaders); err != nil {
-		return nil, err
+	lonCol, latCol = -1, -1
+	if geomCol, err = find(opt.Geom, geomHeaders); err != nil {
+		return -1, -1, -1, err
 	}
-	if c.geomCol < 0 || opt.Lon != "" || opt.Lat != "" {
-		c.geomCol = -1
+	if geomCol < 0 || opt.Lon != "" || opt.Lat != "" {
+		geomCol = -1
 		if opt.Geom != "" {
-			c.geomCol, _ = find(opt.Geom, nil)
+			geomCol, _ = find(opt.Geom, nil)
 		}
-		if c.lonCol, err = find(opt.Lon, lonHeaders); err != nil {
-			return nil, err
+		if lonCol, err = find(opt.Lon, lonHeaders); err != nil {
+			return -1, -1, -1, err
 		}
-		if c.latCol, err = find(opt.Lat, latHeaders); err != nil {
-			return nil, err
+		if latCol, err = find(opt.Lat, latHeaders); err != nil {
+			return -1, -1, -1, err
 		}
 	}
-	if c.geomCol < 0 && (c.lonCol < 0 || c.latCol < 0) {
-		return nil, fileError(0, "the CSV header (%s) has no geometry column (wkt, geom, geometry, …) and no longitude/latitude columns (lon/lat, lng/lat, x/y, 经度/纬度): name them with the geometry, lon and lat options",
-			strings.Join(header, ", "))
+	if geomCol < 0 && (lonCol < 0 || latCol < 0) {
+		return -1, -1, -1, fileError(0, "%s (%s) has no geometry column (wkt, geom, geometry, …) and no longitude/latitude columns (lon/lat, lng/lat, x/y, 经度/纬度): name them with the geometry, lon and lat options",
+			what, strings.Join(header, ", "))
 	}
-	return c, nil
+	return geomCol, lonCol, latCol, nil
+}
+
+// Encoding returns the file's encoding and how it was chosen.
+func (c *csvReader) Encoding() string { return c.encoding }
+
+// Columns returns the header, in order.
+func (c *csvReader) Columns() []string { return c.header }
+
+// GeometryColumns names the columns the geometry is read from.
+func (c *csvReader) GeometryColumns() []ColumnReport {
+	return geometryReport(c.header, c.geomCol, c.lonCol, c.latCol)
+}
+
+// geometryReport is the report of the geometry columns.
+func geometryReport(header []string, geomCol, lonCol, latCol int) []ColumnReport {
+	var out []ColumnReport
+	if geomCol >= 0 {
+		out = append(out, ColumnReport{Column: header[geomCol], Field: "geometry"})
+	}
+	if lonCol >= 0 && latCol >= 0 {
+		out = append(out, ColumnReport{Column: header[lonCol], Field: "geometry (longitude, x)"},
+			ColumnReport{Column: header[latCol], Field: "geometry (latitude, y)"})
+	}
+	return out
 }
 
 func (c *csvReader) Next() (*Record, error) {
@@ -192,13 +238,9 @@ func parseCSVRow(row int, header, fields []string, geomCol, lonCol, latCol int) 
 	var p orb.Point
 	for i, col := range []int{lonCol, latCol} {
 		s := strings.TrimSpace(fields[col])
-		f, err := strconv.ParseFloat(s, 64)
-		if s == "" {
-			rec.problem(header[col], "", "is empty")
-			return rec
-		}
-		if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
-			rec.problem(header[col], s, "must be a finite number")
+		f, err := ParseCoordinate(s, i == 1)
+		if err != nil {
+			rec.problem(header[col], s, "%v", err)
 			return rec
 		}
 		p[i] = f

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -71,7 +72,7 @@ func TestDirectLoadMatchesStaged(t *testing.T) {
 	if !direct.direct || staged.direct {
 		t.Fatalf("direct load: %v, staged load: %v (direct)", direct.direct, staged.direct)
 	}
-	if d, s := *direct.Layers[0], *staged.Layers[0]; d != s || d.Inserted != 301 {
+	if d, s := *direct.Layers[0], *staged.Layers[0]; !reflect.DeepEqual(d, s) || d.Inserted != 301 {
 		t.Fatalf("reports differ: direct %+v, staged %+v", d, s)
 	}
 	for _, sql := range []string{

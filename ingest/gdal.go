@@ -3,27 +3,38 @@ package ingest
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
+
+	"github.com/paulmach/orb"
 
 	"github.com/lastmile/lastmile"
 )
 
 // gdalReader reads the GeoJSONSeq that ogr2ogr writes to its stdout.
 type gdalReader struct {
-	inner  Reader
-	cmd    *exec.Cmd
-	stderr *bytes.Buffer
-	once   sync.Once
-	err    error
-	path   string            // the file's base name, for errors
-	names  *strings.Replacer // temporary paths in GDAL's messages → the names the user knows
-	wgs    bool              // ogr2ogr already transformed an EPSG CRS to 4326
+	inner    Reader
+	cmd      *exec.Cmd
+	stderr   *bytes.Buffer
+	once     *sync.Once
+	err      error
+	args     []string          // ogr2ogr's, but the file
+	file     string            // the file ogr2ogr reads
+	layer    string            // the layer of file it reads ("" = all)
+	path     string            // the file's base name, for errors
+	names    *strings.Replacer // temporary paths in GDAL's messages → the names the user knows
+	wgs      bool              // ogr2ogr already transformed an EPSG CRS to 4326
+	read     int               // records read
+	encoding string            // the attributes' encoding and how it was chosen ("" = GDAL's)
+	crs      string            // the coordinate system and where it came from
+	warnings []string
 }
 
 // NewGDALReader runs `ogr2ogr -f GeoJSONSeq /vsistdout/ -t_srs EPSG:4326
@@ -58,34 +69,86 @@ func NewGDALReader(path string, opt ReadOptions) (Reader, io.Closer, error) {
 			return nil, nil, missingDBF(filepath.Base(path))
 		}
 	}
+	if isSpreadsheet(path) {
+		return newSheetReader(path, name, opt)
+	}
 	args := []string{"-f", "GeoJSONSeq", "/vsistdout/", "-t_srs", "EPSG:4326", "-dim", "XY", "-skipfailures"}
-	wgs := false
+	g := &gdalReader{path: name, crs: "from the file"}
+	if strings.EqualFold(filepath.Ext(path), ".shp") {
+		g.crs = "from the .prj"
+		if !exists(strings.TrimSuffix(path, filepath.Ext(path))+".prj") && !exists(strings.TrimSuffix(path, filepath.Ext(path))+".PRJ") {
+			g.crs = "none in the file (no .prj)"
+		}
+		oo, how, err := dbfEncoding(path, opt.Encoding)
+		if err != nil {
+			return nil, nil, err
+		}
+		if oo != "" {
+			args = append(args, "-oo", "ENCODING="+oo)
+		}
+		g.encoding = how
+	}
+	file, tmp := path, ""
+	if ext := strings.ToLower(filepath.Ext(path)); ext == ".tab" || ext == ".mif" {
+		dir, err := os.MkdirTemp(opt.TempDir, "lastmile-mapinfo-")
+		if err != nil {
+			return nil, nil, err
+		}
+		if file, g.encoding, err = mapinfoEncoding(path, opt.Encoding, dir); err != nil || file == path {
+			os.RemoveAll(dir)
+		} else {
+			tmp = dir
+		}
+		if err != nil {
+			return nil, nil, err
+		}
+	}
 	if crs := opt.CRS; crs.toWGS == nil && crs.SRID != 0 && crs.SRID != 4326 {
 		args = append(args, "-s_srs", fmt.Sprintf("EPSG:%d", crs.SRID))
-		wgs = true
+		g.wgs, g.crs = true, crs.Name+" (given)"
+	} else if crs.toWGS != nil {
+		g.crs = crs.Name + " (given; converted after GDAL)"
 	}
 	if strings.EqualFold(filepath.Ext(path), ".gml") {
 		args = append(args, "-oo", "WRITE_GFS=NO") // no .gfs left next to the user's file
 	}
-	args = append(args, path)
-	cmd := exec.CommandContext(context.Background(), "ogr2ogr", args...)
-	stderr := &bytes.Buffer{}
-	cmd.Stderr = stderr
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		return nil, nil, err
-	}
-	if err := cmd.Start(); err != nil {
-		return nil, nil, lastmile.Errorf(lastmile.EUNAVAILABLE, "ogr2ogr cannot be run (install GDAL with scripts/setup): %v", err)
-	}
 	// GDAL's messages name the file as the user knows it: a temporary
 	// (spooled, extracted) path says nothing to them
-	names := strings.NewReplacer(path, filepath.Base(path))
+	g.names = strings.NewReplacer(file, filepath.Base(path), path, filepath.Base(path))
 	if opt.archiveRoot != "" {
-		names = strings.NewReplacer(opt.archiveRoot+string(filepath.Separator), opt.archive+"/", opt.archiveRoot, opt.archive)
+		g.names = strings.NewReplacer(file, opt.archive+"/"+filepath.Base(path), opt.archiveRoot+string(filepath.Separator), opt.archive+"/", opt.archiveRoot, opt.archive)
 	}
-	g := &gdalReader{inner: NewGeoJSONSeqReader(out), cmd: cmd, stderr: stderr, path: name, names: names, wgs: wgs}
+	g.args, g.file = args, file
+	if err := g.start(); err != nil {
+		if tmp != "" {
+			os.RemoveAll(tmp)
+		}
+		return nil, nil, err
+	}
+	if tmp != "" {
+		return g, removeAfter{g, tmp}, nil
+	}
 	return g, g, nil
+}
+
+// start runs ogr2ogr with g's arguments on g's file.
+func (g *gdalReader) start() error {
+	argv := append(slices.Clone(g.args), g.file)
+	if g.layer != "" {
+		argv = append(argv, g.layer)
+	}
+	cmd := exec.CommandContext(context.Background(), "ogr2ogr", argv...)
+	g.stderr = &bytes.Buffer{}
+	cmd.Stderr = g.stderr
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return err
+	}
+	if err := cmd.Start(); err != nil {
+		return lastmile.Errorf(lastmile.EUNAVAILABLE, "ogr2ogr cannot be run (install GDAL with scripts/setup): %v", err)
+	}
+	g.cmd, g.inner, g.once, g.err = cmd, NewGeoJSONSeqReader(out), &sync.Once{}, nil
+	return nil
 }
 
 // Kinds of zip files.
@@ -98,7 +161,7 @@ const (
 // zipKind tells zip archives from other files by extension and first bytes.
 func zipKind(path string) int {
 	switch strings.ToLower(filepath.Ext(path)) {
-	case ".xlsx", ".ods":
+	case ".xlsx", ".xlsm", ".ods":
 		return zipContainer
 	case ".zip", ".kmz":
 		return zipArchive
@@ -166,7 +229,14 @@ func (r removeAfter) Close() error {
 func (g *gdalReader) Next() (*Record, error) {
 	rec, err := g.inner.Next()
 	if err == io.EOF {
-		if werr := g.wait(); werr != nil {
+		werr := g.wait()
+		if g.read == 0 && strings.Contains(strings.Join(strings.Fields(g.stderr.String()), " "), "source layer has no coordinate system") {
+			if err := g.noCRS(); err != nil {
+				return nil, err
+			}
+			return g.Next()
+		}
+		if werr != nil {
 			return nil, werr
 		}
 		if rec == nil && g.stderr.Len() > 0 && strings.Contains(g.stderr.String(), "ERROR") {
@@ -180,7 +250,66 @@ func (g *gdalReader) Next() (*Record, error) {
 	if g.wgs {
 		rec.SRID = 4326
 	}
+	g.read++
 	return rec, nil
+}
+
+// noCRS handles a file that names no coordinate system: coordinates in
+// degrees are read as EPSG:4326 (CGCS2000 is the same within a metre),
+// with a warning; anything else is refused with the coordinate system
+// the values suggest (guessCRS).
+func (g *gdalReader) noCRS() error {
+	ext, err := gdalExtent(g.file)
+	if err != nil {
+		return lastmile.Invalid("the file names no coordinate system", lastmile.Problem{Field: "crs", Value: g.path,
+			Message: "has no coordinate system (for a Shapefile: no .prj): give it with crs"})
+	}
+	if isDegrees(ext.Min) && isDegrees(ext.Max) {
+		// the coordinates pass unchanged; GCJ-02 and BD-09 are still
+		// converted after GDAL (the records keep SRID 0)
+		g.args = append(g.args, "-s_srs", "EPSG:4326")
+		if !strings.HasSuffix(g.crs, "after GDAL)") {
+			g.crs = "EPSG:4326 (assumed: the file names none and its coordinates are degrees)"
+			g.warnings = append(g.warnings, "the file names no coordinate system: its coordinates are degrees, read as EPSG:4326 (CGCS2000 and WGS84 agree within a metre); give crs if they are GCJ-02 or BD-09")
+		}
+		return g.start()
+	}
+	noPrj := ""
+	if strings.EqualFold(filepath.Ext(g.file), ".shp") {
+		noPrj = " (no .prj)"
+	}
+	return lastmile.Invalid("the coordinates are not longitude and latitude and the file names no coordinate system",
+		lastmile.Problem{Field: "crs", Value: g.path, Message: "names no coordinate system" + noPrj + ": " + guessCRS(ext.Min).Text})
+}
+
+// Encoding returns the attributes' encoding and how it was chosen.
+func (g *gdalReader) Encoding() string { return g.encoding }
+
+// CRS returns the coordinate system read and where it came from.
+func (g *gdalReader) CRS() string { return g.crs }
+
+// Warnings are the reader's notes for the report.
+func (g *gdalReader) Warnings() []string { return g.warnings }
+
+// gdalExtent returns the extent of the first layer of the dataset at
+// path, from ogrinfo.
+func gdalExtent(path string) (orb.Bound, error) {
+	out, err := exec.Command("ogrinfo", "-ro", "-so", "-al", path).Output()
+	if err != nil {
+		return orb.Bound{}, err
+	}
+	for line := range strings.SplitSeq(string(out), "\n") {
+		rest, ok := strings.CutPrefix(strings.TrimSpace(line), "Extent: ")
+		if !ok {
+			continue
+		}
+		var b orb.Bound
+		if _, err := fmt.Sscanf(rest, "(%g, %g) - (%g, %g)", &b.Min[0], &b.Min[1], &b.Max[0], &b.Max[1]); err != nil {
+			return orb.Bound{}, err
+		}
+		return b, nil
+	}
+	return orb.Bound{}, errors.New("ogrinfo gives no extent")
 }
 
 func (g *gdalReader) wait() error {

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -51,12 +52,14 @@ var contentFormats = map[string]string{
 	"application/vnd.openstreetmap.data+pbf": FormatOSM, "application/zip": FormatGDAL,
 	"application/x-zip-compressed": FormatGDAL, "application/geopackage+sqlite3": FormatGDAL,
 	"application/gml+xml": FormatGDAL,
+	"application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": FormatGDAL,
+	"application/vnd.oasis.opendocument.spreadsheet":                    FormatGDAL, "application/vnd.ms-excel": FormatGDAL,
 }
 
 // serveImport imports the request body (one file) or every file part of a
 // multipart/form-data body into the layer. Query parameters mirror the CLI
-// flags: format, crs, map, geometry, lon, lat, skip_invalid, repair,
-// dry_run, swap_xy, filename.
+// flags: format, crs, encoding, sheet, map, geometry, lon, lat,
+// skip_invalid, repair, dry_run, swap_xy, filename.
 func (h *Handler) serveImport(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
 	name := mux.Vars(r)["layer"]
@@ -96,9 +99,13 @@ func (h *Handler) serveImport(w http.ResponseWriter, r *http.Request) error {
 	if opt.Map, err = ParseMapping(l, q.Get("map")); err != nil {
 		return err
 	}
-	ropt := ReadOptions{Format: strings.ToLower(q.Get("format")), CRS: crs, OSMLayers: []string{l.Name},
+	enc, err := ParseEncoding(q.Get("encoding"))
+	if err != nil {
+		return err
+	}
+	ropt := ReadOptions{Format: strings.ToLower(q.Get("format")), CRS: crs, OSMLayers: []string{l.Name}, Encoding: enc, Sheet: q.Get("sheet"),
 		CSV: CSVOptions{Geom: q.Get("geometry"), Lon: q.Get("lon"), Lat: q.Get("lat")}, TempDir: h.TempDir}
-	if ropt.Format != "" && !contains(Formats, ropt.Format) {
+	if ropt.Format != "" && !slices.Contains(Formats, ropt.Format) {
 		return lastmile.Invalid("unknown format", lastmile.Problem{Field: "format", Value: ropt.Format, Message: "must be one of " + strings.Join(Formats, ", ")})
 	}
 
@@ -207,6 +214,12 @@ func gdalUploadExt(head []byte) string {
 		return ".gpkg"
 	case bytes.Contains(head, []byte("http://www.opengis.net/gml")):
 		return ".gml"
+	case bytes.HasPrefix(head, []byte("PK\x03\x04")) && bytes.Contains(head, []byte("mimetypeapplication/vnd.oasis.opendocument.spreadsheet")):
+		return ".ods"
+	case bytes.HasPrefix(head, []byte("PK\x03\x04")) && bytes.Contains(head, []byte("[Content_Types].xml")):
+		return ".xlsx"
+	case bytes.HasPrefix(head, oleMagic):
+		return ".xls"
 	}
 	return ".zip"
 }
@@ -217,15 +230,6 @@ func sniffJSONIfDetected(_ string, head []byte, format string) string {
 		return sniffJSON(head)
 	}
 	return format
-}
-
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
 }
 
 // spool writes r to a temporary file named like name (its extension

@@ -8,6 +8,12 @@
 // values and coordinates and validates; the loader COPYs the good rows into
 // a temporary staging table and moves them with one INSERT … ON CONFLICT
 // (ext_id) DO UPDATE, so a re-import changes nothing.
+//
+// The load, by concern: import.go (Import and importTx, the transaction
+// and what its steps share), copy.go (records → normaliser → COPY),
+// stage.go (the staging table, its checks), direct.go (a first load
+// copied straight into the table, with its spool), copyproto.go (the
+// binary COPY encoder), upsert.go (stage → table), report.go.
 package ingest
 
 import (
@@ -38,7 +44,7 @@ var Formats = []string{FormatGeoJSON, FormatGeoJSONSeq, FormatCSV, FormatKML, Fo
 // gdalExtensions are handed to ogr2ogr.
 var gdalExtensions = map[string]bool{
 	".shp": true, ".zip": true, ".gpkg": true, ".gml": true, ".gdb": true, ".tab": true, ".mif": true,
-	".dxf": true, ".fgb": true, ".sqlite": true, ".gpx": true, ".kmz": true, ".xlsx": true, ".ods": true,
+	".dxf": true, ".fgb": true, ".sqlite": true, ".gpx": true, ".kmz": true, ".xlsx": true, ".xlsm": true, ".ods": true, ".xls": true,
 }
 
 // DetectFormat returns the format of a file from its name and first bytes.
@@ -73,6 +79,8 @@ func DetectFormat(name string, head []byte) (string, error) {
 		return FormatGDAL, nil
 	case bytes.HasPrefix(head, []byte("SQLite format 3\x00")): // GeoPackage, SpatiaLite
 		return FormatGDAL, nil
+	case bytes.HasPrefix(head, oleMagic): // an Excel 97–2003 workbook
+		return FormatGDAL, nil
 	case h[0] == '<' && bytes.Contains(head, []byte("http://www.opengis.net/gml")):
 		return FormatGDAL, nil
 	case len(head) > 8 && bytes.Contains(head[:min(len(head), 64)], []byte("OSMHeader")):
@@ -84,6 +92,9 @@ func DetectFormat(name string, head []byte) (string, error) {
 	return "", lastmile.Invalid("the file format is not recognised",
 		lastmile.Problem{Field: "format", Value: name, Message: "give it with format (" + strings.Join(Formats, ", ") + ")"})
 }
+
+// oleMagic starts an OLE compound file (.xls).
+var oleMagic = []byte("\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1")
 
 // sniffJSON tells newline-delimited GeoJSON from a GeoJSON document: in a
 // sequence the first line is a complete object.
@@ -111,6 +122,11 @@ type ReadOptions struct {
 	Zip ZipLimits
 	// TempDir is where zip archives are extracted ("" = os.TempDir()).
 	TempDir string
+	// Encoding overrides the detected text encoding of CSV files and
+	// Shapefile attributes (see ParseEncoding).
+	Encoding string
+	// Sheet is the sheet of a spreadsheet to read ("" = the first).
+	Sheet string
 
 	archive, archiveRoot string // reading a dataset extracted from this archive, into this directory
 }
@@ -168,7 +184,11 @@ func NewReader(format string, r io.Reader, opt ReadOptions) (Reader, error) {
 	case FormatGeoJSONSeq:
 		return NewGeoJSONSeqReader(r), nil
 	case FormatCSV:
-		return NewCSVReader(r, opt.CSV)
+		csv := opt.CSV
+		if csv.Encoding == "" {
+			csv.Encoding = opt.Encoding
+		}
+		return NewCSVReader(r, csv)
 	case FormatKML:
 		return NewKMLReader(r), nil
 	case FormatOSM, FormatGDAL:

@@ -58,7 +58,7 @@ func NewKMLReader(r io.Reader) Reader {
 	dec := xml.NewDecoder(r)
 	dec.Strict = false
 	dec.CharsetReader = func(charset string, input io.Reader) (io.Reader, error) {
-		if t, _, err := decodeText(input); err == nil {
+		if t, _, err := decodeText(input, ""); err == nil {
 			return t, nil
 		}
 		return input, nil

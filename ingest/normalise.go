@@ -50,65 +50,6 @@ func ParseCRS(s string) (CRS, error) {
 	return CRS{Name: "EPSG:" + code, SRID: n}, nil
 }
 
-// valueSynonyms maps common Chinese and English spellings to the catalog's
-// enum values, per field name. Keys are lower case without surrounding
-// space. Values not found here (nor equal to an enum value) are reported,
-// never guessed.
-var valueSynonyms = map[string]map[string]string{
-	"surface": {
-		"水泥": "cement", "水泥路": "cement", "水泥路面": "cement", "水泥混凝土": "cement", "混凝土": "cement", "砼": "cement",
-		"concrete": "cement", "cement_concrete": "cement", "concrete:plates": "cement", "concrete:lanes": "cement",
-		"沥青": "asphalt", "沥青路": "asphalt", "沥青路面": "asphalt", "沥青混凝土": "asphalt", "柏油": "asphalt", "柏油路": "asphalt",
-		"bitumen": "asphalt", "tarmac": "asphalt", "blacktop": "asphalt", "paved": "asphalt",
-		"砂石": "gravel", "沙石": "gravel", "砂石路": "gravel", "碎石": "gravel", "砾石": "gravel", "泥结碎石": "gravel",
-		"fine_gravel": "gravel", "compacted": "gravel", "pebblestone": "gravel",
-		"土": "earth", "土路": "earth", "土质": "earth", "泥土": "earth", "泥路": "earth", "素土": "earth",
-		"dirt": "earth", "ground": "earth", "unpaved": "earth", "mud": "earth", "soil": "earth", "grass": "earth", "sand": "earth",
-		"石": "stone", "石板": "stone", "石板路": "stone", "块石": "stone", "条石": "stone", "石质": "stone", "弹石": "stone",
-		"cobblestone": "stone", "sett": "stone", "paving_stones": "stone", "unhewn_cobblestone": "stone",
-	},
-	"status": {
-		"已完工": "completed", "完工": "completed", "竣工": "completed", "已竣工": "completed", "建成": "completed", "已建成": "completed",
-		"done": "completed", "finished": "completed", "complete": "completed", "built": "completed",
-		"在建": "under_construction", "施工中": "under_construction", "建设中": "under_construction", "正在施工": "under_construction",
-		"ongoing": "under_construction", "in_progress": "under_construction", "construction": "under_construction",
-		"规划": "planned", "计划": "planned", "拟建": "planned", "未开工": "planned", "待建": "planned", "proposed": "planned",
-		"取消": "cancelled", "已取消": "cancelled", "canceled": "cancelled",
-	},
-	"road_class": {
-		"县道": "county", "县": "county", "x": "county",
-		"乡道": "township", "乡": "township", "镇": "township", "y": "township",
-		"村道": "village", "村": "village", "c": "village",
-		"组道": "group", "组": "group", "通组路": "group", "通组道路": "group",
-	},
-	"tech_grade": {
-		"高速": "expressway", "高速公路": "expressway", "motorway": "expressway",
-		"一级": "class1", "一级公路": "class1", "i": "class1", "1": "class1", "class_1": "class1",
-		"二级": "class2", "二级公路": "class2", "ii": "class2", "2": "class2", "class_2": "class2",
-		"三级": "class3", "三级公路": "class3", "iii": "class3", "3": "class3", "class_3": "class3",
-		"四级": "class4", "四级公路": "class4", "iv": "class4", "4": "class4", "class_4": "class4",
-		"等外": "substandard", "等外路": "substandard", "等外公路": "substandard", "等外级": "substandard",
-	},
-	"kind": {
-		"线路": "line", "电力线": "line", "输电线路": "line", "配电线路": "line", "minor_line": "line",
-		"变压器": "transformer", "台区": "transformer", "配变": "transformer",
-		"学校": "school", "小学": "school", "中学": "school", "教学点": "school",
-		"卫生室": "clinic", "村卫生室": "clinic", "诊所": "clinic", "卫生院": "clinic", "doctors": "clinic",
-		"医院": "hospital", "集市": "market", "市场": "market", "marketplace": "market",
-		"公交站": "bus_stop", "车站": "bus_stop", "招呼站": "bus_stop", "水源": "water_source", "水源地": "water_source",
-		"滑坡": "landslide", "泥石流": "debris_flow", "洪水": "flood", "洪涝": "flood", "内涝": "flood",
-		"塌陷": "subsidence", "地面塌陷": "subsidence",
-	},
-	"danger_grade": {"c级": "C", "d级": "D", "c": "C", "d": "D"},
-	"work":         {"维修": "repair", "修缮": "repair", "加固": "repair", "维修加固": "repair", "重建": "rebuild", "拆除重建": "rebuild", "新建": "rebuild"},
-	"severity":     {"高": "high", "大": "high", "中": "medium", "中等": "medium", "低": "low", "小": "low"},
-	"level": {
-		"省": "province", "省级": "province", "市": "prefecture", "地级市": "prefecture", "州": "prefecture",
-		"县": "county", "区": "county", "县级": "county", "乡": "township", "镇": "township", "乡镇": "township", "街道": "township",
-		"村": "village", "行政村": "village", "社区": "village",
-	},
-}
-
 // keySynonyms maps common column headers to field names (besides the
 // field's own name and its English and Chinese labels).
 var keySynonyms = map[string]string{
@@ -132,10 +73,12 @@ type normaliser struct {
 	fields  map[string]bool   // fields seen in this file
 	source  string            // file base name, for default ext_ids
 	swapped []int             // rows whose coordinates look swapped
+	columns map[string]string // source key → the field it filled, or "props"
+	guessed int               // the row whose coordinates were explained as not degrees
 }
 
 func newNormaliser(l *layer.Layer, crs CRS, mapping map[string]string, source string, swapXY bool) *normaliser {
-	n := &normaliser{layer: l, crs: crs, swapXY: swapXY, rename: map[string]string{}, fields: map[string]bool{}, source: source}
+	n := &normaliser{layer: l, crs: crs, swapXY: swapXY, rename: map[string]string{}, fields: map[string]bool{}, source: source, columns: map[string]string{}}
 	for k, v := range keySynonyms {
 		if _, ok := l.Field(v); ok {
 			n.rename[k] = v
@@ -207,9 +150,11 @@ func (n *normaliser) normalise(rec *Record) (*row, []lastmile.Problem) {
 		if !ok {
 			if s, isStr := v.(string); !isStr || strings.TrimSpace(s) != "" {
 				extra[k] = plain(v)
+				n.columns[k] = "props"
 			}
 			continue
 		}
+		n.columns[k] = name
 		if name == "props" {
 			if m, ok := v.(map[string]any); ok {
 				for pk, pv := range m {
@@ -271,6 +216,14 @@ func (n *normaliser) normalise(rec *Record) (*row, []lastmile.Problem) {
 		if kind := geo.Kind(g); !n.layer.AllowsGeometry(kind) {
 			problems = append(problems, lastmile.Problem{Row: rec.Row, Field: "geometry", Value: kind,
 				Message: fmt.Sprintf("is not allowed in layer %s (allowed: %s)", n.layer.Name, strings.Join(n.layer.GeomKinds, ", "))})
+		} else if p, ok := firstPoint(g); r.srid == 4326 && ok && (math.Abs(p[0]) > 360 || math.Abs(p[1]) > 360) && !math.IsInf(p[0]+p[1], 0) {
+			// metres, not degrees (swapped degrees are geo.Validate's)
+			msg := fmt.Sprintf("coordinates %s are not degrees: see row %d", fmtPoint(p), n.guessed)
+			if n.guessed == 0 {
+				n.guessed = rec.Row
+				msg = guessCRS(p).Text
+			}
+			problems = append(problems, lastmile.Problem{Row: rec.Row, Field: "geometry", Message: msg})
 		} else if r.srid == 4326 {
 			if geo.LooksSwapped(g) {
 				n.swapped = append(n.swapped, rec.Row)
@@ -289,6 +242,39 @@ func (n *normaliser) normalise(rec *Record) (*row, []lastmile.Problem) {
 		return nil, problems
 	}
 	return r, nil
+}
+
+// columnReport tells what became of each column: order first (the
+// file's header, when the reader knows it), then the other keys seen.
+func (n *normaliser) columnReport(order []string, geom []ColumnReport) []ColumnReport {
+	out := append([]ColumnReport(nil), geom...)
+	done := map[string]bool{}
+	for _, c := range geom {
+		done[c.Column] = true
+	}
+	add := func(k string) {
+		if done[k] {
+			return
+		}
+		done[k] = true
+		f, ok := n.columns[k]
+		if !ok {
+			f = "(empty)"
+		}
+		out = append(out, ColumnReport{Column: k, Field: f})
+	}
+	for _, k := range order {
+		add(k)
+	}
+	rest := make([]string, 0, len(n.columns))
+	for k := range n.columns {
+		rest = append(rest, k)
+	}
+	slices.Sort(rest)
+	for _, k := range rest {
+		add(k)
+	}
+	return out
 }
 
 // promote turns single geometries into their multi kind (and one-member
@@ -385,8 +371,16 @@ func coerce(f layer.Field, v any) (out any, skip bool) {
 			}
 		}
 	case layer.Date:
-		if s, ok := v.(string); ok {
-			if d, ok := parseDate(s); ok {
+		switch x := v.(type) {
+		case string:
+			if d, ok := parseDate(x); ok {
+				return d, false
+			}
+			if d, ok := excelDate(x); ok {
+				return d, false
+			}
+		case json.Number:
+			if d, ok := excelDate(x.String()); ok {
 				return d, false
 			}
 		}
@@ -423,22 +417,12 @@ func coerce(f layer.Field, v any) (out any, skip bool) {
 	return v, false
 }
 
+// enumValue returns the code s spells for f (its code, a label or a
+// synonym the catalog declares: layer.Field.Lookup), or s unchanged for
+// Validate to report.
 func enumValue(f layer.Field, s string) string {
-	if slices.Contains(f.Enum, s) {
-		return s
-	}
-	key := strings.ToLower(s)
-	key = strings.NewReplacer(" ", "_", "-", "_").Replace(key)
-	if slices.Contains(f.Enum, key) {
-		return key
-	}
-	if v, ok := valueSynonyms[f.Name][key]; ok && slices.Contains(f.Enum, v) {
-		return v
-	}
-	for _, e := range f.Enum {
-		if strings.EqualFold(e, s) {
-			return e
-		}
+	if c, ok := f.Lookup(s); ok {
+		return c
 	}
 	return s
 }
@@ -458,4 +442,20 @@ func parseDate(s string) (string, bool) {
 		}
 	}
 	return "", false
+}
+
+// excelDate reads a date a spreadsheet stored as its serial day number
+// (days since 1899-12-30, what a date cell shows when its format is lost:
+// 42185 is 2015-06-30), with the time of day as a fraction. Only
+// 20000–79999 (1954-10-03 … 2119-01-10) are taken as serials: no other
+// date spelling is a five-digit number.
+func excelDate(s string) (string, bool) {
+	if !isDecimal(s) {
+		return "", false
+	}
+	f, err := strconv.ParseFloat(s, 64)
+	if err != nil || f < 20000 || f >= 80000 {
+		return "", false
+	}
+	return time.Date(1899, 12, 30, 0, 0, 0, 0, time.UTC).AddDate(0, 0, int(f)).Format(time.DateOnly), true
 }

@@ -44,7 +44,9 @@ var osmRoads = map[string][3]string{
 
 var osmTrackSurface = map[string]string{"grade1": "gravel", "grade2": "gravel", "grade3": "earth", "grade4": "earth", "grade5": "earth"}
 
-// osmSurface maps surface=* values not already in the synonym table.
+// osmSurface maps OSM surface=* values to the catalog's surfaces ("": none
+// fits, the road keeps no surface). TestEnumOSMMapping checks every output
+// against the catalog.
 var osmSurface = map[string]string{
 	"asphalt": "asphalt", "paved": "asphalt", "chipseal": "asphalt", "concrete": "cement", "concrete:plates": "cement",
 	"concrete:lanes": "cement", "paving_stones": "stone", "sett": "stone", "cobblestone": "stone", "unhewn_cobblestone": "stone",

@@ -164,13 +164,17 @@ func TestDecodeText(t *testing.T) {
 	tests := []struct {
 		name, enc, want string
 		in              []byte
+		given           string
 	}{
-		{"utf8", "UTF-8", "经度,纬度\n", []byte("经度,纬度\n")},
-		{"bom", "UTF-8 (BOM)", "经度,纬度\n", append([]byte("\xef\xbb\xbf"), []byte("经度,纬度\n")...)},
-		{"gbk", "GB18030", "经度,纬度\n", gbk},
+		{"utf8", "UTF-8 (detected)", "经度,纬度\n", []byte("经度,纬度\n"), ""},
+		{"bom", "UTF-8 (detected: BOM)", "经度,纬度\n", append([]byte("\xef\xbb\xbf"), []byte("经度,纬度\n")...), ""},
+		{"gbk", "GB18030 (detected: not UTF-8; GB18030 includes GBK)", "经度,纬度\n", gbk, ""},
+		{"gbk given", "GBK (given)", "经度,纬度\n", gbk, "cp936"},
+		{"utf8 given with BOM", "UTF-8 (given)", "经度,纬度\n", append([]byte("\xef\xbb\xbf"), []byte("经度,纬度\n")...), "utf8"},
+		{"big5 given", "BIG5 (given)", "經度\n", []byte{0xb8, 0x67, 0xab, 0xd7, '\n'}, "BIG5"},
 	}
 	for _, tt := range tests {
-		r, enc, err := decodeText(bytes.NewReader(tt.in))
+		r, enc, err := decodeText(bytes.NewReader(tt.in), tt.given)
 		if err != nil {
 			t.Fatal(err)
 		}

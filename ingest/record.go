@@ -30,7 +30,7 @@ type Record struct {
 }
 
 func (r *Record) problem(field, value, format string, args ...any) {
-	r.Problems = append(r.Problems, lastmile.Problem{Row: r.Row, Field: field, Value: shorten(value), Message: fmt.Sprintf(format, args...)})
+	r.Problems = append(r.Problems, lastmile.Problem{Row: r.Row, Field: field, Value: lastmile.Clip(value), Message: fmt.Sprintf(format, args...)})
 }
 
 // Reader yields the records of one file in order. Next returns io.EOF after
@@ -44,20 +44,6 @@ type Reader interface {
 func fileError(row int, format string, args ...any) error {
 	return lastmile.Invalid("the file cannot be read", lastmile.Problem{Row: row, Message: fmt.Sprintf(format, args...)})
 }
-
-func shorten(s string) string {
-	if len(s) > 80 {
-		// cut on a rune boundary
-		n := 77
-		for n > 0 && !isRuneStart(s[n]) {
-			n--
-		}
-		return s[:n] + "..."
-	}
-	return s
-}
-
-func isRuneStart(b byte) bool { return b&0xC0 != 0x80 }
 
 // jsonSyntax describes a JSON decoding error for users.
 func jsonSyntax(err error) string {

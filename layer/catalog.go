@@ -68,13 +68,16 @@ type Field struct {
 	Label    string         // English label
 	LabelZH  string         // Chinese label
 	Type     FieldType      //
-	Enum     []string       // allowed values, for Enum fields
+	Values   []Value        // allowed values, for Enum fields (enum.go)
+	Enum     []string       // their codes, filled from Values by New
 	Unit     string         // "m", "mm", "kV", "yuan", …
 	Required bool           // must be present on create
 	Min, Max *float64       // numeric bounds, inclusive
 	Pattern  *regexp.Regexp // a Text value must match it
 	ReadOnly bool           // maintained by the server (version, updated_at, …)
 	Tile     bool           // carried as an MVT property
+
+	spellings map[string]string // Key(spelling) → code, built by New
 }
 
 // Geometry kinds, as GeoJSON names them.
@@ -145,6 +148,9 @@ type Catalog struct {
 func New(layers ...*Layer) *Catalog {
 	c := &Catalog{byName: map[string]*Layer{}}
 	for _, l := range layers {
+		for i := range l.Fields {
+			l.Fields[i].index()
+		}
 		c.layers = append(c.layers, l)
 		c.byName[l.Name] = l
 	}

@@ -5,12 +5,14 @@ import (
 	"crypto/sha256"
 	"embed"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io/fs"
 	"slices"
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -29,8 +31,11 @@ type Migration struct {
 }
 
 // Migrations returns the embedded migrations in order.
-func Migrations() ([]Migration, error) {
-	entries, err := fs.ReadDir(migrationFiles, "migrations")
+func Migrations() ([]Migration, error) { return migrationsIn(migrationFiles, "migrations") }
+
+// migrationsIn reads the migrations in dir of fsys, in order.
+func migrationsIn(fsys fs.FS, dir string) ([]Migration, error) {
+	entries, err := fs.ReadDir(fsys, dir)
 	if err != nil {
 		return nil, err
 	}
@@ -41,7 +46,7 @@ func Migrations() ([]Migration, error) {
 		if !ok || err != nil {
 			return nil, fmt.Errorf("migration %s: name must start with a number and '_'", e.Name())
 		}
-		b, err := migrationFiles.ReadFile("migrations/" + e.Name())
+		b, err := fs.ReadFile(fsys, dir+"/"+e.Name())
 		if err != nil {
 			return nil, err
 		}
@@ -80,6 +85,11 @@ func Migrate(ctx context.Context, pool *pgxpool.Pool) (applied []string, err err
 	if err != nil {
 		return nil, err
 	}
+	return migrate(ctx, pool, ms)
+}
+
+// migrate applies the migrations of ms not yet recorded.
+func migrate(ctx context.Context, pool *pgxpool.Pool, ms []Migration) (applied []string, err error) {
 	conn, err := pool.Acquire(ctx)
 	if err != nil {
 		return nil, err
@@ -94,11 +104,14 @@ func Migrate(ctx context.Context, pool *pgxpool.Pool) (applied []string, err err
 			version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`); err != nil {
 		return nil, err
 	}
-	todo, err := pending(ctx, conn.Conn(), ms)
+	st, err := status(ctx, conn.Conn(), ms)
 	if err != nil {
 		return nil, err
 	}
-	for _, m := range todo {
+	if err := st.CheckNotNewer(); err != nil {
+		return nil, err
+	}
+	for _, m := range st.Pending {
 		err := pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
 			if _, err := tx.Exec(ctx, m.SQL); err != nil {
 				return err
@@ -112,6 +125,104 @@ func Migrate(ctx context.Context, pool *pgxpool.Pool) (applied []string, err err
 		applied = append(applied, m.Name)
 	}
 	return applied, nil
+}
+
+// ErrSchemaNewer is the error (errors.Is) of a database holding migrations
+// this binary does not know: it was upgraded by a newer lastmile.
+var ErrSchemaNewer = errors.New("the database schema is newer than this lastmile binary")
+
+// AppliedMigration is a row of lastmile.schema_migrations.
+type AppliedMigration struct {
+	Version   int
+	Name      string
+	AppliedAt time.Time
+}
+
+// MigrationStatus compares the database's migrations with the binary's.
+type MigrationStatus struct {
+	Applied []AppliedMigration // recorded in the database, oldest version first
+	Pending []Migration        // embedded, not yet applied
+	// Unknown are recorded in the database but not embedded in this
+	// binary: a newer lastmile applied them.
+	Unknown []AppliedMigration
+	// Latest is the newest migration this binary has.
+	Latest string
+}
+
+// CheckNotNewer returns an error wrapping ErrSchemaNewer, saying what to do,
+// when the database holds migrations this binary does not know.
+func (s MigrationStatus) CheckNotNewer() error {
+	if len(s.Unknown) == 0 {
+		return nil
+	}
+	var names []string
+	for _, u := range s.Unknown {
+		names = append(names, fmt.Sprintf("%s (applied %s)", u.Name, u.AppliedAt.UTC().Format("2006-01-02 15:04 UTC")))
+	}
+	known := s.Latest
+	if known == "" {
+		known = "none"
+	}
+	return fmt.Errorf("%w: the database has migration(s) %s, which this binary does not know (it knows up to %s); nothing was changed: run the newer lastmile that applied them, or restore the backup taken before that upgrade (lastmile restore --in FILE) to go back to this one",
+		ErrSchemaNewer, strings.Join(names, ", "), known)
+}
+
+// Status reports which migrations are applied, pending and unknown. It
+// changes nothing.
+func Status(ctx context.Context, pool *pgxpool.Pool) (_ MigrationStatus, err error) {
+	defer lastmile.Wrap(&err, "migration status")
+	ms, err := Migrations()
+	if err != nil {
+		return MigrationStatus{}, err
+	}
+	conn, err := pool.Acquire(ctx)
+	if err != nil {
+		return MigrationStatus{}, err
+	}
+	defer conn.Release()
+	return status(ctx, conn.Conn(), ms)
+}
+
+func status(ctx context.Context, conn *pgx.Conn, ms []Migration) (MigrationStatus, error) {
+	var st MigrationStatus
+	if len(ms) > 0 {
+		st.Latest = ms[len(ms)-1].Name
+	}
+	var exists bool
+	if err := conn.QueryRow(ctx, `SELECT to_regclass('lastmile.schema_migrations') IS NOT NULL`).Scan(&exists); err != nil {
+		return st, err
+	}
+	if exists {
+		rows, err := conn.Query(ctx, `SELECT version, name, applied_at FROM lastmile.schema_migrations ORDER BY version`)
+		if err != nil {
+			return st, err
+		}
+		st.Applied, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (AppliedMigration, error) {
+			var a AppliedMigration
+			err := row.Scan(&a.Version, &a.Name, &a.AppliedAt)
+			return a, err
+		})
+		if err != nil {
+			return st, err
+		}
+	}
+	known := map[int]bool{}
+	for _, m := range ms {
+		known[m.Version] = true
+	}
+	applied := map[int]bool{}
+	for _, a := range st.Applied {
+		applied[a.Version] = true
+		if !known[a.Version] {
+			st.Unknown = append(st.Unknown, a)
+		}
+	}
+	for _, m := range ms {
+		if !applied[m.Version] {
+			st.Pending = append(st.Pending, m)
+		}
+	}
+	return st, nil
 }
 
 // Pending returns the names of migrations not yet applied (used by /readyz).

@@ -18,16 +18,19 @@ import (
 	"github.com/lastmile/lastmile"
 	"github.com/lastmile/lastmile/geo"
 	"github.com/lastmile/lastmile/layer"
+	"github.com/lastmile/lastmile/postgis/pgsql"
 )
 
 // Feature is one stored feature: geometry as an orb type, attributes as
-// JSON-ready values (dates as "YYYY-MM-DD" strings).
+// JSON-ready values (dates as "YYYY-MM-DD" strings), and the feature as the
+// GeoJSON every response sends (features.go).
 type Feature struct {
 	ID         int64
 	Layer      string
 	Version    int
 	Geometry   orb.Geometry
 	Properties map[string]any
+	JSON       []byte // the GeoJSON Feature, rendered by PostGIS
 }
 
 // Actor says who writes, for history: the token's name, the request id and
@@ -97,45 +100,6 @@ func (s *Store) Layer(name string) (*layer.Layer, error) {
 	return l, nil
 }
 
-func table(l *layer.Layer) string { return pgx.Identifier{"lastmile", l.Table}.Sanitize() }
-
-// Get returns the feature id of layer.
-func (s *Store) Get(ctx context.Context, layerName string, id int64) (_ *Feature, err error) {
-	defer lastmile.Wrap(&err, "store.Get(%s, %d)", layerName, id)
-	l, err := s.Layer(layerName)
-	if err != nil {
-		return nil, err
-	}
-	return getFeature(ctx, s.pool, l, id)
-}
-
-type querier interface {
-	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
-}
-
-func getFeature(ctx context.Context, q querier, l *layer.Layer, id int64) (*Feature, error) {
-	var (
-		f     = &Feature{ID: id, Layer: l.Name}
-		props []byte
-		geom  []byte
-	)
-	err := q.QueryRow(ctx, `SELECT version, to_jsonb(t) - 'geom' - 'geom_3857' - 'id', ST_AsBinary(geom)
-		FROM `+table(l)+` t WHERE id = $1`, id).Scan(&f.Version, &props, &geom)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, lastmile.Errorf(lastmile.ENOTFOUND, "%s feature %d does not exist", l.Name, id)
-	}
-	if err != nil {
-		return nil, err
-	}
-	if err := json.Unmarshal(props, &f.Properties); err != nil {
-		return nil, err
-	}
-	if f.Geometry, err = wkb.Unmarshal(geom); err != nil {
-		return nil, err
-	}
-	return f, nil
-}
-
 // prepare looks up the layer and validates a write to it.
 func (s *Store) prepare(layerName string, props map[string]any, geom orb.Geometry, partial bool) (*layer.Layer, map[string]any, error) {
 	l, err := s.Layer(layerName)
@@ -168,7 +132,7 @@ func validate(l *layer.Layer, props map[string]any, geom orb.Geometry, partial b
 
 // write runs fn in a transaction carrying the actor, maps constraint
 // violations to invalid errors, and reports changes after the commit.
-func (s *Store) write(ctx context.Context, l *layer.Layer, fn func(tx pgx.Tx) ([]orb.Bound, error)) error {
+func (s *Store) write(ctx context.Context, l *layer.Layer, values map[string]any, fn func(tx pgx.Tx) ([]orb.Bound, error)) error {
 	var bounds []orb.Bound
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		if err := SetActor(ctx, tx, ActorFrom(ctx)); err != nil {
@@ -179,7 +143,7 @@ func (s *Store) write(ctx context.Context, l *layer.Layer, fn func(tx pgx.Tx) ([
 		return err
 	})
 	if err != nil {
-		return MapError(err)
+		return mapWriteError(err, values)
 	}
 	if len(bounds) > 0 {
 		s.Changed(l.Name, bounds)
@@ -198,16 +162,16 @@ func (s *Store) Create(ctx context.Context, layerName string, props map[string]a
 	if err != nil {
 		return nil, lastmile.Invalid("geometry cannot be encoded", lastmile.Problem{Field: "geometry", Message: err.Error()})
 	}
-	cols, args := columnValues(values)
-	args = append(args, g)
-	var placeholders []string
-	for i := range cols {
-		placeholders = append(placeholders, fmt.Sprintf("$%d", i+1))
+	cols, vals := columnValues(values)
+	var args pgsql.Args
+	placeholders := make([]string, len(vals))
+	for i, v := range vals {
+		placeholders[i] = args.Add(v)
 	}
-	sql := fmt.Sprintf(`INSERT INTO %s (%s) VALUES (%s) RETURNING id`, table(l),
+	sql := fmt.Sprintf(`INSERT INTO %s (%s) VALUES (%s) RETURNING id`, pgsql.Table(l),
 		strings.Join(append(cols, "geom"), ", "),
-		strings.Join(append(placeholders, fmt.Sprintf("ST_GeomFromEWKB($%d)", len(args))), ", "))
-	err = s.write(ctx, l, func(tx pgx.Tx) ([]orb.Bound, error) {
+		strings.Join(append(placeholders, "ST_GeomFromEWKB("+args.Add(g)+")"), ", "))
+	err = s.write(ctx, l, values, func(tx pgx.Tx) ([]orb.Bound, error) {
 		if err := checkGeometry(ctx, tx, g); err != nil {
 			return nil, err
 		}
@@ -252,28 +216,25 @@ func (s *Store) Patch(ctx context.Context, layerName string, id int64, version i
 type defaultValue struct{}
 
 func (s *Store) update(ctx context.Context, l *layer.Layer, id int64, version int, values map[string]any, geom orb.Geometry) (f *Feature, err error) {
-	cols, args := columnValues(values)
+	cols, vals := columnValues(values)
 	var sets []string
-	var params []any
+	var params pgsql.Args
 	for i, c := range cols {
-		if _, ok := args[i].(defaultValue); ok {
+		if _, ok := vals[i].(defaultValue); ok {
 			sets = append(sets, c+" = DEFAULT")
 			continue
 		}
-		params = append(params, args[i])
-		sets = append(sets, fmt.Sprintf("%s = $%d", c, len(params)))
+		sets = append(sets, c+" = "+params.Add(vals[i]))
 	}
 	var g []byte
 	if geom != nil {
 		if g, err = ewkb.Marshal(geom, 4326); err != nil {
 			return nil, lastmile.Invalid("geometry cannot be encoded", lastmile.Problem{Field: "geometry", Message: err.Error()})
 		}
-		params = append(params, g)
-		sets = append(sets, fmt.Sprintf("geom = ST_GeomFromEWKB($%d)", len(params)))
+		sets = append(sets, "geom = ST_GeomFromEWKB("+params.Add(g)+")")
 	}
-	params = append(params, id)
-	sql := fmt.Sprintf(`UPDATE %s SET %s WHERE id = $%d`, table(l), strings.Join(sets, ", "), len(params))
-	err = s.write(ctx, l, func(tx pgx.Tx) ([]orb.Bound, error) {
+	sql := fmt.Sprintf(`UPDATE %s SET %s WHERE id = %s`, pgsql.Table(l), strings.Join(sets, ", "), params.Add(id))
+	err = s.write(ctx, l, values, func(tx pgx.Tx) ([]orb.Bound, error) {
 		old, err := lockVersion(ctx, tx, l, id, version)
 		if err != nil {
 			return nil, err
@@ -306,12 +267,12 @@ func (s *Store) Delete(ctx context.Context, layerName string, id int64, version 
 	if err != nil {
 		return err
 	}
-	return s.write(ctx, l, func(tx pgx.Tx) ([]orb.Bound, error) {
+	return s.write(ctx, l, nil, func(tx pgx.Tx) ([]orb.Bound, error) {
 		old, err := lockVersion(ctx, tx, l, id, version)
 		if err != nil {
 			return nil, err
 		}
-		_, err = tx.Exec(ctx, `DELETE FROM `+table(l)+` WHERE id = $1`, id)
+		_, err = tx.Exec(ctx, `DELETE FROM `+pgsql.Table(l)+` WHERE id = $1`, id)
 		return []orb.Bound{old.Bound()}, err
 	})
 }
@@ -322,7 +283,7 @@ func (s *Store) Delete(ctx context.Context, layerName string, id int64, version 
 func lockVersion(ctx context.Context, tx pgx.Tx, l *layer.Layer, id int64, version int) (orb.Geometry, error) {
 	var current int
 	var geom []byte
-	err := tx.QueryRow(ctx, `SELECT version, ST_AsBinary(geom) FROM `+table(l)+` WHERE id = $1 FOR UPDATE`, id).Scan(&current, &geom)
+	err := tx.QueryRow(ctx, `SELECT version, ST_AsBinary(geom) FROM `+pgsql.Table(l)+` WHERE id = $1 FOR UPDATE`, id).Scan(&current, &geom)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, lastmile.Errorf(lastmile.ENOTFOUND, "%s feature %d does not exist", l.Name, id)
 	}
@@ -345,7 +306,7 @@ func columnValues(values map[string]any) ([]string, []any) {
 	cols := make([]string, len(names))
 	args := make([]any, len(names))
 	for i, n := range names {
-		cols[i] = pgx.Identifier{n}.Sanitize()
+		cols[i] = pgsql.Ident(n)
 		args[i] = values[n]
 	}
 	return cols, args

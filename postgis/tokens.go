@@ -46,14 +46,14 @@ func NewTokens(pool *pgxpool.Pool, catalog *layer.Catalog) *Tokens {
 	return &Tokens{pool: pool, catalog: catalog}
 }
 
-// CheckScopes reports every scope that is not read, admin or write:<layer>.
+// CheckScopes reports every scope that is not read, metrics, admin or write:<layer>.
 func CheckScopes(catalog *layer.Catalog, scopes []string) error {
 	var problems []lastmile.Problem
 	if len(scopes) == 0 {
-		problems = append(problems, lastmile.Problem{Field: "scopes", Message: "give at least one scope: read, admin or write:<layer>"})
+		problems = append(problems, lastmile.Problem{Field: "scopes", Message: "give at least one scope: read, metrics, admin or write:<layer>"})
 	}
 	for _, s := range scopes {
-		if s == auth.ScopeRead || s == auth.ScopeAdmin {
+		if s == auth.ScopeRead || s == auth.ScopeMetrics || s == auth.ScopeAdmin {
 			continue
 		}
 		if name, ok := strings.CutPrefix(s, "write:"); ok {
@@ -64,7 +64,7 @@ func CheckScopes(catalog *layer.Catalog, scopes []string) error {
 				Message: fmt.Sprintf("no layer %q (layers: %s)", name, strings.Join(catalog.Names(), ", "))})
 			continue
 		}
-		problems = append(problems, lastmile.Problem{Field: "scopes", Value: s, Message: "not a scope: use read, admin or write:<layer>"})
+		problems = append(problems, lastmile.Problem{Field: "scopes", Value: s, Message: "not a scope: use read, metrics, admin or write:<layer>"})
 	}
 	if len(problems) > 0 {
 		return lastmile.Invalid("the scopes are invalid", problems...)

@@ -6,36 +6,27 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
-	"strings"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/lastmile/lastmile/layer"
+	"github.com/lastmile/lastmile/postgis/pgsql"
 )
 
 //go:embed sql/*.sql
 var sqlFiles embed.FS
 
-// hardenedMarker is replaced in measure.sql by the catalog's
-// hardened-road predicate, so the definition lives in one place.
-const hardenedMarker = "/*layer.Hardened(r)*/ true"
-
-// queries holds the ranking queries, read once; they are constants after
-// that (the only substitution is the catalog's hardened-road predicate).
+// queries holds the ranking queries, parsed once; they are constants after
+// that (the only part filled in is the catalog's hardened-road predicate, so
+// the definition lives in one place).
 var queries = func() map[string]string {
+	ts := pgsql.MustParseFS(sqlFiles, "sql/*.sql")
+	slots := pgsql.Slots{"hardened": layer.Hardened.SQL("r")}
 	m := map[string]string{}
 	for _, name := range []string{"planned", "area", "grid", "measure"} {
-		b, err := sqlFiles.ReadFile("sql/" + name + ".sql")
-		if err != nil {
-			panic(err)
-		}
-		m[name] = string(b)
+		m[name] = ts.Fill(name+".sql", slots)
 	}
-	if !strings.Contains(m["measure"], hardenedMarker) {
-		panic("rank: measure.sql lacks the hardened-road marker")
-	}
-	m["measure"] = strings.ReplaceAll(m["measure"], hardenedMarker, layer.Hardened.SQL("r"))
 	return m
 }()
 

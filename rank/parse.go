@@ -42,14 +42,7 @@ var topLevelKeys = []string{"candidates", "constraints", "weights", "d_max_m", "
 type problems []lastmile.Problem
 
 func (p *problems) add(field, value, format string, args ...any) {
-	*p = append(*p, lastmile.Problem{Field: field, Value: shorten(value), Message: fmt.Sprintf(format, args...)})
-}
-
-func shorten(s string) string {
-	if len(s) > 60 {
-		return s[:57] + "..."
-	}
-	return s
+	*p = append(*p, lastmile.Problem{Field: field, Value: lastmile.Clip(value), Message: fmt.Sprintf(format, args...)})
 }
 
 // decodeStrict decodes data into v refusing unknown fields and trailing

@@ -2,7 +2,6 @@ package rank
 
 import (
 	"bytes"
-	"encoding/csv"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -12,6 +11,8 @@ import (
 	"github.com/paulmach/orb"
 	"github.com/paulmach/orb/geojson"
 	"github.com/paulmach/orb/planar"
+
+	"github.com/lastmile/lastmile/server/respond"
 )
 
 // Result is a ranked GeoJSON FeatureCollection: the ranked candidates
@@ -158,7 +159,7 @@ func CSVHeader() []string {
 // total, each factor's raw value, normalised value, weight and
 // contribution, and the constraints (failed ones first).
 func (r *Result) WriteCSV(w io.Writer) error {
-	cw := csv.NewWriter(w)
+	cw := respond.NewCSVWriter(w)
 	if err := cw.Write(CSVHeader()); err != nil {
 		return err
 	}

@@ -8,6 +8,9 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/lastmile/lastmile/server/respond"
+	"github.com/lastmile/lastmile/version"
 )
 
 // metrics are the server's Prometheus collectors, on a registry of its own
@@ -15,6 +18,7 @@ import (
 type metrics struct {
 	registry *prometheus.Registry
 	requests *prometheus.CounterVec
+	failures *prometheus.CounterVec
 	latency  *prometheus.HistogramVec
 }
 
@@ -24,12 +28,22 @@ func newMetrics(pool *pgxpool.Pool) *metrics {
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "lastmile_http_requests_total", Help: "HTTP requests by route, method and status.",
 		}, []string{"route", "method", "status"}),
+		failures: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "lastmile_http_failures_total",
+			Help: "Failed HTTP requests (5xx, and 499 for a client that went away) by route, status and reason: timeout, unavailable, client_gone, internal.",
+		}, []string{"route", "status", "reason"}),
 		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name: "lastmile_http_request_duration_seconds", Help: "HTTP request latency by route.",
 			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
 		}, []string{"route"}),
 	}
-	m.registry.MustRegister(m.requests, m.latency,
+	v := version.Get()
+	buildInfo := prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "lastmile_build_info", Help: "The running binary: always 1, with its version, commit, build date and Go version as labels.",
+		ConstLabels: prometheus.Labels{"version": v.Version, "commit": v.Commit, "date": v.Date, "goversion": v.GoVersion},
+	})
+	buildInfo.Set(1)
+	m.registry.MustRegister(m.requests, m.failures, m.latency, buildInfo,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if pool != nil {
 		m.registry.MustRegister(poolCollector{pool})
@@ -37,8 +51,15 @@ func newMetrics(pool *pgxpool.Pool) *metrics {
 	return m
 }
 
-func (m *metrics) observe(route, method string, status int, d time.Duration) {
-	m.requests.WithLabelValues(route, method, strconv.Itoa(status)).Inc()
+func (m *metrics) observe(route, method string, status int, reason string, d time.Duration) {
+	code := strconv.Itoa(status)
+	m.requests.WithLabelValues(route, method, code).Inc()
+	if status >= 500 || status == respond.StatusClientGone {
+		if reason == "" {
+			reason = respond.ReasonInternal // a 5xx not written by respond.Error (a panic cut short)
+		}
+		m.failures.WithLabelValues(route, code, reason).Inc()
+	}
 	m.latency.WithLabelValues(route).Observe(d.Seconds())
 }
 

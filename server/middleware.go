@@ -38,6 +38,7 @@ func (s *Server) withRequestID(next http.Handler) http.Handler {
 		w.Header().Set("X-Request-Id", id)
 		ctx := respond.WithRequestID(r.Context(), id)
 		ctx = respond.WithLogger(ctx, s.deps.Logger.With("request_id", id))
+		ctx = respond.WithLinks(ctx, s.links)
 		next.ServeHTTP(w, r.WithContext(ctx))
 	})
 }
@@ -79,12 +80,16 @@ func (s *Server) withLogging(next http.Handler) http.Handler {
 		start := time.Now()
 		sw := &statusWriter{ResponseWriter: w}
 		route := "unmatched"
-		next.ServeHTTP(sw, r.WithContext(context.WithValue(r.Context(), routeKey{}, &route)))
-		if sw.status == 0 {
+		ctx, outcome := respond.WithOutcome(context.WithValue(r.Context(), routeKey{}, &route))
+		next.ServeHTTP(sw, r.WithContext(ctx))
+		switch {
+		case sw.status == 0 && outcome.Status == respond.StatusClientGone:
+			sw.status = respond.StatusClientGone // nothing was sent: no one was there to read it
+		case sw.status == 0:
 			sw.status = http.StatusOK
 		}
 		elapsed := time.Since(start)
-		s.metrics.observe(route, r.Method, sw.status, elapsed)
+		s.metrics.observe(route, r.Method, sw.status, outcome.Reason, elapsed)
 		if !s.opts.AccessLog && sw.status < 500 {
 			return
 		}
@@ -137,7 +142,12 @@ func (s *Server) withTimeout(next http.Handler) http.Handler {
 			defer cancel()
 			r = r.WithContext(ctx)
 			// A client trickling its body cannot hold the connection longer.
-			http.NewResponseController(w).SetReadDeadline(time.Now().Add(timeout))
+			// The read deadline falls a little after the request's: when it
+			// passes, net/http's background read fails and cancels the
+			// request context, which would then read as a client that went
+			// away (context.Canceled) instead of a timeout (503) — at the same
+			// instant it won that race about half the time.
+			http.NewResponseController(w).SetReadDeadline(time.Now().Add(timeout + readDeadlineGrace))
 		}
 		if r.Body != nil && limit > 0 {
 			r.Body = http.MaxBytesReader(w, r.Body, limit)
@@ -184,6 +194,12 @@ func (s *Server) withSaneInput(next http.Handler) http.Handler {
 		bad := func(field, msg string) {
 			respond.Error(w, r, lastmile.Invalid("the request URL is malformed", lastmile.Problem{Field: field, Message: msg}))
 		}
+		if s.opts.QueryLimit > 0 && len(r.URL.RawQuery) > s.opts.QueryLimit {
+			respond.Error(w, r, &lastmile.Error{Code: lastmile.EURITOOLONG,
+				Message: fmt.Sprintf("the query string is %d bytes, longer than the limit of %d (--query-limit)", len(r.URL.RawQuery), s.opts.QueryLimit),
+				Details: []lastmile.Problem{{Field: "query", Message: fmt.Sprintf("at most %d bytes", s.opts.QueryLimit)}}})
+			return
+		}
 		if !utf8.ValidString(r.URL.Path) || strings.ContainsRune(r.URL.Path, 0) {
 			bad("path", "contains a NUL byte or invalid UTF-8")
 			return
@@ -204,6 +220,10 @@ func (s *Server) withSaneInput(next http.Handler) http.Handler {
 		next.ServeHTTP(w, r)
 	})
 }
+
+// readDeadlineGrace is how long after a request's time limit its
+// connection's read deadline falls.
+const readDeadlineGrace = time.Second
 
 func isImport(r *http.Request) bool { return strings.HasPrefix(r.URL.Path, "/api/import/") }
 

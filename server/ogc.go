@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/gorilla/mux"
-	"github.com/jackc/pgx/v5"
 
 	"github.com/lastmile/lastmile"
 	"github.com/lastmile/lastmile/auth"
@@ -61,18 +60,6 @@ type link struct {
 	Title string `json:"title,omitempty"`
 }
 
-// baseURL is the scheme and host the client used, for absolute links.
-func baseURL(r *http.Request) string {
-	scheme := "http"
-	if r.TLS != nil {
-		scheme = "https"
-	}
-	if p := r.Header.Get("X-Forwarded-Proto"); p == "http" || p == "https" {
-		scheme = p
-	}
-	return scheme + "://" + r.Host
-}
-
 // canRead checks the read scope when the server is private.
 func (s *Server) canRead(ctx context.Context) error {
 	if !s.opts.Private {
@@ -87,7 +74,7 @@ func (s *Server) ogcLayer(r *http.Request) (*layer.Layer, error) {
 	if l, ok := s.deps.Catalog.Layer(name); ok {
 		return l, nil
 	}
-	return nil, lastmile.Errorf(lastmile.ENOTFOUND, "no collection %q (collections: %s)", shorten(name), strings.Join(s.deps.Catalog.Names(), ", "))
+	return nil, lastmile.Errorf(lastmile.ENOTFOUND, "no collection %q (collections: %s)", lastmile.Clip(name), strings.Join(s.deps.Catalog.Names(), ", "))
 }
 
 // featureID parses the {id} path variable.
@@ -96,13 +83,13 @@ func featureID(r *http.Request) (int64, error) {
 	id, err := strconv.ParseInt(raw, 10, 64)
 	if err != nil || id < 1 {
 		return 0, lastmile.Invalid("the feature id is not valid",
-			lastmile.Problem{Field: "id", Value: shorten(raw), Message: "must be a positive whole number (the feature's id)"})
+			lastmile.Problem{Field: "id", Value: lastmile.Clip(raw), Message: "must be a positive whole number (the feature's id)"})
 	}
 	return id, nil
 }
 
 func (s *Server) ogcLanding(w http.ResponseWriter, r *http.Request) error {
-	b := baseURL(r)
+	b := respond.BaseURL(r)
 	respond.JSON(w, http.StatusOK, map[string]any{
 		"title":       "lastmile",
 		"description": "Rural-infrastructure layers (roads, water, power, housing, relocation) as OGC API Features",
@@ -146,7 +133,7 @@ type extent struct {
 
 // describe returns a collection's JSON, with its extent from the database.
 func (s *Server) describe(ctx context.Context, r *http.Request, l *layer.Layer) (*collection, error) {
-	b := baseURL(r) + "/ogc/collections/" + l.Name
+	b := respond.BaseURL(r) + "/ogc/collections/" + l.Name
 	c := &collection{
 		ID: l.Name, Title: l.Title,
 		Description: fmt.Sprintf("%s (%s). Geometry: %v. Temporal extent: completed_on.", l.Title, l.TitleZH, l.GeomKinds),
@@ -156,28 +143,21 @@ func (s *Server) describe(ctx context.Context, r *http.Request, l *layer.Layer) 
 			{Href: b + "/items", Rel: "items", Type: GeoJSONType, Title: l.Title},
 		},
 	}
-	var (
-		minx, miny, maxx, maxy *float64
-		lo, hi                 *time.Time
-	)
-	table := pgx.Identifier{"lastmile", l.Table}.Sanitize()
-	err := s.deps.Pool.QueryRow(ctx, `SELECT ST_XMin(b), ST_YMin(b), ST_XMax(b), ST_YMax(b), lo, hi
-		FROM (SELECT ST_Extent(geom) AS b, min(completed_on) AS lo, max(completed_on) AS hi FROM `+table+`) s`).
-		Scan(&minx, &miny, &maxx, &maxy, &lo, &hi)
+	x, err := s.deps.Store.Extent(ctx, l)
 	if err != nil {
 		return nil, err
 	}
 	e := &extent{}
 	e.Spatial.CRS = CRS84
 	e.Temporal.TRS = "http://www.opengis.net/def/uom/ISO-8601/0/Gregorian"
-	if minx != nil {
-		e.Spatial.BBox = [][]float64{{*minx, *miny, *maxx, *maxy}}
+	if b := x.Bound; b != nil {
+		e.Spatial.BBox = [][]float64{{b.Min[0], b.Min[1], b.Max[0], b.Max[1]}}
 	} else {
 		e.Spatial.BBox = [][]float64{{-180, -90, 180, 90}}
 	}
 	iv := []*string{nil, nil}
-	if lo != nil {
-		a, z := lo.Format(time.DateOnly)+"T00:00:00Z", hi.Format(time.DateOnly)+"T00:00:00Z"
+	if x.Start != nil {
+		a, z := x.Start.Format(time.DateOnly)+"T00:00:00Z", x.End.Format(time.DateOnly)+"T00:00:00Z"
 		iv = []*string{&a, &z}
 	}
 	e.Temporal.Interval = [][]*string{iv}
@@ -189,7 +169,7 @@ func (s *Server) ogcCollections(w http.ResponseWriter, r *http.Request) error {
 	if err := s.canRead(r.Context()); err != nil {
 		return err
 	}
-	b := baseURL(r)
+	b := respond.BaseURL(r)
 	var cs []*collection
 	for _, l := range s.deps.Catalog.Layers() {
 		c, err := s.describe(r.Context(), r, l)

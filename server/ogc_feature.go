@@ -52,7 +52,7 @@ func decodeFeature(data []byte, requireType bool) (*FeatureInput, error) {
 			lastmile.Problem{Field: "type", Message: `is missing; send {"type": "Feature", "geometry": …, "properties": {…}}`})
 	case *raw.Type != "Feature":
 		return nil, lastmile.Invalid("the body is not a GeoJSON Feature",
-			lastmile.Problem{Field: "type", Value: shorten(*raw.Type), Message: `must be "Feature" (send one feature per request; use /api/import for collections)`})
+			lastmile.Problem{Field: "type", Value: lastmile.Clip(*raw.Type), Message: `must be "Feature" (send one feature per request; use /api/import for collections)`})
 	}
 	in := &FeatureInput{}
 	if len(raw.Properties) > 0 && !bytes.Equal(bytes.TrimSpace(raw.Properties), []byte("null")) {

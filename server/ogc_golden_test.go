@@ -45,3 +45,6 @@ func TestOpenAPIGolden(t *testing.T) {
 	}
 	golden(t, "openapi.json", append(got, '\n'))
 }
+
+// Golden is golden for the tests of package server_test.
+func Golden(t *testing.T, name string, got []byte) { golden(t, name, got) }

@@ -5,17 +5,14 @@ import (
 	"compress/gzip"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
+	"iter"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
 	"time"
-
-	"github.com/jackc/pgx/v5"
-	"github.com/paulmach/orb/geojson"
 
 	"github.com/lastmile/lastmile"
 	"github.com/lastmile/lastmile/auth"
@@ -24,29 +21,10 @@ import (
 	"github.com/lastmile/lastmile/server/respond"
 )
 
-// featureSQL renders one row of a table aliased t as a GeoJSON Feature, in
-// PostGIS: the properties are the catalog's fields (plus length_m on line
-// layers), in catalog order. Columns are named explicitly: to_jsonb(t) would
-// also render both geometry columns as JSON only to drop them.
-func featureSQL(l *layer.Layer) string {
-	var props []string
-	for _, f := range l.Fields {
-		props = append(props, fmt.Sprintf("'%s', t.%s", f.Name, pgx.Identifier{f.Name}.Sanitize()))
-	}
-	if l.IsLinear() {
-		props = append(props, "'length_m', t.length_m")
-	}
-	return `json_build_object('type', 'Feature', 'id', t.id,
-	'geometry', ST_AsGeoJSON(t.geom, 9)::json,
-	'properties', json_build_object(` + strings.Join(props, ", ") + `))::text`
-}
-
-func tableOf(l *layer.Layer) string { return pgx.Identifier{"lastmile", l.Table}.Sanitize() }
-
 // ogcItems streams the features matching the query as a GeoJSON
-// FeatureCollection: the prefix, then each row's JSON as PostgreSQL returns
-// it, then the suffix. Nothing is held in memory but one row and the write
-// buffer. numberMatched and the page come from one snapshot.
+// FeatureCollection (writeItems). numberMatched and the page come from one
+// snapshot; a failing query is an error response, since the store reads
+// the first row before anything is written.
 func (s *Server) ogcItems(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
 	if err := s.canRead(ctx); err != nil {
@@ -60,36 +38,18 @@ func (s *Server) ogcItems(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	where, args := q.Where()
-	tx, err := s.deps.Pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback(context.WithoutCancel(ctx))
-	var matched int
-	if err := tx.QueryRow(ctx, `SELECT count(*) FROM `+tableOf(l)+` t WHERE `+where, args...).Scan(&matched); err != nil {
-		return err
-	}
-	returned := max(0, min(q.Limit, matched-q.Offset))
-	// The page's ids first, then their JSON: rows skipped by OFFSET are
-	// never rendered.
-	page := fmt.Sprintf(`SELECT id FROM %s WHERE %s ORDER BY id LIMIT $%d OFFSET $%d`, tableOf(l), where, len(args)+1, len(args)+2)
-	rows, err := tx.Query(ctx, `SELECT `+featureSQL(l)+` FROM (`+page+`) p JOIN `+tableOf(l)+` t USING (id) ORDER BY t.id`,
-		append(args, q.Limit, q.Offset)...)
-	if err != nil {
-		return err
-	}
-	defer rows.Close()
-	// The first row (or the query's error) arrives before anything is
-	// written, so a failing query still gets a proper error response.
-	more := rows.Next()
-	if !more {
-		if err := rows.Err(); err != nil {
-			return err
-		}
-	}
+	return s.deps.Store.Items(ctx, l, q, func(matched int, features iter.Seq2[[]byte, error]) error {
+		return writeItems(w, r, l, q, matched, features)
+	})
+}
 
-	self := baseURL(r) + r.URL.Path
+// writeItems writes a page of features as a GeoJSON FeatureCollection: the
+// prefix, then each feature's JSON as PostgreSQL rendered it, then the
+// suffix. Nothing is held in memory but one row and the write buffer.
+func writeItems(w http.ResponseWriter, r *http.Request, l *layer.Layer, q ItemsQuery, matched int, features iter.Seq2[[]byte, error]) error {
+	ctx := r.Context()
+	returned := max(0, min(q.Limit, matched-q.Offset))
+	self := respond.BaseURL(r) + r.URL.Path
 	selfHref := self
 	if r.URL.RawQuery != "" {
 		selfHref += "?" + r.URL.RawQuery
@@ -107,11 +67,12 @@ func (s *Server) ogcItems(w http.ResponseWriter, r *http.Request) error {
 	w.Header().Add("Vary", "Accept-Encoding")
 	var out io.Writer = w
 	var gz *gzip.Writer
-	if acceptsGzip(r) {
+	if respond.AcceptsGzip(r) {
 		// Pages are large and repetitive (GeoJSON compresses several-fold); the
 		// fastest level keeps the stream CPU-cheap.
 		w.Header().Set("Content-Encoding", "gzip")
-		gz, _ = gzip.NewWriterLevel(w, gzip.BestSpeed)
+		gz = respond.GzipWriter(w)
+		defer respond.PutGzipWriter(gz)
 		out = gz
 	}
 	w.WriteHeader(http.StatusOK)
@@ -119,15 +80,20 @@ func (s *Server) ogcItems(w http.ResponseWriter, r *http.Request) error {
 	fmt.Fprintf(bw, `{"type":"FeatureCollection","numberMatched":%d,"numberReturned":%d,"timeStamp":%q,"links":%s,"features":[`,
 		matched, returned, time.Now().UTC().Format(time.RFC3339), linksJSON)
 	n := 0
-	for ; more; more = rows.Next() {
+	var err error
+	for b, ferr := range features {
+		if ferr != nil {
+			err = ferr
+			break
+		}
 		if n > 0 {
 			bw.WriteByte(',')
 		}
 		bw.WriteByte('\n')
-		bw.Write(rows.RawValues()[0])
+		bw.Write(b)
 		n++
 	}
-	if err := rows.Err(); err != nil || n != returned {
+	if err != nil || n != returned {
 		// Headers are gone: cut the connection so the client sees a
 		// truncated response, never a complete-looking wrong one.
 		respond.Logger(ctx).Error("streaming items failed", "layer", l.Name, "err", err, "rows", n, "expected", returned)
@@ -141,17 +107,6 @@ func (s *Server) ogcItems(w http.ResponseWriter, r *http.Request) error {
 		gz.Close()
 	}
 	return nil
-}
-
-// acceptsGzip reports whether the client accepts a gzip-encoded response.
-func acceptsGzip(r *http.Request) bool {
-	for _, part := range strings.Split(r.Header.Get("Accept-Encoding"), ",") {
-		name, q, _ := strings.Cut(strings.TrimSpace(part), ";")
-		if strings.EqualFold(strings.TrimSpace(name), "gzip") && strings.ReplaceAll(strings.TrimSpace(q), " ", "") != "q=0" {
-			return true
-		}
-	}
-	return false
 }
 
 // pageURL is the items URL with the query's other parameters kept and
@@ -178,25 +133,19 @@ func (s *Server) ogcItem(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	var (
-		version int
-		body    []byte
-	)
-	err = s.deps.Pool.QueryRow(ctx, `SELECT t.version, `+featureSQL(l)+` FROM `+tableOf(l)+` t WHERE t.id = $1`, id).Scan(&version, &body)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return lastmile.Errorf(lastmile.ENOTFOUND, "%s feature %d does not exist", l.Name, id)
-	}
+	f, err := s.deps.Store.Get(ctx, l.Name, id)
 	if err != nil {
 		return err
 	}
+	version := f.Version
 	w.Header().Set("ETag", etag(version))
-	if inm := r.Header.Get("If-None-Match"); inm != "" && strings.Contains(inm, etag(version)) {
+	if respond.MatchETag(r.Header.Get("If-None-Match"), true, etag(version)) {
 		w.WriteHeader(http.StatusNotModified)
 		return nil
 	}
 	w.Header().Set("Content-Type", GeoJSONType)
 	w.WriteHeader(http.StatusOK)
-	w.Write(body)
+	w.Write(f.JSON)
 	w.Write([]byte("\n"))
 	return nil
 }
@@ -217,18 +166,23 @@ func (s *Server) writeContext(r *http.Request) (context.Context, *layer.Layer, e
 }
 
 // ifMatch returns the version in the If-Match header: 428 when missing, 400
-// when it is not one of our ETags.
+// when it is not one of our ETags. Writes name the one version they change,
+// so "*" and lists are refused. A weak tag (W/"3") is taken as its version:
+// proxies that compress (nginx's gzip) weaken the ETags they pass on, and
+// the store compares the version itself.
 func ifMatch(r *http.Request) (int, error) {
 	raw := strings.TrimSpace(r.Header.Get("If-Match"))
 	if raw == "" {
 		return 0, lastmile.Errorf(lastmile.EPRECONDREQUIRED,
 			`this write needs an If-Match header with the feature's ETag (GET the feature, then send If-Match: "<version>")`)
 	}
-	v := strings.Trim(strings.TrimPrefix(raw, "W/"), `"`)
-	n, err := strconv.Atoi(v)
+	n, err := -1, error(nil)
+	if tags, _, ok := respond.ParseETags(raw); ok && len(tags) == 1 {
+		n, err = strconv.Atoi(strings.Trim(tags[0].Tag, `"`))
+	}
 	if err != nil || n < 1 {
 		return 0, lastmile.Invalid("the If-Match header is not valid",
-			lastmile.Problem{Field: "If-Match", Value: shorten(raw), Message: `must be the feature's ETag, e.g. "3" (a * or a list is not accepted: writes name the version they change)`})
+			lastmile.Problem{Field: "If-Match", Value: lastmile.Clip(raw), Message: `must be the feature's ETag, e.g. "3" (a * or a list is not accepted: writes name the version they change)`})
 	}
 	return n, nil
 }
@@ -246,19 +200,13 @@ func decodeBody(r *http.Request) (*FeatureInput, error) {
 	return DecodeFeature(b)
 }
 
-// writeFeature answers a write with the stored feature and its ETag.
+// writeFeature answers a write with the stored feature (the same bytes a
+// GET of it returns) and its ETag.
 func writeFeature(w http.ResponseWriter, status int, f *postgis.Feature) error {
-	gf := geojson.NewFeature(f.Geometry)
-	gf.ID = f.ID
-	gf.Properties = f.Properties
-	b, err := json.Marshal(gf)
-	if err != nil {
-		return err
-	}
 	w.Header().Set("ETag", etag(f.Version))
 	w.Header().Set("Content-Type", GeoJSONType)
 	w.WriteHeader(status)
-	w.Write(b)
+	w.Write(f.JSON)
 	w.Write([]byte("\n"))
 	return nil
 }
@@ -276,7 +224,7 @@ func (s *Server) ogcCreate(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	w.Header().Set("Location", fmt.Sprintf("%s/ogc/collections/%s/items/%d", baseURL(r), l.Name, f.ID))
+	w.Header().Set("Location", fmt.Sprintf("%s/ogc/collections/%s/items/%d", respond.BaseURL(r), l.Name, f.ID))
 	return writeFeature(w, http.StatusCreated, f)
 }
 

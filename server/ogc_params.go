@@ -9,10 +9,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/lastmile/lastmile"
 	"github.com/lastmile/lastmile/layer"
+	"github.com/lastmile/lastmile/postgis"
 )
 
 // Paging limits of /items.
@@ -30,27 +29,14 @@ const CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
 // ItemsQuery is the parsed query of GET /items: paging, a bounding box, a
 // datetime interval on completed_on and property filters. Every value has
 // been checked against the catalog; nothing in it is request text meant
-// for SQL.
-type ItemsQuery struct {
-	Limit   int
-	Offset  int
-	BBox    []float64 // minx, miny, maxx, maxy (CRS84), or nil
-	Time    *Interval // on completed_on, or nil
-	Filters []Filter  // ANDed; values within one filter are ORed
-}
+// for SQL. Its SQL is postgis's (ItemsQuery.Where).
+type ItemsQuery = postgis.ItemsQuery
 
 // Interval is a closed date interval; a nil end is open.
-type Interval struct {
-	Start, End *time.Time
-}
+type Interval = postgis.Interval
 
-// Filter is one property filter: field = any of values. Values are typed
-// Go slices ([]string, []int64, []float64, []time.Time, []bool) ready to be
-// one $n parameter.
-type Filter struct {
-	Field  string
-	Values any
-}
+// Filter is one property filter: field = any of values.
+type Filter = postgis.Filter
 
 // reservedParams are the query parameters that are not property filters.
 var reservedParams = map[string]bool{
@@ -70,7 +56,7 @@ func ParseItemsQuery(l *layer.Layer, q url.Values) (ItemsQuery, error) {
 	out := ItemsQuery{Limit: DefaultLimit}
 	var problems []lastmile.Problem
 	bad := func(field, value, format string, args ...any) {
-		problems = append(problems, lastmile.Problem{Field: field, Value: shorten(value), Message: fmt.Sprintf(format, args...)})
+		problems = append(problems, lastmile.Problem{Field: field, Value: lastmile.Clip(value), Message: fmt.Sprintf(format, args...)})
 	}
 	names := make([]string, 0, len(q))
 	for k := range q {
@@ -173,7 +159,7 @@ func parseBBox(s string) ([]float64, string) {
 	for i, p := range parts {
 		f, err := strconv.ParseFloat(strings.TrimSpace(p), 64)
 		if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
-			return nil, fmt.Sprintf("number %d (%q) is not a finite number", i+1, shorten(p))
+			return nil, fmt.Sprintf("number %d (%q) is not a finite number", i+1, lastmile.Clip(p))
 		}
 		n[i] = f
 	}
@@ -209,7 +195,7 @@ func parseDatetime(s string) (*Interval, string) {
 		}
 		t, err := time.Parse(time.RFC3339, p)
 		if err != nil {
-			return nil, fmt.Sprintf("%q is not a date (YYYY-MM-DD) or RFC 3339 date-time", shorten(p))
+			return nil, fmt.Sprintf("%q is not a date (YYYY-MM-DD) or RFC 3339 date-time", lastmile.Clip(p))
 		}
 		d := time.Date(t.UTC().Year(), t.UTC().Month(), t.UTC().Day(), 0, 0, 0, 0, time.UTC)
 		return &d, ""
@@ -259,7 +245,7 @@ func parseFilterValues(f layer.Field, s string) (any, string) {
 	case layer.Text, layer.Enum:
 		for _, p := range parts {
 			if v, msg := f.Convert(p); v == nil || msg != "" {
-				return nil, fmt.Sprintf("%q: %s", shorten(p), msg)
+				return nil, fmt.Sprintf("%q: %s", lastmile.Clip(p), msg)
 			}
 		}
 		return parts, ""
@@ -268,7 +254,7 @@ func parseFilterValues(f layer.Field, s string) (any, string) {
 		for i, p := range parts {
 			n, err := strconv.ParseInt(p, 10, 32)
 			if err != nil {
-				return nil, fmt.Sprintf("%q is not an integer", shorten(p))
+				return nil, fmt.Sprintf("%q is not an integer", lastmile.Clip(p))
 			}
 			out[i] = n
 		}
@@ -278,7 +264,7 @@ func parseFilterValues(f layer.Field, s string) (any, string) {
 		for i, p := range parts {
 			n, err := strconv.ParseFloat(p, 64)
 			if err != nil || math.IsNaN(n) || math.IsInf(n, 0) {
-				return nil, fmt.Sprintf("%q is not a finite number", shorten(p))
+				return nil, fmt.Sprintf("%q is not a finite number", lastmile.Clip(p))
 			}
 			out[i] = n
 		}
@@ -288,7 +274,7 @@ func parseFilterValues(f layer.Field, s string) (any, string) {
 		for i, p := range parts {
 			d, err := time.Parse(time.DateOnly, p)
 			if err != nil {
-				return nil, fmt.Sprintf("%q is not a date YYYY-MM-DD", shorten(p))
+				return nil, fmt.Sprintf("%q is not a date YYYY-MM-DD", lastmile.Clip(p))
 			}
 			out[i] = d
 		}
@@ -301,55 +287,10 @@ func parseFilterValues(f layer.Field, s string) (any, string) {
 				out[i] = true
 			case "false":
 			default:
-				return nil, fmt.Sprintf("%q is not true or false", shorten(p))
+				return nil, fmt.Sprintf("%q is not true or false", lastmile.Clip(p))
 			}
 		}
 		return out, ""
 	}
 	return nil, "cannot be filtered on"
-}
-
-// Where returns the SQL condition of the query over the layer's table and
-// its parameters ($1 …). Column names come from the catalog, values are
-// parameters; the condition is "TRUE" when nothing filters.
-func (q ItemsQuery) Where() (string, []any) {
-	var conds []string
-	var args []any
-	param := func(v any) string {
-		args = append(args, v)
-		return fmt.Sprintf("$%d", len(args))
-	}
-	if b := q.BBox; b != nil {
-		if b[0] <= b[2] {
-			env := fmt.Sprintf("ST_MakeEnvelope(%s, %s, %s, %s, 4326)", param(b[0]), param(b[1]), param(b[2]), param(b[3]))
-			conds = append(conds, fmt.Sprintf("(geom && %[1]s AND ST_Intersects(geom, %[1]s))", env))
-		} else { // across the antimeridian: two boxes
-			e1 := fmt.Sprintf("ST_MakeEnvelope(%s, %s, 180, %s, 4326)", param(b[0]), param(b[1]), param(b[3]))
-			e2 := fmt.Sprintf("ST_MakeEnvelope(-180, %s, %s, %s, 4326)", param(b[1]), param(b[2]), param(b[3]))
-			conds = append(conds, fmt.Sprintf("((geom && %[1]s AND ST_Intersects(geom, %[1]s)) OR (geom && %[2]s AND ST_Intersects(geom, %[2]s)))", e1, e2))
-		}
-	}
-	if t := q.Time; t != nil {
-		if t.Start != nil {
-			conds = append(conds, "completed_on >= "+param(*t.Start))
-		}
-		if t.End != nil {
-			conds = append(conds, "completed_on <= "+param(*t.End))
-		}
-	}
-	for _, f := range q.Filters {
-		conds = append(conds, fmt.Sprintf("%s = ANY(%s)", pgx.Identifier{f.Field}.Sanitize(), param(f.Values)))
-	}
-	if len(conds) == 0 {
-		return "TRUE", nil
-	}
-	return strings.Join(conds, " AND "), args
-}
-
-// shorten cuts a value for an error message.
-func shorten(s string) string {
-	if len(s) > 80 {
-		return s[:77] + "..."
-	}
-	return s
 }

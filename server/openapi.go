@@ -5,6 +5,7 @@ import (
 	"net/http"
 
 	"github.com/lastmile/lastmile/layer"
+	"github.com/lastmile/lastmile/server/respond"
 )
 
 // obj is a JSON object of the OpenAPI document.
@@ -190,7 +191,7 @@ func joinKinds(k []string) string {
 }
 
 func (s *Server) ogcAPI(w http.ResponseWriter, r *http.Request) error {
-	doc := OpenAPI(s.deps.Catalog, baseURL(r)+"/ogc", s.opts.Private)
+	doc := OpenAPI(s.deps.Catalog, respond.BaseURL(r)+"/ogc", s.opts.Private)
 	b, err := json.Marshal(doc)
 	if err != nil {
 		return err

@@ -9,8 +9,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/lastmile/lastmile"
+	"github.com/lastmile/lastmile/auth"
 	"github.com/lastmile/lastmile/postgis"
 	"github.com/lastmile/lastmile/server/respond"
+	"github.com/lastmile/lastmile/version"
 )
 
 func (s *Server) routes() {
@@ -20,16 +22,35 @@ func (s *Server) routes() {
 	r.MethodNotAllowedHandler = http.HandlerFunc(methodNotAllowed)
 	r.Handle("/healthz", respond.HandlerFunc(s.healthz)).Methods(http.MethodGet, http.MethodHead)
 	r.Handle("/readyz", respond.HandlerFunc(s.readyz)).Methods(http.MethodGet, http.MethodHead)
-	r.Handle("/metrics", promhttp.HandlerFor(s.metrics.registry, promhttp.HandlerOpts{})).Methods(http.MethodGet)
+	r.Handle("/metrics", s.metricsHandler(true)).Methods(http.MethodGet)
 	s.ogcRoutes(r)
 	for _, m := range s.deps.Mounts {
 		m.Register(r)
 	}
 }
 
-// healthz answers 200 while the process is up.
+// metricsHandler serves the Prometheus registry; on the main listener
+// (needToken) only to a token with scope metrics (or admin): request counts
+// by route, pool and cache figures tell an outsider what is used and how
+// hard the server is working.
+func (s *Server) metricsHandler(needToken bool) http.Handler {
+	h := promhttp.HandlerFor(s.metrics.registry, promhttp.HandlerOpts{})
+	if !needToken {
+		return h
+	}
+	return respond.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
+		if err := auth.Require(r.Context(), auth.ScopeMetrics); err != nil {
+			return err
+		}
+		h.ServeHTTP(w, r)
+		return nil
+	})
+}
+
+// healthz answers 200 while the process is up, with the binary's version.
 func (s *Server) healthz(w http.ResponseWriter, r *http.Request) error {
-	respond.JSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	v := version.Get()
+	respond.JSON(w, http.StatusOK, map[string]string{"status": "ok", "version": v.Version, "commit": v.Commit, "date": v.Date})
 	return nil
 }
 

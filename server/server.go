@@ -12,13 +12,17 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
+	"strings"
 	"time"
 
 	"github.com/gorilla/mux"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/lastmile/lastmile/layer"
 	"github.com/lastmile/lastmile/postgis"
+	"github.com/lastmile/lastmile/server/respond"
 )
 
 // Options are the server's own settings, each with a flag.
@@ -32,7 +36,25 @@ type Options struct {
 	AccessLog      bool   // log every request (false: only failed ones, status ≥ 500)
 	Private        bool   // reads of /ogc collections and items need a token with scope read
 	CORSOrigins    string // comma-separated origins allowed to call the API from a browser; "*" for any; empty: none
+	// PublicURL, when set, is the base of every absolute link (checked by
+	// respond.ParsePublicURL); empty: links follow the request.
+	PublicURL string
+	// TrustedProxies are the networks whose X-Forwarded-Proto/-Host are
+	// believed (nil: none; the flag's default is loopback).
+	TrustedProxies []netip.Prefix
+	// QueryLimit is the longest query string accepted, in bytes (414 above;
+	// 0: no limit).
+	QueryLimit int
+	// MetricsAddr, when set, is a second listener serving only /metrics,
+	// without a token (for a scraper on a private network).
+	MetricsAddr string
 }
+
+// DefaultQueryLimit is the longest query string accepted by default: 8 KiB,
+// the request-line limit nginx (large_client_header_buffers) and Apache
+// (LimitRequestLine) apply, so nothing a proxy passes is refused here, and a
+// filter echoed into self/next/prev links adds at most three times that.
+const DefaultQueryLimit = 8 << 10
 
 // RegisterFlags adds the options' flags to fs.
 func (o *Options) RegisterFlags(fs *flag.FlagSet) {
@@ -45,14 +67,47 @@ func (o *Options) RegisterFlags(fs *flag.FlagSet) {
 	fs.DurationVar(&o.ShutdownGrace, "shutdown-grace", 10*time.Second, "time given to requests in flight on shutdown")
 	fs.StringVar(&o.CORSOrigins, "cors-origins", "", "comma-separated origins allowed cross-origin access (\"*\" for any); empty: CORS off")
 	fs.BoolVar(&o.Private, "private", false, "make feature reads (/ogc collections and items) need a token with scope read")
+	fs.Func("public-url", "base of every absolute link (TileJSON tiles, OGC links, OpenAPI servers), e.g. https://gis.example.org or https://example.org/lastmile; empty: from the request (Host, and X-Forwarded-* from --trusted-proxies)", func(v string) error {
+		u, err := respond.ParsePublicURL(v)
+		o.PublicURL = u
+		return err
+	})
+	o.TrustedProxies = respond.DefaultLinks.Trusted
+	fs.Var(proxiesFlag{&o.TrustedProxies}, "trusted-proxies", "comma-separated networks (CIDR) or addresses of reverse proxies whose X-Forwarded-Proto and X-Forwarded-Host are believed; empty: none")
+	fs.IntVar(&o.QueryLimit, "query-limit", DefaultQueryLimit, "longest query string accepted, in bytes (414 above)")
+	fs.StringVar(&o.MetricsAddr, "metrics-addr", "", "address of a second listener serving only /metrics without a token (e.g. 127.0.0.1:9090); /metrics on --addr always needs a token with scope metrics")
+}
+
+// proxiesFlag is --trusted-proxies: a list of networks, checked when set.
+type proxiesFlag struct{ p *[]netip.Prefix }
+
+func (f proxiesFlag) String() string {
+	if f.p == nil {
+		return ""
+	}
+	var s []string
+	for _, p := range *f.p {
+		s = append(s, p.String())
+	}
+	return strings.Join(s, ",")
+}
+
+func (f proxiesFlag) Set(v string) error {
+	p, err := respond.ParseTrustedProxies(v)
+	if err == nil {
+		*f.p = p
+	}
+	return err
 }
 
 // Deps are what the server is built from.
 type Deps struct {
 	Pool    *pgxpool.Pool
 	Catalog *layer.Catalog
-	Store   *postgis.Store
-	Logger  *slog.Logger
+	// Store reads and writes features for the OGC handlers; nil means
+	// postgis.NewStore(Pool, Catalog).
+	Store  FeatureStore
+	Logger *slog.Logger
 	// Tokens resolves bearer tokens; nil means postgis.NewTokens(Pool, Catalog).
 	Tokens Authenticator
 	// Mounts add the routes of other packages (tiles, stats, import, page).
@@ -70,6 +125,7 @@ type Server struct {
 	deps    Deps
 	router  *mux.Router
 	metrics *metrics
+	links   *respond.Links
 }
 
 // New returns a server with every route registered.
@@ -77,7 +133,16 @@ func New(opts Options, deps Deps) *Server {
 	if deps.Logger == nil {
 		deps.Logger = slog.Default()
 	}
-	s := &Server{opts: opts, deps: deps, router: mux.NewRouter(), metrics: newMetrics(deps.Pool)}
+	if deps.Store == nil && deps.Pool != nil {
+		deps.Store = postgis.NewStore(deps.Pool, deps.Catalog)
+	}
+	s := &Server{opts: opts, deps: deps, router: mux.NewRouter(), metrics: newMetrics(deps.Pool),
+		links: &respond.Links{Public: opts.PublicURL, Trusted: opts.TrustedProxies}}
+	for _, m := range deps.Mounts {
+		if c, ok := m.(prometheus.Collector); ok { // e.g. the tile cache's counters
+			s.metrics.registry.MustRegister(c)
+		}
+	}
 	s.routes()
 	return s
 }
@@ -103,10 +168,24 @@ func (s *Server) ListenAndServe(ctx context.Context, ready func(addr string)) er
 		ErrorLog:    slog.NewLogLogger(s.deps.Logger.Handler(), slog.LevelWarn),
 		BaseContext: func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
 	}
+	errc := make(chan error, 2)
+	var msrv *http.Server
+	if s.opts.MetricsAddr != "" {
+		mln, err := net.Listen("tcp", s.opts.MetricsAddr)
+		if err != nil {
+			ln.Close()
+			return fmt.Errorf("cannot listen on %s: %v (choose another --metrics-addr / LASTMILE_METRICS_ADDR)", s.opts.MetricsAddr, rootCause(err))
+		}
+		mux := http.NewServeMux()
+		mux.Handle("GET /metrics", s.metricsHandler(false))
+		msrv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute,
+			ErrorLog: srv.ErrorLog, BaseContext: srv.BaseContext}
+		s.deps.Logger.Info("metrics listener", "addr", mln.Addr().String())
+		go func() { errc <- msrv.Serve(mln) }()
+	}
 	if ready != nil {
 		ready(ln.Addr().String())
 	}
-	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {
 	case err := <-errc:
@@ -116,6 +195,9 @@ func (s *Server) ListenAndServe(ctx context.Context, ready func(addr string)) er
 	s.deps.Logger.Info("shutting down")
 	sctx, cancel := context.WithTimeout(context.Background(), s.opts.ShutdownGrace)
 	defer cancel()
+	if msrv != nil {
+		msrv.Shutdown(sctx)
+	}
 	if err := srv.Shutdown(sctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
 		return err
 	}

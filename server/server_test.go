@@ -7,16 +7,19 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"strings"
 	"testing"
 
 	"github.com/gorilla/mux"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/lastmile/lastmile/layer"
 	"github.com/lastmile/lastmile/postgis"
 	"github.com/lastmile/lastmile/postgis/pgtest"
 	"github.com/lastmile/lastmile/server"
 	"github.com/lastmile/lastmile/server/respond"
+	"github.com/lastmile/lastmile/version"
 )
 
 // panicky is a mount whose handler panics, to test recovery, and one that
@@ -38,6 +41,11 @@ func (panicky) Register(r *mux.Router) {
 }
 
 func newTestServer(t *testing.T) (*httptest.Server, *strings.Builder) {
+	ts, logs, _ := newTestServerPool(t)
+	return ts, logs
+}
+
+func newTestServerPool(t *testing.T) (*httptest.Server, *strings.Builder, *pgxpool.Pool) {
 	pool := pgtest.New(t)
 	var logs strings.Builder
 	log := slog.New(slog.NewTextHandler(&logs, nil))
@@ -47,7 +55,7 @@ func newTestServer(t *testing.T) (*httptest.Server, *strings.Builder) {
 	})
 	ts := httptest.NewServer(srv.Handler())
 	t.Cleanup(ts.Close)
-	return ts, &logs
+	return ts, &logs, pool
 }
 
 func get(t *testing.T, url string) (int, http.Header, string) {
@@ -62,13 +70,13 @@ func get(t *testing.T, url string) (int, http.Header, string) {
 }
 
 func TestHealthAndErrors(t *testing.T) {
-	ts, logs := newTestServer(t)
+	ts, logs, pool := newTestServerPool(t)
 	tests := []struct {
 		path   string
 		status int
 		body   string
 	}{
-		{"/healthz", 200, `{"status":"ok"}`},
+		{"/healthz", 200, `{"commit":"` + version.Get().Commit + `","date":"` + version.Get().Date + `","status":"ok","version":"` + version.Get().Version + `"}`},
 		{"/readyz", 200, `{"status":"ready"}`},
 		{"/no/such/path", 404, `"code":"not_found","message":"no such path: /no/such/path"`},
 		{"/boom", 500, `"code":"internal","message":"internal error"`},
@@ -92,9 +100,28 @@ func TestHealthAndErrors(t *testing.T) {
 	if !strings.Contains(logs.String(), "secret internal detail") || !strings.Contains(logs.String(), h.Get("X-Request-Id")) {
 		t.Errorf("log lacks the panic or request id:\n%s", logs.String())
 	}
-	// Metrics count requests by route template.
-	_, _, metrics := get(t, ts.URL+"/metrics")
-	for _, want := range []string{`lastmile_http_requests_total{method="GET",route="/healthz",status="200"} 1`, "lastmile_db_pool_max_connections", "go_goroutines"} {
+	// Metrics count requests by route template, and failures by reason;
+	// they need a token with scope metrics.
+	if status, _, body := get(t, ts.URL+"/metrics"); status != 401 {
+		t.Errorf("anonymous /metrics: %d %s, want 401", status, body)
+	}
+	_, secret, err := postgis.NewTokens(pool, layer.Default()).Create(context.Background(), "prometheus", []string{"metrics"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, _ := http.NewRequest("GET", ts.URL+"/metrics", nil)
+	req.Header.Set("Authorization", "Bearer "+secret)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	metrics := string(b)
+	for _, want := range []string{`lastmile_http_requests_total{method="GET",route="/healthz",status="200"} 1`,
+		`lastmile_http_failures_total{reason="internal",route="/boom",status="500"} 2`,
+		`lastmile_build_info{commit="` + version.Get().Commit + `",date="` + version.Get().Date + `",goversion="` + runtime.Version() + `",version="` + version.Get().Version + `"} 1`,
+		"lastmile_db_pool_max_connections", "go_goroutines"} {
 		if !strings.Contains(metrics, want) {
 			t.Errorf("metrics lack %s", want)
 		}

@@ -1,13 +1,17 @@
 // Package static serves the map page: its own HTML, JavaScript and CSS,
 // embedded in the binary, and the browser libraries it needs (MapLibre GL JS,
-// ECharts), read at run time from the npm packages that scripts/setup
-// installs under static/node_modules. Nothing the page loads comes from
-// another origin unless a basemap URL is configured.
+// ECharts). `make build` embeds the libraries too (scripts/embed-vendor
+// copies them from the npm packages scripts/setup installs into
+// static/vendor/), so the binary is the only file a server needs. A binary
+// built without them reads them at run time from a node_modules directory
+// (--static-dir, ./static, beside the binary or the source tree), or says in
+// its log, on the page and in `lastmile doctor` which files are missing.
+// Nothing the page loads comes from another origin unless a basemap URL is
+// configured.
 package static
 
 import (
 	"bytes"
-	"compress/gzip"
 	"crypto/sha256"
 	"embed"
 	"encoding/hex"
@@ -21,6 +25,8 @@ import (
 	"path"
 	"path/filepath"
 	"runtime"
+	"slices"
+	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -28,16 +34,27 @@ import (
 	"github.com/gorilla/mux"
 
 	"github.com/lastmile/lastmile/layer"
+	"github.com/lastmile/lastmile/server/respond"
 )
 
 //go:embed page
 var pageFS embed.FS
 
+// vendorFS holds the libraries copied by scripts/embed-vendor (only its
+// README when the binary was built without them).
+//
+//go:embed vendor
+var vendorFS embed.FS
+
+//go:embed vendor.txt
+var vendorList string
+
 // Options configure the page.
 type Options struct {
-	// Dir is the directory holding node_modules (normally static/ of the
-	// source tree). Empty: look in ./static, next to the executable and in
-	// the source tree the binary was built from.
+	// Dir is a directory holding node_modules to read the libraries from,
+	// instead of those embedded in the binary. Empty: the embedded ones, or,
+	// when the binary has none, ./static, next to the executable and the
+	// source tree the binary was built from.
 	Dir string
 	// BasemapURL is an optional raster XYZ template ({z}/{x}/{y}) drawn under
 	// the layers. Empty: no basemap, no request leaves the server's origin.
@@ -51,18 +68,50 @@ type Options struct {
 
 // RegisterFlags adds the options' flags to fs.
 func (o *Options) RegisterFlags(fs *flag.FlagSet) {
-	fs.StringVar(&o.Dir, "static-dir", "", "directory holding the map page's node_modules (default: ./static, beside the binary, or the source tree)")
+	fs.StringVar(&o.Dir, "static-dir", "", "directory holding node_modules to serve the map page's libraries from instead of those embedded by make build (default: embedded; else ./static, beside the binary, or the source tree)")
 	fs.StringVar(&o.BasemapURL, "basemap-url", "", "raster XYZ basemap template for the map page, e.g. https://host/{z}/{x}/{y}.png (default: none, nothing leaves the server's origin)")
 	fs.StringVar(&o.BasemapAttribution, "basemap-attribution", "", "attribution shown for --basemap-url")
 }
 
 // vendorFiles are the library files the page may load, by URL path under
-// /vendor/, and where each lives under node_modules.
-var vendorFiles = map[string]string{
-	"maplibre-gl/maplibre-gl.mjs":        "maplibre-gl/dist/maplibre-gl.mjs",
-	"maplibre-gl/maplibre-gl-worker.mjs": "maplibre-gl/dist/maplibre-gl-worker.mjs",
-	"maplibre-gl/maplibre-gl.css":        "maplibre-gl/dist/maplibre-gl.css",
-	"echarts/echarts.esm.min.mjs":        "echarts/dist/echarts.esm.min.mjs",
+// /vendor/, and where each lives under node_modules (from vendor.txt).
+var vendorFiles = parseVendorList(vendorList)
+
+// libraryMain is each library's entry file, by the name the page knows.
+var libraryMain = map[string]string{"maplibre": "maplibre-gl/maplibre-gl.mjs", "echarts": "echarts/echarts.esm.min.mjs"}
+
+func parseVendorList(s string) map[string]string {
+	m := map[string]string{}
+	for _, line := range strings.Split(s, "\n") {
+		f := strings.Fields(line)
+		if len(f) == 2 && !strings.HasPrefix(f[0], "#") {
+			m[f[0]] = f[1]
+		}
+	}
+	return m
+}
+
+// Libraries says where the page's browser libraries come from.
+type Libraries struct {
+	// Source is "embedded", the node_modules directory they are read from,
+	// or "" when none was found.
+	Source string `json:"source"`
+	// Versions of the npm packages, by package name (when known).
+	Versions map[string]string `json:"versions,omitempty"`
+	// Missing are the files (URL paths under /vendor/) the source lacks.
+	Missing []string `json:"missing,omitempty"`
+}
+
+// Libraries reports where the libraries are served from and what is missing.
+func (p *Page) Libraries() Libraries { return p.libs }
+
+// MissingMessage says what to do about missing libraries ("" when none is).
+func (l Libraries) MissingMessage() string {
+	if len(l.Missing) == 0 {
+		return ""
+	}
+	return "the map page's libraries (MapLibre GL JS, ECharts) are not in this binary and no node_modules holding them was found (missing: " +
+		strings.Join(l.Missing, ", ") + "): build the binary with make build (it embeds them from static/node_modules, which scripts/setup installs with npm ci), or point --static-dir at a directory holding node_modules"
 }
 
 // Page serves the map page at / and its assets under /app/ and /vendor/.
@@ -70,6 +119,8 @@ type Page struct {
 	opts    Options
 	catalog *asset            // /app/catalog.json
 	files   map[string]*asset // embedded page files by name
+	libs    Libraries
+	nodeDir string // node_modules the libraries are read from ("" when embedded or missing)
 
 	mu     sync.Mutex
 	vendor map[string]*asset // loaded vendor files by URL path
@@ -106,7 +157,57 @@ func New(opts ...Options) *Page {
 	})
 	cat, _ := json.Marshal(catalogJSON(o.Catalog))
 	p.catalog = newAsset("catalog.json", cat, time.Time{})
+	p.findLibraries(vendorFS)
 	return p
+}
+
+// findLibraries chooses where the libraries come from: --static-dir when
+// given, else those embedded when all are, else a node_modules found on disk.
+func (p *Page) findLibraries(embedded fs.FS) {
+	if p.opts.Dir == "" {
+		found := map[string]*asset{}
+		for url := range vendorFiles {
+			if b, err := fs.ReadFile(embedded, "vendor/"+url); err == nil {
+				found[url] = newAsset(url, b, time.Time{})
+			}
+		}
+		if len(found) == len(vendorFiles) {
+			p.vendor = found
+			p.libs = Libraries{Source: "embedded", Versions: versions(func(name string) ([]byte, error) {
+				return fs.ReadFile(embedded, "vendor/"+name)
+			})}
+			return
+		}
+	}
+	p.nodeDir = p.nodeModules()
+	p.libs = Libraries{Source: p.nodeDir}
+	for url, rel := range vendorFiles {
+		if p.nodeDir == "" || !exists(filepath.Join(p.nodeDir, filepath.FromSlash(rel))) {
+			p.libs.Missing = append(p.libs.Missing, url)
+		}
+	}
+	sort.Strings(p.libs.Missing)
+	if p.nodeDir != "" {
+		p.libs.Versions = versions(func(name string) ([]byte, error) {
+			return os.ReadFile(filepath.Join(p.nodeDir, filepath.FromSlash(name)))
+		})
+	}
+}
+
+// versions reads the version of each vendored package from its package.json.
+func versions(read func(name string) ([]byte, error)) map[string]string {
+	out := map[string]string{}
+	for url := range vendorFiles {
+		pkg, _, _ := strings.Cut(url, "/")
+		if _, ok := out[pkg]; ok {
+			continue
+		}
+		var meta struct{ Version string }
+		if b, err := read(pkg + "/package.json"); err == nil && json.Unmarshal(b, &meta) == nil && meta.Version != "" {
+			out[pkg] = meta.Version
+		}
+	}
+	return out
 }
 
 func newAsset(name string, b []byte, mod time.Time) *asset {
@@ -122,12 +223,8 @@ func newAsset(name string, b []byte, mod time.Time) *asset {
 		a.ctype = "application/octet-stream"
 	}
 	if len(b) > 1024 {
-		var buf bytes.Buffer
-		zw, _ := gzip.NewWriterLevel(&buf, gzip.BestSpeed)
-		zw.Write(b)
-		zw.Close()
-		if buf.Len() < len(b) {
-			a.gz = buf.Bytes()
+		if gz := respond.Gzip(b); len(gz) < len(b) {
+			a.gz = gz
 		}
 	}
 	return a
@@ -200,10 +297,11 @@ func isGCJ02(tmpl string) bool {
 // Config is what the page learns from the server before it draws.
 type Config struct {
 	Basemap *Basemap `json:"basemap"`
-	// Vendor reports which libraries are installed; the page tells the user
-	// to run scripts/setup when one is missing.
-	Vendor map[string]bool `json:"vendor"`
-	Setup  string          `json:"setup,omitempty"`
+	// Vendor reports which libraries are installed; the page shows Setup
+	// when one is missing.
+	Vendor    map[string]bool `json:"vendor"`
+	Setup     string          `json:"setup,omitempty"`
+	Libraries Libraries       `json:"libraries"`
 }
 
 // Basemap is the configured raster basemap.
@@ -220,15 +318,15 @@ func (p *Page) configJSON(w http.ResponseWriter, r *http.Request) {
 	if p.opts.BasemapURL != "" {
 		c.Basemap = &Basemap{URL: p.opts.BasemapURL, Attribution: p.opts.BasemapAttribution, GCJ02: isGCJ02(p.opts.BasemapURL)}
 	}
-	dir := p.nodeModules()
+	c.Libraries = p.libs
 	missing := false
-	for name, lib := range map[string]string{"maplibre": "maplibre-gl/maplibre-gl.mjs", "echarts": "echarts/echarts.esm.min.mjs"} {
-		ok := dir != "" && exists(filepath.Join(dir, filepath.FromSlash(vendorFiles[lib])))
+	for name, lib := range libraryMain {
+		ok := !slices.Contains(p.libs.Missing, lib)
 		c.Vendor[name] = ok
 		missing = missing || !ok
 	}
 	if missing {
-		c.Setup = "The map page's libraries (MapLibre GL JS, ECharts) are not installed: run scripts/setup (it runs npm ci in static/), or point --static-dir at a directory holding node_modules."
+		c.Setup = "The map page's libraries (MapLibre GL JS, ECharts) are not in this lastmile binary: build it with make build (it embeds them from static/node_modules, which scripts/setup installs), or point --static-dir at a directory holding node_modules."
 	}
 	b, _ := json.Marshal(c)
 	w.Header().Set("Cache-Control", "no-cache")
@@ -252,15 +350,15 @@ func (p *Page) vendorFile(w http.ResponseWriter, r *http.Request) {
 	a, ok := p.vendor[name]
 	p.mu.Unlock()
 	if !ok {
-		dir := p.nodeModules()
+		dir := p.nodeDir
 		if dir == "" {
-			notFound(w, "library "+name+" is not installed: run scripts/setup (npm ci in static/)")
+			notFound(w, "library "+name+" is not in this binary: build it with make build (after scripts/setup), or point --static-dir at a directory holding node_modules")
 			return
 		}
 		file := filepath.Join(dir, filepath.FromSlash(rel))
 		b, err := os.ReadFile(file)
 		if err != nil {
-			notFound(w, "library "+name+" is not installed: run scripts/setup (npm ci in static/)")
+			notFound(w, "library "+name+" is not installed in the node_modules this server reads: run scripts/setup (npm ci in static/)")
 			return
 		}
 		var mod time.Time
@@ -305,69 +403,33 @@ func exists(name string) bool {
 }
 
 // serve writes a with conditional-request handling and gzip when accepted.
+// The gzip form has an ETag of its own (a strong tag names one byte
+// sequence); If-None-Match matches either form.
 func serve(w http.ResponseWriter, r *http.Request, a *asset, cache string) {
 	h := w.Header()
 	h.Set("Content-Type", a.ctype)
-	h.Set("ETag", a.etag)
 	h.Set("Cache-Control", cache)
 	h.Add("Vary", "Accept-Encoding")
-	body := a.body
-	if a.gz != nil && strings.Contains(r.Header.Get("Accept-Encoding"), "gzip") {
+	body, etag := a.body, a.etag
+	if a.gz != nil && respond.AcceptsGzip(r) {
 		h.Set("Content-Encoding", "gzip")
-		body = a.gz
+		body, etag = a.gz, gzipETag(a.etag)
+	}
+	h.Set("ETag", etag)
+	if (r.Method == http.MethodGet || r.Method == http.MethodHead) &&
+		respond.MatchETag(r.Header.Get("If-None-Match"), true, a.etag, gzipETag(a.etag)) {
+		w.WriteHeader(http.StatusNotModified)
+		return
 	}
 	http.ServeContent(w, r, "", a.mod, bytes.NewReader(body))
 }
+
+// gzipETag is the ETag of an asset's gzip form.
+func gzipETag(etag string) string { return strings.TrimSuffix(etag, `"`) + `-gz"` }
 
 func notFound(w http.ResponseWriter, msg string) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(http.StatusNotFound)
 	b, _ := json.Marshal(map[string]any{"error": map[string]string{"code": "not_found", "message": msg}})
 	w.Write(b)
-}
-
-// catalogLayer is a layer as the page sees it.
-type catalogLayer struct {
-	Name      string         `json:"name"`
-	Title     string         `json:"title"`
-	TitleZH   string         `json:"title_zh"`
-	GeomKinds []string       `json:"geometry_kinds"`
-	MinZoom   int            `json:"minzoom"`
-	MaxZoom   int            `json:"maxzoom"`
-	Reference bool           `json:"reference"`
-	Fields    []catalogField `json:"fields"`
-}
-
-type catalogField struct {
-	Name     string   `json:"name"`
-	Label    string   `json:"label"`
-	LabelZH  string   `json:"label_zh"`
-	Type     string   `json:"type"`
-	Enum     []string `json:"enum,omitempty"`
-	Unit     string   `json:"unit,omitempty"`
-	ReadOnly bool     `json:"read_only,omitempty"`
-	Tile     bool     `json:"tile,omitempty"`
-}
-
-func catalogJSON(c *layer.Catalog) map[string]any {
-	var out []catalogLayer
-	for _, l := range c.Layers() {
-		cl := catalogLayer{Name: l.Name, Title: l.Title, TitleZH: l.TitleZH, GeomKinds: l.GeomKinds,
-			MinZoom: l.MinZoom, MaxZoom: l.MaxZoom, Reference: l.Reference}
-		for _, f := range l.Fields {
-			cl.Fields = append(cl.Fields, catalogField{Name: f.Name, Label: f.Label, LabelZH: f.LabelZH,
-				Type: string(f.Type), Enum: f.Enum, Unit: f.Unit, ReadOnly: f.ReadOnly, Tile: f.Tile})
-		}
-		out = append(out, cl)
-	}
-	defs := map[string]any{}
-	for name, d := range layer.Definitions() {
-		defs[name] = d.Description
-	}
-	return map[string]any{
-		"layers":      out,
-		"definitions": defs,
-		"hardened":    layer.HardenedSurfaces,
-		"graded":      layer.GradedTechGrades,
-	}
 }

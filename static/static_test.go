@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"testing/fstest"
 
 	"github.com/gorilla/mux"
 )
@@ -34,8 +35,8 @@ func TestPage(t *testing.T) {
 	tests := []struct {
 		name, path, ctype, contains string
 	}{
-		{"index", "/", "text/html", "/app/app.js"},
-		{"app", "/app/app.js", "text/javascript", "maplibre"},
+		{"index", "/", "text/html", "/app/main.js"},
+		{"app", "/app/main.js", "text/javascript", "maplibre"},
 		{"css", "/app/style.css", "text/css", "#map"},
 		{"catalog", "/app/catalog.json", "application/json", `"roads"`},
 		{"config", "/app/config.json", "application/json", `"vendor"`},
@@ -58,12 +59,27 @@ func TestPage(t *testing.T) {
 		!strings.Contains(w.Header().Get("Content-Security-Policy"), "frame-ancestors 'self'") || w.Header().Get("X-Frame-Options") != "SAMEORIGIN" {
 		t.Errorf("index without a same-origin CSP and frame-ancestors: %q", w.Header().Get("Content-Security-Policy"))
 	}
-	etag := get(t, r, "/app/app.js").Header().Get("ETag")
-	if w := get(t, r, "/app/app.js", "If-None-Match", etag); w.Code != http.StatusNotModified {
+	etag := get(t, r, "/app/main.js").Header().Get("ETag")
+	if w := get(t, r, "/app/main.js", "If-None-Match", etag); w.Code != http.StatusNotModified {
 		t.Errorf("If-None-Match: %d, want 304", w.Code)
 	}
-	if w := get(t, r, "/app/app.js", "Accept-Encoding", "gzip"); w.Header().Get("Content-Encoding") != "gzip" {
-		t.Errorf("app.js not gzipped for a gzip client")
+	if w := get(t, r, "/app/main.js", "Accept-Encoding", "gzip"); w.Header().Get("Content-Encoding") != "gzip" {
+		t.Errorf("main.js not gzipped for a gzip client")
+	}
+	if w := get(t, r, "/app/main.js", "Accept-Encoding", "gzip;q=0, identity"); w.Header().Get("Content-Encoding") != "" {
+		t.Errorf("gzip;q=0: Content-Encoding %q, want none", w.Header().Get("Content-Encoding"))
+	}
+	gzTag := get(t, r, "/app/main.js", "Accept-Encoding", "gzip").Header().Get("ETag")
+	if gzTag == etag || gzTag == "" {
+		t.Errorf("the gzip form's ETag %q is the plain form's %q", gzTag, etag)
+	}
+	for _, inm := range []string{gzTag, "W/" + etag, `"other", ` + gzTag} {
+		if w := get(t, r, "/app/main.js", "If-None-Match", inm, "Accept-Encoding", "gzip"); w.Code != http.StatusNotModified {
+			t.Errorf("If-None-Match %s: %d, want 304", inm, w.Code)
+		}
+	}
+	if w := get(t, r, "/app/main.js", "If-None-Match", `"other"`); w.Code != http.StatusOK {
+		t.Errorf(`If-None-Match "other": %d, want 200`, w.Code)
 	}
 	if w := get(t, r, "/vendor/../../go.mod"); w.Code == http.StatusOK {
 		t.Errorf("vendor path traversal answered 200")
@@ -153,6 +169,85 @@ func TestPageSameOrigin(t *testing.T) {
 		}
 	}
 	if len(p.files) < 3 {
-		t.Errorf("embedded page files: %d, want index.html, app.js, style.css", len(p.files))
+		t.Errorf("embedded page files: %d, want index.html, main.js and its modules, style.css", len(p.files))
+	}
+}
+
+// TestEmbeddedLibraries: a binary holding every library serves them from
+// itself (with their versions) and never looks at the disk; one holding only
+// some falls back to node_modules and names the missing files.
+func TestEmbeddedLibraries(t *testing.T) {
+	full := fstest.MapFS{"vendor/README.md": {Data: []byte("readme")}}
+	for url := range vendorFiles {
+		full["vendor/"+url] = &fstest.MapFile{Data: []byte("/* " + url + " */")}
+	}
+	full["vendor/maplibre-gl/package.json"] = &fstest.MapFile{Data: []byte(`{"name":"maplibre-gl","version":"9.8.7"}`)}
+	full["vendor/echarts/package.json"] = &fstest.MapFile{Data: []byte(`{"version":"1.2.3"}`)}
+
+	t.Run("complete", func(t *testing.T) {
+		p := &Page{files: map[string]*asset{}, vendor: map[string]*asset{}}
+		p.findLibraries(full)
+		libs := p.Libraries()
+		if libs.Source != "embedded" || len(libs.Missing) != 0 || libs.Versions["maplibre-gl"] != "9.8.7" || libs.Versions["echarts"] != "1.2.3" {
+			t.Fatalf("libraries %+v, want embedded with versions 9.8.7 and 1.2.3", libs)
+		}
+		r := router(p)
+		for url := range vendorFiles {
+			w := get(t, r, "/vendor/"+url)
+			if w.Code != http.StatusOK || w.Body.String() != "/* "+url+" */" || w.Header().Get("ETag") == "" {
+				t.Errorf("/vendor/%s: %d %q", url, w.Code, w.Body)
+			}
+		}
+		if w := get(t, r, "/vendor/README.md"); w.Code != http.StatusNotFound {
+			t.Errorf("README.md served: %d", w.Code)
+		}
+		var c Config
+		json.Unmarshal(get(t, r, "/app/config.json").Body.Bytes(), &c)
+		if !c.Vendor["maplibre"] || !c.Vendor["echarts"] || c.Setup != "" || c.Libraries.Source != "embedded" {
+			t.Errorf("config %+v", c)
+		}
+	})
+	t.Run("partial", func(t *testing.T) {
+		partial := fstest.MapFS{"vendor/echarts/echarts.esm.min.mjs": {Data: []byte("x")}}
+		// no --static-dir: the search may find the source tree's node_modules
+		p := &Page{files: map[string]*asset{}, vendor: map[string]*asset{}}
+		p.findLibraries(partial)
+		libs := p.Libraries()
+		if libs.Source == "embedded" {
+			t.Fatalf("a partial embed counted as embedded: %+v", libs)
+		}
+		if libs.Source == "" && (len(libs.Missing) != len(vendorFiles) || !strings.Contains(libs.MissingMessage(), "make build")) {
+			t.Errorf("nothing found: %+v %q", libs, libs.MissingMessage())
+		}
+	})
+	t.Run("nothing", func(t *testing.T) {
+		p := &Page{opts: Options{Dir: t.TempDir()}, files: map[string]*asset{}, vendor: map[string]*asset{}}
+		p.findLibraries(full) // --static-dir wins over the embedded files
+		libs := p.Libraries()
+		want := []string{"echarts/echarts.esm.min.mjs", "maplibre-gl/maplibre-gl-worker.mjs", "maplibre-gl/maplibre-gl.css", "maplibre-gl/maplibre-gl.mjs"}
+		if libs.Source != "" || strings.Join(libs.Missing, ",") != strings.Join(want, ",") {
+			t.Errorf("libraries %+v, want missing %v", libs, want)
+		}
+		if m := libs.MissingMessage(); !strings.Contains(m, "make build") || !strings.Contains(m, "maplibre-gl/maplibre-gl.mjs") {
+			t.Errorf("message %q", m)
+		}
+	})
+}
+
+// TestVendorList: vendor.txt names each library the page loads.
+func TestVendorList(t *testing.T) {
+	want := map[string]string{
+		"maplibre-gl/maplibre-gl.mjs":        "maplibre-gl/dist/maplibre-gl.mjs",
+		"maplibre-gl/maplibre-gl-worker.mjs": "maplibre-gl/dist/maplibre-gl-worker.mjs",
+		"maplibre-gl/maplibre-gl.css":        "maplibre-gl/dist/maplibre-gl.css",
+		"echarts/echarts.esm.min.mjs":        "echarts/dist/echarts.esm.min.mjs",
+	}
+	if len(vendorFiles) != len(want) {
+		t.Fatalf("vendor files %v, want %v", vendorFiles, want)
+	}
+	for k, v := range want {
+		if vendorFiles[k] != v {
+			t.Errorf("%s → %q, want %q", k, vendorFiles[k], v)
+		}
 	}
 }

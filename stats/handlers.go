@@ -23,6 +23,7 @@ func Endpoints() map[string]Endpoint {
 		"rai":      RAI,
 		"lengths":  Lengths,
 		"progress": Progress,
+		"network":  NetworkReport,
 	}
 }
 

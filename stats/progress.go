@@ -11,6 +11,7 @@ import (
 
 	"github.com/lastmile/lastmile"
 	"github.com/lastmile/lastmile/layer"
+	"github.com/lastmile/lastmile/postgis/pgsql"
 )
 
 // Progress answers GET /api/stats/progress: how many works are planned,
@@ -28,12 +29,12 @@ func Progress(ctx context.Context, pool *pgxpool.Pool, c *layer.Catalog, v url.V
 	a := &req.agg
 	asOf := "NULL::date"
 	if req.asOf != nil {
-		asOf = a.args.arg(*req.asOf) + "::date"
+		asOf = a.args.Add(*req.asOf) + "::date"
 	}
 	if req.series {
 		// One as-of date per year-end from the first start (or completion)
 		// to the last completion, or to as_of.
-		t := layerTable(a.layer)
+		t := pgsql.Table(a.layer)
 		a.dates = fmt.Sprintf(`SELECT least(make_date(yr, 12, 31), %[1]s) AS as_of
     FROM generate_series(
         (SELECT min(extract(year FROM coalesce(started_on, completed_on)))::int FROM %[2]s),
@@ -55,7 +56,7 @@ func Progress(ctx context.Context, pool *pgxpool.Pool, c *layer.Catalog, v url.V
 		if fd.ReadOnly || (fd.Type != layer.Integer && fd.Type != layer.Money) {
 			continue
 		}
-		in := colIdent("t", fd.Name)
+		in := pgsql.Col("t", fd.Name)
 		a.measures = append(a.measures,
 			aggMeasure{Name: fd.Name, Input: in, Agg: "sum(%s) FILTER (WHERE st <> 'cancelled')::float8"},
 			aggMeasure{Name: fd.Name + "_completed", Input: in, Agg: "sum(%s) FILTER (WHERE st = 'completed')::float8"})

@@ -1,7 +1,6 @@
 package stats
 
 import (
-	"encoding/csv"
 	"fmt"
 	"io"
 	"math"
@@ -93,15 +92,16 @@ func Cell(v any) string {
 }
 
 // WriteCSV writes a header row and rows as RFC 4180 CSV, with a UTF-8 BOM
-// first when bom is set (Excel then reads the Chinese names right). `lastmile
-// stats --csv` writes with it too.
+// first when bom is set (Excel then reads the Chinese names right). Cells
+// that a spreadsheet would run as a formula are neutralised
+// (respond.CSVWriter). `lastmile stats --csv` writes with it too.
 func WriteCSV(w io.Writer, header []string, rows [][]string, bom bool) error {
 	if bom {
 		if _, err := io.WriteString(w, "\ufeff"); err != nil {
 			return err
 		}
 	}
-	cw := csv.NewWriter(w)
+	cw := respond.NewCSVWriter(w)
 	cw.UseCRLF = true
 	if err := cw.Write(header); err != nil {
 		return err

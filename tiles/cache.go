@@ -7,6 +7,7 @@ import (
 	"sync"
 
 	"github.com/paulmach/orb"
+	"github.com/paulmach/orb/maptile"
 )
 
 // tile is one generated tile: its gzipped bytes (nil when empty or not
@@ -135,30 +136,40 @@ const maxZoom = 22
 const bufferTiles = 64.0 / 4096
 
 // rangesOf returns, for every zoom 0…maxZoom, the tiles whose envelope grown
-// by the buffer intersects b (lon/lat degrees).
+// by the buffer intersects b (lon/lat degrees), from orb's maptile.Fraction
+// (fractional tile coordinates).
 func rangesOf(b orb.Bound) [maxZoom + 1]tileRange {
 	var out [maxZoom + 1]tileRange
 	for z := 0; z <= maxZoom; z++ {
 		n := float64(int(1) << z)
-		x0, y0 := tileXY(b.Min[0], b.Max[1], n) // north-west
-		x1, y1 := tileXY(b.Max[0], b.Min[1], n) // south-east
+		nw := fraction(orb.Point{b.Min[0], b.Max[1]}, z)
+		se := fraction(orb.Point{b.Max[0], b.Min[1]}, z)
 		out[z] = tileRange{
-			x0: clampTile(math.Floor(x0-bufferTiles), n), x1: clampTile(math.Floor(x1+bufferTiles), n),
-			y0: clampTile(math.Floor(y0-bufferTiles), n), y1: clampTile(math.Floor(y1+bufferTiles), n),
+			x0: clampTile(math.Floor(nw[0]-bufferTiles), n), x1: clampTile(math.Floor(se[0]+bufferTiles), n),
+			y0: clampTile(math.Floor(nw[1]-bufferTiles), n), y1: clampTile(math.Floor(se[1]+bufferTiles), n),
 		}
 	}
 	return out
 }
 
-// tileXY returns the fractional tile coordinates of lon/lat at n tiles a side.
-func tileXY(lon, lat, n float64) (float64, float64) {
-	lat = math.Max(-maxLat, math.Min(maxLat, lat))
-	lon = math.Max(-180, math.Min(180, lon))
-	x := (lon + 180) / 360 * n
-	r := lat * math.Pi / 180
-	y := (1 - math.Log(math.Tan(r)+1/math.Cos(r))/math.Pi) / 2 * n
-	return x, y
+// fraction is maptile.Fraction with the world's southern edge exact: south
+// of maptile's latitude limit (−85.0511°) it answers n−1, the top of the
+// last row, where the edge is n (the last row's northern buffer would then
+// count as touched).
+func fraction(p orb.Point, z int) orb.Point {
+	f := maptile.Fraction(p, maptile.Zoom(z))
+	switch {
+	case p[1] > mapTileLat:
+		f[1] = 0
+	case p[1] < -mapTileLat:
+		f[1] = float64(int(1) << z)
+	}
+	return f
 }
+
+// mapTileLat is the latitude beyond which maptile.Fraction answers the first
+// or last row.
+const mapTileLat = 85.0511
 
 // maxLat is the latitude limit of Web Mercator tiles.
 const maxLat = 85.0511287798066

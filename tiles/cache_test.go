@@ -1,6 +1,7 @@
 package tiles
 
 import (
+	"math"
 	"testing"
 
 	"github.com/paulmach/orb"
@@ -143,6 +144,36 @@ func TestRangesOfBuffer(t *testing.T) {
 		last := int(1)<<z - 1
 		if r != (tileRange{0, last, 0, last}) {
 			t.Errorf("z%d: whole world %+v", z, r)
+		}
+	}
+}
+
+// TestRangesOfRows checks the rows rangesOf gives against the Web Mercator
+// formula written out here (y = (1 − ln(tan φ + sec φ)/π)/2 · 2^z), grown
+// by the buffer, for bounds from the equator to beyond the projection's
+// latitude limit.
+func TestRangesOfRows(t *testing.T) {
+	row := func(lat float64, z int) float64 {
+		lat = math.Max(-maxLat, math.Min(maxLat, lat)) // the world's edge, rows 0 and 2^z
+		r := lat * math.Pi / 180
+		return (1 - math.Log(math.Tan(r)+1/math.Cos(r))/math.Pi) / 2 * float64(int(1)<<z)
+	}
+	clamp := func(v float64, z int) int { return int(math.Max(0, math.Min(float64(int(1)<<z-1), v))) }
+	bounds := []orb.Bound{
+		{Min: orb.Point{106.62, 26.58}, Max: orb.Point{106.63, 26.65}},
+		{Min: orb.Point{-10, -0.001}, Max: orb.Point{10, 0.001}},
+		{Min: orb.Point{100, 60}, Max: orb.Point{120, 84}},
+		{Min: orb.Point{0, -89}, Max: orb.Point{1, -86}},
+		{Min: orb.Point{0, 86}, Max: orb.Point{1, 89}},
+	}
+	for _, b := range bounds {
+		got := rangesOf(b)
+		for z := 0; z <= maxZoom; z++ {
+			y0 := clamp(math.Floor(row(b.Max[1], z)-bufferTiles), z)
+			y1 := clamp(math.Floor(row(b.Min[1], z)+bufferTiles), z)
+			if got[z].y0 != y0 || got[z].y1 != y1 {
+				t.Errorf("%v z%d: rows %d…%d, want %d…%d", b, z, got[z].y0, got[z].y1, y0, y1)
+			}
 		}
 	}
 }

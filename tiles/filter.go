@@ -10,10 +10,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/lastmile/lastmile"
 	"github.com/lastmile/lastmile/layer"
+	"github.com/lastmile/lastmile/postgis/pgsql"
 )
 
 // Filter operators.
@@ -100,22 +99,24 @@ func (fs Filters) where(l *layer.Layer, alias string, params []string, param fun
 		if params[i] == "" {
 			params[i] = param(f.arg())
 		}
-		col := alias + "." + pgx.Identifier{f.Field}.Sanitize()
+		col := pgsql.Col(alias, f.Field)
 		p := params[i]
+		var cond string
 		switch f.Op {
 		case OpIn:
-			fmt.Fprintf(&b, " AND %s = ANY(%s::text[])", col, p)
+			cond = pgsql.Cond(col, "= ANY", p+"::text[]")
 		case OpIs:
-			fmt.Fprintf(&b, " AND %s = %s::boolean", col, p)
+			cond = pgsql.Cond(col, "=", p+"::boolean")
 		case OpBefore:
-			fmt.Fprintf(&b, " AND %s < %s::date", col, p)
+			cond = pgsql.Cond(col, "<", p+"::date")
 		case OpAfter:
-			fmt.Fprintf(&b, " AND %s >= %s::date", col, p)
+			cond = pgsql.Cond(col, ">=", p+"::date")
 		case OpMin:
-			fmt.Fprintf(&b, " AND %s >= %s::float8", col, p)
+			cond = pgsql.Cond(col, ">=", p+"::float8")
 		case OpMax:
-			fmt.Fprintf(&b, " AND %s <= %s::float8", col, p)
+			cond = pgsql.Cond(col, "<=", p+"::float8")
 		}
+		b.WriteString(" AND " + cond)
 	}
 	return b.String()
 }
@@ -229,7 +230,7 @@ func parseFilters(layers []*layer.Layer, accepted map[string]filterParam, q url.
 		}
 		f := Filter{Param: name, Field: p.field, Op: p.op}
 		bad := func(v, msg string) {
-			problems = append(problems, lastmile.Problem{Field: name, Value: shorten(v), Message: msg})
+			problems = append(problems, lastmile.Problem{Field: name, Value: lastmile.Clip(v), Message: msg})
 		}
 		if p.op != OpIn && len(values) > 1 {
 			bad(strings.Join(values, ","), "is given more than once")
@@ -326,12 +327,4 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	sort.Strings(keys)
 	return keys
-}
-
-// shorten keeps problem values readable.
-func shorten(s string) string {
-	if r := []rune(s); len(r) > 60 {
-		return string(r[:57]) + "..."
-	}
-	return s
 }

@@ -1,8 +1,6 @@
 package tiles
 
 import (
-	"context"
-	"errors"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -45,7 +43,7 @@ func (s *Service) parseLayers(list string) ([]*layer.Layer, error) {
 	for _, name := range names {
 		if _, ok := s.catalog.Layer(name); !ok {
 			return nil, lastmile.Errorf(lastmile.ENOTFOUND, "no tile layer %q (layers: %s)",
-				shorten(name), strings.Join(s.catalog.Names(), ", "))
+				lastmile.Clip(name), strings.Join(s.catalog.Names(), ", "))
 		}
 	}
 	var out []*layer.Layer
@@ -68,7 +66,7 @@ func (s *Service) parseFilters(layers []*layer.Layer, rawQuery string) (Filters,
 	}
 	q, err := url.ParseQuery(rawQuery)
 	if err != nil {
-		return nil, lastmile.Invalid("the query string is malformed", lastmile.Problem{Field: "query", Value: shorten(rawQuery), Message: err.Error()})
+		return nil, lastmile.Invalid("the query string is malformed", lastmile.Problem{Field: "query", Value: lastmile.Clip(rawQuery), Message: err.Error()})
 	}
 	if len(q) == 0 {
 		return nil, nil
@@ -86,14 +84,14 @@ func parseTile(zs, xs, ys string) (z, x, y int, err error) {
 	base, ext, ok := strings.Cut(ys, ".")
 	if !ok || (ext != "mvt" && ext != "pbf") {
 		return 0, 0, 0, lastmile.Invalid("a tile URL ends in /{z}/{x}/{y}.mvt (or .pbf)",
-			lastmile.Problem{Field: "format", Value: shorten(ys), Message: "must be {y}.mvt or {y}.pbf"})
+			lastmile.Problem{Field: "format", Value: lastmile.Clip(ys), Message: "must be {y}.mvt or {y}.pbf"})
 	}
 	var problems []lastmile.Problem
 	num := func(name, s string, max int) int {
 		digits := s != "" && len(s) <= 8 && strings.Trim(s, "0123456789") == ""
 		n, err := strconv.Atoi(s)
 		if !digits || err != nil || n > max || (len(s) > 1 && s[0] == '0') {
-			problems = append(problems, lastmile.Problem{Field: name, Value: shorten(s),
+			problems = append(problems, lastmile.Problem{Field: name, Value: lastmile.Clip(s),
 				Message: "must be an integer from 0 to " + itoa(max)})
 			return -1
 		}
@@ -128,10 +126,7 @@ func (s *Service) serveTile(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	t, hit, err := s.fetch(r.Context(), tileRequest{layers: layers, z: z, x: x, y: y, filters: filters})
-	if errors.Is(err, context.Canceled) && r.Context().Err() != nil {
-		return nil // the client went away; the tile is still cached for the next one
-	}
-	if err != nil {
+	if err != nil { // a client that went away gets nothing (respond.Error); the tile is still cached for the next one
 		return err
 	}
 	// Header keys are canonical already: set the map directly.
@@ -143,13 +138,14 @@ func (s *Service) serveTile(w http.ResponseWriter, r *http.Request) error {
 	} else {
 		h["X-Cache"] = xCacheMiss
 	}
-	gz := acceptsGzip(r.Header.Get("Accept-Encoding"))
+	gz := respond.AcceptsGzip(r)
 	etag := t.etag
 	if gz && !t.empty() {
 		etag = gzipETag(t.etag)
 	}
 	h["Etag"] = []string{etag}
-	if matchesETag(r.Header.Get("If-None-Match"), t.etag) {
+	// If-None-Match matches the tile in either encoding (weak comparison).
+	if respond.MatchETag(r.Header.Get("If-None-Match"), true, t.etag, gzipETag(t.etag)) {
 		w.WriteHeader(http.StatusNotModified)
 		return nil
 	}
@@ -175,45 +171,3 @@ func (s *Service) serveTile(w http.ResponseWriter, r *http.Request) error {
 
 // gzipETag is the ETag of the gzip-encoded representation.
 func gzipETag(etag string) string { return strings.TrimSuffix(etag, `"`) + `-gz"` }
-
-// matchesETag reports whether an If-None-Match header matches the tile's
-// ETag in either encoding (weak comparison: W/ prefixes are ignored).
-func matchesETag(header, etag string) bool {
-	if header == "" {
-		return false
-	}
-	for _, tag := range strings.Split(header, ",") {
-		tag = strings.TrimPrefix(strings.TrimSpace(tag), "W/")
-		if tag == "*" || tag == etag || tag == gzipETag(etag) {
-			return true
-		}
-	}
-	return false
-}
-
-// acceptsGzip reports whether an Accept-Encoding header allows gzip (listed
-// with a non-zero q, or through * with a non-zero q).
-func acceptsGzip(header string) bool {
-	star := false
-	for _, part := range strings.Split(header, ",") {
-		name, params, _ := strings.Cut(part, ";")
-		name = strings.ToLower(strings.TrimSpace(name))
-		if name != "gzip" && name != "x-gzip" && name != "*" {
-			continue
-		}
-		ok := true
-		for _, p := range strings.Split(params, ";") {
-			k, v, found := strings.Cut(strings.TrimSpace(p), "=")
-			if found && strings.EqualFold(strings.TrimSpace(k), "q") {
-				q, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
-				ok = err == nil && q > 0
-			}
-		}
-		if name == "*" {
-			star = ok
-			continue
-		}
-		return ok
-	}
-	return star
-}

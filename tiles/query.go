@@ -1,38 +1,22 @@
 package tiles
 
 import (
-	_ "embed"
+	"embed"
 	"math"
-	"strconv"
 	"strings"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/lastmile/lastmile/layer"
+	"github.com/lastmile/lastmile/postgis/pgsql"
 )
 
-//go:embed sql/layer.sql
-var layerSQL string
-
-//go:embed sql/extent.sql
-var extentSQL string
+//go:embed sql/layer.sql sql/extent.sql
+var templateFiles embed.FS
 
 //go:embed sql/sample.sql
 var estimateSQL string
 
-// layerTemplate is layer.sql without its comment lines.
-var layerTemplate = stripComments(layerSQL)
-
-// stripComments drops the lines that are only a -- comment.
-func stripComments(sql string) string {
-	var out []string
-	for _, line := range strings.Split(sql, "\n") {
-		if t := strings.TrimSpace(line); t != "" && !strings.HasPrefix(t, "--") {
-			out = append(out, line)
-		}
-	}
-	return strings.Join(out, "\n")
-}
+// templates are layer.sql (one MVT layer of a tile) and extent.sql.
+var templates = pgsql.MustParseFS(templateFiles, "sql/*.sql")
 
 // worldWidth is the width of the Web Mercator world in metres.
 const worldWidth = 2 * math.Pi * 6378137
@@ -54,7 +38,7 @@ func cellSize(z int) float64 { return worldWidth / float64(int(1)<<z) / cellsPer
 // query is a tile's SQL and arguments.
 type query struct {
 	sql  string
-	args []any
+	args pgsql.Args
 }
 
 // tileQuery builds the statement returning the MVT of tile z/x/y for the
@@ -63,18 +47,15 @@ type query struct {
 // the percentage of the table's blocks to read instead of using the index
 // (absent: use the index).
 func tileQuery(layers []*layer.Layer, z, x, y int, filters Filters, maxFeatures int, sample map[string]float64) query {
-	q := query{args: []any{z, x, y}}
-	param := func(v any) string {
-		q.args = append(q.args, v)
-		return "$" + strconv.Itoa(len(q.args))
-	}
+	q := query{args: pgsql.Args{z, x, y}} // $1 $2 $3, numbered by hand in layer.sql
+	param := q.args.Add
 	shared := make([]string, len(filters)) // filter placeholders, shared by the layers
 	var tol, cell, limit string
 	parts := make([]string, 0, len(layers))
 	for _, l := range layers {
-		slots := map[string]string{
+		slots := pgsql.Slots{
 			"name":     param(l.Name),
-			"table":    pgx.Identifier{"lastmile", l.Table}.Sanitize(),
+			"table":    pgsql.Table(l),
 			"where":    filters.where(l, "t", shared, param),
 			"distinct": "",
 			"sample":   "",
@@ -90,9 +71,8 @@ func tileQuery(layers []*layer.Layer, z, x, y int, filters Filters, maxFeatures 
 
 		var props, cols strings.Builder
 		for _, f := range l.TileFields() {
-			id := pgx.Identifier{f.Name}.Sanitize()
-			cols.WriteString("t." + id + ", ")
-			props.WriteString(propertyExpr("c."+id, f.Type) + " AS " + id + ", ")
+			cols.WriteString(pgsql.Col("t", f.Name) + ", ")
+			props.WriteString(propertyExpr(pgsql.Col("c", f.Name), f.Type) + " AS " + pgsql.Ident(f.Name) + ", ")
 		}
 		slots["columns"] = cols.String()
 		slots["properties"] = props.String()
@@ -122,7 +102,7 @@ func tileQuery(layers []*layer.Layer, z, x, y int, filters Filters, maxFeatures 
 			order = keys + ", " + order
 		}
 		slots["order"] = order
-		parts = append(parts, "("+fill(layerTemplate, slots)+")")
+		parts = append(parts, "("+templates.Fill("layer.sql", slots)+")")
 	}
 	q.sql = "SELECT " + strings.Join(parts, "\n|| ")
 	return q
@@ -150,19 +130,9 @@ func propertyExpr(col string, t layer.FieldType) string {
 	return col
 }
 
-// fill replaces each /*slot*/ in sql by its value. Slot values are built
-// from catalog identifiers and placeholders only.
-func fill(sql string, slots map[string]string) string {
-	pairs := make([]string, 0, 2*len(slots))
-	for k, v := range slots {
-		pairs = append(pairs, "/*"+k+"*/", v)
-	}
-	return strings.NewReplacer(pairs...).Replace(sql)
-}
-
 // extentQuery returns the statement of a layer's data extent.
 func extentQuery(l *layer.Layer) string {
-	return fill(extentSQL, map[string]string{"table": pgx.Identifier{"lastmile", l.Table}.Sanitize()})
+	return templates.Fill("extent.sql", pgsql.Slots{"table": pgsql.Table(l)})
 }
 
 // samplePercent decides how to read a layer's rows for a tile: it returns

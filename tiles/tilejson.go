@@ -10,6 +10,7 @@ import (
 	"github.com/gorilla/mux"
 	"github.com/paulmach/orb"
 
+	"github.com/lastmile/lastmile/auth"
 	"github.com/lastmile/lastmile/layer"
 	"github.com/lastmile/lastmile/server/respond"
 )
@@ -71,22 +72,6 @@ func fieldDescription(f layer.Field) string {
 	return s
 }
 
-// baseURL is the scheme and host clients reached us by.
-func baseURL(r *http.Request) string {
-	scheme := "http"
-	if r.TLS != nil {
-		scheme = "https"
-	}
-	if p := strings.ToLower(strings.TrimSpace(strings.Split(r.Header.Get("X-Forwarded-Proto"), ",")[0])); p == "http" || p == "https" {
-		scheme = p
-	}
-	host := r.Host
-	if host == "" {
-		host = "localhost"
-	}
-	return scheme + "://" + host
-}
-
 // tileURL is the {z}/{x}/{y} template of a layer set with filters.
 func tileURL(base, layers string, filters Filters) string {
 	u := base + "/tiles/" + layers + "/{z}/{x}/{y}.mvt"
@@ -106,7 +91,7 @@ func (s *Service) serveTileJSON(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	tj, err := s.tileJSON(r.Context(), baseURL(r), layers, filters)
+	tj, err := s.tileJSON(r.Context(), respond.BaseURL(r), layers, filters)
 	if err != nil {
 		return err
 	}
@@ -216,7 +201,7 @@ type tileSet struct {
 // serveCatalog answers GET /tiles: every layer's tile set, and how to
 // combine layers and filter.
 func (s *Service) serveCatalog(w http.ResponseWriter, r *http.Request) error {
-	base := baseURL(r)
+	base := respond.BaseURL(r)
 	var sets []tileSet
 	for _, l := range s.catalog.Layers() {
 		ts := tileSet{
@@ -231,10 +216,15 @@ func (s *Service) serveCatalog(w http.ResponseWriter, r *http.Request) error {
 		}
 		sets = append(sets, ts)
 	}
-	respond.JSON(w, http.StatusOK, map[string]any{
+	doc := map[string]any{
 		"tilesets": sets,
 		"combine":  base + "/tiles/{layer},{layer}/{z}/{x}/{y}.mvt (one MVT layer per catalog layer)",
-		"cache":    s.Stats(),
-	})
+	}
+	// The cache's counters say how the server is used: for operators only
+	// (a token with scope metrics, or admin).
+	if auth.From(r.Context()).Has(auth.ScopeMetrics) {
+		doc["cache"] = s.Stats()
+	}
+	respond.JSON(w, http.StatusOK, doc)
 	return nil
 }

@@ -30,6 +30,8 @@ import (
 	"golang.org/x/sync/singleflight"
 
 	"github.com/lastmile/lastmile/layer"
+	"github.com/lastmile/lastmile/postgis/pgsql"
+	"github.com/lastmile/lastmile/server/respond"
 )
 
 // Options configure the tile service.
@@ -80,8 +82,6 @@ type Service struct {
 	generated atomic.Uint64
 	// sampled counts layer tiles read by block sampling.
 	sampled atomic.Uint64
-	// gzipWriters reuses gzip writers (each holds ~800 KB of compressor state).
-	gzipWriters sync.Pool
 
 	cacheControl []string // the Cache-Control header value
 	params       sync.Map // layer set → map[string]filterParam
@@ -106,10 +106,6 @@ func New(pool *pgxpool.Pool, catalog *layer.Catalog, log *slog.Logger, opts Opti
 		cache:        newCache(opts.CacheBytes),
 		cacheControl: []string{opts.CacheControl},
 		extents:      map[string]*extent{},
-		gzipWriters: sync.Pool{New: func() any {
-			w, _ := gzip.NewWriterLevel(nil, gzip.BestSpeed)
-			return w
-		}},
 	}
 }
 
@@ -218,7 +214,7 @@ func (s *Service) generate(ctx context.Context, req tileRequest) (*tile, error) 
 			continue // points are thinned per cell; at max zoom every row counts
 		}
 		var est, rows float64
-		err := s.pool.QueryRow(ctx, estimateSQL, req.z, req.x, req.y, pgx.Identifier{"lastmile", l.Table}.Sanitize()).Scan(&est, &rows)
+		err := s.pool.QueryRow(ctx, estimateSQL, req.z, req.x, req.y, pgsql.Table(l)).Scan(&est, &rows)
 		if err != nil {
 			continue // no statistics yet: use the index
 		}
@@ -260,26 +256,8 @@ func (s *Service) packTile(mvt []byte) (*tile, error) {
 	if len(mvt) == 0 || s.opts.CacheBytes <= 0 {
 		return t, nil
 	}
-	gz, err := s.compress(mvt)
-	t.gz = gz
-	return t, err
-}
-
-// compress gzips b at BestSpeed: on MVT it costs half the CPU of the
-// default level for 10 % more bytes.
-func (s *Service) compress(b []byte) ([]byte, error) {
-	var buf bytes.Buffer
-	buf.Grow(len(b)/2 + 64)
-	zw := s.gzipWriters.Get().(*gzip.Writer)
-	defer s.gzipWriters.Put(zw)
-	zw.Reset(&buf)
-	if _, err := zw.Write(b); err != nil {
-		return nil, err
-	}
-	if err := zw.Close(); err != nil {
-		return nil, err
-	}
-	return bytes.Clone(buf.Bytes()), nil
+	t.gz = respond.Gzip(mvt)
+	return t, nil
 }
 
 // body returns the tile's bytes gzipped or not, compressing or
@@ -291,7 +269,7 @@ func (s *Service) body(t *tile, gzipped bool) ([]byte, error) {
 	case gzipped && t.gz != nil:
 		return t.gz, nil
 	case gzipped:
-		return s.compress(t.mvt)
+		return respond.Gzip(t.mvt), nil
 	case t.mvt != nil:
 		return t.mvt, nil
 	}

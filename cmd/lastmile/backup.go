@@ -62,16 +62,25 @@ func cmdBackup(ctx context.Context, args []string, out io.Writer) error {
 		return err
 	}
 	defer d.Close(context.WithoutCancel(ctx))
-	url := d.Pool.Config().ConnString()
-	if err := runTool(ctx, "pg_dump", "--format=custom", "--schema=lastmile", "--no-owner", "--file="+*file, "--dbname="+url); err != nil {
-		return err
-	}
-	st, err := os.Stat(*file)
+	size, err := dump(ctx, d.Pool.Config().ConnString(), *file)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(out, "wrote %s (%d bytes)\n", *file, st.Size())
+	fmt.Fprintf(out, "wrote %s (%d bytes)\n", *file, size)
 	return nil
+}
+
+// dump writes the lastmile schema of the database at url to file (pg_dump
+// custom format, restorable with lastmile restore) and returns its size.
+func dump(ctx context.Context, url, file string) (int64, error) {
+	if err := runTool(ctx, "pg_dump", "--format=custom", "--schema=lastmile", "--no-owner", "--file="+file, "--dbname="+url); err != nil {
+		return 0, err
+	}
+	st, err := os.Stat(file)
+	if err != nil {
+		return 0, err
+	}
+	return st.Size(), nil
 }
 
 func cmdRestore(ctx context.Context, args []string, out io.Writer) error {

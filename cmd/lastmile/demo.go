@@ -19,7 +19,10 @@ func cmdDemo(ctx context.Context, args []string, out io.Writer) error {
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	log := newLogger()
+	log, err := f.log.logger()
+	if err != nil {
+		return err
+	}
 	db, err := f.db.open(ctx, log)
 	if err != nil {
 		return err

@@ -11,7 +11,8 @@ import (
 // exportKinds are the subcommands of export: what is exported.
 func exportKinds() map[string]command {
 	return map[string]command{
-		"tiles": {"write a PMTiles or MBTiles archive of the server's vector tiles", cmdExportTiles},
+		"tiles":    {"write a PMTiles or MBTiles archive of the server's vector tiles", cmdExportTiles},
+		"features": {"write a GeoPackage field package of an area (every layer, with ids and versions)", cmdExportFeatures},
 	}
 }
 
@@ -24,7 +25,7 @@ func cmdExport(ctx context.Context, args []string, out io.Writer) error {
 	}
 	sort.Strings(names)
 	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
-		return fmt.Errorf("usage: lastmile export %s [flags] (see 'lastmile export tiles -h')", strings.Join(names, "|"))
+		return fmt.Errorf("usage: lastmile export %s [flags] (see 'lastmile export %s -h')", strings.Join(names, "|"), names[0])
 	}
 	k, ok := kinds[args[0]]
 	if !ok {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -19,9 +20,11 @@ import (
 
 var goroutinesMetric = regexp.MustCompile(`(?m)^go_goroutines (\d+)`)
 
-func goroutines(t *testing.T, base string) int {
+// goroutines reads go_goroutines from the metrics listener at addr (it
+// answers while the database is down, when a token could not be checked).
+func goroutines(t *testing.T, addr string) int {
 	t.Helper()
-	resp, err := http.Get(base + "/metrics")
+	resp, err := http.Get("http://" + addr + "/metrics")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -44,7 +47,13 @@ func TestDatabaseRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer os.RemoveAll(dir)
-	base, stop := startServe(t, dir)
+	ln, err := net.Listen("tcp", "127.0.0.1:0") // a free port for --metrics-addr
+	if err != nil {
+		t.Fatal(err)
+	}
+	metricsAddr := ln.Addr().String()
+	ln.Close()
+	base, stop := startServe(t, dir, "--metrics-addr", metricsAddr)
 	defer stop()
 	pg, err := cluster.New(cluster.Options{Dir: filepath.Join(dir, "pg")})
 	if err != nil {
@@ -98,7 +107,7 @@ func TestDatabaseRestart(t *testing.T) {
 		}(w)
 	}
 	time.Sleep(1500 * time.Millisecond)
-	baseline := goroutines(t, base)
+	baseline := goroutines(t, metricsAddr)
 
 	ctx := context.Background()
 	dbDown.Store(true)
@@ -169,7 +178,7 @@ func TestDatabaseRestart(t *testing.T) {
 	// Goroutines return to their baseline (allow the pool's reconnections).
 	var after int
 	for i := 0; i < 20; i++ {
-		if after = goroutines(t, base); after <= baseline+3 {
+		if after = goroutines(t, metricsAddr); after <= baseline+3 {
 			break
 		}
 		time.Sleep(250 * time.Millisecond)

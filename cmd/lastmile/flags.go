@@ -97,6 +97,38 @@ type database struct {
 // <data-dir>/pg.owner) is used and left running on Close; one whose owner
 // died (kill -9) is adopted and stopped on Close.
 func (d *dbFlags) open(ctx context.Context, log *slog.Logger) (*database, error) {
+	db, err := d.connect(ctx, log)
+	if err != nil {
+		return nil, err
+	}
+	applied, err := postgis.Migrate(ctx, db.Pool)
+	if err != nil {
+		db.Close(context.WithoutCancel(ctx))
+		return nil, err
+	}
+	for _, name := range applied {
+		log.Info("applied migration", "name", name)
+	}
+	return db, nil
+}
+
+// connect is open without the migrations: it starts the managed cluster
+// when no URL is given, connects and checks the extensions.
+func (d *dbFlags) connect(ctx context.Context, log *slog.Logger) (*database, error) {
+	db, err := d.connectNoCheck(ctx, log)
+	if err != nil {
+		return nil, err
+	}
+	if err := postgis.CheckExtensions(ctx, db.Pool); err != nil {
+		db.Close(context.WithoutCancel(ctx))
+		return nil, err
+	}
+	return db, nil
+}
+
+// connectNoCheck is connect without the extension check (doctor reports
+// missing extensions itself).
+func (d *dbFlags) connectNoCheck(ctx context.Context, log *slog.Logger) (*database, error) {
 	db := &database{}
 	url := d.url
 	if url == "" {
@@ -128,18 +160,6 @@ func (d *dbFlags) open(ctx context.Context, log *slog.Logger) (*database, error)
 		return nil, err
 	}
 	db.Pool = pool
-	if err := postgis.CheckExtensions(ctx, pool); err != nil {
-		db.Close(context.WithoutCancel(ctx))
-		return nil, err
-	}
-	applied, err := postgis.Migrate(ctx, pool)
-	if err != nil {
-		db.Close(context.WithoutCancel(ctx))
-		return nil, err
-	}
-	for _, name := range applied {
-		log.Info("applied migration", "name", name)
-	}
 	return db, nil
 }
 
@@ -171,4 +191,27 @@ func ownerAlive(file string) bool {
 // newLogger returns the process logger: text on stderr.
 func newLogger() *slog.Logger {
 	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+}
+
+// logFlags choose the log format of the long-running commands.
+type logFlags struct{ format string }
+
+func (l *logFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&l.format, "log-format", "text", "log format on stderr: text (key=value) or json (one JSON object a line, for journald/Loki/Elasticsearch)")
+}
+
+// logger returns the logger on stderr in the chosen format.
+func (l *logFlags) logger() (*slog.Logger, error) {
+	return loggerTo(os.Stderr, l.format)
+}
+
+func loggerTo(w io.Writer, format string) (*slog.Logger, error) {
+	opts := &slog.HandlerOptions{Level: slog.LevelInfo}
+	switch format {
+	case "", "text":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	}
+	return nil, fmt.Errorf("--log-format %q: use text or json", format)
 }

@@ -31,11 +31,14 @@ type importFlags struct {
 	geomCol     string
 	lonCol      string
 	latCol      string
+	encoding    string
+	sheet       string
 	skipInvalid bool
 	repair      bool
 	dryRun      bool
 	swapXY      bool
 	jsonOut     bool
+	sync        string
 }
 
 func cmdImport(ctx context.Context, args []string, out io.Writer) error {
@@ -45,24 +48,33 @@ func cmdImport(ctx context.Context, args []string, out io.Writer) error {
 	fs.StringVar(&f.layer, "layer", "", "target layer ("+strings.Join(layer.Default().Names(), ", ")+")")
 	fs.StringVar(&f.osm, "osm", "", "an OpenStreetMap .osm.pbf file: roads, power, water pipelines, villages and facilities by tag (see README)")
 	fs.StringVar(&f.format, "format", "", "file format ("+strings.Join(ingest.Formats, ", ")+"); default: from the extension and content")
-	fs.StringVar(&f.crs, "crs", "EPSG:4326", "coordinate system of the files: EPSG:4326, EPSG:4490, GCJ-02, BD-09 or EPSG:<code>")
+	fs.StringVar(&f.crs, "crs", "EPSG:4326", "coordinate system of the files: EPSG:4326, EPSG:4490, GCJ-02, BD-09 or EPSG:<code> (e.g. EPSG:4527, CGCS2000 Gauss–Krüger zone 39); a file's own (.prj) is used unless given")
+	fs.StringVar(&f.encoding, "encoding", "", "text encoding of CSV files and Shapefile attributes: UTF-8, GBK, GB18030, BIG5, …; default: the .cpg, the DBF's language driver, or detected")
+	fs.StringVar(&f.sheet, "sheet", "", "spreadsheets (.xlsx, .ods, .xls): the sheet to read (default: the first)")
 	fs.StringVar(&f.mapping, "map", "", "attribute mapping field=column,… e.g. 'surface=路面类型,completed_on=完工日期', or @FILE with one field=column per line")
 	fs.StringVar(&f.geomCol, "geometry", "", "CSV: the WKT/EWKT/EWKB-hex column (default: wkt, geom, geometry, …)")
 	fs.StringVar(&f.lonCol, "lon", "", "CSV: the longitude column (default: lon, lng, x, 经度, …)")
 	fs.StringVar(&f.latCol, "lat", "", "CSV: the latitude column (default: lat, y, 纬度, …)")
 	fs.BoolVar(&f.skipInvalid, "skip-invalid", false, "import the valid rows and report the invalid ones (default: any invalid row → nothing imported)")
 	fs.BoolVar(&f.repair, "repair", false, "repair invalid geometries (self-intersections) with ST_MakeValid")
-	fs.BoolVar(&f.dryRun, "dry-run", false, "validate and count, write nothing")
+	fs.BoolVar(&f.dryRun, "dry-run", false, "validate and count, write nothing; shows what each column becomes and the first rows as they would be stored")
 	fs.BoolVar(&f.swapXY, "swap-xy", false, "the files have latitude, longitude: exchange them")
 	fs.BoolVar(&f.jsonOut, "json", false, "print the report as JSON")
+	fs.StringVar(&f.sync, "sync", "", "a field package (FILE.gpkg from lastmile export features) edited in QGIS/QField: apply its edits where the database has not changed since, list the conflicts")
 	fs.Usage = func() {
-		fmt.Fprintln(out, "usage: lastmile import --layer LAYER [flags] FILE...\n       lastmile import --osm FILE.osm.pbf [flags]\n\nflags:")
+		fmt.Fprintln(out, "usage: lastmile import --layer LAYER [flags] FILE...\n       lastmile import --osm FILE.osm.pbf [flags]\n       lastmile import --sync FILE.gpkg [--dry-run] [--skip-invalid]\n\nflags:")
 		fs.PrintDefaults()
 	}
 	if err := parse(fs, args); err != nil {
 		return err
 	}
 	files := fs.Args()
+	if f.sync != "" {
+		if len(files) > 0 || f.layer != "" || f.osm != "" {
+			return errors.New("--sync takes one field package and no --layer, --osm or other files")
+		}
+		return runSync(ctx, f.db, f.sync, f.dryRun, f.skipInvalid, f.jsonOut, out)
+	}
 	if f.osm != "" {
 		files = append([]string{f.osm}, files...)
 		if f.format == "" {
@@ -103,7 +115,12 @@ func cmdImport(ctx context.Context, args []string, out io.Writer) error {
 			return err
 		}
 	}
-	ropt := ingest.ReadOptions{Format: f.format, CRS: crs, CSV: ingest.CSVOptions{Geom: f.geomCol, Lon: f.lonCol, Lat: f.latCol}}
+	enc, err := ingest.ParseEncoding(f.encoding)
+	if err != nil {
+		return err
+	}
+	ropt := ingest.ReadOptions{Format: f.format, CRS: crs, Encoding: enc, Sheet: f.sheet,
+		CSV: ingest.CSVOptions{Geom: f.geomCol, Lon: f.lonCol, Lat: f.latCol}}
 	if l != nil {
 		ropt.OSMLayers = []string{l.Name}
 	}
@@ -225,6 +242,9 @@ func printReport(out io.Writer, rep *ingest.Report) {
 		}
 		fmt.Fprintf(out, "%-28s %-18s %9d %9d %9d %9d %9d %9d %10s\n", trimName(l.Source), l.Layer, l.Read, l.Inserted, l.Updated, l.Unchanged, l.Rejected, l.Repaired, km)
 	}
+	for _, l := range rep.Layers {
+		printDetails(out, l, len(rep.Layers) > 1)
+	}
 	for i, p := range rep.Problems {
 		if i == 50 {
 			fmt.Fprintf(out, "… %d more problems (use --json for all)\n", len(rep.Problems)-50+rep.Omitted)
@@ -235,6 +255,53 @@ func printReport(out io.Writer, rep *ingest.Report) {
 	for _, w := range rep.Warnings {
 		fmt.Fprintln(out, "warning:", w)
 	}
+}
+
+// printDetails writes the encoding and coordinate system of a layer's
+// file and, on a dry run, what each column became and the first rows as
+// they would be stored.
+func printDetails(out io.Writer, l *ingest.LayerReport, named bool) {
+	indent := ""
+	if named {
+		fmt.Fprintf(out, "%s → %s:\n", l.Source, l.Layer)
+		indent = "  "
+	}
+	if l.Encoding != "" {
+		fmt.Fprintf(out, "%sencoding: %s\n", indent, l.Encoding)
+	}
+	if l.CRS != "" {
+		fmt.Fprintf(out, "%scoordinates: %s\n", indent, l.CRS)
+	}
+	if len(l.Columns) > 0 {
+		fmt.Fprintf(out, "%scolumns:\n", indent)
+		w := 0
+		for _, c := range l.Columns {
+			w = max(w, displayWidth(c.Column))
+		}
+		for _, c := range l.Columns {
+			fmt.Fprintf(out, "%s  %s%s → %s\n", indent, c.Column, strings.Repeat(" ", w-displayWidth(c.Column)), c.Field)
+		}
+	}
+	if len(l.Sample) > 0 {
+		fmt.Fprintf(out, "%sfirst rows as they would be stored:\n", indent)
+		for _, row := range l.Sample {
+			b, _ := json.Marshal(row)
+			fmt.Fprintf(out, "%s  %s\n", indent, b)
+		}
+	}
+}
+
+// displayWidth counts East Asian wide characters as two columns.
+func displayWidth(s string) int {
+	n := 0
+	for _, r := range s {
+		if r >= 0x1100 && (r <= 0x115f || r >= 0x2e80 && r <= 0xa4cf || r >= 0xac00 && r <= 0xd7a3 || r >= 0xf900 && r <= 0xfaff || r >= 0xff00 && r <= 0xff60 || r >= 0xffe0 && r <= 0xffe6) {
+			n += 2
+		} else {
+			n++
+		}
+	}
+	return n
 }
 
 func trimName(s string) string {

@@ -8,6 +8,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"os/signal"
 	"sort"
@@ -22,19 +23,22 @@ type command struct {
 }
 
 func commands() map[string]command {
-	return map[string]command{
+	cmds := map[string]command{
 		"serve":         {"serve the map, tiles, OGC API Features and statistics", cmdServe},
 		"demo":          {"load the demo county into the database, then serve", cmdDemo},
 		"migrate":       {"apply pending database migrations", cmdMigrate},
-		"import":        {"import features from files (GeoJSON, CSV, KML, OSM PBF, any GDAL format)", cmdImport},
+		"import":        {"import features from files (GeoJSON, CSV, KML, OSM PBF, any GDAL format); --sync a field package", cmdImport},
+		"export":        {"export tiles (PMTiles / MBTiles archives) or features (a GeoPackage field package) of an area", cmdExport},
+		"serve-archive": {"serve a PMTiles or MBTiles archive read-only, without a database", cmdServeArchive},
 		"stats":         {"coverage, rai, lengths, progress statistics", cmdStats},
 		"rank":          {"rank relocation-site candidates", cmdRank},
+		"report":        {"write the printable report of a county or township (PDF or HTML)", cmdReport},
 		"token":         {"create, list and revoke API tokens", cmdToken},
 		"backup":        {"write the lastmile schema to a file (pg_dump custom format)", cmdBackup},
 		"restore":       {"replace the lastmile schema with a backup, in one transaction", cmdRestore},
-		"export":        {"export tiles: PMTiles / MBTiles archives of an area", cmdExport},
-		"serve-archive": {"serve a PMTiles or MBTiles archive read-only, without a database", cmdServeArchive},
 	}
+	maps.Copy(cmds, operateCommands()) // version, doctor, install-service (operate.go)
+	return cmds
 }
 
 func main() {
@@ -43,12 +47,15 @@ func main() {
 	stop()
 	if err != nil && !errors.Is(err, flag.ErrHelp) {
 		fmt.Fprintln(os.Stderr, "lastmile:", err)
-		os.Exit(1)
+		os.Exit(exitCode(err))
 	}
 }
 
 func run(ctx context.Context, args []string, out io.Writer) error {
 	cmds := commands()
+	if len(args) > 0 && (args[0] == "--version" || args[0] == "-version") {
+		args = []string{"version"}
+	}
 	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
 		usage(out, cmds)
 		return nil
@@ -72,7 +79,7 @@ func names(cmds map[string]command) []string {
 func usage(out io.Writer, cmds map[string]command) {
 	fmt.Fprintln(out, "usage: lastmile COMMAND [flags]\n\ncommands:")
 	for _, n := range names(cmds) {
-		fmt.Fprintf(out, "  %-8s %s\n", n, cmds[n].summary)
+		fmt.Fprintf(out, "  %-15s %s\n", n, cmds[n].summary)
 	}
 	fmt.Fprintln(out, "\nRun 'lastmile COMMAND -h' for a command's flags. Every flag has an environment twin LASTMILE_<FLAG> (e.g. --data-dir ↔ LASTMILE_DATA_DIR); DATABASE_URL selects an external PostGIS.")
 }

@@ -79,14 +79,16 @@ func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return 
 
 var servingURL = regexp.MustCompile(`serving on (http://\S+)`)
 
-// startServe runs `lastmile serve` on the managed cluster under dataDir and
-// returns its URL and a function that stops it (and its PostgreSQL).
-func startServe(t *testing.T, dataDir string) (string, func()) {
+// startServe runs `lastmile serve` (with extra flags) on the managed cluster
+// under dataDir and returns its URL and a function that stops it (and its
+// PostgreSQL).
+func startServe(t *testing.T, dataDir string, flags ...string) (string, func()) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	out := &syncBuffer{}
 	done := make(chan error, 1)
-	go func() { done <- run(ctx, []string{"serve", "--addr", "127.0.0.1:0", "--data-dir", dataDir}, out) }()
+	args := append([]string{"serve", "--addr", "127.0.0.1:0", "--data-dir", dataDir}, flags...)
+	go func() { done <- run(ctx, args, out) }()
 	deadline := time.Now().Add(60 * time.Second)
 	for time.Now().Before(deadline) {
 		if m := servingURL.FindStringSubmatch(out.String()); m != nil {

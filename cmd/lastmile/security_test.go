@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -68,9 +69,11 @@ func TestEveryWriteRouteNeedsTheLayerScope(t *testing.T) {
 		if status != 201 {
 			t.Fatalf("admin create: %d %s", status, body)
 		}
-		var id int64
-		fmt.Sscanf(body[strings.Index(body, `"id":`)+5:], "%d", &id)
-		return id, `"1"`
+		var f struct{ ID int64 }
+		if err := json.Unmarshal([]byte(body), &f); err != nil || f.ID < 1 {
+			t.Fatalf("admin create answered %s: %v", body, err)
+		}
+		return f.ID, `"1"`
 	}
 	state := func() string {
 		var s string

@@ -6,17 +6,22 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
+	"os/signal"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/lastmile/lastmile/ingest"
 	"github.com/lastmile/lastmile/layer"
 	"github.com/lastmile/lastmile/postgis"
 	"github.com/lastmile/lastmile/rank"
+	"github.com/lastmile/lastmile/report"
 	"github.com/lastmile/lastmile/server"
 	"github.com/lastmile/lastmile/static"
 	"github.com/lastmile/lastmile/stats"
 	"github.com/lastmile/lastmile/tiles"
+	"github.com/lastmile/lastmile/version"
 )
 
 // serveFlags are the flags of serve (and demo, which serves after loading).
@@ -27,6 +32,7 @@ type serveFlags struct {
 	server       server.Options
 	tiles        tiles.Options
 	page         static.Options
+	log          logFlags
 }
 
 func (f *serveFlags) register(fs *flag.FlagSet) {
@@ -36,6 +42,7 @@ func (f *serveFlags) register(fs *flag.FlagSet) {
 	f.server.RegisterFlags(fs)
 	f.tiles.RegisterFlags(fs)
 	f.page.RegisterFlags(fs)
+	f.log.register(fs)
 }
 
 func cmdServe(ctx context.Context, args []string, out io.Writer) error {
@@ -45,7 +52,10 @@ func cmdServe(ctx context.Context, args []string, out io.Writer) error {
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	log := newLogger()
+	log, err := f.log.logger()
+	if err != nil {
+		return err
+	}
 	db, err := f.db.open(ctx, log)
 	if err != nil {
 		return err
@@ -78,6 +88,14 @@ func serve(ctx context.Context, f serveFlags, db *database, log *slog.Logger, ou
 		go func() { defer close(done); stats.RefreshEvery(rctx, db.Pool, f.statsRefresh, log) }()
 		defer func() { stop(); <-done }()
 	}
+	page := static.New(f.page)
+	logLibraries(log, page.Libraries())
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	go reloadOnHUP(ctx, hup, catalog, tileService, log)
+	v := version.Get()
+	log.Info("lastmile starting", "version", v.Version, "commit", v.Commit, "built", v.Date)
 	srv := server.New(f.server, server.Deps{
 		Pool: db.Pool, Catalog: catalog, Store: store, Logger: log,
 		Mounts: []server.Mount{
@@ -85,7 +103,8 @@ func serve(ctx context.Context, f serveFlags, db *database, log *slog.Logger, ou
 			stats.NewHandler(readPool, catalog, log),
 			rank.NewHandler(readPool, log),
 			ingest.NewHandler(db.Pool, catalog, store, log),
-			static.New(f.page),
+			page,
+			report.NewHandler(readPool, catalog, tileService, log),
 		},
 	})
 	return srv.ListenAndServe(ctx, func(addr string) {
@@ -108,4 +127,32 @@ func browsable(addr string) string {
 		h = "localhost"
 	}
 	return "http://" + h + ":" + p
+}
+
+// logLibraries says where the map page's libraries come from, and warns
+// when they are missing (the page then says so too).
+func logLibraries(log *slog.Logger, libs static.Libraries) {
+	if msg := libs.MissingMessage(); msg != "" {
+		log.Warn(msg)
+		return
+	}
+	log.Info("map page libraries", "source", libs.Source, "maplibre-gl", libs.Versions["maplibre-gl"], "echarts", libs.Versions["echarts"])
+}
+
+// reloadOnHUP answers SIGHUP (systemctl reload): the tile cache is emptied,
+// so that tiles reflect data changed outside lastmile (psql, another tool).
+// Tokens need no reload: every request looks its token up in the database,
+// so a token created or revoked with lastmile token takes effect at once.
+func reloadOnHUP(ctx context.Context, hup <-chan os.Signal, catalog *layer.Catalog, tiles *tiles.Service, log *slog.Logger) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-hup:
+			for _, name := range catalog.Names() {
+				tiles.Invalidate(name, nil)
+			}
+			log.Info("SIGHUP: tile cache emptied; tokens are read from the database on every request, nothing else to reload")
+		}
+	}
 }

@@ -33,7 +33,7 @@ func cmdToken(ctx context.Context, args []string, out io.Writer) error {
 	switch sub {
 	case "create":
 		fs.StringVar(&name, "name", "", "who uses the token (shown as the actor in the edit history)")
-		fs.StringVar(&scopes, "scopes", "", "comma-separated scopes: read, admin, write:<layer>")
+		fs.StringVar(&scopes, "scopes", "", "comma-separated scopes: read, metrics, admin, write:<layer>")
 	case "list", "revoke":
 	default:
 		return fmt.Errorf("unknown token command %q\n%s", sub, tokenUsage)

@@ -25,6 +25,7 @@ import (
 
 	"github.com/lastmile/lastmile/postgis"
 	"github.com/lastmile/lastmile/postgis/cluster"
+	"github.com/lastmile/lastmile/postgis/pgsql"
 )
 
 // EnvURL names the variable that points tests at an existing server (a
@@ -93,8 +94,8 @@ func setup() error {
 		return nil
 	}
 	tmp := server.template + "_building"
-	admin.Exec(ctx, `DROP DATABASE IF EXISTS `+pgx.Identifier{tmp}.Sanitize())
-	if _, err := admin.Exec(ctx, `CREATE DATABASE `+pgx.Identifier{tmp}.Sanitize()); err != nil {
+	admin.Exec(ctx, `DROP DATABASE IF EXISTS `+pgsql.Ident(tmp))
+	if _, err := admin.Exec(ctx, `CREATE DATABASE `+pgsql.Ident(tmp)); err != nil {
 		return err
 	}
 	pool, err := postgis.Open(ctx, withDatabase(server.adminURL, tmp))
@@ -111,7 +112,7 @@ func setup() error {
 		return err
 	}
 	_, err = admin.Exec(ctx, fmt.Sprintf(`ALTER DATABASE %s RENAME TO %s`,
-		pgx.Identifier{tmp}.Sanitize(), pgx.Identifier{server.template}.Sanitize()))
+		pgsql.Ident(tmp), pgsql.Ident(server.template)))
 	return err
 }
 
@@ -150,8 +151,37 @@ func URL(t testing.TB) string {
 	}
 	defer admin.Close(ctx)
 	if _, err := admin.Exec(ctx, fmt.Sprintf(`CREATE DATABASE %s TEMPLATE %s`,
-		pgx.Identifier{name}.Sanitize(), pgx.Identifier{server.template}.Sanitize())); err != nil {
+		pgsql.Ident(name), pgsql.Ident(server.template))); err != nil {
 		t.Fatalf("pgtest: creating test database: %v", err)
+	}
+	t.Cleanup(func() {
+		admin, err := pgx.Connect(ctx, server.adminURL)
+		if err != nil {
+			return
+		}
+		defer admin.Close(ctx)
+		admin.Exec(ctx, `DROP DATABASE IF EXISTS `+pgsql.Ident(name)+` WITH (FORCE)`)
+	})
+	return withDatabase(server.adminURL, name)
+}
+
+// Empty creates a fresh database with no migrations applied (no lastmile
+// schema, no extensions), dropped when the test ends, and returns its URL:
+// for tests of migrating itself (upgrades from an older release).
+func Empty(t testing.TB) string {
+	t.Helper()
+	ready(t)
+	ctx := context.Background()
+	b := make([]byte, 6)
+	rand.Read(b)
+	name := "e_" + hex.EncodeToString(b)
+	admin, err := pgx.Connect(ctx, server.adminURL)
+	if err != nil {
+		t.Fatalf("pgtest: %v", err)
+	}
+	defer admin.Close(ctx)
+	if _, err := admin.Exec(ctx, `CREATE DATABASE `+pgx.Identifier{name}.Sanitize()); err != nil {
+		t.Fatalf("pgtest: creating empty database: %v", err)
 	}
 	t.Cleanup(func() {
 		admin, err := pgx.Connect(ctx, server.adminURL)

@@ -9,7 +9,7 @@
 -- $1: the candidates' geometries as WKB (EPSG:4326); rows come back in any
 -- order, each with its 1-based position in $1. Run with enable_sort off
 -- (see measureChunk): the probes must stay index scans without statistics.
--- The hardened-road predicate comes from the layer catalog (layer.Hardened)
+-- The hardened-road predicate (slot hardened) comes from the layer catalog (layer.Hardened)
 -- and replaces the marker below when the package loads.
 WITH c AS (
     SELECT u.ord, g AS geom, g::geography AS geog,
@@ -52,7 +52,7 @@ LEFT JOIN LATERAL (
 LEFT JOIN LATERAL (
     SELECT r.id, r.name, ST_Distance(r.geom::geography, c.geog) AS d
     FROM roads r
-    WHERE r.status = 'completed' AND /*layer.Hardened(r)*/ true
+    WHERE r.status = 'completed' AND /*hardened*/
     ORDER BY r.geom::geography <-> c.geog
     LIMIT 1
 ) rd ON true

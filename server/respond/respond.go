@@ -76,6 +76,8 @@ func Status(code string) int {
 		return http.StatusPreconditionRequired
 	case lastmile.ETOOLARGE:
 		return http.StatusRequestEntityTooLarge
+	case lastmile.EURITOOLONG:
+		return http.StatusRequestURITooLong
 	case lastmile.EUNAVAILABLE:
 		return http.StatusServiceUnavailable
 	}
@@ -94,8 +96,17 @@ type errorBody struct {
 
 // Error writes err as JSON with the status of its code. Internal errors are
 // logged with the request id and shown only as "internal error"; a database
-// that cannot be reached is 503.
+// that cannot be reached, and a request that ran out of time, are 503 with
+// Retry-After. A request whose client went away gets no response at all
+// (there is no one to read it): it is logged at info level as status 499,
+// nginx's "client closed request".
 func Error(w http.ResponseWriter, r *http.Request, err error) {
+	if ClientGone(r, err) {
+		setOutcome(r.Context(), StatusClientGone, ReasonClientGone)
+		Logger(r.Context()).Info("client went away", "status", StatusClientGone, "err", err.Error())
+		return
+	}
+	cause := err
 	err = Classify(err)
 	code := lastmile.ErrorCode(err)
 	var body errorBody
@@ -110,16 +121,76 @@ func Error(w http.ResponseWriter, r *http.Request, err error) {
 	switch {
 	case status == http.StatusServiceUnavailable:
 		w.Header().Set("Retry-After", "5")
-		Logger(r.Context()).Warn("request failed", "status", status, "err", err.Error())
+		reason := ReasonUnavailable
+		if isCancellation(cause) {
+			reason = ReasonTimeout
+		}
+		setOutcome(r.Context(), status, reason)
+		Logger(r.Context()).Warn("request failed", "status", status, "reason", reason, "err", cause.Error())
 	case status >= 500:
-		Logger(r.Context()).Error("request failed", "status", status, "err", err.Error())
+		setOutcome(r.Context(), status, ReasonInternal)
+		Logger(r.Context()).Error("request failed", "status", status, "err", cause.Error())
 	}
 	JSON(w, status, body)
 }
 
+// StatusClientGone is the status logged and counted for a request whose
+// client went away before the answer (nginx's 499); it is never sent.
+const StatusClientGone = 499
+
+// Reasons a request failed, as Error records them for metrics.
+const (
+	ReasonTimeout     = "timeout"     // 503: the request's time limit passed
+	ReasonUnavailable = "unavailable" // 503: the database cannot be reached (or another EUNAVAILABLE)
+	ReasonClientGone  = "client_gone" // 499: the client closed the connection
+	ReasonInternal    = "internal"    // 500
+)
+
+// Outcome is where Error records, for the middleware that counts requests,
+// the status and reason of a failure (the status is 499 for a gone client,
+// which writes nothing).
+type Outcome struct {
+	Status int
+	Reason string
+}
+
+type outcomeKey struct{}
+
+// WithOutcome returns ctx with an Outcome that Error fills in.
+func WithOutcome(ctx context.Context) (context.Context, *Outcome) {
+	o := &Outcome{}
+	return context.WithValue(ctx, outcomeKey{}, o), o
+}
+
+func setOutcome(ctx context.Context, status int, reason string) {
+	if o, ok := ctx.Value(outcomeKey{}).(*Outcome); ok {
+		o.Status, o.Reason = status, reason
+	}
+}
+
+// ClientGone reports whether err is the cancellation of r by its client:
+// r's context is cancelled (not past its deadline) and err is a
+// cancellation or a cancelled query.
+func ClientGone(r *http.Request, err error) bool {
+	return errors.Is(r.Context().Err(), context.Canceled) && !errors.Is(r.Context().Err(), context.DeadlineExceeded) && isCancellation(err)
+}
+
+// isCancellation reports a context error, pgconn's timeout (a query
+// interrupted by its context) or PostgreSQL's query_canceled (57014: the
+// cancel request pgx sends when a context ends, or a statement_timeout).
+func isCancellation(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) ||
+		pgconn.Timeout(err) || (errors.As(err, &pgErr) && pgErr.Code == "57014")
+}
+
+// timeoutMessage is what users read when a request ran out of time.
+const timeoutMessage = "the request took longer than the server's time limit; try again later, or ask a smaller question"
+
 // Classify turns errors that are not *lastmile.Error but have a meaning for
-// users into one: a cancelled request, a body too large, a database that
-// cannot be reached.
+// users into one: a request that ran out of time (a context error or a
+// cancelled query, whichever context ended it: a limit of the request or of
+// a step inside it), a body too large, a database that cannot be reached.
 func Classify(err error) error {
 	var e *lastmile.Error
 	var maxBytes *http.MaxBytesError
@@ -129,8 +200,8 @@ func Classify(err error) error {
 		return err
 	case errors.As(err, &maxBytes):
 		return lastmile.Errorf(lastmile.ETOOLARGE, "request body is larger than the limit of %d bytes", maxBytes.Limit)
-	case errors.Is(err, context.DeadlineExceeded):
-		return &lastmile.Error{Code: lastmile.EUNAVAILABLE, Message: "the request took longer than the server's time limit"}
+	case isCancellation(err):
+		return &lastmile.Error{Code: lastmile.EUNAVAILABLE, Message: timeoutMessage}
 	case isBadText(err):
 		return lastmile.Invalid("a value contains a NUL byte or is not valid UTF-8")
 	case errors.As(err, &connErr) || pgconn.SafeToRetry(err) || isConnectionLost(err):

@@ -1,0 +1,145 @@
+// dashboard.js — the statistics tab: village coverage, Rural Access Index,
+// road km hardened per year, renovation progress. Every figure is a
+// stats.Result ({definition, groups[], total, uncovered[]}) whose columns
+// the stats code names (stats/coverage.go, rai.go, lengths.go, progress.go).
+import { $, el } from './dom.js';
+import { state, subscribe, setDashLoaded } from './state.js';
+import { t, valueLabel, fmtNum } from './i18n.js';
+import { hardened, styleOf, value } from './catalog.js';
+import * as api from './api.js';
+import { setHighlight } from './layers.js';
+
+let echarts = null, echartsTried = false, seq = 0;
+const charts = {};
+
+function dashParams() {
+  const asof = $('#d-asof').value;
+  const km = Math.max(0.01, +$('#d-km').value || 1);
+  return { asof, within_m: Math.round(km * 1000), km, def: $('#d-def').value };
+}
+
+export function setupDashboard() {
+  for (const d of document.querySelectorAll('.def')) d.addEventListener('click', () => d.classList.toggle('open'));
+  for (const id of ['#d-asof', '#d-km', '#d-def']) $(id).addEventListener('change', () => loadDashboard());
+  subscribe('lang', () => { if (state.dashLoaded) loadDashboard(); });
+}
+
+export const resizeCharts = () => Object.values(charts).forEach((c) => c.resize());
+
+// coverageURL is the coverage question the dashboard asks (the browser test
+// asks the API the same one).
+function coverageURL(p, extra = {}) {
+  const q = new URLSearchParams({ target: 'villages', source: 'roads', within_m: String(p.within_m), source_filter: p.def, group_by: 'township', list: 'uncovered', ...extra });
+  if (p.asof) q.set('as_of', p.asof);
+  return '/api/stats/coverage?' + q;
+}
+
+export async function loadDashboard() {
+  setDashLoaded();
+  const p = dashParams();
+  const asof = p.asof ? { as_of: p.asof } : {};
+  const covURL = coverageURL(p);
+  const raiURL = '/api/stats/rai?' + new URLSearchParams({ within_m: '2000', ...asof });
+  const kmURL = '/api/stats/lengths?' + new URLSearchParams({ layer: 'roads', group_by: 'year,surface', status: 'completed', ...asof });
+  const progURL = '/api/stats/progress?' + new URLSearchParams({ layer: 'house_renovations', group_by: 'township', ...asof });
+  const csv = (u) => u + '&format=csv';
+  $('#cov-csv').href = csv(covURL.replace('&list=uncovered', ''));
+  $('#cov-unc-csv').href = csv(covURL); $('#rai-csv').href = csv(raiURL); $('#km-csv').href = csv(kmURL); $('#prog-csv').href = csv(progURL);
+  const mine = ++seq;
+  $('#card-coverage').dataset.state = 'loading';
+  $('#cov-detail').textContent = t('loading');
+  const [cov, rai, km, prog] = await Promise.all([api.stats(covURL), api.stats(raiURL), api.stats(kmURL), api.stats(progURL)]);
+  if (mine !== seq) return; // a newer question was asked meanwhile
+  renderCoverage(cov, p, covURL);
+  renderRAI(rai);
+  loadECharts().then(() => { renderKm(km); renderProgress(prog); });
+}
+
+// renderCoverage: total {total, covered, uncovered, pct}; uncovered [{id, name, code, lon, lat, distance_m}].
+function renderCoverage(res, p, url) {
+  const box = $('#card-coverage');
+  box.dataset.url = url;
+  if (!res.ok || !res.data) {
+    $('#cov-pct').textContent = '–';
+    $('#cov-detail').textContent = `${t('not_available')} (${res.status}) ${res.data?.error?.message || ''}`;
+    box.dataset.state = 'unavailable';
+    return;
+  }
+  const { covered, total, pct } = res.data.total;
+  $('#cov-pct').textContent = `${fmtNum(pct, 1)} %`;
+  $('#cov-pct').dataset.pct = pct; $('#cov-pct').dataset.covered = covered; $('#cov-pct').dataset.total = total;
+  $('#cov-detail').textContent = t('villages_covered')(fmtNum(covered), fmtNum(total), p.km);
+  $('#cov-def').textContent = res.data.definition;
+  box.dataset.state = 'ok';
+  const unc = res.data.uncovered || [];
+  $('#cov-unc-n').textContent = String(unc.length);
+  $('#cov-uncovered').replaceChildren(...unc.map((v) => el('li', { 'data-id': v.id, onclick: (e) => highlightVillage(v, e.currentTarget) },
+    `${v.name || v.code || v.id}`, el('span', { class: 'sub', text: v.distance_m !== null ? ` ${fmtNum(v.distance_m / 1000, 2)} ${t('km')}` : '' }))));
+}
+
+function highlightVillage(v, li) {
+  for (const x of document.querySelectorAll('#cov-uncovered li.sel')) x.classList.remove('sel');
+  li?.classList.add('sel');
+  const c = [v.lon, v.lat];
+  setHighlight({ type: 'Point', coordinates: c });
+  state.map.flyTo({ center: c, zoom: Math.max(state.map.getZoom(), 13) });
+}
+
+// renderRAI: total.rai, the share of the population covered (%).
+function renderRAI(res) {
+  if (!res.ok || !res.data) { $('#rai-val').textContent = '–'; $('#rai-def').textContent = `${t('not_available')} (${res.status})`; return; }
+  const v = res.data.total.rai;
+  $('#rai-val').textContent = `${fmtNum(v, 1)} %`;
+  $('#rai-val').dataset.value = v;
+  $('#rai-def').textContent = res.data.definition;
+}
+
+async function loadECharts() {
+  if (echarts || echartsTried) return echarts;
+  echartsTried = true;
+  if (!state.config.vendor?.echarts) return null;
+  try { echarts = await import('/vendor/echarts/echarts.esm.min.mjs'); } catch { echarts = null; }
+  return echarts;
+}
+
+function chart(id, option, empty) {
+  const box = $(id);
+  if (!echarts) { box.textContent = t('chart_missing'); return; }
+  if (empty) { charts[id]?.dispose(); delete charts[id]; box.textContent = empty; return; }
+  if (!charts[id]) { box.textContent = ''; charts[id] = echarts.init(box, null, { renderer: 'canvas' }); }
+  charts[id].setOption({ animation: false, ...option }, true);
+}
+
+// renderKm: groups [{year, surface, km, count, funding_yuan}], hardened surfaces stacked.
+function renderKm(res) {
+  if (!res.ok) { chart('#chart-km', null, `${t('not_available')} (${res.status})`); return; }
+  const surfaces = hardened();
+  const hard = new Set(surfaces);
+  const per = {};
+  for (const g of res.data.groups) {
+    if (g.year === null || !hard.has(g.surface)) continue;
+    per[g.year] ??= {}; per[g.year][g.surface] = (per[g.year][g.surface] || 0) + g.km;
+  }
+  const years = Object.keys(per).sort();
+  const colors = styleOf('roads', 'surface', 'color');
+  const label = (s) => valueLabel('roads', 'surface', s);
+  chart('#chart-km', {
+    tooltip: { trigger: 'axis' }, legend: { bottom: 0, data: surfaces.map(label) }, grid: { left: 40, right: 8, top: 10, bottom: 45 },
+    xAxis: { type: 'category', data: years }, yAxis: { type: 'value', name: t('km') },
+    series: surfaces.map((s) => ({ name: label(s), type: 'bar', stack: 'km', itemStyle: { color: colors[s] }, data: years.map((y) => +(per[y][s] || 0).toFixed(2)) })),
+  }, years.length ? null : '–');
+}
+
+// renderProgress: groups [{township, township_name, total, planned, under_construction, completed, cancelled, pct}].
+function renderProgress(res) {
+  if (!res.ok) { chart('#chart-progress', null, `${t('not_available')} (${res.status})`); return; }
+  const rows = res.data.groups.map((g) => ({ name: g.township_name || g.township || '?', done: g.completed, total: g.total, pct: g.pct ?? 0 }));
+  chart('#chart-progress', {
+    tooltip: { trigger: 'axis', formatter: (ps) => { const r = rows[ps[0].dataIndex]; return `${r.name}<br>${r.done} / ${r.total} (${r.pct.toFixed(1)} %)`; } },
+    grid: { left: 80, right: 20, top: 5, bottom: 20 },
+    xAxis: { type: 'value', max: 100, name: '%' }, yAxis: { type: 'category', data: rows.map((r) => r.name), axisLabel: { fontSize: 10 } },
+    series: [{ type: 'bar', data: rows.map((r) => +r.pct.toFixed(1)), itemStyle: { color: value('house_renovations', 'status', 'completed')?.color }, label: { show: true, position: 'right', fontSize: 9, formatter: (x) => `${rows[x.dataIndex].done}/${rows[x.dataIndex].total}` } }],
+  }, rows.length ? null : '–');
+  $('#chart-progress').style.height = Math.max(200, rows.length * 18 + 30) + 'px';
+  charts['#chart-progress']?.resize();
+}
