@@ -1,8 +1,8 @@
 -- National-scale synthetic data for the coverage benchmark: :villages
 -- villages (default 500 000) spread over China's extent (75–134° E,
 -- 20–50° N) in 1°×1° "counties" (admin_areas rows with 12-digit codes), and
--- :segments road segments (default 10 000 000), each 0.4–1.6 km long and
--- anchored within ~3 km of a village, with mixed tech grades, surfaces and
+-- a connected road network whose routing graph has about :segments edges
+-- (default 10 000 000; see below), with mixed tech grades, surfaces and
 -- statuses. Deterministic (setseed). History and routing-graph triggers are
 -- skipped (session_replication_role = replica): bulk test data, not edits.
 -- Run: psql -v villages=500000 -v segments=10000000 -f bench/national.sql
@@ -34,24 +34,57 @@ FROM (
           FROM generate_series(1, :villages) j) p
 ) q;
 
-CREATE TEMP TABLE anchor AS
-SELECT row_number() OVER () - 1 AS k, ST_X(geom) AS x, ST_Y(geom) AS y FROM lastmile.villages;
-CREATE INDEX ON anchor (k);
+-- The road network: a jittered grid of junctions spanning the extent,
+-- spaced so that the graph has about :segments edges (two per junction, 70 % kept).
+-- Roads run along grid rows and columns, ROAD_NODES junctions long, so
+-- they meet other roads at their interior vertices (as OSM ways do) and
+-- the router must split them there; consecutive pieces of a row share their
+-- end junction. 30 % of the pieces are left out (dead ends, degree 2–4,
+-- islands where a block loses all its links), and 1 % stop 3 m short of
+-- their first junction (near-miss gaps for the node tolerance and the
+-- dangling-ends report). Junction positions are a function of (i, j) only,
+-- so crossing roads share them exactly.
+CREATE TEMP TABLE grid AS
+SELECT sqrt(59.0 * 30.0 / (:segments / 1.4)) AS step, 10 AS road_nodes;
+CREATE TEMP TABLE pieces AS
+SELECT p.k, p.line, p.piece, row_number() OVER (ORDER BY p.line, p.piece, p.k) AS i
+FROM grid g,
+     LATERAL (SELECT 0 AS k, line, piece
+              FROM generate_series(0, floor(30 / g.step)::int) line,
+                   generate_series(0, floor(59 / g.step)::int / g.road_nodes) piece
+              UNION ALL
+              SELECT 1, line, piece
+              FROM generate_series(0, floor(59 / g.step)::int) line,
+                   generate_series(0, floor(30 / g.step)::int / g.road_nodes) piece) p
+WHERE abs(hashint8(p.k * 1000000007 + p.line * 100003 + p.piece)) % 100 >= 30;
 
 INSERT INTO lastmile.roads (ext_id, status, completed_on, road_class, tech_grade, surface, geom)
 SELECT 'n' || i,
-       (ARRAY['completed', 'completed', 'completed', 'under_construction', 'planned'])[1 + i % 5],
-       date '2005-01-01' + (i % 5000),
+       (ARRAY['completed', 'completed', 'completed', 'completed', 'planned'])[1 + i % 5],
+       date '2005-01-01' + (i % 5000)::int,
        (ARRAY['county', 'township', 'village', 'village', 'group'])[1 + i % 5],
        (ARRAY['class2', 'class3', 'class4', 'class4', 'substandard', 'substandard'])[1 + (i / 7) % 6],
        (ARRAY['earth', 'gravel', 'stone', 'cement', 'asphalt'])[1 + (i / 3) % 5],
-       ST_SetSRID(ST_MakeLine(ST_MakePoint(x0, y0), ST_MakePoint(x0 + s * cos(a), y0 + s * sin(a))), 4326)
+       ST_SetSRID(ST_MakeLine(array_agg(pt ORDER BY n)), 4326)
 FROM (
-    SELECT i, a.x + (random() - 0.5) * 0.06 AS x0, a.y + (random() - 0.5) * 0.06 AS y0,
-           0.004 + random() * 0.012 AS s, random() * 2 * pi() AS a
-    FROM generate_series(0, :segments - 1) i
-    JOIN anchor a ON a.k = i % :villages
-) p;
+    SELECT pc.i, n,
+           -- junction (gi, gj) of the grid, jittered by up to a fifth of a step
+           CASE WHEN n = 0 AND abs(hashint8(pc.i)) % 100 = 0
+                -- 1 %: 3 m short of the first junction, towards the second
+                THEN ST_Translate(ST_MakePoint(jx, jy), (nx - jx) / ln * 3, (ny - jy) / ln * 3)
+                ELSE ST_MakePoint(jx, jy) END AS pt
+    FROM pieces pc, grid g,
+         generate_series(0, g.road_nodes) n,
+         LATERAL (SELECT CASE WHEN pc.k = 0 THEN pc.piece * g.road_nodes + n ELSE pc.line END AS gi,
+                         CASE WHEN pc.k = 0 THEN pc.line ELSE pc.piece * g.road_nodes + n END AS gj) ij,
+         LATERAL (SELECT 75 + ij.gi * g.step + (abs(hashint8(ij.gi * 7919 + ij.gj)) % 1000 - 500) * g.step / 2500 AS jx,
+                         20 + ij.gj * g.step + (abs(hashint8(ij.gi * 104729 + ij.gj * 3)) % 1000 - 500) * g.step / 2500 AS jy,
+                         75 + (ij.gi + 1 - pc.k) * g.step AS nx, 20 + (ij.gj + pc.k) * g.step AS ny) j,
+         LATERAL (SELECT greatest(sqrt((nx - jx) ^ 2 + (ny - jy) ^ 2) * 111000, 1) AS ln) l
+    WHERE 75 + ij.gi * g.step <= 134 AND 20 + ij.gj * g.step <= 50
+) q
+GROUP BY i
+HAVING count(*) > 1;
 RESET session_replication_role;
 VACUUM ANALYZE lastmile.roads;
 VACUUM ANALYZE lastmile.villages;

@@ -155,7 +155,7 @@ test('the page loads, draws its first tiles, and reports the load time', { timeo
 });
 
 test('roads are drawn: non-blank pixels where the roads are', { timeout: 90_000 }, async (t) => {
-  if (has.tiles !== 200) return t.skip('tiles are not served yet');
+  if (has.tiles !== 200) assert.fail('tiles are not served: every part must be served (run scripts/setup, then make test)');
   const pts = await roadPoints();
   assert.ok(pts.length >= 5, `roads rendered in view: ${pts.length} sample points`);
   const p = await paint(pts);
@@ -166,7 +166,7 @@ test('roads are drawn: non-blank pixels where the roads are', { timeout: 90_000 
 });
 
 test('toggling a layer changes what is drawn', { timeout: 90_000 }, async (t) => {
-  if (has.tiles !== 200) return t.skip('tiles are not served yet');
+  if (has.tiles !== 200) assert.fail('tiles are not served: every part must be served (run scripts/setup, then make test)');
   const pts = await roadPoints();
   const before = await paint(pts);
   await page.locator('#lay-roads').uncheck();
@@ -184,7 +184,7 @@ test('toggling a layer changes what is drawn', { timeout: 90_000 }, async (t) =>
 });
 
 test('a click on a known village opens its popup with its name and history', { timeout: 90_000 }, async (t) => {
-  if (has.tiles !== 200) return t.skip('tiles are not served yet');
+  if (has.tiles !== 200) assert.fail('tiles are not served: every part must be served (run scripts/setup, then make test)');
   let village;
   if (has.ogc === 200) {
     const r = await getJSON('/ogc/collections/villages/items/1');
@@ -215,7 +215,7 @@ test('a click on a known village opens its popup with its name and history', { t
 });
 
 test("the dashboard's coverage equals /api/stats/coverage for the same parameters", { timeout: 90_000 }, async (t) => {
-  if (has.coverage !== 200) return t.skip('coverage statistics are not served yet');
+  if (has.coverage !== 200) assert.fail('coverage statistics are not served: every part must be served (run scripts/setup, then make test)');
   await page.locator('#tabs [data-tab=dashboard]').click();
   for (const km of [1, 2.5]) {
     await page.locator('#d-km').fill(String(km));
@@ -274,7 +274,7 @@ test('Chinese and English labels', { timeout: 90_000 }, async () => {
 });
 
 test('filters reach the tile server as query parameters and change what is drawn', { timeout: 90_000 }, async (t) => {
-  if (has.tiles !== 200) return t.skip('tiles are not served yet');
+  if (has.tiles !== 200) assert.fail('tiles are not served: every part must be served (run scripts/setup, then make test)');
   await page.locator('#tabs [data-tab=layers]').click();
   await fitCounty();
   await idle();
@@ -305,7 +305,7 @@ test('filters reach the tile server as query parameters and change what is drawn
 });
 
 test('site ranking: ranked sites on the map with their factor breakdown', { timeout: 90_000 }, async (t) => {
-  if (has.rank !== 200) return t.skip('site ranking is not served yet');
+  if (has.rank !== 200) assert.fail('site ranking is not served: every part must be served (run scripts/setup, then make test)');
   await page.locator('#tabs [data-tab=sites]').click();
   await inPage(() => { const m = window.lastmile.map; m.jumpTo({ center: m.getCenter(), zoom: 13 }); });
   await page.locator('#r-cell').fill('1000');
@@ -325,8 +325,8 @@ test('site ranking: ranked sites on the map with their factor breakdown', { time
 });
 
 test('editing: move a village with a token; a stale version is reported as a conflict', { timeout: 90_000 }, async (t) => {
-  if (!TOKEN) return t.skip('no token (lastmile token create failed)');
-  if (has.ogc !== 200 || has.tiles !== 200) return t.skip('feature API or tiles not served yet');
+  if (!TOKEN) assert.fail('no token (lastmile token create failed): every part must be served (run scripts/setup, then make test)');
+  if (has.ogc !== 200 || has.tiles !== 200) assert.fail('feature API or tiles not served: every part must be served (run scripts/setup, then make test)');
   const id = 2;
   const item = async () => {
     const r = await fetch(`${BASE}/ogc/collections/villages/items/${id}`);
@@ -377,8 +377,8 @@ test('editing: move a village with a token; a stale version is reported as a con
 });
 
 test("editing: change a road's surface and status, extend it, draw a new road", { timeout: 90_000 }, async (t) => {
-  if (!TOKEN) return t.skip('no token (lastmile token create failed)');
-  if (has.ogc !== 200 || has.tiles !== 200) return t.skip('feature API or tiles not served yet');
+  if (!TOKEN) assert.fail('no token (lastmile token create failed): every part must be served (run scripts/setup, then make test)');
+  if (has.ogc !== 200 || has.tiles !== 200) assert.fail('feature API or tiles not served: every part must be served (run scripts/setup, then make test)');
   await page.locator('#tabs [data-tab=edit]').click();
   await inPage(() => { const m = window.lastmile.map; m.jumpTo({ center: m.getCenter(), zoom: 14 }); });
   await idle();

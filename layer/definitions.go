@@ -77,3 +77,41 @@ var AllSeason = Definition{
 func Definitions() map[string]Definition {
 	return map[string]Definition{Hardened.Name: Hardened, Graded.Name: Graded, AllSeason.Name: AllSeason}
 }
+
+// RoadSpeedsKmh are the travel speeds (km/h) that network questions with
+// metric=time assume, by technical grade: the design speeds of China's
+// Technical Standard of Highway Engineering (JTG B01-2014), taking for each
+// grade its lower, hilly-terrain value — expressway 80, class 1 60, class 2
+// 40, class 3 30, class 4 20 km/h — and 15 km/h for substandard roads and
+// roads without a grade.
+var RoadSpeedsKmh = map[string]float64{"expressway": 80, "class1": 60, "class2": 40, "class3": 30, "class4": 20, "substandard": 15, "": 15}
+
+// SurfaceSpeedFactors scale RoadSpeedsKmh by surface: hardened surfaces
+// 1 (stone 0.9), gravel 0.7, earth 0.5, no surface recorded 0.7.
+var SurfaceSpeedFactors = map[string]float64{"asphalt": 1, "cement": 1, "stone": 0.9, "gravel": 0.7, "earth": 0.5, "": 0.7}
+
+// WalkingSpeedKmh is the speed of the leg from a target to its snap point
+// on the road network (metric=time).
+const WalkingSpeedKmh = 5.0
+
+// RoadSpeedSQL returns the speed in km/h of the roads row aliased alias as
+// an SQL expression built from RoadSpeedsKmh and SurfaceSpeedFactors.
+func RoadSpeedSQL(alias string) string {
+	cases := func(column string, m map[string]float64) string {
+		keys := make([]string, 0, len(m))
+		for k := range m {
+			if k != "" {
+				keys = append(keys, k)
+			}
+		}
+		slices.Sort(keys)
+		var b strings.Builder
+		fmt.Fprintf(&b, "CASE %s", col(alias, column))
+		for _, k := range keys {
+			fmt.Fprintf(&b, " WHEN '%s' THEN %g", k, m[k])
+		}
+		fmt.Fprintf(&b, " ELSE %g END", m[""])
+		return b.String()
+	}
+	return fmt.Sprintf("(%s) * (%s)", cases("tech_grade", RoadSpeedsKmh), cases("surface", SurfaceSpeedFactors))
+}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/lastmile/lastmile"
 	"github.com/lastmile/lastmile/layer"
+	"github.com/lastmile/lastmile/postgis/pgsql"
 )
 
 // groupLevels are the group_by values of coverage and RAI: a 12-digit
@@ -39,8 +40,11 @@ func groupCode(code, level string) string {
 // coverageRequest is a parsed coverage question.
 type coverageRequest struct {
 	target, source *layer.Layer
+	roads          *layer.Layer // the network (method=network)
 	within         float64
 	method         string // straight | network
+	metric         string // distance | time (network only)
+	withinMin      float64
 	sourceFilter   rowFilter
 	sourceSpec     []string
 	targetFilter   rowFilter
@@ -48,18 +52,10 @@ type coverageRequest struct {
 	asOf           *time.Time
 	list           bool
 	precomputed    bool
-	args           sqlArgs
+	args           pgsql.Args
 	echo           map[string]any
 	format         Format
 }
-
-// maxNetworkEdges bounds the routing graph a network question may search.
-// pgr_drivingDistance grows faster than linearly and does not stop when the
-// query is cancelled. Measured here (graded roads, 1 km, whole question):
-// 1.6 s at 100 000 edges, 8.7 s at 280 000; the search alone 80 s at 1 M;
-// at 10 M a question ran past 20 minutes and 7 GB and ignored cancel and
-// terminate. 300 000 keeps a question inside the request time limit.
-const maxNetworkEdges = 300000
 
 // maxWithin bounds within_m: 100 km covers any "access" question.
 const maxWithin = 100000
@@ -79,12 +75,20 @@ func parseCoverage(c *layer.Catalog, v url.Values, defaults map[string]string) (
 		return slices.Contains(l.GeomKinds, layer.Point) || slices.Contains(l.GeomKinds, layer.Polygon)
 	}, "must be a layer of points or areas")
 	req.source = q.layer(c, "source", def("source", "roads"), nil, "")
+	req.roads, _ = c.Layer("roads")
 	within := 1000.0
 	if d, ok := defaults["within_m"]; ok {
 		within, _ = strconv.ParseFloat(d, 64)
 	}
 	req.within = q.float("within_m", within, 0, maxWithin)
 	req.method = q.enum("method", "straight", "straight", "network")
+	req.metric = q.enum("metric", "distance", "distance", "time")
+	if req.metric == "time" {
+		req.withinMin = q.float("within_min", 30, 0, 24*60)
+		if req.method != "network" {
+			q.problem("metric", "time", "travel time needs method=network")
+		}
+	}
 	req.groupBy = q.enum("group_by", def("group_by", "county"), groupLevels...)
 	req.asOf = q.date("as_of")
 	req.list = q.enum("list", "", "uncovered") == "uncovered"
@@ -97,8 +101,8 @@ func parseCoverage(c *layer.Catalog, v url.Values, defaults map[string]string) (
 		f, problems := parseFilter("source_filter", req.sourceSpec, req.source, "s", &req.args)
 		q.problems = append(q.problems, problems...)
 		req.sourceFilter = f
-		if req.method == "network" && req.source.Name != "roads" {
-			q.problem("method", "network", "the network method needs source=roads")
+		if req.method == "network" && req.source.Name != "roads" && !slices.Equal(req.source.GeomKinds, []string{layer.Point}) {
+			q.problem("method", "network", "the network method needs source=roads or a layer of points (facilities, villages …)")
 		}
 	}
 	if req.target != nil {
@@ -116,21 +120,21 @@ func parseCoverage(c *layer.Catalog, v url.Values, defaults map[string]string) (
 
 // completeSource adds to a parsed source filter that only works that exist
 // count: completed, and completed on or before as_of when given.
-func (req *coverageRequest) completeSource(f rowFilter, a *sqlArgs) rowFilter {
+func (req *coverageRequest) completeSource(f rowFilter, a *pgsql.Args) rowFilter {
 	f.SQL = slices.Clone(f.SQL)
 	if !f.HasStatus || req.asOf != nil {
 		f.SQL = append(f.SQL, "s.status = 'completed'")
 	}
 	if req.asOf != nil {
-		f.SQL = append(f.SQL, "s.completed_on <= "+a.arg(*req.asOf)+"::date")
+		f.SQL = append(f.SQL, "s.completed_on <= "+a.Add(*req.asOf)+"::date")
 	}
 	return f
 }
 
 // sourceWhere returns the source predicate with its own parameters (for
 // queries that use it alone).
-func (req *coverageRequest) sourceWhere() (string, sqlArgs) {
-	var a sqlArgs
+func (req *coverageRequest) sourceWhere() (string, pgsql.Args) {
+	var a pgsql.Args
 	f, _ := parseFilter("source_filter", req.sourceSpec, req.source, "s", &a)
 	return req.completeSource(f, &a).where(), a
 }
@@ -155,8 +159,18 @@ func (req *coverageRequest) definition() string {
 		conds = append(conds, "completed on or before "+req.asOf.Format(time.DateOnly))
 	}
 	fmt.Fprintf(&b, " (%s)", strings.Join(conds, "; "))
-	if req.method == "network" {
-		fmt.Fprintf(&b, " is within %g m along the road network: the target is snapped to its nearest completed road (geodesic snap distance), then the shortest path over completed roads (noded at shared endpoints, edge cost = geodesic length) to a qualifying road is added.", req.within)
+	if req.placeSources() {
+		measure := fmt.Sprintf("%g m (geodesic lengths)", req.within)
+		if req.metric == "time" {
+			measure = fmt.Sprintf("%g minutes (walking the snap legs at %g km/h, each road at the speed of its technical grade, %s km/h, JTG B01-2014 design speeds for hilly terrain, times its surface factor, %s)",
+				req.withinMin, layer.WalkingSpeedKmh, speedList(layer.RoadSpeedsKmh), speedList(layer.SurfaceSpeedFactors))
+		}
+		fmt.Fprintf(&b, " is reached within %s along the road network: the target and every source are snapped to the geodesic-nearest point of their nearest completed road, and the least way between them over completed roads is taken (roads noded at every shared vertex; no search cut-off; the nearest source is listed).", measure)
+	} else if req.metric == "time" {
+		fmt.Fprintf(&b, " is within %g minutes by road: the target is snapped to the geodesic-nearest point of its nearest completed road, walked at %g km/h, then the fastest path over completed roads to a qualifying road is added, each road at the speed of its technical grade (%s km/h; JTG B01-2014 design speeds, hilly terrain) times its surface factor (%s) (roads noded at every shared vertex; no search cut-off; distance_m is the length of that fastest path).",
+			req.withinMin, layer.WalkingSpeedKmh, speedList(layer.RoadSpeedsKmh), speedList(layer.SurfaceSpeedFactors))
+	} else if req.method == "network" {
+		fmt.Fprintf(&b, " is within %g m along the road network: the target is snapped to the geodesic-nearest point of its nearest completed road (geodesic snap distance), then the shortest path over completed roads to a qualifying road is added (roads noded at every shared vertex, compared at 1e-7°; roads crossing without a shared vertex are not connected; edge cost = geodesic length; no search cut-off: listed distances are the true shortest ones, null only when no path exists).", req.within)
 	} else {
 		fmt.Fprintf(&b, " lies within %g m, measured geodesically on the WGS84 ellipsoid (PostGIS geography).", req.within)
 	}
@@ -180,6 +194,10 @@ type targetRow struct {
 	Covered        bool
 	DistanceM      *float64
 	SnapM          *float64
+	TimeMin        *float64 // metric=time
+	// the nearest source (network method with a layer of points as sources)
+	SourceID   *int64
+	SourceName *string
 }
 
 // layerHasField reports whether l has the field.
@@ -206,56 +224,19 @@ func (req *coverageRequest) sqlParts() map[string]string {
 	}
 	return map[string]string{
 		"code": code, "population": pop, "poor": poor, "list": list,
-		"source": layerTable(req.source), "target": layerTable(req.target),
+		"source": pgsql.Table(req.source), "target": pgsql.Table(req.target),
 		"source_filter": req.sourceFilter.where(), "target_filter": req.targetFilter.where(),
-		"within": req.args.arg(req.within) + "::float8",
 	}
 }
 
 // run computes the per-target coverage.
 func (req *coverageRequest) run(ctx context.Context, pool *pgxpool.Pool) ([]targetRow, error) {
-	parts := req.sqlParts()
-	var sql string
 	if req.method == "network" {
-		if err := graphReady(ctx, pool); err != nil {
-			return nil, err
-		}
-		var edges int64
-		if err := pool.QueryRow(ctx, `SELECT edges FROM lastmile.route_graph_state`).Scan(&edges); err != nil {
-			return nil, err
-		}
-		if edges > maxNetworkEdges {
-			return nil, lastmile.Invalid("the road network is too large for the network method", lastmile.Problem{Field: "method", Value: "network",
-				Message: fmt.Sprintf("the routing graph has %d edges; the network method answers up to %d (a county or a small province); use method=straight, or a database per region", edges, maxNetworkEdges)})
-		}
-		var starts []int64
-		where, startArgs := req.sourceWhere()
-		startSQL := renderSQL("network_starts.sql", map[string]string{"source_filter": where})
-		if err := pool.QueryRow(ctx, startSQL, startArgs...).Scan(&starts); err != nil {
-			return nil, fmt.Errorf("network starts: %w", err)
-		}
-		asOf := "NULL::date"
-		if req.asOf != nil {
-			asOf = req.args.arg(*req.asOf) + "::date"
-		}
-		parts["traversable"] = fmt.Sprintf("e.status = 'completed' AND (%s IS NULL OR e.completed_on <= %s)", asOf, asOf)
-		if len(starts) == 0 {
-			parts["driving_distance"] = "SELECT NULL::bigint AS node, NULL::float8 AS agg WHERE false"
-		} else {
-			// One search from a virtual vertex 0 joined to every start by
-			// an edge of cost 0 gives each vertex its distance to the
-			// nearest start (a search per start would cost starts × graph).
-			parts["driving_distance"] = fmt.Sprintf(`SELECT node, agg_cost AS agg
-    FROM pgr_drivingDistance(
-        format('SELECT e.id, e.source, e.target, e.cost, e.cost AS reverse_cost FROM lastmile.route_edges e WHERE e.status = ''completed'' AND (%%L::date IS NULL OR e.completed_on <= %%L::date)
-                UNION ALL SELECT -s.i, 0, s.v, 0, 0 FROM unnest(%%L::bigint[]) WITH ORDINALITY s(v, i)', %s, %s, %s::bigint[]),
-        0, %s, directed => false)
-    WHERE node <> 0`, asOf, asOf, req.args.arg(starts), parts["within"])
-		}
-		sql = renderSQL("coverage_network.sql", parts)
-	} else {
-		sql = renderSQL("coverage.sql", parts)
+		return req.runNetwork(ctx, pool)
 	}
+	parts := req.sqlParts()
+	parts["within"] = req.args.Add(req.within) + "::float8"
+	sql := statsSQL.Fill("coverage.sql", parts)
 	rows, err := pool.Query(ctx, sql, req.args...)
 	if err != nil {
 		return nil, err
@@ -422,6 +403,12 @@ func (req *coverageRequest) result(ctx context.Context, pool *pgxpool.Pool) (*Re
 		if req.method == "network" {
 			res.UncoveredColumns = append(res.UncoveredColumns, "snap_m")
 		}
+		if req.metric == "time" {
+			res.UncoveredColumns = append(res.UncoveredColumns, "time_min")
+		}
+		if req.placeSources() {
+			res.UncoveredColumns = append(res.UncoveredColumns, "nearest_id", "nearest_name")
+		}
 		if withPop {
 			res.UncoveredColumns = append(res.UncoveredColumns, "population", "poor_households")
 		}
@@ -431,6 +418,12 @@ func (req *coverageRequest) result(ctx context.Context, pool *pgxpool.Pool) (*Re
 				"distance_m": roundPtr(r.DistanceM)}
 			if req.method == "network" {
 				u["snap_m"] = roundPtr(r.SnapM)
+			}
+			if req.metric == "time" {
+				u["time_min"] = roundPtr(r.TimeMin)
+			}
+			if req.placeSources() {
+				u["nearest_id"], u["nearest_name"] = derefInt(r.SourceID), derefStr(r.SourceName)
 			}
 			if withPop {
 				u["population"] = derefInt(r.Population)
@@ -492,4 +485,23 @@ func roundPtr(f *float64) any {
 		return nil
 	}
 	return roundTo2(*f)
+}
+
+// speedList renders a speed table as "key value, ..." in key order ("none"
+// for the empty key).
+func speedList(m map[string]float64) string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var out []string
+	for _, k := range keys {
+		name := k
+		if name == "" {
+			name = "none"
+		}
+		out = append(out, fmt.Sprintf("%s %g", name, m[k]))
+	}
+	return strings.Join(out, ", ")
 }

@@ -25,6 +25,7 @@ func Endpoints() map[string]Endpoint {
 		"rai":      RAI,
 		"lengths":  Lengths,
 		"progress": Progress,
+		"network":  NetworkReport,
 	}
 }
 

@@ -4,13 +4,9 @@ import (
 	"context"
 	"fmt"
 	"math/rand"
-	"net/url"
 	"reflect"
-	"strings"
 	"testing"
 
-	"github.com/lastmile/lastmile"
-	"github.com/lastmile/lastmile/layer"
 	"github.com/lastmile/lastmile/postgis/pgtest"
 )
 
@@ -108,14 +104,6 @@ func TestNetworkGraphIncremental(t *testing.T) {
 			}
 		}
 	}
-	// A graph above the limit is refused with a clear error, not searched.
-	mustExec(t, pool, `UPDATE lastmile.route_graph_state SET edges = $1`, maxNetworkEdges+1)
-	v, _ := url.ParseQuery(questions[0])
-	if _, _, err := Coverage(ctx, pool, layer.Default(), v); lastmile.ErrorCode(err) != lastmile.EINVALID ||
-		!strings.Contains(fmt.Sprint(err), "too large for the network method") {
-		t.Errorf("network question on a graph of %d edges: %v, want an invalid error", maxNetworkEdges+1, err)
-	}
-	mustExec(t, pool, `SELECT lastmile.route_graph_rebuild(true)`)
 	// A bulk statement (over 50 000 roads) or a TRUNCATE is not logged id by
 	// id: the next refresh rebuilds whole.
 	mustExec(t, pool, `TRUNCATE lastmile.roads`)

@@ -10,10 +10,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/lastmile/lastmile"
 	"github.com/lastmile/lastmile/layer"
+	"github.com/lastmile/lastmile/postgis/pgsql"
 )
 
 // statsQuery reads and checks URL query parameters, collecting every problem
@@ -216,23 +215,6 @@ func (q *statsQuery) finish(extra ...string) error {
 	return nil
 }
 
-// sqlArgs collects SQL parameter values; arg returns the $n placeholder of v.
-type sqlArgs []any
-
-func (a *sqlArgs) arg(v any) string {
-	*a = append(*a, v)
-	return fmt.Sprintf("$%d", len(*a))
-}
-
-// colIdent is column, quoted (a name taken from the catalog), qualified by
-// the table alias.
-func colIdent(alias, column string) string {
-	return alias + "." + pgx.Identifier{column}.Sanitize()
-}
-
-// layerTable is a layer's table, quoted and schema-qualified.
-func layerTable(l *layer.Layer) string { return pgx.Identifier{"lastmile", l.Table}.Sanitize() }
-
 // rowFilter is a parsed row filter: a predicate over the layer's table aliased
 // as alias, its definitions and whether it constrains status.
 type rowFilter struct {
@@ -257,7 +239,7 @@ var filterOps = []string{">=", "<=", ":", ">", "<"}
 // field:v1,v2 (any of the values), or field>=v, field<=v, field>v, field<v
 // (numbers and dates). Fields and values are checked against the catalog;
 // values become SQL parameters.
-func parseFilter(param string, specs []string, l *layer.Layer, alias string, a *sqlArgs) (rowFilter, []lastmile.Problem) {
+func parseFilter(param string, specs []string, l *layer.Layer, alias string, a *pgsql.Args) (rowFilter, []lastmile.Problem) {
 	var f rowFilter
 	var problems []lastmile.Problem
 	bad := func(term, format string, x ...any) {
@@ -300,7 +282,7 @@ func parseFilter(param string, specs []string, l *layer.Layer, alias string, a *
 				bad(term, "%s: %s", name, msg)
 				continue
 			}
-			f.SQL = append(f.SQL, fmt.Sprintf("%s = ANY(%s::%s[])", colIdent(alias, fd.Name), a.arg(vals), sqlScalarType(fd)))
+			f.SQL = append(f.SQL, fmt.Sprintf("%s = ANY(%s::%s[])", pgsql.Col(alias, fd.Name), a.Add(vals), sqlScalarType(fd)))
 		} else {
 			switch fd.Type {
 			case layer.Integer, layer.Number, layer.Money, layer.Date:
@@ -313,7 +295,7 @@ func parseFilter(param string, specs []string, l *layer.Layer, alias string, a *
 				bad(term, "%s: %s", name, msg)
 				continue
 			}
-			f.SQL = append(f.SQL, fmt.Sprintf("%s %s %s::%s", colIdent(alias, fd.Name), op, a.arg(v), sqlScalarType(fd)))
+			f.SQL = append(f.SQL, fmt.Sprintf("%s %s %s::%s", pgsql.Col(alias, fd.Name), op, a.Add(v), sqlScalarType(fd)))
 		}
 		if name == "status" {
 			f.HasStatus = true

@@ -11,6 +11,7 @@ import (
 
 	"github.com/lastmile/lastmile"
 	"github.com/lastmile/lastmile/layer"
+	"github.com/lastmile/lastmile/postgis/pgsql"
 )
 
 // Progress answers GET /api/stats/progress: how many works are planned,
@@ -28,7 +29,7 @@ func Progress(ctx context.Context, pool *pgxpool.Pool, c *layer.Catalog, v url.V
 	a := &req.agg
 	asOf := "NULL::date"
 	if req.asOf != nil {
-		asOf = a.args.arg(*req.asOf) + "::date"
+		asOf = a.args.Add(*req.asOf) + "::date"
 	}
 	if req.series {
 		// One as-of date per year-end from the first start (or completion)
@@ -36,7 +37,7 @@ func Progress(ctx context.Context, pool *pgxpool.Pool, c *layer.Catalog, v url.V
 		// feature may carry (layer.EarliestDate … next year), so a stray
 		// date stored before those bounds (year 1, 9999) or an as_of of
 		// 9999 cannot make millennia of rows.
-		t := layerTable(a.layer)
+		t := pgsql.Table(a.layer)
 		a.dates = fmt.Sprintf(`SELECT least(make_date(yr, 12, 31), %[1]s) AS as_of
     FROM generate_series(
         greatest(%[3]d, (SELECT min(extract(year FROM coalesce(started_on, completed_on)))::int FROM %[2]s)),
@@ -60,7 +61,7 @@ func Progress(ctx context.Context, pool *pgxpool.Pool, c *layer.Catalog, v url.V
 		if fd.ReadOnly || (fd.Type != layer.Integer && fd.Type != layer.Money) {
 			continue
 		}
-		in := colIdent("t", fd.Name)
+		in := pgsql.Col("t", fd.Name)
 		a.measures = append(a.measures,
 			aggMeasure{Name: fd.Name, Input: in, Agg: "sum(%s) FILTER (WHERE st <> 'cancelled')::float8"},
 			aggMeasure{Name: fd.Name + "_completed", Input: in, Agg: "sum(%s) FILTER (WHERE st = 'completed')::float8"})

@@ -40,6 +40,7 @@ type importFlags struct {
 	dryRun      bool
 	swapXY      bool
 	jsonOut     bool
+	sync        string
 }
 
 func cmdImport(ctx context.Context, args []string, out io.Writer) error {
@@ -63,14 +64,21 @@ func cmdImport(ctx context.Context, args []string, out io.Writer) error {
 	fs.BoolVar(&f.dryRun, "dry-run", false, "validate and count, write nothing; shows what each column becomes and the first rows as they would be stored")
 	fs.BoolVar(&f.swapXY, "swap-xy", false, "the files have latitude, longitude: exchange them")
 	fs.BoolVar(&f.jsonOut, "json", false, "print the report as JSON")
+	fs.StringVar(&f.sync, "sync", "", "a field package (FILE.gpkg from lastmile export features) edited in QGIS/QField: apply its edits where the database has not changed since, list the conflicts")
 	fs.Usage = func() {
-		fmt.Fprintln(out, "usage: lastmile import --layer LAYER [flags] FILE...\n       lastmile import --osm FILE.osm.pbf [flags]\n\nflags:")
+		fmt.Fprintln(out, "usage: lastmile import --layer LAYER [flags] FILE...\n       lastmile import --osm FILE.osm.pbf [flags]\n       lastmile import --sync FILE.gpkg [--dry-run] [--skip-invalid]\n\nflags:")
 		fs.PrintDefaults()
 	}
 	if err := parse(fs, args); err != nil {
 		return err
 	}
 	files := fs.Args()
+	if f.sync != "" {
+		if len(files) > 0 || f.layer != "" || f.osm != "" {
+			return errors.New("--sync takes one field package and no --layer, --osm or other files")
+		}
+		return runSync(ctx, f.db, f.sync, f.dryRun, f.skipInvalid, f.jsonOut, out)
+	}
 	if f.osm != "" {
 		files = append([]string{f.osm}, files...)
 		if f.format == "" {
