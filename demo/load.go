@@ -16,6 +16,7 @@ import (
 	"github.com/lastmile/lastmile"
 	"github.com/lastmile/lastmile/layer"
 	"github.com/lastmile/lastmile/postgis"
+	"github.com/lastmile/lastmile/postgis/pgsql"
 )
 
 // ExtIDPrefix starts the ext_id of every demo row.
@@ -86,7 +87,7 @@ func Load(ctx context.Context, pool *pgxpool.Pool, county *County) (counts Count
 	}
 	// Fresh statistics, so the first queries after a load get index plans.
 	for _, l := range catalog.Layers() {
-		if _, err := pool.Exec(ctx, "ANALYZE "+pgx.Identifier{"lastmile", l.Table}.Sanitize()); err != nil {
+		if _, err := pool.Exec(ctx, "ANALYZE "+pgsql.Table(l)); err != nil {
 			return counts, err
 		}
 	}
@@ -140,7 +141,7 @@ func loadLayer(ctx context.Context, tx pgx.Tx, l *layer.Layer, features []Featur
 		rows[i] = append(row, geom)
 	}
 
-	table := pgx.Identifier{"lastmile", l.Table}.Sanitize()
+	table := pgsql.Table(l)
 	stageName := "demo_stage_" + l.Table
 	stage := pgx.Identifier{stageName}.Sanitize()
 	quoted := make([]string, len(cols))

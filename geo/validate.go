@@ -10,6 +10,7 @@ import (
 	"math"
 
 	"github.com/paulmach/orb"
+	"github.com/paulmach/orb/planar"
 )
 
 // MaxLat is the largest latitude lastmile stores: Web Mercator (the tiles'
@@ -87,6 +88,9 @@ func checkLine(l orb.LineString, where string) []string {
 			p = append(p, fmt.Sprintf("%s, point %d: %s", where, i, msg))
 		}
 	}
+	if msg := crossesAntimeridian(l, where); msg != "" {
+		p = append(p, msg)
+	}
 	return p
 }
 
@@ -105,12 +109,78 @@ func checkPolygon(poly orb.Polygon, where string) []string {
 				p = append(p, fmt.Sprintf("%s, point %d: %s", w, j, msg))
 			}
 		}
+		if msg := crossesAntimeridian(ring, w); msg != "" {
+			p = append(p, msg)
+		}
 		if len(ring) > 0 && !ring.Closed() {
 			first, last := ring[0], ring[len(ring)-1]
 			p = append(p, fmt.Sprintf("%s: not closed: first point [%g %g] differs from last [%g %g]", w, first[0], first[1], last[0], last[1]))
 		}
 	}
+	if len(p) > 0 || len(poly[0]) < 4 {
+		return p
+	}
+	// A hole must lie inside its shell: a hole outside would be subtracted
+	// from an area it is not part of. Its first vertex tells (a crossing
+	// hole is PostGIS's ST_IsValid to find); one vertex costs O(shell).
+	for i, hole := range poly[1:] {
+		if pt := hole[0]; !planar.RingContains(poly[0], pt) {
+			p = append(p, fmt.Sprintf("%s, ring %d: the hole lies outside its shell (ring 0): its point [%g %g] is not inside ring 0", where, i+1, pt[0], pt[1]))
+		}
+	}
 	return p
+}
+
+// Vertices is the number of positions in g.
+func Vertices(g orb.Geometry) int {
+	switch g := g.(type) {
+	case orb.Point:
+		return 1
+	case orb.MultiPoint:
+		return len(g)
+	case orb.LineString:
+		return len(g)
+	case orb.Ring:
+		return len(g)
+	case orb.MultiLineString:
+		n := 0
+		for _, l := range g {
+			n += len(l)
+		}
+		return n
+	case orb.Polygon:
+		n := 0
+		for _, r := range g {
+			n += len(r)
+		}
+		return n
+	case orb.MultiPolygon:
+		n := 0
+		for _, p := range g {
+			n += Vertices(p)
+		}
+		return n
+	case orb.Collection:
+		n := 0
+		for _, c := range g {
+			n += Vertices(c)
+		}
+		return n
+	}
+	return 0
+}
+
+// crossesAntimeridian reports the first segment of pts that spans more
+// than 180° of longitude, i.e. one meant to cross ±180°: lastmile stores
+// lon/lat as they are, so such a segment would run the long way round the
+// world (and the layer's extent with it). No Chinese data crosses it.
+func crossesAntimeridian(pts []orb.Point, where string) string {
+	for i := 1; i < len(pts); i++ {
+		if a, b := pts[i-1], pts[i]; math.Abs(b[0]-a[0]) > 180 {
+			return fmt.Sprintf("%s, points %d–%d: the segment from [%g %g] to [%g %g] crosses the antimeridian (±180° longitude), which lastmile does not store (it would span the whole world); split the feature at ±180°", where, i-1, i, a[0], a[1], b[0], b[1])
+		}
+	}
+	return ""
 }
 
 // Kind returns the GeoJSON type name of g ("Point", "LineString", …).

@@ -29,7 +29,15 @@ type CSVOptions struct {
 	Lat  string
 	// Encoding overrides the detected text encoding (see ParseEncoding).
 	Encoding string
+	// MaxColumns bounds the columns of a header row (CSV and spreadsheets);
+	// 0: DefaultMaxColumns.
+	MaxColumns int
 }
+
+// DefaultMaxColumns is the most columns a CSV file or sheet may have
+// (import --max-columns). The widest bureau sheets have a few dozen; a file
+// of a million columns cost seconds of CPU a row before it was refused.
+const DefaultMaxColumns = 1000
 
 var (
 	geomHeaders = []string{"wkt", "ewkt", "geom", "geometry", "the_geom", "shape", "wkb", "ewkb", "几何", "坐标串", "空间信息"}
@@ -123,6 +131,13 @@ func NewCSVReader(in io.Reader, opt CSVOptions) (Reader, error) {
 // WKT/EWKT/EWKB-hex column, or a longitude and a latitude column, by the
 // usual names. Column indexes not found are -1.
 func geometryColumns(header []string, opt CSVOptions, what string) (geomCol, lonCol, latCol int, err error) {
+	limit := opt.MaxColumns
+	if limit <= 0 {
+		limit = DefaultMaxColumns
+	}
+	if len(header) > limit {
+		return -1, -1, -1, fileError(1, "%s has %d columns, more than the limit of %d (import --max-columns)", what, len(header), limit)
+	}
 	find := func(given string, names []string) (int, error) {
 		if given != "" {
 			for i, h := range header {

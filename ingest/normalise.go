@@ -188,12 +188,6 @@ func (n *normaliser) normalise(rec *Record) (*row, []lastmile.Problem) {
 		p.Row = rec.Row
 		problems = append(problems, p)
 	}
-	if s, ok := values["started_on"].(time.Time); ok {
-		if c, ok := values["completed_on"].(time.Time); ok && c.Before(s) {
-			problems = append(problems, lastmile.Problem{Row: rec.Row, Field: "completed_on", Value: c.Format(time.DateOnly),
-				Message: "is before started_on " + s.Format(time.DateOnly)})
-		}
-	}
 	for k := range values {
 		n.fields[k] = true
 	}
@@ -213,7 +207,9 @@ func (n *normaliser) normalise(rec *Record) (*row, []lastmile.Problem) {
 			g = geo.Apply(g, n.crs.toWGS)
 		}
 		g = n.promote(g)
-		if kind := geo.Kind(g); !n.layer.AllowsGeometry(kind) {
+		if msg := n.layer.CheckVertices(g); msg != "" {
+			problems = append(problems, lastmile.Problem{Row: rec.Row, Field: "geometry", Message: msg})
+		} else if kind := geo.Kind(g); !n.layer.AllowsGeometry(kind) {
 			problems = append(problems, lastmile.Problem{Row: rec.Row, Field: "geometry", Value: kind,
 				Message: fmt.Sprintf("is not allowed in layer %s (allowed: %s)", n.layer.Name, strings.Join(n.layer.GeomKinds, ", "))})
 		} else if p, ok := firstPoint(g); r.srid == 4326 && ok && (math.Abs(p[0]) > 360 || math.Abs(p[1]) > 360) && !math.IsInf(p[0]+p[1], 0) {

@@ -2,12 +2,15 @@ package ingest
 
 import (
 	"bytes"
+	"errors"
+	"fmt"
 	"io"
 	"strings"
 	"testing"
 
 	"github.com/paulmach/orb"
 
+	"github.com/lastmile/lastmile"
 	"github.com/lastmile/lastmile/layer"
 )
 
@@ -198,16 +201,65 @@ func FuzzParseGeometryText(f *testing.F) {
 	})
 }
 
+// TestCSVColumnLimit: a header wider than the limit is refused before any
+// row is read, naming the row (1, the header) and the limit.
+func TestCSVColumnLimit(t *testing.T) {
+	wide := func(n int) string {
+		var b strings.Builder
+		b.WriteString("lon,lat")
+		for i := 2; i < n; i++ {
+			fmt.Fprintf(&b, ",c%d", i)
+		}
+		b.WriteString("\n117,37")
+		b.WriteString(strings.Repeat(",x", n-2))
+		return b.String() + "\n"
+	}
+	tests := []struct {
+		name    string
+		columns int
+		limit   int
+		want    string // "" for accepted
+	}{
+		{"at the default limit", DefaultMaxColumns, 0, ""},
+		{"one above the default", DefaultMaxColumns + 1, 0, "the CSV header has 1001 columns, more than the limit of 1000"},
+		{"a million columns", 1_000_000, 0, "the CSV header has 1000000 columns, more than the limit of 1000"},
+		{"a smaller limit", 11, 10, "the CSV header has 11 columns, more than the limit of 10"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r, err := NewCSVReader(strings.NewReader(wide(tt.columns)), CSVOptions{MaxColumns: tt.limit})
+			if tt.want == "" {
+				if err != nil {
+					t.Fatal(err)
+				}
+				rec, err := r.Next()
+				if err != nil || len(rec.Problems) > 0 {
+					t.Fatalf("row: %v %v", err, rec.Problems)
+				}
+				return
+			}
+			var e *lastmile.Error
+			if !errors.As(err, &e) || len(e.Details) != 1 || e.Details[0].Row != 1 || !strings.Contains(e.Details[0].Message, tt.want) {
+				t.Fatalf("err = %v, want row 1: %s", err, tt.want)
+			}
+		})
+	}
+}
+
 func FuzzParseCSVRow(f *testing.F) {
 	f.Add("name,lon,lat\na,103.9,30.6\n")
 	f.Add("wkt,status\n\"LINESTRING(1 2,3 4)\",已完工\n")
 	f.Add("经度,纬度\n1e308,NaN\n")
 	f.Add("\xef\xbb\xbfx,y\n1,2,3\n")
 	f.Add("\xbe\xad\xb6\xc8,\xce\xb3\xb6\xc8\n1,2\n")
+	f.Add("lon,lat,a,b,c,d,e,f,g\n1,2,3,4,5,6,7,8,9\n")
 	f.Fuzz(func(t *testing.T, s string) {
-		r, err := NewCSVReader(strings.NewReader(s), CSVOptions{})
+		r, err := NewCSVReader(strings.NewReader(s), CSVOptions{MaxColumns: 8})
 		if err != nil {
 			return
+		}
+		if n := len(r.(*csvReader).header); n > 8 {
+			t.Fatalf("a header of %d columns accepted with MaxColumns 8", n)
 		}
 		for i := 0; i < 1000; i++ {
 			rec, err := r.Next()

@@ -91,14 +91,15 @@ const (
 
 // Layer declares one asset layer.
 type Layer struct {
-	Name      string   // catalog name, used in URLs: "roads"
-	Title     string   // English title
-	TitleZH   string   // Chinese title
-	Table     string   // table name in the lastmile schema
-	GeomKinds []string // allowed geometry kinds (GeoJSON names)
-	Fields    []Field  // common fields first, then the layer's own
-	MinZoom   int      // lowest zoom at which tiles carry the layer
-	MaxZoom   int      // highest zoom with new detail (clients overzoom)
+	MaxVertices int      // most vertices of one feature; 0: DefaultMaxVertices (see CheckVertices)
+	Name        string   // catalog name, used in URLs: "roads"
+	Title       string   // English title
+	TitleZH     string   // Chinese title
+	Table       string   // table name in the lastmile schema
+	GeomKinds   []string // allowed geometry kinds (GeoJSON names)
+	Fields      []Field  // common fields first, then the layer's own
+	MinZoom     int      // lowest zoom at which tiles carry the layer
+	MaxZoom     int      // highest zoom with new detail (clients overzoom)
 	// DetailZoom is the zoom below which points are thinned (one per grid cell).
 	DetailZoom int
 	// Reference layers (villages, admin areas, hazard zones, facilities)

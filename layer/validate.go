@@ -9,7 +9,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/paulmach/orb"
+
 	"github.com/lastmile/lastmile"
+	"github.com/lastmile/lastmile/geo"
 )
 
 // Validate checks decoded JSON properties against the layer and returns the
@@ -55,7 +58,76 @@ func (l *Layer) Validate(props map[string]any, partial bool) (map[string]any, []
 			}
 		}
 	}
+	problems = append(problems, plausibleDates(l, out, time.Now())...)
 	return out, problems
+}
+
+// EarliestDate is the earliest date a feature may carry: the programme's
+// records start with the People's Republic; a year 1 or 9999 is a typing
+// error, and would stretch every yearly series over millennia.
+var EarliestDate = time.Date(1949, 1, 1, 0, 0, 0, 0, time.UTC)
+
+// LatestDate is the latest date a feature may carry on day today: one year
+// ahead (a planned start or completion).
+func LatestDate(today time.Time) time.Time {
+	y, m, d := today.UTC().Date()
+	return time.Date(y+1, m, d, 0, 0, 0, 0, time.UTC)
+}
+
+// plausibleDates checks the dates among values: each within EarliestDate …
+// LatestDate, completed_on not before started_on, and no completion in the
+// future for a feature whose status is completed. A merge-patch is checked
+// on the fields it carries.
+func plausibleDates(l *Layer, values map[string]any, today time.Time) []lastmile.Problem {
+	var p []lastmile.Problem
+	latest := LatestDate(today)
+	for _, f := range l.Fields {
+		d, ok := values[f.Name].(time.Time)
+		if f.Type != Date || !ok {
+			continue
+		}
+		if d.Before(EarliestDate) || d.After(latest) {
+			p = append(p, lastmile.Problem{Field: f.Name, Value: d.Format(time.DateOnly),
+				Message: fmt.Sprintf("must lie between %s and %s (one year from today)", EarliestDate.Format(time.DateOnly), latest.Format(time.DateOnly))})
+		}
+	}
+	started, hasStart := values["started_on"].(time.Time)
+	completed, hasEnd := values["completed_on"].(time.Time)
+	if hasStart && hasEnd && completed.Before(started) {
+		p = append(p, lastmile.Problem{Field: "completed_on", Value: completed.Format(time.DateOnly),
+			Message: "is before started_on " + started.Format(time.DateOnly)})
+	}
+	y, m, d := today.UTC().Date()
+	if hasEnd && values["status"] == "completed" && completed.After(time.Date(y, m, d, 0, 0, 0, 0, time.UTC)) {
+		p = append(p, lastmile.Problem{Field: "completed_on", Value: completed.Format(time.DateOnly),
+			Message: "is in the future, but status is completed (use planned or under_construction, or the actual completion date)"})
+	}
+	return p
+}
+
+// DefaultMaxVertices is the most vertices one feature may have
+// (serve and import --max-vertices). A county road has a few hundred; one
+// of 380 000 vertices made every distance to it 20 times slower.
+const DefaultMaxVertices = 50_000
+
+// SetMaxVertices sets the vertex limit of every layer (0: the default).
+func (c *Catalog) SetMaxVertices(n int) {
+	for _, l := range c.layers {
+		l.MaxVertices = n
+	}
+}
+
+// CheckVertices reports a geometry with more vertices than the layer allows,
+// or "" when it fits.
+func (l *Layer) CheckVertices(g orb.Geometry) string {
+	limit := l.MaxVertices
+	if limit <= 0 {
+		limit = DefaultMaxVertices
+	}
+	if n := geo.Vertices(g); n > limit {
+		return fmt.Sprintf("has %d vertices, more than the limit of %d per feature (--max-vertices); simplify it or split it into several features", n, limit)
+	}
+	return ""
 }
 
 // Convert checks one value against the field and converts it. It returns a

@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/paulmach/orb"
+
 	"github.com/lastmile/lastmile/layer"
 )
 
@@ -34,6 +36,14 @@ func TestValidate(t *testing.T) {
 		{"date", `{"status":"planned","completed_on":"30/06/2015"}`, false, nil, "completed_on: must be a date"},
 		{"admin code", `{"status":"planned","admin_code":"37142610010"}`, false, nil, "admin_code: must match"},
 		{"props object", `{"status":"planned","props":[1]}`, false, nil, "props: must be a JSON object"},
+		// Plausible dates only (issue 17): 1949-01-01 … one year from today.
+		{"year 1", `{"status":"completed","started_on":"0001-01-01"}`, false, nil, "started_on: must lie between 1949-01-01 and"},
+		{"year 9999", `{"status":"planned","completed_on":"9999-12-31"}`, false, nil, "completed_on: must lie between 1949-01-01 and"},
+		{"1948", `{"status":"planned","started_on":"1948-12-31"}`, false, nil, "started_on: must lie between"},
+		{"1949 is fine", `{"status":"completed","started_on":"1949-01-01","completed_on":"1950-01-01"}`, false, nil, ""},
+		{"completed in 2035", `{"status":"completed","completed_on":"2035-06-01"}`, false, nil, "completed_on: must lie between"},
+		{"completed before start", `{"status":"completed","started_on":"2016-01-01","completed_on":"2015-01-01"}`, false, nil, "completed_on: is before started_on 2016-01-01"},
+		{"patch: a date alone is checked", `{"completed_on":"0001-01-01"}`, true, nil, "completed_on: must lie between"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -64,9 +74,40 @@ func TestValidate(t *testing.T) {
 			}
 		})
 	}
+	// Relative to the day: completed next month is refused when the status
+	// is completed, fine when planned.
+	next := time.Now().UTC().AddDate(0, 1, 0).Format(time.DateOnly)
+	if _, p := roads.Validate(map[string]any{"status": "completed", "completed_on": next}, false); len(p) != 1 || p[0].Field != "completed_on" || !strings.Contains(p[0].Message, "in the future, but status is completed") {
+		t.Errorf("completed on %s: %v, want one problem: in the future", next, p)
+	}
+	if _, p := roads.Validate(map[string]any{"status": "planned", "completed_on": next}, false); len(p) != 0 {
+		t.Errorf("planned for %s: %v, want none", next, p)
+	}
 	vil, _ := layer.Default().Layer("villages")
 	if _, p := vil.Validate(map[string]any{"population": 12.5}, true); len(p) != 1 || !strings.Contains(p[0].Message, "integer") {
 		t.Errorf("non-integer population: %v", p)
+	}
+}
+
+func TestCheckVertices(t *testing.T) {
+	cat := layer.Default()
+	roads, _ := cat.Layer("roads")
+	line := func(n int) orb.LineString {
+		l := make(orb.LineString, n)
+		for i := range l {
+			l[i] = orb.Point{117 + float64(i)*1e-6, 37}
+		}
+		return l
+	}
+	if msg := roads.CheckVertices(line(layer.DefaultMaxVertices)); msg != "" {
+		t.Errorf("%d vertices: %s, want fine", layer.DefaultMaxVertices, msg)
+	}
+	if msg := roads.CheckVertices(line(380_000)); !strings.Contains(msg, "has 380000 vertices, more than the limit of 50000") {
+		t.Errorf("380 000 vertices: %q", msg)
+	}
+	cat.SetMaxVertices(10)
+	if msg := roads.CheckVertices(orb.MultiLineString{line(6), line(5)}); !strings.Contains(msg, "has 11 vertices, more than the limit of 10") {
+		t.Errorf("11 vertices, limit 10: %q", msg)
 	}
 }
 

@@ -122,6 +122,9 @@ func validate(l *layer.Layer, props map[string]any, geom orb.Geometry, partial b
 			for _, msg := range geo.Validate(geom) {
 				problems = append(problems, lastmile.Problem{Field: "geometry", Message: msg})
 			}
+			if msg := l.CheckVertices(geom); msg != "" {
+				problems = append(problems, lastmile.Problem{Field: "geometry", Message: msg})
+			}
 		}
 	}
 	if len(problems) > 0 {
@@ -179,10 +182,58 @@ func (s *Store) Create(ctx context.Context, layerName string, props map[string]a
 		if err := tx.QueryRow(ctx, sql, args...).Scan(&id); err != nil {
 			return nil, err
 		}
+		if err := checkStored(ctx, tx, l, id); err != nil {
+			return nil, err
+		}
 		f, err = getFeature(ctx, tx, l, id)
 		return []orb.Bound{geom.Bound()}, err
 	})
 	return f, err
+}
+
+// AdminToleranceM is how far (geodesic metres) a feature may lie outside
+// the admin area its admin_code names: boundary data is approximate, and a
+// road along a township border may stray across it. Farther is an error.
+const AdminToleranceM = 1000.0
+
+// checkStored checks the written row as it now stands (a patch merges into
+// the stored one): its admin_code, when an admin area has that code, must
+// name an area within AdminToleranceM of the geometry, or its kilometres
+// would be counted in a township they are not in; and a completed feature
+// cannot have been completed after today.
+func checkStored(ctx context.Context, tx pgx.Tx, l *layer.Layer, id int64) error {
+	var problems []lastmile.Problem
+	if _, ok := l.Field("admin_code"); ok && l.Name != "admin_areas" {
+		var code, name string
+		var d float64
+		err := tx.QueryRow(ctx, `SELECT a.code, coalesce(a.name, ''), ST_Distance(t.geom::geography, a.geom::geography)
+			FROM `+pgsql.Table(l)+` t JOIN lastmile.admin_areas a ON a.code = t.admin_code
+			WHERE t.id = $1 AND NOT ST_DWithin(t.geom::geography, a.geom::geography, $2)
+			LIMIT 1`, id, AdminToleranceM).Scan(&code, &name, &d)
+		switch {
+		case err == nil:
+			problems = append(problems, lastmile.Problem{Field: "admin_code", Value: code,
+				Message: fmt.Sprintf("the admin area %s (%s) lies %.1f km from the geometry; a feature must lie in the area its admin_code names (within %g m)", code, name, d/1000, AdminToleranceM)})
+		case err != pgx.ErrNoRows:
+			return err
+		}
+	}
+	if _, ok := l.Field("completed_on"); ok {
+		var on time.Time
+		err := tx.QueryRow(ctx, `SELECT completed_on FROM `+pgsql.Table(l)+`
+			WHERE id = $1 AND status = 'completed' AND completed_on > current_date`, id).Scan(&on)
+		switch {
+		case err == nil:
+			problems = append(problems, lastmile.Problem{Field: "completed_on", Value: on.Format(time.DateOnly),
+				Message: "is in the future, but status is completed (use planned or under_construction, or the actual completion date)"})
+		case err != pgx.ErrNoRows:
+			return err
+		}
+	}
+	if len(problems) > 0 {
+		return lastmile.Invalid(fmt.Sprintf("the %s feature is invalid", l.Name), problems...)
+	}
+	return nil
 }
 
 // Replace sets every writable field of feature id (absent ones to their
@@ -246,6 +297,11 @@ func (s *Store) update(ctx context.Context, l *layer.Layer, id int64, version in
 		}
 		if len(sets) > 0 {
 			if _, err := tx.Exec(ctx, sql, params...); err != nil {
+				return nil, err
+			}
+		}
+		if len(sets) > 0 {
+			if err := checkStored(ctx, tx, l, id); err != nil {
 				return nil, err
 			}
 		}

@@ -144,7 +144,7 @@ func TestStoreRejectsInvalid(t *testing.T) {
 		{"bad date", "roads", map[string]any{"status": "completed", "completed_on": "2015-13-01"}, road, "completed_on", "YYYY-MM-DD"},
 		{"negative money", "roads", map[string]any{"status": "completed", "funding_yuan": -1.0}, road, "funding_yuan", "at least 0"},
 		{"admin code", "villages", map[string]any{"admin_code": "3714"}, orb.Point{117, 37}, "admin_code", "must match"},
-		{"completed before started", "roads", map[string]any{"status": "completed", "started_on": "2016-01-01", "completed_on": "2015-01-01"}, road, "", "completed_on is before started_on"},
+		{"completed before started", "roads", map[string]any{"status": "completed", "started_on": "2016-01-01", "completed_on": "2015-01-01"}, road, "completed_on", "is before started_on 2016-01-01"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

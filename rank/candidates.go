@@ -8,6 +8,7 @@ import (
 	"math"
 	"regexp"
 	"strconv"
+	"strings"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -16,6 +17,8 @@ import (
 	"github.com/paulmach/orb/geojson"
 
 	"github.com/lastmile/lastmile"
+	"github.com/lastmile/lastmile/geo"
+	"github.com/lastmile/lastmile/layer"
 )
 
 // candidate is one site to rank.
@@ -25,6 +28,7 @@ type candidate struct {
 	geom orb.Geometry
 	wkb  []byte
 	grid *GridCell // set for grid candidates
+	row  int       // 1-based position in a request's FeatureCollection
 }
 
 // GridCell is a grid candidate's place in the grid: I counts cells west to
@@ -321,7 +325,9 @@ func parseFeatures(raw json.RawMessage, p *problems) []candidate {
 		}
 		seen[id] = row
 		name, _ := f.Properties["name"].(string)
-		out = append(out, newCandidate(id, name, f.Geometry, nil))
+		c := newCandidate(id, name, f.Geometry, nil)
+		c.row = row
+		out = append(out, c)
 	}
 	return out
 }
@@ -340,48 +346,43 @@ func featureID(f *geojson.Feature, row int) string {
 	return strconv.Itoa(row)
 }
 
-// checkGeometry reports coordinates out of range and rings that are not
-// closed or too short.
+// checkGeometry checks a candidate as a feature's geometry is checked
+// (geo.Validate: coordinates in range, rings closed, holes inside their
+// shells), within the feature vertex limit; PostGIS's ST_IsValid follows in
+// Run (validCandidates).
 func checkGeometry(g orb.Geometry) string {
-	checkPoint := func(pt orb.Point) string {
-		if math.IsNaN(pt[0]) || math.IsNaN(pt[1]) || pt[0] < -180 || pt[0] > 180 || pt[1] < -85.0511 || pt[1] > 85.0511 {
-			return fmt.Sprintf("coordinate %v is outside lon [-180, 180], lat [-85.05, 85.05]", pt)
-		}
-		return ""
+	if n := geo.Vertices(g); n > layer.DefaultMaxVertices {
+		return fmt.Sprintf("has %d vertices, more than the limit of %d per candidate", n, layer.DefaultMaxVertices)
 	}
-	checkPolygon := func(poly orb.Polygon) string {
-		if len(poly) == 0 {
-			return "polygon has no rings"
-		}
-		for _, ring := range poly {
-			if len(ring) < 4 {
-				return "a polygon ring needs at least 4 positions"
-			}
-			if ring[0] != ring[len(ring)-1] {
-				return "a polygon ring is not closed (first and last positions differ)"
-			}
-			for _, pt := range ring {
-				if m := checkPoint(pt); m != "" {
-					return m
-				}
-			}
-		}
-		return ""
+	return strings.Join(geo.Validate(g), "; ")
+}
+
+// validCandidates asks PostGIS whether each given candidate is valid
+// (ST_IsValidReason: self-intersections, crossing holes) and reports every
+// invalid one by its position in the FeatureCollection.
+func validCandidates(ctx context.Context, pool *pgxpool.Pool, cands []candidate) error {
+	geoms := make([][]byte, len(cands))
+	for i, c := range cands {
+		geoms[i] = c.wkb
 	}
-	switch g := g.(type) {
-	case orb.Point:
-		return checkPoint(g)
-	case orb.Polygon:
-		return checkPolygon(g)
-	case orb.MultiPolygon:
-		if len(g) == 0 {
-			return "multipolygon is empty"
-		}
-		for _, poly := range g {
-			if m := checkPolygon(poly); m != "" {
-				return m
-			}
-		}
+	rows, err := pool.Query(ctx, `SELECT u.ord, ST_IsValidReason(g)
+		FROM unnest($1::bytea[]) WITH ORDINALITY AS u(wkb, ord), LATERAL ST_GeomFromWKB(u.wkb, 4326) AS g
+		WHERE NOT ST_IsValid(g) ORDER BY u.ord`, geoms)
+	if err != nil {
+		return err
 	}
-	return ""
+	var problems []lastmile.Problem
+	var ord int
+	var reason string
+	if _, err := pgx.ForEachRow(rows, []any{&ord, &reason}, func() error {
+		problems = append(problems, lastmile.Problem{Row: cands[ord-1].row, Field: "candidates.features",
+			Value: cands[ord-1].id, Message: "invalid geometry: " + reason})
+		return nil
+	}); err != nil {
+		return err
+	}
+	if len(problems) > 0 {
+		return lastmile.Invalid("candidate geometries are not valid", problems...)
+	}
+	return nil
 }

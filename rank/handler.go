@@ -1,6 +1,8 @@
 package rank
 
 import (
+	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -8,6 +10,7 @@ import (
 	"github.com/gorilla/mux"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/lastmile/lastmile/admit"
 	"github.com/lastmile/lastmile/server/respond"
 )
 
@@ -15,7 +18,12 @@ import (
 type Handler struct {
 	pool *pgxpool.Pool
 	log  *slog.Logger
+	gate *admit.Gate // nil: no admission control, no cache
 }
+
+// WithGate admits rankings through g (estimated cost, per-client and
+// server-wide limits) and answers repeated ones from its cache.
+func (h *Handler) WithGate(g *admit.Gate) *Handler { h.gate = g; return h }
 
 // NewHandler returns the ranking handler; pool may be a read replica, as
 // for the statistics (ranking only reads).
@@ -47,6 +55,26 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) error {
 	req, err := ParseValues(body, r.URL.Query())
 	if err != nil {
 		return err
+	}
+	params, err := json.Marshal(req)
+	if err != nil {
+		return err
+	}
+	key := admit.Key("rank", req.Format, string(params), string(body))
+	return h.gate.Cache().Serve(w, key, func(w http.ResponseWriter) error { return h.run(w, r, req) })
+}
+
+func (h *Handler) run(w http.ResponseWriter, r *http.Request, req Request) error {
+	if h.gate != nil {
+		cost, n, err := Estimate(r.Context(), h.pool, req)
+		if err != nil {
+			return err
+		}
+		release, err := h.gate.Admit(r, fmt.Sprintf("ranking %d %s candidates", n, req.Candidates.Source), cost)
+		if err != nil {
+			return err
+		}
+		defer release()
 	}
 	res, err := Run(r.Context(), h.pool, req)
 	if err != nil {

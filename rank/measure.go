@@ -126,8 +126,8 @@ func measureChunk(ctx context.Context, pool *pgxpool.Pool, req Request, cands []
 	if _, err := tx.Exec(ctx, sessionSettings); err != nil {
 		return err
 	}
-	withVillage := req.Constraint(ConstraintVillage).Enabled
-	rows, err := tx.Query(ctx, queries["measure"], geoms, withPop, req.Population.RadiusM, withVillage)
+	village := req.Constraint(ConstraintVillage)
+	rows, err := tx.Query(ctx, queries["measure"], geoms, withPop, req.Population.RadiusM, village.Enabled, searchRadii(req), village.Limit)
 	if err != nil {
 		return err
 	}
@@ -177,6 +177,33 @@ func measureChunk(ctx context.Context, pool *pgxpool.Pool, req Request, cands []
 		return err
 	}
 	return tx.Commit(ctx)
+}
+
+// searchRadii are the radii measure.sql searches each kind within
+// (hazard, road, water, power, school, clinic), in metres: the largest of
+// the kind's constraint limit (when on) and its factor's d_max_m (when its
+// weight is above 0); 0 when neither uses the kind. Nothing beyond them
+// changes a verdict or a score: a constraint fails the same without a road
+// as with one beyond max_m, and a factor normalises to 0 at d_max_m.
+func searchRadii(req Request) []float64 {
+	radius := func(constraint, factor string) float64 {
+		r := 0.0
+		if c := req.Constraint(constraint); constraint != "" && c.Enabled {
+			r = c.Limit
+		}
+		if factor != "" && req.Weights.Get(factor) > 0 {
+			r = max(r, req.DMax.Get(factor))
+		}
+		return r
+	}
+	return []float64{
+		radius(ConstraintHazard, ""),
+		radius(ConstraintRoad, FactorRoad),
+		radius(ConstraintWater, FactorWater),
+		radius(ConstraintPower, FactorPower),
+		radius("", FactorSchool),
+		radius("", FactorClinic),
+	}
 }
 
 type nearestScan struct {

@@ -26,6 +26,11 @@ func Run(ctx context.Context, pool *pgxpool.Pool, req Request) (res *Result, err
 	if err != nil {
 		return nil, err
 	}
+	if req.Candidates.Source == SourceFeatures {
+		if err := validCandidates(ctx, pool, cands); err != nil {
+			return nil, err
+		}
+	}
 	loaded := time.Since(start)
 	ms, err := measure(ctx, pool, req, cands)
 	if err != nil {

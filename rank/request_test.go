@@ -125,7 +125,7 @@ func TestParseRequestErrors(t *testing.T) {
 		{"no features", fc(``), "candidates.features", "no features"},
 		{"line", fc(`{"type": "Feature", "geometry": {"type": "LineString", "coordinates": [[110, 30], [111, 31]]}, "properties": {}}`), "candidates.features", "must be Point, Polygon or MultiPolygon"},
 		{"open ring", fc(`{"type": "Feature", "geometry": {"type": "Polygon", "coordinates": [[[110, 30], [111, 30], [111, 31], [110, 31]]]}, "properties": {}}`), "candidates.features", "not closed"},
-		{"out of range", fc(`{"type": "Feature", "geometry": {"type": "Point", "coordinates": [200, 30]}, "properties": {}}`), "candidates.features", "outside lon"},
+		{"out of range", fc(`{"type": "Feature", "geometry": {"type": "Point", "coordinates": [200, 30]}, "properties": {}}`), "candidates.features", "point: longitude 200 of [200 30] is outside -180…180"},
 		{"no geometry", fc(`{"type": "Feature", "geometry": null, "properties": {}}`), "candidates.features", "no geometry"},
 		{"duplicate ids", fc(`{"type": "Feature", "id": "a", "geometry": {"type": "Point", "coordinates": [110, 30]}, "properties": {}},
 			{"type": "Feature", "id": "a", "geometry": {"type": "Point", "coordinates": [110, 31]}, "properties": {}}`), "candidates.features", "duplicate id"},

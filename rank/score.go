@@ -13,7 +13,7 @@ import (
 
 // ScoringFormula is stated in every response.
 const ScoringFormula = "total = Σ weight_f × normalised_f; distance factors: normalised = max(0, 1 − d / d_max_m) " +
-	"with d the geodesic distance in metres (0 when none exists: normalised 0); population: normalised = min(1, P / population.max) " +
+	"with d the geodesic distance in metres (none within d_max_m: normalised 0); population: normalised = min(1, P / population.max) " +
 	"with P the population of villages within population.radius_m; order: total (rounded to 6 decimals) descending, then candidate id"
 
 func definitions() orderedMap[string] {

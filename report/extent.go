@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/lastmile/lastmile/postgis/pgsql"
 )
 
 // LayerExtent is what a layer holds inside the area.
@@ -38,7 +40,7 @@ func (x *build) extents() ([]LayerExtent, error) {
 			done = "min(completed_on), max(completed_on)"
 		}
 		parts = append(parts, fmt.Sprintf(`SELECT %d, count(*), %s, max(updated_at), ST_XMin(ST_Extent(geom)), ST_YMin(ST_Extent(geom)), ST_XMax(ST_Extent(geom)), ST_YMax(ST_Extent(geom))
-FROM %s WHERE left(admin_code, $2) = $1`, len(out), done, pgx.Identifier{"lastmile", l.Table}.Sanitize()))
+FROM %s WHERE left(admin_code, $2) = $1`, len(out), done, pgsql.Table(l)))
 		out = append(out, LayerExtent{Layer: l.Name, Title: l.Title, TitleZH: l.TitleZH})
 	}
 	rows, err := x.b.Pool.Query(x.ctx, strings.Join(parts, "\nUNION ALL\n"), x.area.Prefix, len(x.area.Prefix))

@@ -162,7 +162,7 @@ func buildAccess(ctx context.Context, conn *pgxpool.Conn) (built bool, err error
 		}
 		for _, name := range accessNames() {
 			sql := accessInsert +
-				renderSQL("access_nearest.sql", map[string]string{"definition": "$1::text", "pred": accessDefinitions()[name], "villages": "true"})
+				statsSQL.Fill("access_nearest.sql", map[string]string{"definition": "$1::text", "pred": accessDefinitions()[name], "villages": "true"})
 			if _, err := tx.Exec(ctx, sql, name); err != nil {
 				return err
 			}
@@ -228,7 +228,7 @@ func updateAccess(ctx context.Context, tx pgx.Tx) error {
 			return err
 		}
 		sql := accessInsert +
-			renderSQL("access_nearest.sql", map[string]string{"definition": "$1::text", "pred": pred,
+			statsSQL.Fill("access_nearest.sql", map[string]string{"definition": "$1::text", "pred": pred,
 				"villages": "v.id IN (SELECT village_id FROM access_redo)"})
 		if _, err := tx.Exec(ctx, sql, name); err != nil {
 			return err
@@ -240,7 +240,7 @@ func updateAccess(ctx context.Context, tx pgx.Tx) error {
 			"ST_DWithin(s.geom::geography, v.geom::geography, $3)",
 			"v.id IN (SELECT village_id FROM lastmile.village_access WHERE definition = $1 AND (distance_m IS NULL OR distance_m > $3))",
 		} {
-			sql := renderSQL("access_nearer.sql", map[string]string{"candidates": candidates, "pred": pred})
+			sql := statsSQL.Fill("access_nearer.sql", map[string]string{"candidates": candidates, "pred": pred})
 			if _, err := tx.Exec(ctx, sql, name, roads, accessRadius); err != nil {
 				return err
 			}
@@ -254,8 +254,8 @@ func updateAccess(ctx context.Context, tx pgx.Tx) error {
 func (req *coverageRequest) fastCoverage(ctx context.Context, pool *pgxpool.Pool, definition string) (map[string]*coverageTally, []targetRow, error) {
 	a := slices.Clone(req.args)
 	parts := map[string]string{
-		"definition":    a.arg(definition) + "::text",
-		"within":        a.arg(req.within) + "::float8",
+		"definition":    a.Add(definition) + "::text",
+		"within":        a.Add(req.within) + "::float8",
 		"target_filter": req.targetFilter.where(),
 		"group":         "NULL::text",
 		"join":          "",
@@ -266,7 +266,7 @@ func (req *coverageRequest) fastCoverage(ctx context.Context, pool *pgxpool.Pool
 	if len(req.targetFilter.SQL) > 0 {
 		parts["join"] = "JOIN lastmile.villages t ON t.id = a.village_id"
 	}
-	rows, err := pool.Query(ctx, renderSQL("coverage_fast.sql", parts), a...)
+	rows, err := pool.Query(ctx, statsSQL.Fill("coverage_fast.sql", parts), a...)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -289,7 +289,7 @@ func (req *coverageRequest) fastCoverage(ctx context.Context, pool *pgxpool.Pool
 	}
 	var list []targetRow
 	if req.list {
-		rows, err := pool.Query(ctx, renderSQL("coverage_fast_list.sql", parts), a...)
+		rows, err := pool.Query(ctx, statsSQL.Fill("coverage_fast_list.sql", parts), a...)
 		if err != nil {
 			return nil, nil, err
 		}

@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/lastmile/lastmile/layer"
+	"github.com/lastmile/lastmile/postgis/pgsql"
 )
 
 // aggDimension is a group key over the layer's table aliased t.
@@ -34,7 +35,7 @@ type aggregation struct {
 	filter   rowFilter
 	dates    string // SQL yielding the as-of dates (column as_of)
 	status   string // predicate over st, the status as of the date
-	args     sqlArgs
+	args     pgsql.Args
 }
 
 // dimensionsFor returns the group keys allowed for l: county, township,
@@ -54,7 +55,7 @@ func dimensionsFor(l *layer.Layer, series bool) map[string]aggDimension {
 	}
 	for _, f := range l.Fields {
 		if f.Type == layer.Enum || f.Type == layer.Boolean {
-			dims[f.Name] = aggDimension{Name: f.Name, SQL: colIdent("t", f.Name)}
+			dims[f.Name] = aggDimension{Name: f.Name, SQL: pgsql.Col("t", f.Name)}
 		}
 	}
 	return dims
@@ -79,7 +80,7 @@ func (a *aggregation) run(ctx context.Context, pool *pgxpool.Pool) ([]Row, Row, 
 		rowCols = []string{"1 AS one"}
 	}
 	parts := map[string]string{
-		"dates": a.dates, "row_columns": strings.Join(rowCols, ", "), "table": layerTable(a.layer),
+		"dates": a.dates, "row_columns": strings.Join(rowCols, ", "), "table": pgsql.Table(a.layer),
 		"filter": a.filter.where(), "select": strings.Join(sel, ", "), "where_status": a.status,
 	}
 	if len(groupCols) == 0 {
@@ -89,7 +90,7 @@ func (a *aggregation) run(ctx context.Context, pool *pgxpool.Pool) ([]Row, Row, 
 		parts["group_by"] = fmt.Sprintf("GROUPING SETS ((%s), ())", strings.Join(groupCols, ", "))
 		parts["order"] = strings.Join(order, ", ")
 	}
-	sql := renderSQL("aggregate.sql", parts)
+	sql := statsSQL.Fill("aggregate.sql", parts)
 	rows, err := pool.Query(ctx, sql, a.args...)
 	if err != nil {
 		return nil, nil, err

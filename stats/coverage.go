@@ -15,6 +15,7 @@ import (
 
 	"github.com/lastmile/lastmile"
 	"github.com/lastmile/lastmile/layer"
+	"github.com/lastmile/lastmile/postgis/pgsql"
 )
 
 // groupLevels are the group_by values of coverage and RAI: a 12-digit
@@ -51,7 +52,7 @@ type coverageRequest struct {
 	asOf           *time.Time
 	list           bool
 	precomputed    bool
-	args           sqlArgs
+	args           pgsql.Args
 	echo           map[string]any
 	format         Format
 }
@@ -119,21 +120,21 @@ func parseCoverage(c *layer.Catalog, v url.Values, defaults map[string]string) (
 
 // completeSource adds to a parsed source filter that only works that exist
 // count: completed, and completed on or before as_of when given.
-func (req *coverageRequest) completeSource(f rowFilter, a *sqlArgs) rowFilter {
+func (req *coverageRequest) completeSource(f rowFilter, a *pgsql.Args) rowFilter {
 	f.SQL = slices.Clone(f.SQL)
 	if !f.HasStatus || req.asOf != nil {
 		f.SQL = append(f.SQL, "s.status = 'completed'")
 	}
 	if req.asOf != nil {
-		f.SQL = append(f.SQL, "s.completed_on <= "+a.arg(*req.asOf)+"::date")
+		f.SQL = append(f.SQL, "s.completed_on <= "+a.Add(*req.asOf)+"::date")
 	}
 	return f
 }
 
 // sourceWhere returns the source predicate with its own parameters (for
 // queries that use it alone).
-func (req *coverageRequest) sourceWhere() (string, sqlArgs) {
-	var a sqlArgs
+func (req *coverageRequest) sourceWhere() (string, pgsql.Args) {
+	var a pgsql.Args
 	f, _ := parseFilter("source_filter", req.sourceSpec, req.source, "s", &a)
 	return req.completeSource(f, &a).where(), a
 }
@@ -223,7 +224,7 @@ func (req *coverageRequest) sqlParts() map[string]string {
 	}
 	return map[string]string{
 		"code": code, "population": pop, "poor": poor, "list": list,
-		"source": layerTable(req.source), "target": layerTable(req.target),
+		"source": pgsql.Table(req.source), "target": pgsql.Table(req.target),
 		"source_filter": req.sourceFilter.where(), "target_filter": req.targetFilter.where(),
 	}
 }
@@ -234,8 +235,8 @@ func (req *coverageRequest) run(ctx context.Context, pool *pgxpool.Pool) ([]targ
 		return req.runNetwork(ctx, pool)
 	}
 	parts := req.sqlParts()
-	parts["within"] = req.args.arg(req.within) + "::float8"
-	sql := renderSQL("coverage.sql", parts)
+	parts["within"] = req.args.Add(req.within) + "::float8"
+	sql := statsSQL.Fill("coverage.sql", parts)
 	rows, err := pool.Query(ctx, sql, req.args...)
 	if err != nil {
 		return nil, err

@@ -93,7 +93,7 @@ func Lengths(ctx context.Context, pool *pgxpool.Pool, c *layer.Catalog, v url.Va
 	a.dates = "SELECT NULL::date AS as_of"
 	a.status = "true"
 	if req.asOf != nil {
-		a.filter.SQL = append(a.filter.SQL, "t.status = 'completed'", "t.completed_on <= "+a.args.arg(*req.asOf)+"::date")
+		a.filter.SQL = append(a.filter.SQL, "t.status = 'completed'", "t.completed_on <= "+a.args.Add(*req.asOf)+"::date")
 	}
 	a.measures = []aggMeasure{
 		{Name: "km", Input: "t.length_m", Agg: "round((coalesce(sum(%s), 0) / 1000)::numeric, 2)::float8"},

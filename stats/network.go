@@ -273,7 +273,7 @@ func networkTx(ctx context.Context, pool *pgxpool.Pool) (pgx.Tx, error) {
 func (req *coverageRequest) starts(ctx context.Context, q querier) ([]int64, error) {
 	var starts []int64
 	where, startArgs := req.sourceWhere()
-	if err := q.QueryRow(ctx, renderSQL("network_starts.sql", map[string]string{"source_filter": where}), startArgs...).Scan(&starts); err != nil {
+	if err := q.QueryRow(ctx, statsSQL.Fill("network_starts.sql", map[string]string{"source_filter": where}), startArgs...).Scan(&starts); err != nil {
 		return nil, fmt.Errorf("network starts: %w", err)
 	}
 	return starts, nil
@@ -350,7 +350,7 @@ func (req *coverageRequest) snapTargets(ctx context.Context, q querier) ([]targe
 	parts := req.sqlParts()
 	asOf := "NULL::date"
 	if req.asOf != nil {
-		asOf = req.args.arg(*req.asOf) + "::date"
+		asOf = req.args.Add(*req.asOf) + "::date"
 	}
 	parts["traversable"] = fmt.Sprintf("e.status = 'completed' AND (%s IS NULL OR e.completed_on <= %s)", asOf, asOf)
 	parts["speed"] = layer.RoadSpeedSQL("r")
@@ -360,7 +360,7 @@ func (req *coverageRequest) snapTargets(ctx context.Context, q querier) ([]targe
 		// parameters)
 		parts["source_filter"] = "(false AND " + parts["source_filter"] + ")"
 	}
-	rows, err := q.Query(ctx, renderSQL("network_snap.sql", parts), req.args...)
+	rows, err := q.Query(ctx, statsSQL.Fill("network_snap.sql", parts), req.args...)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -485,7 +485,7 @@ func (req *coverageRequest) placeSeeds(ctx context.Context, q querier, timed boo
 		f.SQL = append(f.SQL, "t.status = 'completed'")
 	}
 	if req.asOf != nil {
-		f.SQL = append(f.SQL, "t.completed_on <= "+fr.args.arg(*req.asOf)+"::date")
+		f.SQL = append(f.SQL, "t.completed_on <= "+fr.args.Add(*req.asOf)+"::date")
 	}
 	fr.targetFilter = f
 	fr.sourceFilter = rowFilter{SQL: []string{"false"}}

@@ -152,7 +152,7 @@ func NetworkReport(ctx context.Context, pool *pgxpool.Pool, c *layer.Catalog, v 
 	if req.asOf != nil {
 		asOfArg = *req.asOf
 	}
-	rows, err := tx.Query(ctx, renderSQL("network_dangling.sql", nil), ends, gap, asOfArg)
+	rows, err := tx.Query(ctx, statsSQL.Fill("network_dangling.sql", nil), ends, gap, asOfArg)
 	if err != nil {
 		return nil, f, err
 	}

@@ -11,11 +11,10 @@ import (
 	"strings"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/lastmile/lastmile"
 	"github.com/lastmile/lastmile/cql2"
 	"github.com/lastmile/lastmile/layer"
+	"github.com/lastmile/lastmile/postgis/pgsql"
 )
 
 // statsQuery reads and checks URL query parameters, collecting every problem
@@ -218,23 +217,6 @@ func (q *statsQuery) finish(extra ...string) error {
 	return nil
 }
 
-// sqlArgs collects SQL parameter values; arg returns the $n placeholder of v.
-type sqlArgs []any
-
-func (a *sqlArgs) arg(v any) string {
-	*a = append(*a, v)
-	return fmt.Sprintf("$%d", len(*a))
-}
-
-// colIdent is column, quoted (a name taken from the catalog), qualified by
-// the table alias.
-func colIdent(alias, column string) string {
-	return alias + "." + pgx.Identifier{column}.Sanitize()
-}
-
-// layerTable is a layer's table, quoted and schema-qualified.
-func layerTable(l *layer.Layer) string { return pgx.Identifier{"lastmile", l.Table}.Sanitize() }
-
 // rowFilter is a parsed row filter: a predicate over the layer's table aliased
 // as alias, its definitions and whether it constrains status.
 type rowFilter struct {
@@ -265,7 +247,7 @@ var filterOps = []string{">=", "<=", ":", ">", "<"}
 // figure, a map and a page of features share one filter): surface IN
 // ('cement','asphalt') AND completed_on < DATE('2016-01-01'). Forms that
 // mean the same in both (width_m>=4) are read the same either way.
-func parseFilter(param string, specs []string, l *layer.Layer, alias string, a *sqlArgs) (rowFilter, []lastmile.Problem) {
+func parseFilter(param string, specs []string, l *layer.Layer, alias string, a *pgsql.Args) (rowFilter, []lastmile.Problem) {
 	var f rowFilter
 	var problems []lastmile.Problem
 	for _, spec := range specs {
@@ -296,11 +278,11 @@ func parseFilter(param string, specs []string, l *layer.Layer, alias string, a *
 
 // parseCQL compiles a CQL2 text filter over l's queryables (table alias
 // alias), reporting whether it reads status.
-func parseCQL(param, spec string, l *layer.Layer, alias string, a *sqlArgs) (string, bool, *lastmile.Problem) {
+func parseCQL(param, spec string, l *layer.Layer, alias string, a *pgsql.Args) (string, bool, *lastmile.Problem) {
 	e, err := cql2.ParseText(spec)
 	if err == nil {
 		var sql string
-		if sql, err = cql2.Compile(e, cql2.LayerQueryables(l, alias), a.arg); err == nil {
+		if sql, err = cql2.Compile(e, cql2.LayerQueryables(l, alias), a.Add); err == nil {
 			return sql, slices.Contains(cql2.Properties(e), "status"), nil
 		}
 	}
@@ -332,7 +314,7 @@ func looksLikeCQL(spec string) bool {
 }
 
 // parseTerms parses one value of the term form: terms separated by ';'.
-func parseTerms(param string, spec string, l *layer.Layer, alias string, a *sqlArgs) (rowFilter, []lastmile.Problem) {
+func parseTerms(param string, spec string, l *layer.Layer, alias string, a *pgsql.Args) (rowFilter, []lastmile.Problem) {
 	var f rowFilter
 	var problems []lastmile.Problem
 	bad := func(term, format string, x ...any) {
@@ -375,7 +357,7 @@ func parseTerms(param string, spec string, l *layer.Layer, alias string, a *sqlA
 				bad(term, "%s: %s", name, msg)
 				continue
 			}
-			f.SQL = append(f.SQL, fmt.Sprintf("%s = ANY(%s::%s[])", colIdent(alias, fd.Name), a.arg(vals), sqlScalarType(fd)))
+			f.SQL = append(f.SQL, fmt.Sprintf("%s = ANY(%s::%s[])", pgsql.Col(alias, fd.Name), a.Add(vals), sqlScalarType(fd)))
 		} else {
 			switch fd.Type {
 			case layer.Integer, layer.Number, layer.Money, layer.Date:
@@ -388,7 +370,7 @@ func parseTerms(param string, spec string, l *layer.Layer, alias string, a *sqlA
 				bad(term, "%s: %s", name, msg)
 				continue
 			}
-			f.SQL = append(f.SQL, fmt.Sprintf("%s %s %s::%s", colIdent(alias, fd.Name), op, a.arg(v), sqlScalarType(fd)))
+			f.SQL = append(f.SQL, fmt.Sprintf("%s %s %s::%s", pgsql.Col(alias, fd.Name), op, a.Add(v), sqlScalarType(fd)))
 		}
 		if name == "status" {
 			f.HasStatus = true

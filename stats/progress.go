@@ -11,6 +11,7 @@ import (
 
 	"github.com/lastmile/lastmile"
 	"github.com/lastmile/lastmile/layer"
+	"github.com/lastmile/lastmile/postgis/pgsql"
 )
 
 // Progress answers GET /api/stats/progress: how many works are planned,
@@ -28,16 +29,21 @@ func Progress(ctx context.Context, pool *pgxpool.Pool, c *layer.Catalog, v url.V
 	a := &req.agg
 	asOf := "NULL::date"
 	if req.asOf != nil {
-		asOf = a.args.arg(*req.asOf) + "::date"
+		asOf = a.args.Add(*req.asOf) + "::date"
 	}
 	if req.series {
 		// One as-of date per year-end from the first start (or completion)
-		// to the last completion, or to as_of.
-		t := layerTable(a.layer)
+		// to the last completion, or to as_of; never outside the years a
+		// feature may carry (layer.EarliestDate … next year), so a stray
+		// date stored before those bounds (year 1, 9999) or an as_of of
+		// 9999 cannot make millennia of rows.
+		t := pgsql.Table(a.layer)
 		a.dates = fmt.Sprintf(`SELECT least(make_date(yr, 12, 31), %[1]s) AS as_of
     FROM generate_series(
-        (SELECT min(extract(year FROM coalesce(started_on, completed_on)))::int FROM %[2]s),
-        coalesce(extract(year FROM %[1]s)::int, (SELECT max(extract(year FROM coalesce(completed_on, started_on)))::int FROM %[2]s))) yr`, asOf, t)
+        greatest(%[3]d, (SELECT min(extract(year FROM coalesce(started_on, completed_on)))::int FROM %[2]s)),
+        least(extract(year FROM current_date)::int + 1,
+              coalesce(extract(year FROM %[1]s)::int, (SELECT max(extract(year FROM coalesce(completed_on, started_on)))::int FROM %[2]s)))) yr`,
+			asOf, t, layer.EarliestDate.Year())
 	} else {
 		a.dates = "SELECT " + asOf + " AS as_of"
 	}
@@ -55,7 +61,7 @@ func Progress(ctx context.Context, pool *pgxpool.Pool, c *layer.Catalog, v url.V
 		if fd.ReadOnly || (fd.Type != layer.Integer && fd.Type != layer.Money) {
 			continue
 		}
-		in := colIdent("t", fd.Name)
+		in := pgsql.Col("t", fd.Name)
 		a.measures = append(a.measures,
 			aggMeasure{Name: fd.Name, Input: in, Agg: "sum(%s) FILTER (WHERE st <> 'cancelled')::float8"},
 			aggMeasure{Name: fd.Name + "_completed", Input: in, Agg: "sum(%s) FILTER (WHERE st = 'completed')::float8"})

@@ -9,6 +9,7 @@ import (
 	"github.com/gorilla/mux"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/lastmile/lastmile/admit"
 	"github.com/lastmile/lastmile/layer"
 )
 
@@ -17,7 +18,12 @@ type Handler struct {
 	pool    *pgxpool.Pool
 	catalog *layer.Catalog
 	log     *slog.Logger
+	gate    *admit.Gate // nil: no admission control, no cache
 }
+
+// WithGate admits the expensive statistics through g and answers repeated
+// questions from its cache.
+func (h *Handler) WithGate(g *admit.Gate) *Handler { h.gate = g; return h }
 
 // NewHandler returns the statistics handler.
 func NewHandler(pool *pgxpool.Pool, catalog *layer.Catalog, log *slog.Logger) *Handler {

@@ -336,7 +336,7 @@ func TestTileErrors(t *testing.T) {
 		{"no format", "/tiles/roads/2/1/1", 400, "{y}.mvt or {y}.pbf"},
 		{"unknown filter", "/tiles/roads/12/3310/1730.mvt?colour=red", 400, `"field":"colour"`},
 		{"filter of another layer", "/tiles/roads/12/3310/1730.mvt?population_min=5", 400, "population_min"},
-		{"bad enum value", "/tiles/roads/12/3310/1730.mvt?surface=gold", 400, "must be one of earth, gravel, stone, cement, asphalt"},
+		{"bad enum value", "/tiles/roads/12/3310/1730.mvt?surface=gold", 400, "must be one of " + strings.Join(layer.Surfaces, ", ")},
 		{"bad date", "/tiles/roads/12/3310/1730.mvt?completed_before=2016-13-01", 400, "YYYY-MM-DD"},
 		{"bad number", "/tiles/roads/12/3310/1730.mvt?width_m_min=wide", 400, "must be a number"},
 		{"empty range", "/tiles/roads/12/3310/1730.mvt?width_m_min=5&width_m_max=4", 400, "nothing can match"},

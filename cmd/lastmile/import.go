@@ -23,6 +23,8 @@ import (
 // importFlags are the flags of lastmile import.
 type importFlags struct {
 	db          dbFlags
+	maxVertices int
+	maxColumns  int
 	layer       string
 	osm         string
 	format      string
@@ -38,12 +40,15 @@ type importFlags struct {
 	dryRun      bool
 	swapXY      bool
 	jsonOut     bool
+	sync        string
 }
 
 func cmdImport(ctx context.Context, args []string, out io.Writer) error {
 	fs := newFlagSet("import", out)
 	var f importFlags
 	f.db.register(fs)
+	fs.IntVar(&f.maxColumns, "max-columns", ingest.DefaultMaxColumns, "most columns of a CSV file or sheet (more: the file is refused)")
+	fs.IntVar(&f.maxVertices, "max-vertices", layer.DefaultMaxVertices, "most vertices of one feature (a row with more is invalid)")
 	fs.StringVar(&f.layer, "layer", "", "target layer ("+strings.Join(layer.Default().Names(), ", ")+")")
 	fs.StringVar(&f.osm, "osm", "", "an OpenStreetMap .osm.pbf file: roads, power, water pipelines, villages and facilities by tag (see README)")
 	fs.StringVar(&f.format, "format", "", "file format ("+strings.Join(ingest.Formats, ", ")+"); default: from the extension and content")
@@ -59,14 +64,21 @@ func cmdImport(ctx context.Context, args []string, out io.Writer) error {
 	fs.BoolVar(&f.dryRun, "dry-run", false, "validate and count, write nothing; shows what each column becomes and the first rows as they would be stored")
 	fs.BoolVar(&f.swapXY, "swap-xy", false, "the files have latitude, longitude: exchange them")
 	fs.BoolVar(&f.jsonOut, "json", false, "print the report as JSON")
+	fs.StringVar(&f.sync, "sync", "", "a field package (FILE.gpkg from lastmile export features) edited in QGIS/QField: apply its edits where the database has not changed since, list the conflicts")
 	fs.Usage = func() {
-		fmt.Fprintln(out, "usage: lastmile import --layer LAYER [flags] FILE...\n       lastmile import --osm FILE.osm.pbf [flags]\n\nflags:")
+		fmt.Fprintln(out, "usage: lastmile import --layer LAYER [flags] FILE...\n       lastmile import --osm FILE.osm.pbf [flags]\n       lastmile import --sync FILE.gpkg [--dry-run] [--skip-invalid]\n\nflags:")
 		fs.PrintDefaults()
 	}
 	if err := parse(fs, args); err != nil {
 		return err
 	}
 	files := fs.Args()
+	if f.sync != "" {
+		if len(files) > 0 || f.layer != "" || f.osm != "" {
+			return errors.New("--sync takes one field package and no --layer, --osm or other files")
+		}
+		return runSync(ctx, f.db, f.sync, f.dryRun, f.skipInvalid, f.jsonOut, out)
+	}
 	if f.osm != "" {
 		files = append([]string{f.osm}, files...)
 		if f.format == "" {
@@ -74,6 +86,7 @@ func cmdImport(ctx context.Context, args []string, out io.Writer) error {
 		}
 	}
 	catalog := layer.Default()
+	catalog.SetMaxVertices(f.maxVertices)
 	if len(files) == 0 {
 		fs.Usage()
 		return errors.New("no file to import")
@@ -112,7 +125,7 @@ func cmdImport(ctx context.Context, args []string, out io.Writer) error {
 		return err
 	}
 	ropt := ingest.ReadOptions{Format: f.format, CRS: crs, Encoding: enc, Sheet: f.sheet,
-		CSV: ingest.CSVOptions{Geom: f.geomCol, Lon: f.lonCol, Lat: f.latCol}}
+		CSV: ingest.CSVOptions{Geom: f.geomCol, Lon: f.lonCol, Lat: f.latCol, MaxColumns: f.maxColumns}}
 	if l != nil {
 		ropt.OSMLayers = []string{l.Name}
 	}

@@ -24,16 +24,18 @@ type command struct {
 
 func commands() map[string]command {
 	cmds := map[string]command{
-		"serve":   {"serve the map, tiles, OGC API Features and statistics", cmdServe},
-		"demo":    {"load the demo county into the database, then serve", cmdDemo},
-		"migrate": {"apply pending database migrations", cmdMigrate},
-		"import":  {"import features from files (GeoJSON, CSV, KML, OSM PBF, any GDAL format)", cmdImport},
-		"stats":   {"coverage, rai, lengths, progress statistics", cmdStats},
-		"rank":    {"rank relocation-site candidates", cmdRank},
-		"report":  {"write the printable report of a county or township (PDF or HTML)", cmdReport},
-		"token":   {"create, list and revoke API tokens", cmdToken},
-		"backup":  {"write the lastmile schema to a file (pg_dump custom format)", cmdBackup},
-		"restore": {"replace the lastmile schema with a backup, in one transaction", cmdRestore},
+		"serve":         {"serve the map, tiles, OGC API Features and statistics", cmdServe},
+		"demo":          {"load the demo county into the database, then serve", cmdDemo},
+		"migrate":       {"apply pending database migrations", cmdMigrate},
+		"import":        {"import features from files (GeoJSON, CSV, KML, OSM PBF, any GDAL format); --sync a field package", cmdImport},
+		"export":        {"export tiles (PMTiles / MBTiles archives) or features (a GeoPackage field package) of an area", cmdExport},
+		"serve-archive": {"serve a PMTiles or MBTiles archive read-only, without a database", cmdServeArchive},
+		"stats":         {"coverage, rai, lengths, progress statistics", cmdStats},
+		"rank":          {"rank relocation-site candidates", cmdRank},
+		"report":        {"write the printable report of a county or township (PDF or HTML)", cmdReport},
+		"token":         {"create, list and revoke API tokens", cmdToken},
+		"backup":        {"write the lastmile schema to a file (pg_dump custom format)", cmdBackup},
+		"restore":       {"replace the lastmile schema with a backup, in one transaction", cmdRestore},
 	}
 	maps.Copy(cmds, operateCommands()) // version, doctor, install-service (operate.go)
 	return cmds

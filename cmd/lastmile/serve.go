@@ -12,6 +12,9 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/paulmach/orb"
+
+	"github.com/lastmile/lastmile/admit"
 	"github.com/lastmile/lastmile/ingest"
 	"github.com/lastmile/lastmile/layer"
 	"github.com/lastmile/lastmile/postgis"
@@ -29,6 +32,8 @@ type serveFlags struct {
 	db           dbFlags
 	readURL      string        // a read replica for the stats and the ranking
 	statsRefresh time.Duration // how often the stats' precomputed tables are brought up to date
+	maxVertices  int           // most vertices of one feature (writes and imports)
+	admit        admit.Options // cost control of the expensive questions
 	server       server.Options
 	tiles        tiles.Options
 	page         static.Options
@@ -39,6 +44,8 @@ func (f *serveFlags) register(fs *flag.FlagSet) {
 	f.db.register(fs)
 	fs.StringVar(&f.readURL, "read-database-url", "", "PostgreSQL URL of a read replica (hot standby) of the database, for /api/stats and /api/sites; empty: the primary")
 	fs.DurationVar(&f.statsRefresh, "stats-refresh", 5*time.Second, "how often the stats' precomputed nearest distances and routing graph are brought up to date on the primary (0: only when asked)")
+	fs.IntVar(&f.maxVertices, "max-vertices", layer.DefaultMaxVertices, "most vertices of one feature written or imported (more: 400, or an invalid import row)")
+	f.admit.RegisterFlags(fs)
 	f.server.RegisterFlags(fs)
 	f.tiles.RegisterFlags(fs)
 	f.page.RegisterFlags(fs)
@@ -67,9 +74,12 @@ func cmdServe(ctx context.Context, args []string, out io.Writer) error {
 // serve builds the server on an open database and serves until ctx ends.
 func serve(ctx context.Context, f serveFlags, db *database, log *slog.Logger, out io.Writer) error {
 	catalog := layer.Default()
+	catalog.SetMaxVertices(f.maxVertices)
 	store := postgis.NewStore(db.Pool, catalog)
 	tileService := tiles.New(db.Pool, catalog, log, f.tiles)
 	store.OnChange(tileService.Invalidate)
+	gate := admit.New(f.admit)
+	store.OnChange(func(string, []orb.Bound) { gate.Changed() })
 	readPool := db.Pool
 	if f.readURL != "" {
 		rp, err := postgis.Open(ctx, f.readURL)
@@ -100,8 +110,8 @@ func serve(ctx context.Context, f serveFlags, db *database, log *slog.Logger, ou
 		Pool: db.Pool, Catalog: catalog, Store: store, Logger: log,
 		Mounts: []server.Mount{
 			tileService,
-			stats.NewHandler(readPool, catalog, log),
-			rank.NewHandler(readPool, log),
+			stats.NewHandler(readPool, catalog, log).WithGate(gate),
+			rank.NewHandler(readPool, log).WithGate(gate),
 			ingest.NewHandler(db.Pool, catalog, store, log),
 			page,
 			report.NewHandler(readPool, catalog, tileService, log),

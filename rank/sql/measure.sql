@@ -5,15 +5,15 @@
 -- candidate and kind, never a cross join), the
 -- geodesic area of polygon candidates, and the population of villages
 -- within $3 metres (skipped when $2 is false); the nearest village is
--- looked up only when $4 (the village constraint is on).
+-- looked up only when $4 (the village constraint is on), within $6 metres
+-- (its limit).
 -- $1: the candidates' geometries as WKB (EPSG:4326); rows come back in any
 -- order, each with its 1-based position in $1. Run with enable_sort off
 -- (see measureChunk): the probes must stay index scans without statistics.
 -- The hardened-road predicate (slot hardened) comes from the layer catalog (layer.Hardened)
 -- and replaces the marker below when the package loads.
 WITH c AS (
-    SELECT u.ord, g AS geom, g::geography AS geog,
-           greatest(abs(ST_YMin(g)), abs(ST_YMax(g))) AS lat
+    SELECT u.ord, g AS geom, g::geography AS geog
     FROM unnest($1::bytea[]) WITH ORDINALITY AS u(wkb, ord),
          LATERAL ST_GeomFromWKB(u.wkb, 4326) AS g
 )
@@ -29,23 +29,20 @@ SELECT c.ord,
        vl.id, vl.name, vl.d,
        pp.population, pp.villages
 FROM c
--- Hazard zones are polygons, whose geography KNN recheck is costly
--- (measured 88 µs against 45 µs per candidate). Two indexed steps find the
--- nearest on the spheroid exactly instead: the planar KNN distance dd (in
--- degrees) to the nearest zone bounds the search, since a zone nearer on
--- the ground is within dd × k degrees, k = 1.01 / cos(latitude reached)
--- (a degree of longitude is cos φ times a degree of latitude); the zones in
--- that disk (an indexed ST_DWithin) are measured on the spheroid.
+-- Every probe is bounded: $5 holds the search radius of each kind in metres
+-- ([1] hazard, [2] road, [3] water, [4] power, [5] school, [6] clinic), the
+-- largest distance that can change the answer (a constraint's limit, a
+-- factor's d_max_m); beyond it "none" scores and constrains the same. 0 skips
+-- the probe. Unbounded, a candidate far from the data made each KNN probe
+-- recheck every row of the layer, since the index boxes of a distant layer
+-- all lie at nearly the same distance (measured: 16 ms a cell far away).
+-- Hazard zones: the zones within the buffer (an indexed geography
+-- ST_DWithin), measured on the spheroid.
 LEFT JOIN LATERAL (
     SELECT h.id, h.name, h.kind, ST_Distance(h.geom::geography, c.geog) AS d
-    FROM (SELECT h0.geom <-> c.geom AS dd
-          FROM hazard_zones h0
-          WHERE h0.status <> 'cancelled'
-          ORDER BY h0.geom <-> c.geom
-          LIMIT 1) n
-    JOIN hazard_zones h
-      ON ST_DWithin(h.geom, c.geom, n.dd * 1.01 / cos(radians(least(85, c.lat + 2 * n.dd + 0.1))))
-    WHERE h.status <> 'cancelled'
+    FROM hazard_zones h
+    WHERE ($5::float8[])[1] > 0 AND h.status <> 'cancelled'
+      AND ST_DWithin(h.geom::geography, c.geog, ($5::float8[])[1])
     ORDER BY d, h.id
     LIMIT 1
 ) hz ON true
@@ -53,6 +50,7 @@ LEFT JOIN LATERAL (
     SELECT r.id, r.name, ST_Distance(r.geom::geography, c.geog) AS d
     FROM roads r
     WHERE r.status = 'completed' AND /*hardened*/
+      AND ($5::float8[])[2] > 0 AND ST_DWithin(r.geom::geography, c.geog, ($5::float8[])[2])
     ORDER BY r.geom::geography <-> c.geog
     LIMIT 1
 ) rd ON true
@@ -60,6 +58,7 @@ LEFT JOIN LATERAL (
     SELECT w.id, w.name, ST_Distance(w.geom::geography, c.geog) AS d
     FROM water_pipelines w
     WHERE w.status = 'completed'
+      AND ($5::float8[])[3] > 0 AND ST_DWithin(w.geom::geography, c.geog, ($5::float8[])[3])
     ORDER BY w.geom::geography <-> c.geog
     LIMIT 1
 ) wp ON true
@@ -67,6 +66,7 @@ LEFT JOIN LATERAL (
     SELECT f.id, f.name, ST_Distance(f.geom::geography, c.geog) AS d
     FROM facilities f
     WHERE f.kind = 'water_source' AND f.status = 'completed'
+      AND ($5::float8[])[3] > 0 AND ST_DWithin(f.geom::geography, c.geog, ($5::float8[])[3])
     ORDER BY f.geom::geography <-> c.geog
     LIMIT 1
 ) ws ON true
@@ -74,6 +74,7 @@ LEFT JOIN LATERAL (
     SELECT p.id, p.name, p.kind, ST_Distance(p.geom::geography, c.geog) AS d
     FROM power_upgrades p
     WHERE p.status = 'completed'
+      AND ($5::float8[])[4] > 0 AND ST_DWithin(p.geom::geography, c.geog, ($5::float8[])[4])
     ORDER BY p.geom::geography <-> c.geog
     LIMIT 1
 ) pw ON true
@@ -81,6 +82,7 @@ LEFT JOIN LATERAL (
     SELECT f.id, f.name, ST_Distance(f.geom::geography, c.geog) AS d
     FROM facilities f
     WHERE f.kind = 'school' AND f.status = 'completed'
+      AND ($5::float8[])[5] > 0 AND ST_DWithin(f.geom::geography, c.geog, ($5::float8[])[5])
     ORDER BY f.geom::geography <-> c.geog
     LIMIT 1
 ) sc ON true
@@ -88,6 +90,7 @@ LEFT JOIN LATERAL (
     SELECT f.id, f.name, f.kind, ST_Distance(f.geom::geography, c.geog) AS d
     FROM facilities f
     WHERE f.kind IN ('clinic', 'hospital') AND f.status = 'completed'
+      AND ($5::float8[])[6] > 0 AND ST_DWithin(f.geom::geography, c.geog, ($5::float8[])[6])
     ORDER BY f.geom::geography <-> c.geog
     LIMIT 1
 ) cl ON true
@@ -95,6 +98,7 @@ LEFT JOIN LATERAL (
     SELECT v.id, v.name, ST_Distance(v.geom::geography, c.geog) AS d
     FROM villages v
     WHERE $4::boolean AND v.status <> 'cancelled'
+      AND ST_DWithin(v.geom::geography, c.geog, $6::float8)
     ORDER BY v.geom::geography <-> c.geog
     LIMIT 1
 ) vl ON true

@@ -6,8 +6,8 @@ SET distance_m = x.d, road_id = x.road_id
 FROM (
     SELECT DISTINCT ON (v.id) v.id, s.id AS road_id, ST_Distance(s.geom::geography, v.geom::geography) AS d
     FROM lastmile.roads s
-    JOIN lastmile.villages v ON {{candidates}}
-    WHERE s.id = ANY($2) AND {{pred}}
+    JOIN lastmile.villages v ON /*candidates*/
+    WHERE s.id = ANY($2) AND /*pred*/
     ORDER BY v.id, d, s.id
 ) x
 WHERE a.definition = $1 AND a.village_id = x.id

@@ -4,20 +4,20 @@
 -- overall with GROUPING SETS, so group totals add up to the overall total by
 -- construction.
 WITH y AS (
-    {{dates}}
+    /*dates*/
 ), t AS (
-    SELECT {{row_columns}},
+    SELECT /*row_columns*/,
            CASE WHEN t.status = 'cancelled' THEN 'cancelled'
                 WHEN y.as_of IS NULL THEN t.status
                 WHEN t.status = 'completed' AND t.completed_on <= y.as_of THEN 'completed'
                 WHEN t.started_on <= y.as_of THEN 'under_construction'
                 ELSE 'planned'
            END AS st
-    FROM {{table}} t CROSS JOIN y
-    WHERE {{filter}}
+    FROM /*table*/ t CROSS JOIN y
+    WHERE /*filter*/
 )
-SELECT {{grouping}} AS is_total, {{select}}
+SELECT /*grouping*/ AS is_total, /*select*/
 FROM t
-WHERE {{where_status}}
-GROUP BY {{group_by}}
-ORDER BY is_total, {{order}}
+WHERE /*where_status*/
+GROUP BY /*group_by*/
+ORDER BY is_total, /*order*/

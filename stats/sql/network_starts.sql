@@ -4,5 +4,5 @@ FROM (
     SELECT unnest(ARRAY[e.source, e.target]) AS v
     FROM lastmile.route_edges e
     JOIN lastmile.roads s ON s.id = e.road_id
-    WHERE {{source_filter}}
+    WHERE /*source_filter*/
 ) x
