@@ -2,7 +2,9 @@ package layer
 
 import (
 	"fmt"
+	"maps"
 	"slices"
+	"strconv"
 	"strings"
 )
 
@@ -94,9 +96,35 @@ var SurfaceSpeedFactors = map[string]float64{"asphalt": 1, "cement": 1, "stone":
 // on the road network (metric=time).
 const WalkingSpeedKmh = 5.0
 
-// RoadSpeedSQL returns the speed in km/h of the roads row aliased alias as
-// an SQL expression built from RoadSpeedsKmh and SurfaceSpeedFactors.
-func RoadSpeedSQL(alias string) string {
+// Speeds are the travel speeds of a metric=time question: km/h by
+// technical grade and a factor by surface ("" for a road without one),
+// and the walking speed of the snap legs. DefaultSpeeds are the catalog's;
+// a request may override any of them (stats.parseSpeeds).
+type Speeds struct {
+	GradeKmh      map[string]float64
+	SurfaceFactor map[string]float64
+	WalkingKmh    float64
+}
+
+// DefaultSpeeds returns a copy of the catalog's speeds (RoadSpeedsKmh,
+// SurfaceSpeedFactors, WalkingSpeedKmh).
+func DefaultSpeeds() Speeds {
+	return Speeds{GradeKmh: maps.Clone(RoadSpeedsKmh), SurfaceFactor: maps.Clone(SurfaceSpeedFactors), WalkingKmh: WalkingSpeedKmh}
+}
+
+// Clone returns a deep copy of s.
+func (s Speeds) Clone() Speeds {
+	return Speeds{GradeKmh: maps.Clone(s.GradeKmh), SurfaceFactor: maps.Clone(s.SurfaceFactor), WalkingKmh: s.WalkingKmh}
+}
+
+// SQL returns the speed in km/h of the roads row aliased alias as an SQL
+// expression: a CASE over tech_grade times a CASE over surface. The keys
+// are catalog codes and the values numbers, so the text holds nothing a
+// request wrote.
+func (s Speeds) SQL(alias string) string {
+	if s.GradeKmh == nil || s.SurfaceFactor == nil { // the zero value: the catalog's
+		s = DefaultSpeeds()
+	}
 	cases := func(column string, m map[string]float64) string {
 		keys := make([]string, 0, len(m))
 		for k := range m {
@@ -108,10 +136,14 @@ func RoadSpeedSQL(alias string) string {
 		var b strings.Builder
 		fmt.Fprintf(&b, "CASE %s", col(alias, column))
 		for _, k := range keys {
-			fmt.Fprintf(&b, " WHEN '%s' THEN %g", k, m[k])
+			fmt.Fprintf(&b, " WHEN '%s' THEN %s", k, strconv.FormatFloat(m[k], 'g', -1, 64))
 		}
-		fmt.Fprintf(&b, " ELSE %g END", m[""])
+		fmt.Fprintf(&b, " ELSE %s END", strconv.FormatFloat(m[""], 'g', -1, 64))
 		return b.String()
 	}
-	return fmt.Sprintf("(%s) * (%s)", cases("tech_grade", RoadSpeedsKmh), cases("surface", SurfaceSpeedFactors))
+	return fmt.Sprintf("(%s) * (%s)", cases("tech_grade", s.GradeKmh), cases("surface", s.SurfaceFactor))
 }
+
+// RoadSpeedSQL returns the speed in km/h of the roads row aliased alias as
+// an SQL expression built from RoadSpeedsKmh and SurfaceSpeedFactors.
+func RoadSpeedSQL(alias string) string { return DefaultSpeeds().SQL(alias) }

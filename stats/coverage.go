@@ -45,6 +45,8 @@ type coverageRequest struct {
 	method         string // straight | network
 	metric         string // distance | time (network only)
 	withinMin      float64
+	speeds         layer.Speeds // metric=time: the catalog's, with the request's overrides
+	speedsSpec     string       // the overrides as understood ("" for none)
 	sourceFilter   rowFilter
 	sourceSpec     []string
 	targetFilter   rowFilter
@@ -83,10 +85,23 @@ func parseCoverage(c *layer.Catalog, v url.Values, defaults map[string]string) (
 	req.within = q.float("within_m", within, 0, maxWithin)
 	req.method = q.enum("method", "straight", "straight", "network")
 	req.metric = q.enum("metric", "distance", "distance", "time")
+	req.speeds = layer.DefaultSpeeds()
 	if req.metric == "time" {
 		req.withinMin = q.float("within_min", 30, 0, 24*60)
 		if req.method != "network" {
 			q.problem("metric", "time", "travel time needs method=network")
+		}
+	}
+	if spec := q.raw("speeds"); spec != "" {
+		if req.metric != "time" {
+			q.problem("speeds", spec, "overrides the speeds of metric=time; give metric=time&method=network")
+		} else {
+			speeds, norm, problems := parseSpeeds(spec)
+			q.problems = append(q.problems, problems...)
+			req.speeds, req.speedsSpec = speeds, norm
+			if norm != "" {
+				q.echo["speeds"] = norm
+			}
 		}
 	}
 	req.groupBy = q.enum("group_by", def("group_by", "county"), groupLevels...)
@@ -162,13 +177,13 @@ func (req *coverageRequest) definition() string {
 	if req.placeSources() {
 		measure := fmt.Sprintf("%g m (geodesic lengths)", req.within)
 		if req.metric == "time" {
-			measure = fmt.Sprintf("%g minutes (walking the snap legs at %g km/h, each road at the speed of its technical grade, %s km/h, JTG B01-2014 design speeds for hilly terrain, times its surface factor, %s)",
-				req.withinMin, layer.WalkingSpeedKmh, speedList(layer.RoadSpeedsKmh), speedList(layer.SurfaceSpeedFactors))
+			measure = fmt.Sprintf("%g minutes (walking the snap legs at %g km/h, each road at the speed of its technical grade, %s km/h, %s, times its surface factor, %s)",
+				req.withinMin, layer.WalkingSpeedKmh, speedList(req.speeds.GradeKmh), req.speedSource(), speedList(req.speeds.SurfaceFactor))
 		}
 		fmt.Fprintf(&b, " is reached within %s along the road network: the target and every source are snapped to the geodesic-nearest point of their nearest completed road, and the least way between them over completed roads is taken (roads noded at every shared vertex; no search cut-off; the nearest source is listed).", measure)
 	} else if req.metric == "time" {
-		fmt.Fprintf(&b, " is within %g minutes by road: the target is snapped to the geodesic-nearest point of its nearest completed road, walked at %g km/h, then the fastest path over completed roads to a qualifying road is added, each road at the speed of its technical grade (%s km/h; JTG B01-2014 design speeds, hilly terrain) times its surface factor (%s) (roads noded at every shared vertex; no search cut-off; distance_m is the length of that fastest path).",
-			req.withinMin, layer.WalkingSpeedKmh, speedList(layer.RoadSpeedsKmh), speedList(layer.SurfaceSpeedFactors))
+		fmt.Fprintf(&b, " is within %g minutes by road: the target is snapped to the geodesic-nearest point of its nearest completed road, walked at %g km/h, then the fastest path over completed roads to a qualifying road is added, each road at the speed of its technical grade (%s km/h; %s) times its surface factor (%s) (roads noded at every shared vertex; no search cut-off; distance_m is the length of that fastest path).",
+			req.withinMin, layer.WalkingSpeedKmh, speedList(req.speeds.GradeKmh), req.speedSource(), speedList(req.speeds.SurfaceFactor))
 	} else if req.method == "network" {
 		fmt.Fprintf(&b, " is within %g m along the road network: the target is snapped to the geodesic-nearest point of its nearest completed road (geodesic snap distance), then the shortest path over completed roads to a qualifying road is added (roads noded at every shared vertex, compared at 1e-7°; roads crossing without a shared vertex are not connected; edge cost = geodesic length; no search cut-off: listed distances are the true shortest ones, null only when no path exists).", req.within)
 	} else {
@@ -181,6 +196,35 @@ func (req *coverageRequest) definition() string {
 		fmt.Fprintf(&b, " Grouped by %s: the first %d digits of the target's 12-digit code.", req.groupBy, map[string]int{"county": 6, "township": 9}[req.groupBy])
 	}
 	return b.String()
+}
+
+// speedSource says where the speeds of a metric=time answer come from.
+func (req *coverageRequest) speedSource() string {
+	const catalog = "JTG B01-2014 design speeds for hilly terrain"
+	if req.speedsSpec == "" {
+		return catalog
+	}
+	return "the catalog's " + catalog + ", overridden by this request: " + req.speedsSpec
+}
+
+// methodBlock describes how distances were measured, for the answer's
+// "method" block: the method, the metric and, for travel time, the speeds
+// in force (the catalog's with the request's overrides).
+func (req *coverageRequest) methodBlock() map[string]any {
+	m := map[string]any{"method": req.method, "metric": req.metric}
+	if req.metric == "time" {
+		m["within_min"] = req.withinMin
+		m["speeds_kmh"] = speedTable(req.speeds.GradeKmh)
+		m["surface_factors"] = speedTable(req.speeds.SurfaceFactor)
+		m["walking_kmh"] = layer.WalkingSpeedKmh
+		m["speeds_source"] = "layer/definitions.go (JTG B01-2014, hilly terrain)"
+		if req.speedsSpec != "" {
+			m["overrides"] = req.speedsSpec
+		}
+	} else {
+		m["within_m"] = req.within
+	}
+	return m
 }
 
 // targetRow is one target with its coverage.
@@ -368,7 +412,7 @@ func (req *coverageRequest) result(ctx context.Context, pool *pgxpool.Pool) (*Re
 		return nil, err
 	}
 	withPop := layerHasField(req.target, "population")
-	res := &Result{Definition: req.definition(), Parameters: req.echo}
+	res := &Result{Definition: req.definition(), Parameters: req.echo, Method: req.methodBlock()}
 	res.Columns = []string{"code", "name", "total", "covered", "uncovered", "pct"}
 	if withPop {
 		res.Columns = append(res.Columns, "population", "population_covered", "population_pct", "poor_households", "poor_households_covered")

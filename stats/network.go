@@ -50,7 +50,7 @@ const maxGraphVertices = 1 << 30
 // before asOf when given) from lastmile.route_edges into a CSR graph. The
 // columns are read in PostgreSQL's binary format and decoded directly: a
 // generic Scan per row costs more than the search.
-func loadGraph(ctx context.Context, pool querier, asOf *time.Time, timed bool) (*graph, error) {
+func loadGraph(ctx context.Context, pool querier, asOf *time.Time, timed bool, speed string) (*graph, error) {
 	var maxID int64
 	if err := pool.QueryRow(ctx, `SELECT coalesce(max(id), 0) FROM lastmile.route_vertices`).Scan(&maxID); err != nil {
 		return nil, fmt.Errorf("routing graph vertices: %w", err)
@@ -62,7 +62,7 @@ func loadGraph(ctx context.Context, pool querier, asOf *time.Time, timed bool) (
 	sql := `SELECT e.source, e.target, e.cost, e.cost FROM lastmile.route_edges e
 		WHERE e.status = 'completed' AND ($1::date IS NULL OR e.completed_on <= $1::date)`
 	if timed { // seconds at the road's speed
-		sql = `SELECT e.source, e.target, e.cost / (` + layer.RoadSpeedSQL("r") + ` / 3.6), e.cost
+		sql = `SELECT e.source, e.target, e.cost / (` + speed + ` / 3.6), e.cost
 		FROM lastmile.route_edges e JOIN lastmile.roads r ON r.id = e.road_id
 		WHERE e.status = 'completed' AND ($1::date IS NULL OR e.completed_on <= $1::date)`
 	}
@@ -289,7 +289,7 @@ func (req *coverageRequest) runNetwork(ctx context.Context, pool *pgxpool.Pool) 
 	}
 	defer tx.Rollback(ctx) //nolint:errcheck // read-only
 	timed := req.metric == "time"
-	g, err := loadGraph(ctx, tx, req.asOf, timed)
+	g, err := loadGraph(ctx, tx, req.asOf, timed, req.speeds.SQL("r"))
 	if err != nil {
 		return nil, err
 	}
@@ -353,7 +353,7 @@ func (req *coverageRequest) snapTargets(ctx context.Context, q querier) ([]targe
 		asOf = req.args.Add(*req.asOf) + "::date"
 	}
 	parts["traversable"] = fmt.Sprintf("e.status = 'completed' AND (%s IS NULL OR e.completed_on <= %s)", asOf, asOf)
-	parts["speed"] = layer.RoadSpeedSQL("r")
+	parts["speed"] = req.speeds.SQL("r")
 	if req.placeSources() {
 		// targets are snapped onto roads, none of which qualifies: the
 		// sources are places (the filter stays, false-guarded, for its
@@ -476,7 +476,7 @@ func (req *coverageRequest) placeSources() bool {
 // the way along the edge. onEdge receives the places by edge id, for
 // targets snapped onto the same edge.
 func (req *coverageRequest) placeSeeds(ctx context.Context, q querier, timed bool, onEdge map[int64][]placeOnEdge) ([]targetRow, []seed, error) {
-	fr := &coverageRequest{target: req.source, source: req.source, roads: req.roads, method: "network", metric: req.metric, asOf: req.asOf}
+	fr := &coverageRequest{target: req.source, source: req.source, roads: req.roads, method: "network", metric: req.metric, asOf: req.asOf, speeds: req.speeds}
 	f, problems := parseFilter("source_filter", req.sourceSpec, req.source, "t", &fr.args)
 	if len(problems) > 0 {
 		return nil, nil, lastmile.Invalid("bad source_filter", problems...)

@@ -87,7 +87,7 @@ func NetworkReport(ctx context.Context, pool *pgxpool.Pool, c *layer.Catalog, v 
 		return nil, f, err
 	}
 	defer tx.Rollback(ctx) //nolint:errcheck // read-only
-	g, err := loadGraph(ctx, tx, req.asOf, false)
+	g, err := loadGraph(ctx, tx, req.asOf, false, "")
 	if err != nil {
 		return nil, f, err
 	}

@@ -49,7 +49,7 @@ func TestNetworkSearchEqualsPgRouting(t *testing.T) {
 		t.Fatal(err)
 	}
 	start = time.Now()
-	g, err := loadGraph(ctx, pool, nil, false)
+	g, err := loadGraph(ctx, pool, nil, false, "")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -22,9 +22,12 @@ type Row map[string]any
 type Result struct {
 	Definition string         `json:"definition"`
 	Parameters map[string]any `json:"parameters"`
-	Columns    []string       `json:"columns"`
-	Groups     []Row          `json:"groups"`
-	Total      Row            `json:"total,omitempty"`
+	// Method (coverage, RAI) states how distances were measured: method,
+	// metric and, for travel time, the speeds in force.
+	Method  map[string]any `json:"method,omitempty"`
+	Columns []string       `json:"columns"`
+	Groups  []Row          `json:"groups"`
+	Total   Row            `json:"total,omitempty"`
 	// Uncovered lists targets not covered (coverage with list=uncovered).
 	Uncovered        []Row    `json:"uncovered,omitempty"`
 	UncoveredColumns []string `json:"uncovered_columns,omitempty"`

@@ -39,6 +39,10 @@ func TestStatsCommand(t *testing.T) {
 		{"coverage csv", []string{"coverage", "--csv", "--group-by", "none"},
 			[]string{"code,name,total,covered,uncovered,pct,population,population_covered,population_pct,poor_households,poor_households_covered\r\ntotal,total,2,1,1,50,400,100,25,0,0\r\n"}},
 		{"rai", []string{"rai", "--csv"}, []string{"code,name,population,population_covered,rai,total,covered\r\n130101000000,Test county,400,100,25,2,1\r\n"}},
+		{"rai along the network", []string{"rai", "--method", "network", "--csv"}, []string{"code,name,population,population_covered,rai,total,covered\r\n130101000000,Test county,400,100,25,2,1\r\n"}},
+		// near walks 481.7 m to the road at 5 km/h (5.8 min); far 4.8 km (58 min)
+		{"coverage by time with speeds", []string{"coverage", "--method", "network", "--metric", "time", "--within-min", "10", "--speeds", "class2:60,gravel:0.6", "--json"},
+			[]string{`"overrides": "grade.class2:60,surface.gravel:0.6"`, `"speeds": "grade.class2:60,surface.gravel:0.6"`, `"class2": 60`, `"gravel": 0.6`, `"within_min": 10`, `"covered": 1,`}},
 		{"lengths with a field parameter", []string{"lengths", "--csv", "--group-by", "year", "status=completed"},
 			[]string{"year,km,count,funding_yuan\r\n2015,1.11,1,\r\n"}},
 		{"progress json", []string{"progress", "--json", "--layer", "roads"}, []string{`"completed": 1`, `"pct": 100`}},
@@ -64,5 +68,9 @@ func TestStatsCommand(t *testing.T) {
 		if err := run(ctx, args, &bytes.Buffer{}); err == nil {
 			t.Errorf("%v: no error", args)
 		}
+	}
+	err = run(ctx, []string{"stats", "coverage", "--database-url", url, "--method", "network", "--metric", "time", "--speeds", "class2:60,mud:0.5"}, &bytes.Buffer{})
+	if err == nil || !strings.Contains(err.Error(), "mud:0.5") {
+		t.Errorf("bad --speeds: %v, want an error naming mud:0.5", err)
 	}
 }
