@@ -16,6 +16,11 @@ import (
 // bounds a request's cost from above.
 const CandidateCost = 400 * time.Microsecond
 
+// NetworkCandidateCost is the extra cost of a candidate measured by road
+// (distance: network): its snap onto the network, about 2.5 ms under load
+// (the network coverage's measure of a village's snap, docs/statistics.md).
+const NetworkCandidateCost = 2500 * time.Microsecond
+
 // Estimate is the estimated database time of req: its number of
 // candidates (a grid's from its area, before any cell is made) times
 // CandidateCost.
@@ -44,5 +49,9 @@ func Estimate(ctx context.Context, pool *pgxpool.Pool, req Request) (time.Durati
 		}
 		n = estimateCells(area, c.CellM)
 	}
-	return time.Duration(n * float64(CandidateCost)), int(n), nil
+	cost := time.Duration(n * float64(CandidateCost))
+	if req.anyByRoad() { // the graph, and each candidate's snap onto it
+		cost += NetworkCandidateCost*time.Duration(n) + 100*time.Millisecond
+	}
+	return cost, int(n), nil
 }

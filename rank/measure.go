@@ -37,6 +37,8 @@ type Nearest struct {
 	Name      string  `json:"name,omitempty"`
 	Kind      string  `json:"kind,omitempty"`
 	DistanceM float64 `json:"-"`
+	// ByRoad: DistanceM runs along the road network (distance: network).
+	ByRoad bool `json:"-"`
 }
 
 // measures are a candidate's raw values from PostGIS.

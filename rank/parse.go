@@ -23,6 +23,7 @@ type rawRequest struct {
 	Weights         map[string]json.RawMessage `json:"weights"`
 	DMax            map[string]json.RawMessage `json:"d_max_m"`
 	Population      json.RawMessage            `json:"population"`
+	Distance        json.RawMessage            `json:"distance"`
 	Limit           json.RawMessage            `json:"limit"`
 	IncludeExcluded json.RawMessage            `json:"include_excluded"`
 	Format          json.RawMessage            `json:"format"`
@@ -36,7 +37,7 @@ type rawCandidates struct {
 	CellM     json.RawMessage `json:"cell_m"`
 }
 
-var topLevelKeys = []string{"candidates", "constraints", "weights", "d_max_m", "population", "limit", "include_excluded", "format"}
+var topLevelKeys = []string{"candidates", "constraints", "weights", "d_max_m", "population", "distance", "limit", "include_excluded", "format"}
 
 // problems collects request problems.
 type problems []lastmile.Problem
@@ -241,6 +242,8 @@ func parseRaw(raw rawRequest, p *problems) Request {
 		}
 	}
 
+	parseDistance(raw.Distance, &req, p)
+
 	req.Limit = DefaultLimit
 	if !isNull(raw.Limit) {
 		if f, ok := numberValue(raw.Limit, "limit", 1, MaxLimit, p); ok {
@@ -268,6 +271,58 @@ func parseRaw(raw rawRequest, p *problems) Request {
 		}
 	}
 	return req
+}
+
+// parseDistance reads distance: "straight" or "network" for every kind
+// that may be measured by road (road, water, school, clinic), or an
+// object giving some of them ({"road": "network", "clinic": "network"};
+// the others straight).
+func parseDistance(raw json.RawMessage, req *Request, p *problems) {
+	for _, k := range networkKinds {
+		req.Distance.set(k, DistanceStraight)
+	}
+	if isNull(raw) {
+		return
+	}
+	method := func(v json.RawMessage, field string) (string, bool) {
+		s, ok := stringValue(v, field, p)
+		if !ok {
+			return "", false
+		}
+		if s != DistanceStraight && s != DistanceNetwork {
+			p.add(field, s, "must be straight (geodesic) or network (by road)")
+			return "", false
+		}
+		return s, true
+	}
+	t := bytes.TrimSpace(raw)
+	if len(t) > 0 && t[0] == '{' {
+		var o map[string]json.RawMessage
+		if err := json.Unmarshal(raw, &o); err != nil {
+			p.add("distance", "", "%s", describeJSONError(err, "distance", nil))
+			return
+		}
+		keys := make([]string, 0, len(o))
+		for k := range o {
+			keys = append(keys, k)
+		}
+		slices.Sort(keys)
+		for _, k := range keys {
+			if !slices.Contains(networkKinds, k) {
+				p.add("distance."+k, "", "only %s may be measured by road", strings.Join(networkKinds, ", "))
+				continue
+			}
+			if m, ok := method(o[k], "distance."+k); ok {
+				req.Distance.set(k, m)
+			}
+		}
+		return
+	}
+	if m, ok := method(raw, "distance"); ok {
+		for _, k := range networkKinds {
+			req.Distance.set(k, m)
+		}
+	}
 }
 
 // normaliseFormat maps the accepted format names to geojson or csv.
@@ -374,7 +429,8 @@ func parseConstraint(v json.RawMessage, s constraintSpec, c *Constraint, p *prob
 // may be empty). Keys: source, admin_code, bbox (w,s,e,n), cell_m, limit,
 // include_excluded, format, weights (road=0.3,water=0.2), d_max_m
 // (road=5000), constraints (hazard=200,village=on,power=off),
-// population_radius_m, population_max.
+// population_radius_m, population_max, distance (network, or
+// road=network,clinic=network).
 func ParseValues(base []byte, q url.Values) (Request, error) {
 	var p problems
 	var raw rawRequest
@@ -393,7 +449,7 @@ func ParseValues(base []byte, q url.Values) (Request, error) {
 	if rc == nil {
 		rc = map[string]json.RawMessage{}
 	}
-	known := []string{"source", "admin_code", "bbox", "cell_m", "limit", "include_excluded", "format", "weights", "d_max_m", "constraints", "population_radius_m", "population_max"}
+	known := []string{"source", "admin_code", "bbox", "cell_m", "limit", "include_excluded", "format", "weights", "d_max_m", "constraints", "population_radius_m", "population_max", "distance"}
 	keys := make([]string, 0, len(q))
 	for k := range q {
 		keys = append(keys, k)
@@ -450,6 +506,21 @@ func ParseValues(base []byte, q url.Values) (Request, error) {
 				}
 				(*target)[name] = jsonScalar(val)
 			}
+		case "distance":
+			if !strings.Contains(v, "=") {
+				raw.Distance = jsonString(strings.TrimSpace(v))
+				break
+			}
+			o := map[string]json.RawMessage{}
+			for _, pair := range strings.Split(v, ",") {
+				name, val, ok := strings.Cut(strings.TrimSpace(pair), "=")
+				if !ok || name == "" {
+					p.add(k, pair, "expected straight, network or kind=method pairs, e.g. road=network,clinic=network")
+					continue
+				}
+				o[strings.TrimSpace(name)] = jsonString(strings.TrimSpace(val))
+			}
+			raw.Distance, _ = json.Marshal(o)
 		case "population_radius_m", "population_max":
 			if pop == nil {
 				pop = map[string]json.RawMessage{}

@@ -36,6 +36,11 @@ func Run(ctx context.Context, pool *pgxpool.Pool, req Request) (res *Result, err
 	if err != nil {
 		return nil, err
 	}
+	if req.anyByRoad() {
+		if err := byRoad(ctx, pool, req, cands, ms); err != nil {
+			return nil, err
+		}
+	}
 	res = evaluate(req, cands, ms)
 	res.Summary.CellsEstimated = estimated
 	res.Summary.CandidatesMS = round(loaded.Seconds()*1000, 1)

@@ -86,6 +86,17 @@ var factorSpecs = []factorSpec{
 	{FactorPopulation, 0.10, 0, "persons", "population of villages within population.radius_m (a benefit)"},
 }
 
+// Distance methods: how the distance to a road, water, school or clinic
+// is measured.
+const (
+	DistanceStraight = "straight" // geodesic, in a straight line
+	DistanceNetwork  = "network"  // by road: along the road network (stats.NetworkDistances)
+)
+
+// networkKinds are the kinds that may be measured by road, each a factor
+// and (road, water) a constraint of the same name.
+var networkKinds = []string{FactorRoad, FactorWater, FactorSchool, FactorClinic}
+
 // Population factor defaults.
 const (
 	DefaultPopulationRadiusM = 3000.0
@@ -127,14 +138,17 @@ type Population struct {
 // Request is a validated ranking request with every default filled in.
 // It is echoed in responses as "parameters".
 type Request struct {
-	Candidates      Candidates             `json:"candidates"`
-	Constraints     orderedMap[Constraint] `json:"constraints"`
-	Weights         orderedMap[float64]    `json:"weights"`
-	DMax            orderedMap[float64]    `json:"d_max_m"`
-	Population      Population             `json:"population"`
-	Limit           int                    `json:"limit"`
-	IncludeExcluded bool                   `json:"include_excluded"`
-	Format          string                 `json:"-"`
+	Candidates  Candidates             `json:"candidates"`
+	Constraints orderedMap[Constraint] `json:"constraints"`
+	Weights     orderedMap[float64]    `json:"weights"`
+	DMax        orderedMap[float64]    `json:"d_max_m"`
+	Population  Population             `json:"population"`
+	// Distance is, per kind (road, water, school, clinic), straight or
+	// network; the kind's constraint and factor both use it.
+	Distance        orderedMap[string] `json:"distance"`
+	Limit           int                `json:"limit"`
+	IncludeExcluded bool               `json:"include_excluded"`
+	Format          string             `json:"-"`
 }
 
 // orderedMap is a small map that marshals its keys in insertion order.
@@ -175,6 +189,20 @@ func (m orderedMap[V]) MarshalJSON() ([]byte, error) {
 	}
 	b.WriteByte('}')
 	return b.Bytes(), nil
+}
+
+// ByRoad reports whether kind (a factor or constraint name) is measured
+// along the road network.
+func (r Request) ByRoad(kind string) bool { return r.Distance.Get(kind) == DistanceNetwork }
+
+// anyByRoad reports whether some kind is measured along the network.
+func (r Request) anyByRoad() bool {
+	for _, k := range networkKinds {
+		if r.ByRoad(k) {
+			return true
+		}
+	}
+	return false
 }
 
 // Constraint returns the setting of the named constraint.

@@ -249,7 +249,7 @@ func FuzzParseRequest(f *testing.F) {
 	}
 	for _, s := range []string{``, `{}`, `null`, `{"weights": {"road": "x"}}`, `{"constraints": {"hazard": {"buffer_m": 1e308}}}`,
 		`{"candidates": {"bbox": [110, 30, 110.1, 30.1], "cell_m": 10}}`, `{"candidates": {"admin_code": "420000000001", "cell_m": 1e-300}}`,
-		`{"candidates": {"features": {"type": "FeatureCollection", "features": [{"type": "Feature", "geometry": {"type": "MultiPolygon", "coordinates": []}}]}}}`} {
+		`{"distance": "network"}`, `{"distance": {"road": "network", "clinic": "straight", "x": 1}}`, `{"candidates": {"features": {"type": "FeatureCollection", "features": [{"type": "Feature", "geometry": {"type": "MultiPolygon", "coordinates": []}}]}}}`} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {

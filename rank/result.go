@@ -74,6 +74,8 @@ type FactorScore struct {
 	Weight       float64  `json:"weight"`
 	Contribution float64  `json:"contribution"`
 	Nearest      *Nearest `json:"nearest,omitempty"`
+	// Measure is "by road" when raw runs along the road network.
+	Measure string `json:"measure,omitempty"`
 }
 
 // ConstraintResult is one hard constraint's test on a candidate.
@@ -84,6 +86,7 @@ type ConstraintResult struct {
 	Unit       string   `json:"unit"`
 	Test       string   `json:"test"`
 	Nearest    *Nearest `json:"nearest,omitempty"`
+	Measure    string   `json:"measure,omitempty"` // "by road" along the road network
 }
 
 // WriteGeoJSON writes the result as a GeoJSON FeatureCollection with one

@@ -16,7 +16,7 @@ const ScoringFormula = "total = Σ weight_f × normalised_f; distance factors: n
 	"with d the geodesic distance in metres (none within d_max_m: normalised 0); population: normalised = min(1, P / population.max) " +
 	"with P the population of villages within population.radius_m; order: total (rounded to 6 decimals) descending, then candidate id"
 
-func definitions() orderedMap[string] {
+func definitions(req Request) orderedMap[string] {
 	var d orderedMap[string]
 	d.set("scoring", ScoringFormula)
 	d.set("hardened", layer.Hardened.Description+"; only completed roads count")
@@ -24,15 +24,22 @@ func definitions() orderedMap[string] {
 	d.set("power", "a completed power_upgrades line or transformer (the electricity grid)")
 	d.set("clinic", "a completed facility of kind clinic or hospital")
 	d.set("distance", "geodesic distance on the WGS84 spheroid (PostGIS geography), 0 inside a polygon")
+	if req.anyByRoad() {
+		d.set("by_road", "distance: network measures road, water, school and clinic by road: the candidate (a polygon's ST_PointOnSurface) is snapped to the geodesic-nearest point of its nearest completed road, then the shortest way over completed roads (noded at every shared vertex, geodesic lengths, no cut-off) leads to the nearest completed hardened road, water pipeline (reached at a point every 100 m along it) or water source, school, or clinic or hospital, that one snapped onto the network too; none within the kind's radius by road counts as none")
+	}
 	for _, s := range constraintSpecs {
-		d.set("constraint."+s.Name, s.Rule)
+		rule := s.Rule
+		if (s.Name == ConstraintRoad || s.Name == ConstraintWater) && req.ByRoad(s.Name) {
+			rule += ", by road"
+		}
+		d.set("constraint."+s.Name, rule)
 	}
 	return d
 }
 
 // evaluate applies the constraints and scores to measured candidates.
 func evaluate(req Request, cands []candidate, ms []measures) *Result {
-	res := &Result{Type: "FeatureCollection", Parameters: req, Definitions: definitions(), Features: []Feature{}}
+	res := &Result{Type: "FeatureCollection", Parameters: req, Definitions: definitions(req), Features: []Feature{}}
 	for _, s := range constraintSpecs {
 		if req.Constraint(s.Name).Enabled {
 			res.Summary.ExcludedBy.set(s.Name, 0)
@@ -122,12 +129,14 @@ func scoreCandidate(req Request, c candidate, m measures) Feature {
 		case ConstraintRoad:
 			r.Nearest, r.Measured = m.road, dist(m.road)
 			r.Passed = m.road != nil && m.road.DistanceM <= con.Limit
-			r.Test = "distance to the nearest hardened road ≤ " + lim + " m"
+			r.Test = "distance" + byRoadWords(req, FactorRoad) + " to the nearest hardened road ≤ " + lim + " m"
+			r.Measure = measureWord(req, FactorRoad)
 		case ConstraintWater:
 			w := m.water()
 			r.Nearest, r.Measured = w, dist(w)
 			r.Passed = w != nil && w.DistanceM <= con.Limit
-			r.Test = "distance to the nearest water pipeline or source ≤ " + lim + " m"
+			r.Test = "distance" + byRoadWords(req, FactorWater) + " to the nearest water pipeline or source ≤ " + lim + " m"
+			r.Measure = measureWord(req, FactorWater)
 		case ConstraintPower:
 			r.Nearest, r.Measured = m.power, dist(m.power)
 			r.Passed = m.power != nil && m.power.DistanceM <= con.Limit
@@ -181,6 +190,7 @@ func scoreCandidate(req Request, c candidate, m measures) Feature {
 			}
 			dmax := req.DMax.Get(s.Name)
 			fs.DMaxM, fs.Nearest, fs.Raw = dmax, n, dist(n)
+			fs.Measure = measureWord(req, s.Name)
 			if n != nil {
 				norm = math.Max(0, 1-n.DistanceM/dmax)
 			}
@@ -195,6 +205,19 @@ func scoreCandidate(req Request, c candidate, m measures) Feature {
 		p.Constraints = []ConstraintResult{}
 	}
 	return Feature{Type: "Feature", ID: c.id, Geometry: geojson.NewGeometry(c.geom), Properties: p}
+}
+
+// byRoadWords is " by road" when kind is measured along the network.
+func byRoadWords(req Request, kind string) string {
+	if req.ByRoad(kind) {
+		return " by road"
+	}
+	return ""
+}
+
+// measureWord is "by road" for a kind measured along the network, else "".
+func measureWord(req Request, kind string) string {
+	return strings.TrimSpace(byRoadWords(req, kind))
 }
 
 // round rounds f to the given number of decimals.

@@ -55,8 +55,11 @@ type coverageRequest struct {
 	list           bool
 	precomputed    bool
 	args           pgsql.Args
-	echo           map[string]any
-	format         Format
+	// targetSQL, when set, replaces the target layer in the network
+	// snapping query: a subquery of (id, name, geom) rows (NetworkDistances).
+	targetSQL string
+	echo      map[string]any
+	format    Format
 }
 
 // maxWithin bounds within_m: 100 km covers any "access" question.
@@ -249,6 +252,13 @@ func layerHasField(l *layer.Layer, name string) bool { _, ok := l.Field(name); r
 
 // sqlParts returns the common template parts of a coverage request.
 func (req *coverageRequest) sqlParts() map[string]string {
+	if req.targetSQL != "" { // points given by the caller: no codes or counts
+		return map[string]string{
+			"code": "NULL::text", "population": "NULL::bigint", "poor": "NULL::bigint", "list": "true",
+			"source": pgsql.Table(req.source), "target": req.targetSQL,
+			"source_filter": req.sourceFilter.where(), "target_filter": req.targetFilter.where(),
+		}
+	}
 	code := "t.admin_code"
 	if layerHasField(req.target, "code") && req.target.Name != "admin_areas" {
 		code = "coalesce(t.code, t.admin_code)"

@@ -30,6 +30,7 @@ var rankParams = []paramFlag{
 	{"d-max", "d_max_m", "distance (m) where a factor's normalised value reaches 0, e.g. road=5000,water=3000"},
 	{"population-radius-m", "population_radius_m", "population factor: villages within this many metres (default 3000)"},
 	{"population-max", "population_max", "population factor: population that scores 1 (default 5000)"},
+	{"distance", "distance", "straight (default) or network: road, water, school and clinic by road; or per kind, e.g. road=network,clinic=network"},
 }
 
 func cmdRank(ctx context.Context, args []string, out io.Writer) error {
@@ -171,10 +172,27 @@ func printRankTable(out io.Writer, res *rank.Result) error {
 	s := res.Summary
 	fmt.Fprintf(out, "candidates: %s — %d, %d ranked, %d excluded, in %.1f s\n", describeSource(p.Candidates), s.Candidates, s.Ranked, s.Excluded, s.ElapsedMS/1000)
 	fmt.Fprintf(out, "weights: %s\nconstraints: %s\n", strings.Join(ws, ", "), strings.Join(cs, ", "))
+	var byRoad []string
+	for _, f := range []string{rank.FactorRoad, rank.FactorWater, rank.FactorSchool, rank.FactorClinic} {
+		if p.ByRoad(f) {
+			byRoad = append(byRoad, f)
+		}
+	}
+	if len(byRoad) > 0 {
+		fmt.Fprintf(out, "by road (along the road network): %s\n", strings.Join(byRoad, ", "))
+	}
 	fmt.Fprintf(out, "score: normalised = max(0, 1 - d/d_max) per distance factor, min(1, P/%g) for population; cells show raw → contribution\n\n", p.Population.Max)
 	tw := tabwriter.NewWriter(out, 2, 4, 2, ' ', 0)
 	// The name goes last: tabwriter counts a CJK character as one column.
-	fmt.Fprintln(tw, "rank\tid\ttotal\troad m\twater m\tpower m\tschool m\tclinic m\tpopulation\tlon, lat\tname")
+	head := []string{"rank", "id", "total"}
+	for _, f := range []string{rank.FactorRoad, rank.FactorWater, rank.FactorPower, rank.FactorSchool, rank.FactorClinic} {
+		h := f + " m"
+		if p.ByRoad(f) {
+			h += " by road"
+		}
+		head = append(head, h)
+	}
+	fmt.Fprintln(tw, strings.Join(append(head, "population", "lon, lat", "name"), "\t"))
 	for _, f := range res.Features {
 		pr := f.Properties
 		if pr.Rank == nil {

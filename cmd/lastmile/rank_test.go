@@ -51,6 +51,9 @@ INSERT INTO hazard_zones (ext_id, name, kind, geom) VALUES
 			"excluded: 3 (failing hazard 2, road 1, min_area 1)", "\nC   hazard: 0 m (needs distance to the nearest hazard zone > 200 m)", "inside a landslide zone"}},
 		{"features and weights", []string{"--features", features, "--weights", "road=0,water=1,power=0,school=0,clinic=0,population=0"},
 			[]string{"\n1     near", "\n2     far"}},
+		// both sites lie 553 m north of the trunk road, onto which they snap
+		{"by road", []string{"--features", features, "--distance", "road=network", "--weights", "road=1,water=0,power=0,school=0,clinic=0,population=0"},
+			[]string{"by road (along the road network): road\n", "road m by road  water m", "\n1     far   0.8893  553 → 0.889", "\n2     near  0.8893  553 → 0.889"}},
 		{"csv", []string{"--features", features, "--csv"}, []string{"rank,status,id,name,lon,lat,total", "\n1,ranked,near,", "\n2,ranked,far,"}},
 		{"grid", []string{"--bbox", "110.03,30.002,110.04,30.008", "--cell-m", "500", "--limit", "2"},
 			[]string{"500 m grid over bbox [110.03 30.002 110.04 30.008]", "\n1 "}},
@@ -97,6 +100,7 @@ INSERT INTO hazard_zones (ext_id, name, kind, geom) VALUES
 		{[]string{"--weights", "beauty=1"}, "weights.beauty: unknown factor"},
 		{[]string{"--bbox", "100,20,120,40", "--cell-m", "20"}, "more than the limit of 200000"},
 		{[]string{"--csv", "--geojson"}, "at most one"},
+		{[]string{"--distance", "crow"}, "distance: must be straight (geodesic) or network (by road)"},
 	} {
 		err := run(ctx, append([]string{"rank", "--database-url", url}, bad.args...), &bytes.Buffer{})
 		if err == nil || !strings.Contains(err.Error(), bad.want) || strings.Contains(err.Error(), "\n") {
