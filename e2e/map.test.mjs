@@ -257,6 +257,61 @@ test("the dashboard's coverage equals /api/stats/coverage for the same parameter
   await page.screenshot({ path: join(ARTIFACTS, 'dashboard.png') });
 });
 
+// The method and metric selectors: along the roads, then by travel time;
+// each time the page's figure is the API's for the same question (and the
+// RAI card follows the method).
+test("the dashboard's method and metric selectors ask /api/stats/coverage by road and by time", { timeout: 180_000 }, async () => {
+  if (has.coverage !== 200) assert.fail('coverage statistics are not served: every part must be served (run scripts/setup, then make test)');
+  await page.locator('#tabs [data-tab=dashboard]').click();
+  await page.locator('#d-asof').fill('');
+  await page.locator('#d-km').fill('1');
+  await page.locator('#d-km').dispatchEvent('change');
+  assert.equal(await page.locator('#d-metric').isDisabled(), true, 'no travel time in a straight line');
+  // settled: the coverage card shows the wanted question, the RAI card its
+  // own, and the page has no question in flight (the server runs one
+  // expensive question at a time per client, so the test asks after it)
+  const settled = (cov, rai) => page.waitForFunction(([c, r]) => {
+    const card = document.querySelector('#card-coverage'), raiCard = document.querySelector('#card-rai');
+    const url = card?.dataset.url || '', rurl = raiCard?.dataset.url || '';
+    return card.dataset.state === 'ok' && raiCard.dataset.state === 'ok' && document.querySelector('#tab-dashboard').dataset.pending === '0' &&
+      c.yes.every((x) => url.includes(x)) && c.no.every((x) => !url.includes(x)) && r.yes.every((x) => rurl.includes(x)) && r.no.every((x) => !rurl.includes(x));
+  }, [cov, rai], { timeout: 90_000 });
+  const shown = () => inPage(() => ({ ...document.querySelector('#cov-pct').dataset, detail: document.querySelector('#cov-detail').textContent, def: document.querySelector('#cov-def').textContent, rai: document.querySelector('#rai-val').dataset.value }));
+  await settled({ yes: ['within_m=1000&'], no: ['as_of', 'method='] }, { yes: [], no: ['as_of', 'method='] });
+  const straight = await getJSON('/api/stats/coverage?target=villages&source=roads&within_m=1000&source_filter=graded&group_by=township');
+  await page.locator('#d-method').selectOption('network');
+  await settled({ yes: ['within_m=1000&', 'method=network'], no: ['as_of', 'metric='] }, { yes: ['method=network'], no: ['as_of'] });
+  const byRoad = await getJSON('/api/stats/coverage?target=villages&source=roads&within_m=1000&source_filter=graded&group_by=township&method=network');
+  assert.equal(byRoad.status, 200);
+  const rai = await getJSON('/api/stats/rai?within_m=2000&method=network');
+  assert.equal(rai.status, 200);
+  let got = await shown();
+  console.log(`coverage within 1 km of graded roads along the roads: page ${got.covered}/${got.total} (${got.detail}); API ${byRoad.data.total.covered}/${byRoad.data.total.total}; straight ${straight.data.total.covered}; RAI along the roads: page ${got.rai} %, API ${rai.data.total.rai} %`);
+  assert.equal(Number(got.covered), byRoad.data.total.covered);
+  assert.equal(Number(got.pct), byRoad.data.total.pct);
+  assert.notEqual(byRoad.data.total.covered, straight.data.total.covered, 'the demo county differs by road and in a straight line');
+  assert.match(got.def, /along the road network/);
+  assert.equal(Number(got.rai), rai.data.total.rai);
+  assert.equal(await page.locator('#d-metric').isDisabled(), false);
+  await page.locator('#d-metric').selectOption('time');
+  await settled({ yes: ['method=network', 'metric=time', 'within_min=10'], no: ['as_of'] }, { yes: ['method=network'], no: ['as_of'] });
+  const timed = await getJSON('/api/stats/coverage?target=villages&source=roads&within_m=1000&source_filter=graded&group_by=township&method=network&metric=time&within_min=10');
+  assert.equal(timed.status, 200);
+  got = await shown();
+  console.log(`coverage within 10 minutes of graded roads by road: page ${got.covered}/${got.total} (${got.detail}); API ${timed.data.total.covered}/${timed.data.total.total}`);
+  assert.equal(Number(got.covered), timed.data.total.covered);
+  assert.equal(Number(got.pct), timed.data.total.pct);
+  assert.match(got.detail, /10 minutes/);
+  assert.equal(timed.data.method.metric, 'time');
+  await page.screenshot({ path: join(ARTIFACTS, 'dashboard-network.png') });
+  // back to a straight line: the metric resets, the figure is the straight one
+  await page.locator('#d-method').selectOption('straight');
+  await settled({ yes: ['within_m=1000&'], no: ['as_of', 'method=', 'metric='] }, { yes: [], no: ['method='] });
+  got = await shown();
+  assert.equal(Number(got.covered), straight.data.total.covered);
+  assert.equal(await page.locator('#d-metric').inputValue(), 'distance');
+});
+
 // fitCounty shows the whole demo county again.
 const fitCounty = () => inPage(async () => {
   const { map, state } = window.lastmile;

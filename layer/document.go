@@ -10,6 +10,18 @@ type Document struct {
 	Definitions map[string]string `json:"definitions"`
 	Hardened    []string          `json:"hardened"` // HardenedSurfaces
 	Graded      []string          `json:"graded"`   // GradedTechGrades
+	// Speeds are the travel speeds of metric=time (RoadSpeedsKmh,
+	// SurfaceSpeedFactors, WalkingSpeedKmh), "none" for a road without a
+	// grade or surface; a request may override them (speeds=).
+	Speeds DocSpeeds `json:"speeds"`
+}
+
+// DocSpeeds are the catalog's travel speeds as a Document states them.
+type DocSpeeds struct {
+	GradeKmh      map[string]float64 `json:"grade_kmh"`
+	SurfaceFactor map[string]float64 `json:"surface_factor"`
+	WalkingKmh    float64            `json:"walking_kmh"`
+	Source        string             `json:"source"`
 }
 
 // DocLayer is one layer of a Document.
@@ -50,7 +62,9 @@ type DocValue struct {
 
 // Document returns the catalog as clients read it.
 func (c *Catalog) Document() Document {
-	d := Document{Definitions: map[string]string{}, Hardened: HardenedSurfaces, Graded: GradedTechGrades}
+	d := Document{Definitions: map[string]string{}, Hardened: HardenedSurfaces, Graded: GradedTechGrades,
+		Speeds: DocSpeeds{GradeKmh: noneKeys(RoadSpeedsKmh), SurfaceFactor: noneKeys(SurfaceSpeedFactors), WalkingKmh: WalkingSpeedKmh,
+			Source: "China's Technical Standard of Highway Engineering JTG B01-2014, design speeds for hilly terrain; surface factors lastmile's"}}
 	for _, l := range c.Layers() {
 		dl := DocLayer{Name: l.Name, Title: l.Title, TitleZH: l.TitleZH, GeomKinds: l.GeomKinds,
 			MinZoom: l.MinZoom, MaxZoom: l.MaxZoom, Reference: l.Reference}
@@ -69,4 +83,16 @@ func (c *Catalog) Document() Document {
 		d.Definitions[name] = def.Description
 	}
 	return d
+}
+
+// noneKeys copies a speed table with the key "" as "none".
+func noneKeys(m map[string]float64) map[string]float64 {
+	out := make(map[string]float64, len(m))
+	for k, v := range m {
+		if k == "" {
+			k = "none"
+		}
+		out[k] = v
+	}
+	return out
 }

@@ -12,16 +12,44 @@ import { setHighlight } from './layers.js';
 let echarts = null, echartsTried = false, seq = 0;
 const charts = {};
 
+// dashParams reads the dashboard's form: the method (straight | network)
+// and metric (distance | time; time only along the network, with minutes).
 function dashParams() {
   const asof = $('#d-asof').value;
   const km = Math.max(0.01, +$('#d-km').value || 1);
-  return { asof, within_m: Math.round(km * 1000), km, def: $('#d-def').value };
+  const method = $('#d-method').value === 'network' ? 'network' : 'straight';
+  const metric = method === 'network' && $('#d-metric').value === 'time' ? 'time' : 'distance';
+  const min = Math.min(240, Math.max(1, +$('#d-min').value || 10));
+  return { asof, within_m: Math.round(km * 1000), km, def: $('#d-def').value, method, metric, min };
+}
+
+// syncMethod enables the metric selector only along the network and shows
+// the minutes only for travel time.
+function syncMethod() {
+  const network = $('#d-method').value === 'network';
+  $('#d-metric').disabled = !network;
+  if (!network) $('#d-metric').value = 'distance';
+  $('#d-min-row').hidden = !(network && $('#d-metric').value === 'time');
 }
 
 export function setupDashboard() {
   for (const d of document.querySelectorAll('.def')) d.addEventListener('click', () => d.classList.toggle('open'));
-  for (const id of ['#d-asof', '#d-km', '#d-def']) $(id).addEventListener('change', () => loadDashboard());
+  for (const id of ['#d-asof', '#d-km', '#d-def', '#d-min']) $(id).addEventListener('change', () => loadDashboard());
+  for (const id of ['#d-method', '#d-metric']) $(id).addEventListener('change', () => { syncMethod(); loadDashboard(); });
+  syncMethod();
   subscribe('lang', () => { if (state.dashLoaded) loadDashboard(); });
+}
+
+let chain = Promise.resolve(), pending = 0;
+
+// serial asks url after every question serial asked before has been
+// answered; #tab-dashboard's data-pending counts those not yet answered.
+function serial(url) {
+  pending++;
+  $('#tab-dashboard').dataset.pending = String(pending);
+  const p = chain.then(() => api.stats(url)).finally(() => { pending--; $('#tab-dashboard').dataset.pending = String(pending); });
+  chain = p.catch(() => {});
+  return p;
 }
 
 export const resizeCharts = () => Object.values(charts).forEach((c) => c.resize());
@@ -30,6 +58,8 @@ export const resizeCharts = () => Object.values(charts).forEach((c) => c.resize(
 // asks the API the same one).
 function coverageURL(p, extra = {}) {
   const q = new URLSearchParams({ target: 'villages', source: 'roads', within_m: String(p.within_m), source_filter: p.def, group_by: 'township', list: 'uncovered', ...extra });
+  if (p.method === 'network') q.set('method', 'network');
+  if (p.metric === 'time') { q.set('metric', 'time'); q.set('within_min', String(p.min)); }
   if (p.asof) q.set('as_of', p.asof);
   return '/api/stats/coverage?' + q;
 }
@@ -39,7 +69,7 @@ export async function loadDashboard() {
   const p = dashParams();
   const asof = p.asof ? { as_of: p.asof } : {};
   const covURL = coverageURL(p);
-  const raiURL = '/api/stats/rai?' + new URLSearchParams({ within_m: '2000', ...asof });
+  const raiURL = '/api/stats/rai?' + new URLSearchParams({ within_m: '2000', ...(p.method === 'network' ? { method: 'network' } : {}), ...asof });
   const kmURL = '/api/stats/lengths?' + new URLSearchParams({ layer: 'roads', group_by: 'year,surface', status: 'completed', ...asof });
   const progURL = '/api/stats/progress?' + new URLSearchParams({ layer: 'house_renovations', group_by: 'township', ...asof });
   const csv = (u) => u + '&format=csv';
@@ -48,10 +78,16 @@ export async function loadDashboard() {
   const mine = ++seq;
   $('#card-coverage').dataset.state = 'loading';
   $('#cov-detail').textContent = t('loading');
-  const [cov, rai, km, prog] = await Promise.all([api.stats(covURL), api.stats(raiURL), api.stats(kmURL), api.stats(progURL)]);
+  const cheap = Promise.all([api.stats(kmURL), api.stats(progURL)]);
+  // coverage and RAI along the network are expensive: the server runs one
+  // at a time per client (503 beyond), so the page asks them one after the
+  // other, after any still running from an earlier question
+  const cov = await serial(covURL);
+  const rai = await serial(raiURL);
+  const [km, prog] = await cheap;
   if (mine !== seq) return; // a newer question was asked meanwhile
   renderCoverage(cov, p, covURL);
-  renderRAI(rai);
+  renderRAI(rai, raiURL);
   loadECharts().then(() => { renderKm(km); renderProgress(prog); });
 }
 
@@ -68,13 +104,22 @@ function renderCoverage(res, p, url) {
   const { covered, total, pct } = res.data.total;
   $('#cov-pct').textContent = `${fmtNum(pct, 1)} %`;
   $('#cov-pct').dataset.pct = pct; $('#cov-pct').dataset.covered = covered; $('#cov-pct').dataset.total = total;
-  $('#cov-detail').textContent = t('villages_covered')(fmtNum(covered), fmtNum(total), p.km);
+  $('#cov-detail').textContent = p.metric === 'time' ? t('villages_covered_time')(fmtNum(covered), fmtNum(total), p.min)
+    : t('villages_covered')(fmtNum(covered), fmtNum(total), p.km) + (p.method === 'network' ? ` (${t('method_network')})` : '');
   $('#cov-def').textContent = res.data.definition;
   box.dataset.state = 'ok';
   const unc = res.data.uncovered || [];
   $('#cov-unc-n').textContent = String(unc.length);
   $('#cov-uncovered').replaceChildren(...unc.map((v) => el('li', { 'data-id': v.id, onclick: (e) => highlightVillage(v, e.currentTarget) },
-    `${v.name || v.code || v.id}`, el('span', { class: 'sub', text: v.distance_m !== null ? ` ${fmtNum(v.distance_m / 1000, 2)} ${t('km')}` : '' }))));
+    `${v.name || v.code || v.id}`, el('span', { class: 'sub', text: uncoveredText(v) }))));
+}
+
+// uncoveredText: an uncovered village's distance (and time) to the nearest
+// qualifying road; unreachable along the network: –.
+function uncoveredText(v) {
+  if (v.distance_m === null || v.distance_m === undefined) return ' –';
+  const km = ` ${fmtNum(v.distance_m / 1000, 2)} ${t('km')}`;
+  return v.time_min !== undefined && v.time_min !== null ? ` ${fmtNum(v.time_min, 1)} ${t('minutes')},${km}` : km;
 }
 
 function highlightVillage(v, li) {
@@ -86,7 +131,9 @@ function highlightVillage(v, li) {
 }
 
 // renderRAI: total.rai, the share of the population covered (%).
-function renderRAI(res) {
+function renderRAI(res, url) {
+  $('#card-rai').dataset.url = url;
+  $('#card-rai').dataset.state = res.ok && res.data ? 'ok' : 'unavailable';
   if (!res.ok || !res.data) { $('#rai-val').textContent = '–'; $('#rai-def').textContent = `${t('not_available')} (${res.status})`; return; }
   const v = res.data.total.rai;
   $('#rai-val').textContent = `${fmtNum(v, 1)} %`;
