@@ -10,8 +10,8 @@ package admit
 import (
 	"context"
 	"fmt"
-	"net"
 	"net/http"
+	"net/netip"
 	"runtime"
 	"strconv"
 	"sync"
@@ -19,6 +19,7 @@ import (
 
 	"github.com/lastmile/lastmile"
 	"github.com/lastmile/lastmile/auth"
+	"github.com/lastmile/lastmile/server/respond"
 )
 
 // Options configure a Gate.
@@ -87,14 +88,18 @@ func (g *Gate) Changed() {
 	}
 }
 
-// Client names who asks: "token:<id>" with a token, else "ip:<address>".
+// Client names who asks: "token:<id>" with a token, else "ip:<address>" —
+// the client's address as respond.ClientAddr decides it (behind a trusted
+// proxy, from X-Forwarded-For or Forwarded), an IPv6 address by its /64
+// (one subscriber's network: a client rotating through its addresses is
+// still one client).
 func Client(r *http.Request) string {
 	if p := auth.From(r.Context()); p != nil {
 		return "token:" + strconv.FormatInt(p.TokenID, 10)
 	}
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		host = r.RemoteAddr
+	host := respond.ClientAddr(r)
+	if a, err := netip.ParseAddr(host); err == nil && a.Is6() {
+		return "ip:" + netip.PrefixFrom(a, 64).Masked().String()
 	}
 	return "ip:" + host
 }
