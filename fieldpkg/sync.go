@@ -652,11 +652,7 @@ func shortWKT(g orb.Geometry) string {
 	if g == nil {
 		return "null"
 	}
-	w := wkt.MarshalString(g)
-	if r := []rune(w); len(r) > 60 {
-		return string(r[:57]) + "..."
-	}
-	return w
+	return lastmile.ClipTo(wkt.MarshalString(g), 60)
 }
 
 // conflict records a conflict: the fields edited on either side since the
