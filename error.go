@@ -129,12 +129,12 @@ func (p *Problems) Append(ps ...Problem) {
 }
 
 // Len returns the number of problems found, listed or not.
-func (p *Problems) Len() int { return len(p.List) + p.Omitted }
+func (p Problems) Len() int { return len(p.List) + p.Omitted }
 
 // Err returns nil when there are no problems, otherwise an EINVALID error
 // with the message and every listed problem, and a last one counting those
 // beyond MaxProblems.
-func (p *Problems) Err(message string) error {
+func (p Problems) Err(message string) error {
 	if p.Len() == 0 {
 		return nil
 	}
