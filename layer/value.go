@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/lastmile/lastmile"
 )
@@ -41,7 +42,8 @@ func (l *Layer) FilterableFields() []string {
 //
 //   - enum: a code or any spelling Lookup accepts (水泥, concrete → cement),
 //     returned as the code;
-//   - text: as given, matching the field's pattern if it has one;
+//   - text: as given (UTF-8 without NUL bytes), matching the field's
+//     pattern if it has one;
 //   - integer: a whole number in decimal that an integer column holds
 //     (32 bits), as int64;
 //   - number, money: a finite decimal number, as float64;
@@ -66,6 +68,9 @@ func (f Field) ParseValue(s string) (any, error) {
 	case Text:
 		if s == "" {
 			return bad("must not be empty")
+		}
+		if !utf8.ValidString(s) || strings.ContainsRune(s, 0) {
+			return bad("must be UTF-8 text without NUL bytes (a text column holds no other)")
 		}
 		if f.Pattern != nil && !f.Pattern.MatchString(s) {
 			return bad("must match " + f.Pattern.String())

@@ -50,6 +50,8 @@ func TestParseValue(t *testing.T) {
 		{"roads", "name", "' OR 1=1 --", "' OR 1=1 --", ""},
 		{"roads", "name", "村道", "村道", ""},
 		{"roads", "name", " ", nil, "must not be empty"},
+		{"roads", "name", "a\x00b", nil, "must be UTF-8 text"},
+		{"roads", "name", "\xff", nil, "must be UTF-8 text"},
 		{"roads", "admin_code", "371426000000", "371426000000", ""},
 		{"roads", "admin_code", "12", nil, "must match ^[0-9]{12}$"},
 		{"roads", "version", "2", int64(2), ""},
