@@ -100,7 +100,7 @@ func parseCoverage(c *layer.Catalog, v url.Values, defaults map[string]string) (
 			q.problem("speeds", spec, "overrides the speeds of metric=time; give metric=time&method=network")
 		} else {
 			speeds, norm, problems := parseSpeeds(spec)
-			q.problems = append(q.problems, problems...)
+			q.problems.Append(problems...)
 			req.speeds, req.speedsSpec = speeds, norm
 			if norm != "" {
 				q.echo["speeds"] = norm
@@ -117,7 +117,7 @@ func parseCoverage(c *layer.Catalog, v url.Values, defaults map[string]string) (
 	tf := q.multi("target_filter", "")
 	if req.source != nil {
 		f, problems := parseFilter("source_filter", req.sourceSpec, req.source, "s", &req.args)
-		q.problems = append(q.problems, problems...)
+		q.problems.Append(problems...)
 		req.sourceFilter = f
 		if req.method == "network" && req.source.Name != "roads" && !slices.Equal(req.source.GeomKinds, []string{layer.Point}) {
 			q.problem("method", "network", "the network method needs source=roads or a layer of points (facilities, villages …)")
@@ -125,7 +125,7 @@ func parseCoverage(c *layer.Catalog, v url.Values, defaults map[string]string) (
 	}
 	if req.target != nil {
 		f, problems := parseFilter("target_filter", tf, req.target, "t", &req.args)
-		q.problems = append(q.problems, problems...)
+		q.problems.Append(problems...)
 		req.targetFilter = f
 	}
 	if err := q.finish(); err != nil {
