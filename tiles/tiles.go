@@ -85,6 +85,8 @@ type Service struct {
 
 	cacheControl []string // the Cache-Control header value
 	params       sync.Map // layer set → map[string]filterParam
+	canonical    sync.Map // layer list as asked → canonical (fast path)
+	canonicalN   atomic.Int64
 	extentMu     sync.Mutex
 	extents      map[string]*extent // per layer; dropped on invalidation
 }
