@@ -8,6 +8,8 @@
 #   uncached  lastmile serve --tile-cache-bytes 0 (every request runs PostGIS)
 #   cached    lastmile serve with a warm cache
 #   nginx     the same gzipped tile bytes as static files (the ceiling)
+#   sql-zN    (1 M roads, per zoom) the same tiles' SQL alone, bench/tilesql,
+#             the limit of the uncached path
 # and prints cached/nginx as a ratio to its target (0.8) and uncached/cached,
 # plus the slowest single tile
 # (sequential curl, cache off) of each data set.
@@ -67,6 +69,7 @@ cleanup() {
 	[ "${KEEP:-0}" = 1 ] || rm -rf "$WORK"
 }
 trap cleanup EXIT
+go build -o "$WORK/tilesql" ./bench/tilesql
 
 as_pg() {
 	if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
@@ -105,8 +108,10 @@ start_server() {
 	PORT=$(free_port)
 	# No access log, as nginx below (access_log off): the comparison is of
 	# serving the bytes; the log costs ~15 % of the cached rate on its own.
+	# --stats-refresh 0: no routing-graph rebuild (minutes on 1 M roads, one
+	# of the pool's connections and a core) during the runs.
 	"$LASTMILE" "$cmd" --database-url "$(url "$db")" --addr "127.0.0.1:$PORT" \
-		--tile-cache-bytes "$cache" --access-log=false >"$WORK/$name.out" 2>"$WORK/$name.log" &
+		--tile-cache-bytes "$cache" --access-log=false --stats-refresh 0 >"$WORK/$name.out" 2>"$WORK/$name.log" &
 	SERVER_PID=$!
 	PIDS+=("$SERVER_PID")
 	for _ in $(seq 1 600); do
@@ -158,6 +163,17 @@ run_wrk() {
 	local label=$1 url=$2 list=$3 out
 	out=$(TILE_LIST=$list wrk -t2 -c"$CONNS" -d"${SECONDS_PER_RUN}s" --latency -s "$ROOT/bench/tiles.lua" "$url" 2>&1)
 	local line
+	line=$(grep '^RESULT' <<<"$out") || { echo "$out" >&2; return 1; }
+	echo "$label $line" >>"$WORK/results"
+	log "$label $line"
+}
+
+# run_sql LABEL DB LIST: the same tiles' SQL alone (bench/tilesql: the
+# statements the server runs, no HTTP, gzip or cache), from as many
+# connections as the server's pool has (pgxpool: max(4, cores)).
+run_sql() {
+	local label=$1 db=$2 list=$3 out line
+	out=$("$WORK/tilesql" -database-url "$(url "$db")" -c "$(( $(nproc) > 4 ? $(nproc) : 4 ))" -d "${SECONDS_PER_RUN}s" "$list" 2>&1)
 	line=$(grep '^RESULT' <<<"$out") || { echo "$out" >&2; return 1; }
 	echo "$label $line" >>"$WORK/results"
 	log "$label $line"
@@ -243,13 +259,14 @@ bench_set() {
 		for z in $(awk -F/ '{print $4}' "$list.nonempty" | sort -nu); do
 			awk -F/ -v z="$z" '$4 == z' "$list.nonempty" >"$list.z$z"
 			run_wrk "$name uncached-z$z" "http://127.0.0.1:$PORT" "$list.z$z"
+			run_sql "$name sql-z$z" "$db" "$list.z$z"
 		done
 	fi
 	local sample=$list.nonempty
 	if [ "$(wc -l <"$list.nonempty")" -gt 400 ]; then
 		# The slowest tiles are at the lowest zoom: time those one by one.
 		local zmin
-		zmin=$(awk -F/ '{print $4}' "$list.nonempty" | sort -n | head -1)
+		zmin=$(awk -F/ 'NR == 1 || $4 < m { m = $4 } END { print m }' "$list.nonempty")
 		awk -F/ -v z="$zmin" '$4 == z' "$list.nonempty" >"$list.worst"
 		sample=$list.worst
 	fi
@@ -304,6 +321,10 @@ END {
 		s = sets[i]
 		if (r[s " nginx"] > 0) { c = r[s " cached"] / r[s " nginx"]; printf "%-10s cached/nginx    = %.2f  (target 0.8: %.2f of target)\n", s, c, c / 0.8 }
 		if (r[s " cached"] > 0) printf "%-10s uncached/cached = %.3f\n", s, r[s " uncached"] / r[s " cached"]
+		for (z = 0; z <= 22; z++) if (r[s " sql-z" z] > 0) {
+			u = r[s " uncached-z" z] / r[s " sql-z" z]
+			printf "%-10s uncached-z%d/sql-z%d = %.2f  (target 0.9: %.2f of target)\n", s, z, z, u, u / 0.9
+		}
 	}
 }' "$WORK/medians"
 grep ' worst ' "$WORK/results" | awk '{ printf "%-10s slowest tile %.0f ms: %s %s\n", $1, $3 * 1000, $4, substr($0, index($0, "(")) }'
