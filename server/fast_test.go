@@ -71,7 +71,7 @@ func TestFastPath(t *testing.T) {
 	if id == "" || h.Get("X-Content-Type-Options") != "nosniff" {
 		t.Errorf("fast path headers: %v", h)
 	}
-	if !strings.Contains(logs.String(), "request_id="+id) || !strings.Contains(logs.String(), `route=/fast/{x} status=200`) {
+	if !strings.Contains(logs.String(), "request_id="+id) || !strings.Contains(logs.String(), `route=/fast/{x} status=200 client=127.0.0.1`) {
 		t.Errorf("no access log line for the fast request:\n%s", logs.String())
 	}
 	_, h2, _ := do("GET", "/fast/hit")

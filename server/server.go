@@ -234,7 +234,8 @@ func (s *Server) serveFast(f FastPath, w http.ResponseWriter, r *http.Request) (
 		}
 		s.deps.Logger.LogAttrs(r.Context(), slog.LevelInfo, "request", slog.String("request_id", id),
 			slog.String("method", r.Method), slog.String("path", r.URL.Path), slog.String("route", route),
-			slog.Int("status", status), slog.Int64("bytes", bytes), slog.Float64("ms", float64(elapsed.Microseconds())/1000))
+			slog.Int("status", status), slog.String("client", s.links.Client(r)),
+			slog.Int64("bytes", bytes), slog.Float64("ms", float64(elapsed.Microseconds())/1000))
 	}
 	return true
 }
