@@ -44,7 +44,7 @@ type Filter = postgis.Filter
 var reservedParams = map[string]bool{
 	"limit": true, "offset": true, "bbox": true, "bbox-crs": true,
 	"datetime": true, "f": true, "crs": true,
-	"filter": true, "filter-lang": true, "filter-crs": true,
+	"filter": true, "filter-lang": true, "filter-crs": true, "sortby": true,
 }
 
 // filterable reports whether a field can be used as a property filter
@@ -117,6 +117,10 @@ func ParseItemsQuery(l *layer.Layer, q url.Values) (ItemsQuery, error) {
 			case c != CRS84CRS:
 				bad(name, v, "filter geometries are read in %s only; write them as longitude, latitude", CRS84)
 			}
+		case "sortby":
+			keys, p := ParseSortBy(l, v)
+			problems = append(problems, p...)
+			out.SortBy = keys
 		case "filter":
 			filterRaw, hasFilter = v, true
 		case "filter-lang":
@@ -140,7 +144,7 @@ func ParseItemsQuery(l *layer.Layer, q url.Values) (ItemsQuery, error) {
 		default:
 			f, ok := l.Field(name)
 			if !ok || !filterable(f) {
-				bad(name, v, "is not a parameter or a filterable field of %s (parameters: limit, offset, bbox, bbox-crs, crs, datetime, filter, filter-lang, filter-crs; fields: %s)",
+				bad(name, v, "is not a parameter or a filterable field of %s (parameters: limit, offset, bbox, bbox-crs, crs, datetime, filter, filter-lang, filter-crs, sortby; fields: %s)",
 					l.Name, strings.Join(filterableNames(l), ", "))
 				continue
 			}
