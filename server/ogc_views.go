@@ -103,7 +103,7 @@ func collections(c *layer.Catalog) []coll {
 	return out
 }
 
-// ogcCollection returns the collection (layer or view) named in the path,
+// ogcColl returns the collection (layer or view) named in the path,
 // for the read endpoints.
 func (s *Server) ogcColl(r *http.Request) (coll, error) {
 	name := mux.Vars(r)["layer"]
@@ -112,11 +112,7 @@ func (s *Server) ogcColl(r *http.Request) (coll, error) {
 			return c, nil
 		}
 	}
-	var names []string
-	for _, c := range collections(s.deps.Catalog) {
-		names = append(names, c.Name)
-	}
-	return coll{}, lastmile.Errorf(lastmile.ENOTFOUND, "no collection %q (collections: %s)", lastmile.Clip(name), strings.Join(names, ", "))
+	return coll{}, lastmile.Errorf(lastmile.ENOTFOUND, "no collection %q (collections: %s)", lastmile.Clip(name), strings.Join(CollectionNames(s.deps.Catalog), ", "))
 }
 
 // viewOf reports the per-kind view named name, if it is one.
