@@ -63,7 +63,7 @@ func OpenAPI(c *layer.Catalog, serverURL string, private bool) obj {
 			"description": "order of the features: fields separated by commas, - before a field for descending (e.g. -width_m,name); id breaks ties, NULLs last",
 			"schema":      obj{"type": "string"}})
 		for _, f := range l.Fields {
-			if !filterable(f) {
+			if !f.Filterable() {
 				continue
 			}
 			// A simple type (not an array), which QGIS ≥ 3.32 needs to send
