@@ -377,9 +377,10 @@ func (req *coverageRequest) runNetwork(ctx context.Context, pool *pgxpool.Pool) 
 	tm.step("targets")
 	tx.Rollback(ctx) //nolint:errcheck // read-only, done
 	if cacheable && !cached {
-		if err := storeSearch(ctx, pool, key, version, found, timed); err != nil {
-			return nil, err
-		}
+		// best effort: a cache that cannot be written (a role without the
+		// right, a cancelled request) costs the next question time, not this
+		// answer
+		_ = storeSearch(ctx, pool, key, version, found, timed)
 		tm.step("cache store")
 	}
 	for i := range out {
