@@ -15,37 +15,44 @@ import (
 )
 
 // ensureGraph brings the routing graph, its pack and the villages' snaps
-// up to date when roads, edges or villages changed since (one transaction:
-// a question's snapshot sees all three current or none of the update), and
-// moves route_cache_state.version on, which retires the kept searches.
+// up to date when roads, edges or villages changed since. The graph and its
+// pack in one transaction, which also moves route_cache_state.version on
+// (retiring the kept searches); the snaps in a second one under the graph's
+// lock, so that a long re-snap that fails or is cancelled does not lose the
+// graph (questions meanwhile snap their targets themselves: the same answer,
+// slower).
 func ensureGraph(ctx context.Context, pool *pgxpool.Pool) error {
-	var need bool
-	if err := pool.QueryRow(ctx, `SELECT g.generation > g.built_generation OR NOT `+snapsCurrentSQL+`
-		FROM lastmile.route_graph_state g`).Scan(&need); err != nil {
+	var stale, snapsOK bool
+	if err := pool.QueryRow(ctx, `SELECT g.generation > g.built_generation OR EXISTS (SELECT 1 FROM lastmile.route_pack_dirty),
+		`+snapsCurrentSQL+` FROM lastmile.route_graph_state g`).Scan(&stale, &snapsOK); err != nil {
 		return fmt.Errorf("routing graph state: %w", err)
 	}
-	if !need {
-		return nil
+	if stale {
+		if err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+			if _, err := tx.Exec(ctx, `SELECT lastmile.route_graph_rebuild()`); err != nil {
+				return fmt.Errorf("rebuilding the routing graph: %w", err)
+			}
+			if _, err := tx.Exec(ctx, `SELECT lastmile.route_pack_sync()`); err != nil {
+				return fmt.Errorf("packing the routing graph: %w", err)
+			}
+			_, err := tx.Exec(ctx, `UPDATE lastmile.route_cache_state SET version = version + 1`)
+			return err
+		}); err != nil {
+			return err
+		}
 	}
-	tx, err := pool.Begin(ctx)
-	if err != nil {
-		return err
+	if stale || !snapsOK {
+		if err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+			// route_graph_rebuild's lock: no refresh of the edges meanwhile
+			if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(7283746)`); err != nil {
+				return err
+			}
+			return syncSnaps(ctx, tx)
+		}); err != nil {
+			return fmt.Errorf("snapping the villages: %w", err)
+		}
 	}
-	defer tx.Rollback(ctx) //nolint:errcheck // rolled back only on failure
-	if _, err := tx.Exec(ctx, `SELECT lastmile.route_graph_rebuild()`); err != nil {
-		return fmt.Errorf("rebuilding the routing graph: %w", err)
-	}
-	if _, err := tx.Exec(ctx, `SELECT lastmile.route_pack_sync()`); err != nil {
-		return fmt.Errorf("packing the routing graph: %w", err)
-	}
-	if err := syncSnaps(ctx, tx); err != nil {
-		return fmt.Errorf("snapping the villages: %w", err)
-	}
-	// kept search results (route_search_cache) are of the older version
-	if _, err := tx.Exec(ctx, `UPDATE lastmile.route_cache_state SET version = version + 1`); err != nil {
-		return err
-	}
-	return tx.Commit(ctx)
+	return nil
 }
 
 // snapsCurrentSQL is true when the pack and lastmile.village_snap agree
