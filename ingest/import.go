@@ -248,6 +248,9 @@ func (t *importTx) load(ctx context.Context) (map[string][]orb.Bound, error) {
 			}
 			s.report.Repaired = n
 		}
+		if err := s.checkAdmin(ctx, tx, rep, opt.SkipInvalid); err != nil {
+			return nil, err
+		}
 		if len(s.bad) > 0 && !opt.SkipInvalid {
 			failed = true
 		}
