@@ -113,10 +113,10 @@ func readOnlyMember(l *layer.Layer, name string) bool {
 // writableProperties returns the properties of a write as the store takes
 // them: read-only members left out, and each object field (props) made an
 // object — null is the empty object, and a string holding a JSON object (as
-// QGIS sends back a JSON field it read as text) is that object. In a patch,
-// a null on any other field stays (it clears the field; the catalog refuses
-// it on a required one).
-func writableProperties(l *layer.Layer, in *FeatureInput, patch bool) (map[string]any, error) {
+// QGIS sends back a JSON field it read as text) is that object. A null on
+// any other field stays: a patch clears the field with it, and the catalog
+// refuses it on a required one.
+func writableProperties(l *layer.Layer, in *FeatureInput) (map[string]any, error) {
 	out := make(map[string]any, len(in.Properties))
 	var problems []lastmile.Problem
 	for k, v := range in.Properties {

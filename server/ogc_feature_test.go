@@ -194,21 +194,20 @@ func TestWritableProperties(t *testing.T) {
 		name  string
 		l     *layer.Layer
 		props string
-		patch bool
 		want  string // the properties as JSON, or "400: field: message part"
 	}{
-		{"read-only members left out", roads, `{"id":3,"version":2,"updated_at":"x","updated_by":"y","length_m":5,"status":"planned"}`, false, `{"status":"planned"}`},
-		{"length_m is no member of a point layer", points, `{"length_m":5}`, false, `{"length_m":5}`},
-		{"props null", roads, `{"props":null}`, false, `{"props":{}}`},
-		{"props null in a patch", roads, `{"props":null}`, true, `{"props":{}}`},
-		{"props an object", roads, `{"props":{"a":[1,{"b":null}]}}`, false, `{"props":{"a":[1,{"b":null}]}}`},
-		{"props a string holding an object", roads, `{"props":"{\"a\": 12345678901234567890}"}`, false, `{"props":{"a":12345678901234567890}}`},
-		{"props an empty string", roads, `{"props":" "}`, false, `{"props":{}}`},
-		{"props a string holding an array", roads, `{"props":"[1]"}`, false, "400: props: must be a JSON object, or a string holding one"},
-		{"props a string holding null", roads, `{"props":"null"}`, false, "400: props: must be a JSON object"},
-		{"props a string with data after the object", roads, `{"props":"{} {}"}`, false, "400: props: must be a JSON object, or a string holding one: the string has data after the object"},
-		{"props a number", roads, `{"props":3}`, false, "400: props: must be a JSON object"},
-		{"other nulls stay (a patch clears them)", roads, `{"surface":null}`, true, `{"surface":null}`},
+		{"read-only members left out", roads, `{"id":3,"version":2,"updated_at":"x","updated_by":"y","length_m":5,"status":"planned"}`, `{"status":"planned"}`},
+		{"length_m is no member of a point layer", points, `{"length_m":5}`, `{"length_m":5}`},
+		{"props null", roads, `{"props":null}`, `{"props":{}}`},
+		{"props null in a patch", roads, `{"props":null}`, `{"props":{}}`},
+		{"props an object", roads, `{"props":{"a":[1,{"b":null}]}}`, `{"props":{"a":[1,{"b":null}]}}`},
+		{"props a string holding an object", roads, `{"props":"{\"a\": 12345678901234567890}"}`, `{"props":{"a":12345678901234567890}}`},
+		{"props an empty string", roads, `{"props":" "}`, `{"props":{}}`},
+		{"props a string holding an array", roads, `{"props":"[1]"}`, "400: props: must be a JSON object, or a string holding one"},
+		{"props a string holding null", roads, `{"props":"null"}`, "400: props: must be a JSON object"},
+		{"props a string with data after the object", roads, `{"props":"{} {}"}`, "400: props: must be a JSON object, or a string holding one: the string has data after the object"},
+		{"props a number", roads, `{"props":3}`, "400: props: must be a JSON object"},
+		{"other nulls stay (a patch clears them)", roads, `{"surface":null}`, `{"surface":null}`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -216,7 +215,7 @@ func TestWritableProperties(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			got, err := writableProperties(tt.l, in, tt.patch)
+			got, err := writableProperties(tt.l, in)
 			var s string
 			if err != nil {
 				var e *lastmile.Error

@@ -307,7 +307,7 @@ func (s *Server) ogcCreate(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	props, err := writableProperties(l, in, false)
+	props, err := writableProperties(l, in)
 	if err != nil {
 		return err
 	}
@@ -340,7 +340,7 @@ func (s *Server) update(w http.ResponseWriter, r *http.Request, patch bool) erro
 	if err := checkBodyID(in, id); err != nil {
 		return err
 	}
-	props, err := writableProperties(l, in, patch)
+	props, err := writableProperties(l, in)
 	if err != nil {
 		return err
 	}

@@ -108,7 +108,7 @@ func OpenAPI(c *layer.Catalog, serverURL string, private bool) obj {
 		"security": security,
 		"paths":    paths,
 		"components": obj{
-			"schemas":         schemas,
+			"schemas": schemas,
 			"securitySchemes": obj{
 				"bearer": obj{"type": "http", "scheme": "bearer", "description": "a token from lastmile token create"},
 				"basic":  obj{"type": "http", "scheme": "basic", "description": "the same token as the password, any user name (for clients without bearer tokens, such as QGIS 3.22)"},
