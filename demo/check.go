@@ -31,7 +31,7 @@ func (c *County) Check(catalog *layer.Catalog) lastmile.Problems {
 		}
 		for i, f := range dl.Features {
 			add := func(field, value, msg string) {
-				out = append(out, lastmile.Problem{Row: i + 1, Field: field, Value: lastmile.Clip(value), Message: f.ExtID + ": " + msg})
+				out.AddRow(i+1, field, value, "%s: %s", f.ExtID, msg)
 			}
 			_, problems := l.Validate(f.properties(), false)
 			for _, p := range problems {
@@ -100,13 +100,13 @@ func checkAdmin(ctx context.Context, tx pgx.Tx, catalog *layer.Catalog, county *
 			` t JOIN unnest($1::text[]) WITH ORDINALITY f(ext_id, n) USING (ext_id))`
 		m, err := postgis.AdminMismatches(ctx, tx, rows, 100, ids)
 		if err != nil {
-			return nil, err
+			return lastmile.Problems{}, err
 		}
 		for _, m := range m {
 			p := m.Problem()
 			p.Row = int(m.Key)
 			p.Message = ids[m.Key-1] + ": " + p.Message
-			out = append(out, p)
+			out.Append(p)
 		}
 	}
 	return out, nil

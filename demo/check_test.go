@@ -22,8 +22,8 @@ func TestCheckSeeds(t *testing.T) {
 		if seed != 1 {
 			c = Generate(seed)
 		}
-		if p := c.Check(layer.Default()); len(p) > 0 {
-			t.Errorf("seed %d: %d problems, first %v", seed, len(p), p[0])
+		if p := c.Check(layer.Default()); p.Len() > 0 {
+			t.Errorf("seed %d: %d problems, first %v", seed, p.Len(), p.List[0])
 		}
 	}
 }

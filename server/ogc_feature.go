@@ -179,11 +179,7 @@ func checkBodyID(in *FeatureInput, id int64) error {
 }
 
 func geometryMessage(err error) string {
-	msg := err.Error()
-	if len(msg) > 200 {
-		msg = msg[:200]
-	}
-	return msg
+	return lastmile.ClipTo(err.Error(), 200)
 }
 
 // jsonProblem turns a decoding error into an invalid error naming where.

@@ -60,7 +60,7 @@ func OpenAPI(c *layer.Catalog, serverURL string, private bool) obj {
 				"schema": obj{"type": "string", "format": "uri", "enum": []string{CRS84}, "default": CRS84}},
 		}
 		for _, f := range l.Fields {
-			if !filterable(f) {
+			if !f.Filterable() {
 				continue
 			}
 			params = append(params, obj{"name": f.Name, "in": "query", "style": "form", "explode": false,
