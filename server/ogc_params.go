@@ -44,7 +44,7 @@ type Filter = postgis.Filter
 var reservedParams = map[string]bool{
 	"limit": true, "offset": true, "bbox": true, "bbox-crs": true,
 	"datetime": true, "f": true, "crs": true,
-	"filter": true, "filter-lang": true, "filter-crs": true,
+	"filter": true, "filter-lang": true, "filter-crs": true, "sortby": true,
 }
 
 // ParseItemsQuery parses and checks the query of GET /items against the
@@ -109,6 +109,10 @@ func ParseItemsQuery(l *layer.Layer, q url.Values) (ItemsQuery, error) {
 			case c != CRS84CRS:
 				bad(name, v, "filter geometries are read in %s only; write them as longitude, latitude", CRS84)
 			}
+		case "sortby":
+			keys, p := ParseSortBy(l, v)
+			problems.Append(p...)
+			out.SortBy = keys
 		case "filter":
 			filterRaw, hasFilter = v, true
 		case "filter-lang":
@@ -132,7 +136,7 @@ func ParseItemsQuery(l *layer.Layer, q url.Values) (ItemsQuery, error) {
 		default:
 			f, ok := l.Field(name)
 			if !ok || !f.Filterable() {
-				bad(name, v, "is not a parameter or a filterable field of %s (parameters: limit, offset, bbox, bbox-crs, crs, datetime, filter, filter-lang, filter-crs; fields: %s)",
+				bad(name, v, "is not a parameter or a filterable field of %s (parameters: limit, offset, bbox, bbox-crs, crs, datetime, filter, filter-lang, filter-crs, sortby; fields: %s)",
 					l.Name, strings.Join(l.FilterableFields(), ", "))
 				continue
 			}

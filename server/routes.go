@@ -37,10 +37,19 @@ var methodsServed = []string{http.MethodGet, http.MethodHead, http.MethodPost, h
 // allow is the Allow header of r's path (RFC 9110 §10.2.1): the methods a
 // route serves at that path, asked of the router itself — so it is right
 // for every route, the mounted packages' included — and OPTIONS, which
-// every path answers.
+// every path answers. Under a read-only per-kind collection
+// (/ogc/collections/power_upgrades_points/…) the writes are left out.
 func (s *Server) allow(r *http.Request) string {
+	readOnly := false
+	if rest, ok := strings.CutPrefix(r.URL.Path, "/ogc/collections/"); ok {
+		name, _, _ := strings.Cut(rest, "/")
+		_, readOnly = viewOf(s.deps.Catalog, name)
+	}
 	var out []string
 	for _, m := range methodsServed {
+		if readOnly && m != http.MethodGet && m != http.MethodHead {
+			continue
+		}
 		probe := r.WithContext(r.Context())
 		probe.Method = m
 		var match mux.RouteMatch
