@@ -121,8 +121,10 @@ func TestQGISEditingSequence(t *testing.T) {
 	if props["version"] != 3.0 || props["surface"] != "cement" || props["length_m"] == nil {
 		t.Errorf("after the patches: %v", props)
 	}
-	propsText, _ := json.Marshal(props["props"]) // QGIS reads a JSON object field as text
-	props["props"] = string(propsText)
+	if _, isText := props["props"].(string); !isText { // QGIS holds a JSON object field as text
+		propsText, _ := json.Marshal(props["props"])
+		props["props"] = string(propsText)
+	}
 	props["status"] = "completed"
 	props["completed_on"] = "2016-11-30"
 	props["updated_at"] = strings.TrimSuffix(fmt.Sprint(props["updated_at"]), "+00:00") // a QDateTime as text
@@ -186,8 +188,10 @@ func TestOGCWritesReadOnlyAndNulls(t *testing.T) {
 		Properties map[string]any
 	}
 	json.Unmarshal(body, &f)
+	var stored map[string]any // props as the read side renders it: JSON text
+	json.Unmarshal([]byte(fmt.Sprint(f.Properties["props"])), &stored)
 	if f.ID == 77 || f.Properties["version"] != 1.0 || f.Properties["updated_by"] != "Road bureau" || f.Properties["length_m"] == 1.0 ||
-		fmt.Sprint(f.Properties["props"]) != "map[contractor:Vaduz Bau lot:3]" {
+		fmt.Sprint(stored) != "map[contractor:Vaduz Bau lot:3]" {
 		t.Errorf("created %d: %v", f.ID, f.Properties)
 	}
 	item := fmt.Sprintf("%s/%d", items, f.ID)
@@ -199,14 +203,14 @@ func TestOGCWritesReadOnlyAndNulls(t *testing.T) {
 		status             int
 		want               string // in the body
 	}{
-		{"props null is empty", "PATCH", `{"properties":{"props":null,"name":"a"}}`, nil, 200, `"props" : {}`},
-		{"props as a string", "PATCH", `{"properties":{"props":"{\"lot\": 4}"}}`, nil, 200, `"props" : {"lot": 4}`},
-		{"props an empty string is empty", "PATCH", `{"properties":{"props":""}}`, nil, 200, `"props" : {}`},
+		{"props null is empty", "PATCH", `{"properties":{"props":null,"name":"a"}}`, nil, 200, `"props" : "{}"`},
+		{"props as a string", "PATCH", `{"properties":{"props":"{\"lot\": 4}"}}`, nil, 200, `"props" : "{\"lot\": 4}"`},
+		{"props an empty string is empty", "PATCH", `{"properties":{"props":""}}`, nil, 200, `"props" : "{}"`},
 		{"props a string that is no object", "PATCH", `{"properties":{"props":"lot 4"}}`, nil, 400, `"field":"props"`},
 		{"null clears an optional field", "PATCH", `{"properties":{"name":null}}`, nil, 200, `"name" : null`},
 		{"null on a required field", "PATCH", `{"properties":{"status":null}}`, nil, 400, `"field":"status","message":"is required and cannot be null"`},
 		{"null geometry", "PATCH", `{"geometry":null}`, nil, 400, `"field":"geometry"`},
-		{"PUT props null", "PUT", `{"type":"Feature","geometry":` + line + `,"properties":{"status":"planned","props":null,"width_m":3,"length_m":12.5,"version":1}}`, nil, 200, `"props" : {}`},
+		{"PUT props null", "PUT", `{"type":"Feature","geometry":` + line + `,"properties":{"status":"planned","props":null,"width_m":3,"length_m":12.5,"version":1}}`, nil, 200, `"props" : "{}"`},
 		{"PUT null geometry", "PUT", `{"type":"Feature","geometry":null,"properties":{"status":"planned"}}`, nil, 400, "geometry is missing"},
 		{"PUT with its own id as a string", "PUT", `{"type":"Feature","id":"` + fmt.Sprint(f.ID) + `","geometry":` + line + `,"properties":{"status":"completed","completed_on":"2016-01-01"}}`, nil, 200, `"status" : "completed"`},
 		{"If-Match *", "PATCH", `{"properties":{"name":"star"}}`, []string{"If-Match", "*"}, 200, `"name" : "star"`},
