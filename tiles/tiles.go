@@ -85,6 +85,8 @@ type Service struct {
 
 	cacheControl []string // the Cache-Control header value
 	params       sync.Map // layer set → map[string]filterParam
+	canonical    sync.Map // layer list as asked → canonical (fast path)
+	canonicalN   atomic.Int64
 	extentMu     sync.Mutex
 	extents      map[string]*extent // per layer; dropped on invalidation
 }
@@ -204,9 +206,40 @@ func (s *Service) fetch(ctx context.Context, req tileRequest) (t *tile, hit bool
 
 // generate runs the tile query and packs the result.
 func (s *Service) generate(ctx context.Context, req tileRequest) (*tile, error) {
+	q, ok := s.plan(ctx, req)
+	if !ok {
+		return s.packTile(nil)
+	}
+	mvt, err := s.run(ctx, q)
+	if err != nil {
+		return nil, fmt.Errorf("tile %s/%d/%d/%d: %w", layerNames(req.layers), req.z, req.x, req.y, err)
+	}
+	return s.packTile(mvt)
+}
+
+// TileSQL returns the statement and arguments a request for the tile path
+// (/tiles/{layers}/{z}/{x}/{y}.mvt, no filters) runs once its sampling
+// estimates are made, or ok=false when no layer is visible at that zoom:
+// bench/tilesql times the SQL alone with it.
+func (s *Service) TileSQL(ctx context.Context, path string) (sql string, args []any, ok bool, err error) {
+	key, ok := s.fastKey(path)
+	if !ok {
+		return "", nil, false, fmt.Errorf("not a tile path: %s", path)
+	}
+	layers, err := s.parseLayers(key.layers)
+	if err != nil {
+		return "", nil, false, err
+	}
+	q, ok := s.plan(ctx, tileRequest{layers: layers, z: key.z, x: key.x, y: key.y})
+	return q.sql, q.args, ok, nil
+}
+
+// plan makes the sampling estimates of the request's visible layers and
+// builds its tile query; ok=false when no layer is visible at the zoom.
+func (s *Service) plan(ctx context.Context, req tileRequest) (q query, ok bool) {
 	visible := req.visible()
 	if len(visible) == 0 {
-		return s.packTile(nil)
+		return query{}, false
 	}
 	sample := map[string]float64{}
 	for _, l := range visible {
@@ -223,12 +256,7 @@ func (s *Service) generate(ctx context.Context, req tileRequest) (*tile, error) 
 			s.sampled.Add(1)
 		}
 	}
-	q := tileQuery(visible, req.z, req.x, req.y, req.filters, s.opts.MaxFeatures, sample)
-	mvt, err := s.run(ctx, q)
-	if err != nil {
-		return nil, fmt.Errorf("tile %s/%d/%d/%d: %w", layerNames(req.layers), req.z, req.x, req.y, err)
-	}
-	return s.packTile(mvt)
+	return tileQuery(visible, req.z, req.x, req.y, req.filters, s.opts.MaxFeatures, sample), true
 }
 
 // run executes a tile query in one round trip: a transaction with parallel
