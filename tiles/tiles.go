@@ -30,7 +30,6 @@ import (
 	"golang.org/x/sync/singleflight"
 
 	"github.com/lastmile/lastmile/layer"
-	"github.com/lastmile/lastmile/postgis/pgsql"
 	"github.com/lastmile/lastmile/server/respond"
 )
 
@@ -80,8 +79,6 @@ type Service struct {
 	flight  singleflight.Group
 	// generated counts tile queries run (cache misses after singleflight).
 	generated atomic.Uint64
-	// sampled counts layer tiles read by block sampling.
-	sampled atomic.Uint64
 
 	cacheControl []string // the Cache-Control header value
 	params       sync.Map // layer set → map[string]filterParam
@@ -125,7 +122,6 @@ func (s *Service) Invalidate(layerName string, bounds []orb.Bound) {
 func (s *Service) Stats() CacheStats {
 	st := s.cache.stats()
 	st.Generated = s.generated.Load()
-	st.Sampled = s.sampled.Load()
 	return st
 }
 
@@ -208,22 +204,18 @@ func (s *Service) generate(ctx context.Context, req tileRequest) (*tile, error) 
 	if len(visible) == 0 {
 		return s.packTile(nil)
 	}
-	sample := map[string]float64{}
 	for _, l := range visible {
-		if req.z >= l.MaxZoom || !hasArea(l) {
-			continue // points are thinned per cell; at max zoom every row counts
-		}
-		var est, rows float64
-		err := s.pool.QueryRow(ctx, estimateSQL, req.z, req.x, req.y, pgsql.Table(l)).Scan(&est, &rows)
-		if err != nil {
-			continue // no statistics yet: use the index
-		}
-		if pct, ok := samplePercent(est, rows, s.opts.MaxFeatures); ok {
-			sample[l.Name] = pct
-			s.sampled.Add(1)
+		if usesOverview(l, req.z, req.filters) {
+			if err := s.ensureOverviews(ctx); err != nil {
+				return nil, fmt.Errorf("overviews: %w", err)
+			}
+			break
 		}
 	}
-	q := tileQuery(visible, req.z, req.x, req.y, req.filters, s.opts.MaxFeatures, sample)
+	q := tileQuery(visible, req.z, req.x, req.y, req.filters, s.opts.MaxFeatures)
+	if q.sql == "" {
+		return s.packTile(nil)
+	}
 	mvt, err := s.run(ctx, q)
 	if err != nil {
 		return nil, fmt.Errorf("tile %s/%d/%d/%d: %w", layerNames(req.layers), req.z, req.x, req.y, err)

@@ -1,0 +1,26 @@
+-- The road overview rows of the counties $1 (text[] of 12-digit county
+-- codes, '' for roads without admin_code; NULL: every county), into the
+-- temporary table ov_roads. Each road visible in a band (/*minzoom*/ at most
+-- the band's first zoom, from the catalog's zoom rules) is simplified in
+-- EPSG:3857 to the band's tolerance (/*bands*/: VALUES (band, tolerance)),
+-- dropped when smaller than it, and merged (ST_LineMerge) with the roads
+-- of its county, band and kept field values.
+CREATE TEMP TABLE ov_roads ON COMMIT DROP AS
+WITH src AS (
+    SELECT r.id, CASE WHEN r.admin_code IS NULL THEN '' ELSE left(r.admin_code, 6) || '000000' END AS area,
+           /*minzoom*/ AS minzoom, r.road_class, r.tech_grade, r.surface, r.status, r.geom_3857
+    FROM lastmile.roads r
+    WHERE $1::text[] IS NULL OR CASE WHEN r.admin_code IS NULL THEN '' ELSE left(r.admin_code, 6) || '000000' END = ANY($1)
+), bands (band, tol) AS (
+    VALUES /*bands*/
+), parts AS (
+    SELECT s.area, b.band, s.minzoom, s.road_class, s.tech_grade, s.surface, s.status, s.id, d.path, d.geom
+    FROM src s
+    JOIN bands b ON s.minzoom <= b.band
+    CROSS JOIN LATERAL ST_Dump(ST_Simplify(s.geom_3857, b.tol)) d
+    WHERE greatest(ST_XMax(s.geom_3857) - ST_XMin(s.geom_3857), ST_YMax(s.geom_3857) - ST_YMin(s.geom_3857)) >= b.tol
+)
+SELECT area, band, minzoom, road_class, tech_grade, surface, status, count(DISTINCT id)::int AS roads,
+       ST_Multi(ST_LineMerge(ST_Collect(geom ORDER BY id, path)))::geometry(MultiLineString, 3857) AS geom_3857
+FROM parts
+GROUP BY area, band, minzoom, road_class, tech_grade, surface, status

@@ -1,0 +1,27 @@
+-- The village overview rows of the areas $1 (text[] of 12-digit county and
+-- township codes; NULL: every area) into the temporary table ov_villages:
+-- per area of each level (/*levels*/: VALUES (level, digits of the code)),
+-- its villages, their population, how many lie within 2 km (geodesic, on
+-- the ellipsoid) of a completed all-season road (/*all_season*/, the
+-- catalog's definition), the centroid of its villages (EPSG:3857, for
+-- drawing) and the admin area's name. The Mercator box that finds the roads
+-- to measure is 2 km over the cosine of the latitude, with a margin.
+CREATE TEMP TABLE ov_villages ON COMMIT DROP AS
+WITH lv (level, digits) AS (
+    VALUES /*levels*/
+), v AS (
+    SELECT lv.level, rpad(left(coalesce(v.admin_code, v.code), lv.digits), 12, '0') AS code, v.population, v.geom, v.geom_3857
+    FROM lastmile.villages v CROSS JOIN lv
+    WHERE coalesce(v.admin_code, v.code) IS NOT NULL
+)
+SELECT v.level, v.code, a.name, count(*)::int AS villages, coalesce(sum(v.population), 0)::bigint AS population,
+       count(*) FILTER (WHERE EXISTS (
+           SELECT 1 FROM lastmile.roads r
+           WHERE r.geom_3857 && ST_Expand(v.geom_3857, 2020 / cos(radians(least(89, abs(ST_Y(v.geom)) + 0.05))))
+             AND /*all_season*/
+             AND ST_DWithin(r.geom::geography, v.geom::geography, 2000)))::int AS covered,
+       ST_Centroid(ST_Collect(v.geom_3857))::geometry(Point, 3857) AS geom_3857
+FROM v
+LEFT JOIN lastmile.admin_areas a ON a.code = v.code
+WHERE $1::text[] IS NULL OR v.code = ANY($1)
+GROUP BY v.level, v.code, a.name
