@@ -27,7 +27,7 @@ type ZoomRule struct {
 // Overview kinds.
 const (
 	// OverviewLines: below Overview.Below a tile draws the layer's lines
-	// merged (ST_LineMerge) per county, per zoom band and per value of the
+	// collected per county, per zoom band and per value of the
 	// Keys fields, each line simplified to a pixel of its band.
 	OverviewLines = "lines"
 	// OverviewCounts: below Overview.Below a tile draws one point per admin

@@ -320,3 +320,52 @@ func countPoints(ctx context.Context, tx pgx.Tx, areas []string) ([]orb.Bound, e
 	}
 	return out, rows.Err()
 }
+
+// OverviewReach returns, for edits whose geometries (old and new) have the
+// bounds edits (lon/lat) and that named the admin codes codes (the edited
+// villages' admin_code or code, old and new), the bounds within which the
+// overview features they change lie, with the zoom below which those are
+// drawn: a count point is the centroid of its area's villages, so it lies
+// in their extent, which may be far from the edit (a road edit changes the
+// covered count of the villages within 2 km). Merged lines change only
+// over the edit (each road is simplified alone). An archive update
+// re-renders these tiles too.
+func (s *Service) OverviewReach(ctx context.Context, edits []orb.Bound, codes []string) ([]orb.Bound, int, error) {
+	villages, ok := s.catalog.Layer("villages")
+	if !ok || villages.Overview == nil || len(edits)+len(codes) == 0 {
+		return nil, 0, nil
+	}
+	x0, y0, x1, y1 := make([]float64, len(edits)), make([]float64, len(edits)), make([]float64, len(edits)), make([]float64, len(edits))
+	for i, b := range edits {
+		x0[i], y0[i], x1[i], y1[i] = b.Min[0], b.Min[1], b.Max[0], b.Max[1]
+	}
+	// 2 km and a margin: 0.02° of latitude, 0.02°/cos φ of longitude.
+	rows, err := s.pool.Query(ctx, `
+		WITH e AS (SELECT * FROM unnest($1::float8[], $2::float8[], $3::float8[], $4::float8[]) e(x0, y0, x1, y1)),
+		near AS (
+			SELECT coalesce(v.admin_code, v.code) AS code FROM e
+			JOIN lastmile.villages v ON v.geom && ST_MakeEnvelope(
+				x0 - 0.02 / cos(radians(least(89, greatest(abs(y0), abs(y1)) + 0.02))), y0 - 0.02,
+				x1 + 0.02 / cos(radians(least(89, greatest(abs(y0), abs(y1)) + 0.02))), y1 + 0.02, 4326)
+			UNION SELECT unnest($5::text[])
+		),
+		areas AS (SELECT DISTINCT left(code, d) AS prefix, d FROM near, unnest($6::int[]) d WHERE code IS NOT NULL)
+		SELECT ST_XMin(x), ST_YMin(x), ST_XMax(x), ST_YMax(x) FROM (
+			SELECT ST_Extent(v.geom) AS x FROM areas a
+			JOIN lastmile.villages v ON left(coalesce(v.admin_code, v.code), a.d) = a.prefix
+			GROUP BY a.prefix, a.d) s
+		WHERE x IS NOT NULL`, x0, y0, x1, y1, codes, levelDigits(villages))
+	if err != nil {
+		return nil, 0, err
+	}
+	defer rows.Close()
+	var out []orb.Bound
+	for rows.Next() {
+		var b orb.Bound
+		if err := rows.Scan(&b.Min[0], &b.Min[1], &b.Max[0], &b.Max[1]); err != nil {
+			return nil, 0, err
+		}
+		out = append(out, b)
+	}
+	return out, villages.Overview.Below, rows.Err()
+}

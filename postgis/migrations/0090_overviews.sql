@@ -3,7 +3,7 @@
 --
 -- road_overview holds, per county (the first 6 digits of a road's
 -- admin_code, '' without one), per zoom band and per value of the kept
--- fields, the roads visible in that band merged with ST_LineMerge, each road
+-- fields, the roads visible in that band collected into one line, each road
 -- simplified in EPSG:3857 to a pixel of the band's last zoom (for drawing
 -- only: lengths are never read from it). village_overview holds one point
 -- per county and per township (the first 6 or 9 digits of a village's

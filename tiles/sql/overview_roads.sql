@@ -3,8 +3,12 @@
 -- temporary table ov_roads. Each road visible in a band (/*minzoom*/ at most
 -- the band's first zoom, from the catalog's zoom rules) is simplified in
 -- EPSG:3857 to the band's tolerance (/*bands*/: VALUES (band, tolerance)),
--- dropped when smaller than it, and merged (ST_LineMerge) with the roads
--- of its county, band and kept field values.
+-- dropped when smaller than it, and collected with the roads of its
+-- county, band and kept field values into one MultiLineString, in id
+-- order. Not ST_LineMerge'd: joining lines across roads would make one
+-- road's edit change the merged line's encoding in tiles far from it, and
+-- an archive update re-renders only the tiles over the edits; collected,
+-- a tile's part of the line depends only on the roads in it.
 CREATE TEMP TABLE ov_roads ON COMMIT DROP AS
 WITH src AS (
     SELECT r.id, CASE WHEN r.admin_code IS NULL THEN '' ELSE left(r.admin_code, 6) || '000000' END AS area,
@@ -21,6 +25,6 @@ WITH src AS (
     WHERE greatest(ST_XMax(s.geom_3857) - ST_XMin(s.geom_3857), ST_YMax(s.geom_3857) - ST_YMin(s.geom_3857)) >= b.tol
 )
 SELECT area, band, minzoom, road_class, tech_grade, surface, status, count(DISTINCT id)::int AS roads,
-       ST_Multi(ST_LineMerge(ST_Collect(geom ORDER BY id, path)))::geometry(MultiLineString, 3857) AS geom_3857
+       ST_Multi(ST_Collect(geom ORDER BY id, path))::geometry(MultiLineString, 3857) AS geom_3857
 FROM parts
 GROUP BY area, band, minzoom, road_class, tech_grade, surface, status
