@@ -42,9 +42,9 @@ function plainStyle(meta) {
   for (const vl of meta.vector_layers || []) {
     const base = { source: 'lastmile', 'source-layer': vl.id, metadata: { 'lm:layer': vl.id } };
     layers.push(
-      { ...base, id: vl.id + '--fill', type: 'fill', filter: ['==', ['geometry-type'], 'Polygon'], paint: { 'fill-color': '#999999', 'fill-opacity': 0.3 } },
-      { ...base, id: vl.id + '--line', type: 'line', filter: ['==', ['geometry-type'], 'LineString'], paint: { 'line-color': '#555555', 'line-width': 1.5 } },
-      { ...base, id: vl.id + '--point', type: 'circle', filter: ['==', ['geometry-type'], 'Point'], paint: { 'circle-color': '#555555', 'circle-radius': 3 } });
+      { ...base, id: vl.id + '--fill', type: 'fill', filter: ['==', ['geometry-type'], 'Polygon'], paint: { 'fill-color': '#8c8c8c', 'fill-opacity': 0.3 } },
+      { ...base, id: vl.id + '--line', type: 'line', filter: ['==', ['geometry-type'], 'LineString'], paint: { 'line-color': '#4d4d4d', 'line-width': 1.5 } },
+      { ...base, id: vl.id + '--point', type: 'circle', filter: ['==', ['geometry-type'], 'Point'], paint: { 'circle-color': '#4d4d4d', 'circle-radius': 3 } });
   }
   return { version: 8, sources: {}, layers };
 }
