@@ -227,7 +227,8 @@ func refreshRoadOverview(ctx context.Context, tx pgx.Tx, roads *layer.Layer, are
 	var bands []string
 	for _, b := range o.Bands {
 		_, last, _ := o.Band(b)
-		bands = append(bands, "("+strconv.Itoa(b)+", "+strconv.FormatFloat(tolerance(last), 'g', -1, 64)+"::float8)")
+		bands = append(bands, "("+strconv.Itoa(b)+", "+strconv.FormatFloat(tolerance(last), 'g', -1, 64)+"::float8, "+
+			strconv.FormatFloat(worldWidth/float64(int(1)<<b), 'g', -1, 64)+"::float8)")
 	}
 	sql := templates.Fill("overview_roads.sql", pgsql.Slots{"minzoom": roads.MinZoomSQL("r"), "bands": strings.Join(bands, ", ")})
 	var arg any
@@ -237,7 +238,7 @@ func refreshRoadOverview(ctx context.Context, tx pgx.Tx, roads *layer.Layer, are
 	if _, err := tx.Exec(ctx, sql, arg); err != nil {
 		return 0, err
 	}
-	keys := "area, band, road_class, tech_grade, surface, status"
+	keys := "area, band, cx, cy, road_class, tech_grade, surface, status"
 	if areas == nil {
 		if _, err := tx.Exec(ctx, `TRUNCATE lastmile.road_overview RESTART IDENTITY`); err != nil {
 			return 0, err

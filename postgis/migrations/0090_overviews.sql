@@ -2,7 +2,8 @@
 -- (layer/zoom.go declares them; tiles/overview.go fills them).
 --
 -- road_overview holds, per county (the first 6 digits of a road's
--- admin_code, '' without one), per zoom band and per value of the kept
+-- admin_code, '' without one), per zoom band, per tile of the band's first
+-- zoom (the one holding the road's centre) and per value of the kept
 -- fields, the roads visible in that band collected into one line, each road
 -- simplified in EPSG:3857 to a pixel of the band's last zoom (for drawing
 -- only: lengths are never read from it). village_overview holds one point
@@ -35,6 +36,8 @@ CREATE TABLE lastmile.road_overview (
     id         bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     area       text NOT NULL,
     band       integer NOT NULL,
+    cx         integer NOT NULL,   -- the tile of zoom band holding the road's centre:
+    cy         integer NOT NULL,   -- one row never spans much more than a tile
     minzoom    integer NOT NULL,
     road_class text,
     tech_grade text,
@@ -42,7 +45,7 @@ CREATE TABLE lastmile.road_overview (
     status     text,
     roads      integer NOT NULL,
     geom_3857  geometry(MultiLineString, 3857) NOT NULL,
-    UNIQUE NULLS NOT DISTINCT (area, band, road_class, tech_grade, surface, status)
+    UNIQUE NULLS NOT DISTINCT (area, band, cx, cy, road_class, tech_grade, surface, status)
 );
 CREATE INDEX road_overview_geom ON lastmile.road_overview USING gist (geom_3857);
 CREATE INDEX road_overview_area ON lastmile.road_overview (area);
