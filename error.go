@@ -54,41 +54,96 @@ const ClipLength = 80
 // Clip shortens s for an error message: at most ClipLength characters, cut
 // on a character boundary (never inside a Chinese character), with "…"
 // marking the cut.
-func Clip(s string) string {
-	if utf8.RuneCountInString(s) <= ClipLength {
+func Clip(s string) string { return ClipTo(s, ClipLength) }
+
+// ClipTo is Clip to at most n characters (n ≥ 1), for the longer texts a
+// message quotes whole (a GDAL or geometry error); every shortening of text
+// shown to users goes through it.
+func ClipTo(s string, n int) string {
+	if n < 1 {
+		n = 1
+	}
+	if utf8.RuneCountInString(s) <= n {
 		return s
 	}
-	n, i := 0, 0
+	c, i := 0, 0
 	for i = range s {
-		if n == ClipLength-1 {
+		if c == n-1 {
 			break
 		}
-		n++
+		c++
 	}
 	return s[:i] + "…"
 }
 
+// Error makes a Problem an error, so that a parser can return one
+// (layer.Field.ParseValue) for its caller to record under its own name.
+func (p Problem) Error() string { return p.String() }
+
+// MaxProblems is the most problems one input lists: a file of a million bad
+// rows, or a query string of four thousand unknown parameters, reports the
+// first MaxProblems and counts the rest.
+const MaxProblems = 1000
+
 // Problems collects the problems of one input, so that every problem is
-// reported at once.
-type Problems []Problem
+// reported at once: the first MaxProblems listed, the rest counted. It is
+// the one collector; its zero value is ready to use.
+type Problems struct {
+	List    []Problem // in the order found, at most MaxProblems
+	Omitted int       // problems found beyond MaxProblems
+}
 
 // Add records a problem with field and the offending value (clipped).
 func (p *Problems) Add(field, value, format string, args ...any) {
-	*p = append(*p, Problem{Field: field, Value: Clip(value), Message: fmt.Sprintf(format, args...)})
+	p.Append(Problem{Field: field, Value: value, Message: fmt.Sprintf(format, args...)})
 }
 
 // AddRow records a problem of a row of a file.
 func (p *Problems) AddRow(row int, field, value, format string, args ...any) {
-	*p = append(*p, Problem{Row: row, Field: field, Value: Clip(value), Message: fmt.Sprintf(format, args...)})
+	p.Append(Problem{Row: row, Field: field, Value: value, Message: fmt.Sprintf(format, args...)})
 }
 
+// AddError records err under field: a Problem (as layer's parsers return)
+// keeps its value and message and takes field, any other error its text.
+func (p *Problems) AddError(field string, err error) {
+	var pr Problem
+	if errors.As(err, &pr) {
+		pr.Field = field
+		p.Append(pr)
+		return
+	}
+	p.Append(Problem{Field: field, Message: err.Error()})
+}
+
+// Append records problems found elsewhere (a validator's, a reader's),
+// clipping their values.
+func (p *Problems) Append(ps ...Problem) {
+	for _, pr := range ps {
+		if len(p.List) >= MaxProblems {
+			p.Omitted++
+			continue
+		}
+		pr.Value = Clip(pr.Value)
+		p.List = append(p.List, pr)
+	}
+}
+
+// Len returns the number of problems found, listed or not.
+func (p Problems) Len() int { return len(p.List) + p.Omitted }
+
 // Err returns nil when there are no problems, otherwise an EINVALID error
-// with the message and every problem.
+// with the message and every listed problem, and a last one counting those
+// beyond MaxProblems.
 func (p Problems) Err(message string) error {
-	if len(p) == 0 {
+	if p.Len() == 0 {
 		return nil
 	}
-	return Invalid(message, p...)
+	details := p.List
+	if p.Omitted > 0 {
+		details = append(details[:len(details):len(details)],
+			Problem{Message: fmt.Sprintf("%d more problems not listed (at most %d are)", p.Omitted, MaxProblems)})
+	}
+	return Invalid(message, details...)
 }
 
 // Error is an application error: a code, a message safe to show users, and

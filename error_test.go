@@ -1,6 +1,8 @@
 package lastmile
 
 import (
+	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -42,6 +44,50 @@ func TestProblems(t *testing.T) {
 	if len(e.Details) != 2 || e.Details[1].Row != 3 || utf8.RuneCountInString(e.Details[0].Value) != ClipLength ||
 		e.Details[0].Message != "is not one of earth, gravel" {
 		t.Errorf("details %+v", e.Details)
+	}
+}
+
+func TestClipTo(t *testing.T) {
+	if got := ClipTo("GDAL: 无法打开数据源", 8); got != "GDAL: 无…" {
+		t.Errorf("ClipTo = %q", got)
+	}
+	if got := ClipTo("abc", 0); got != "…" {
+		t.Errorf("ClipTo(n=0) = %q", got)
+	}
+}
+
+// The one cap: the first MaxProblems problems are listed, the rest counted,
+// and the error says how many were left out.
+func TestProblemsCap(t *testing.T) {
+	var p Problems
+	for i := range MaxProblems + 5 {
+		p.AddRow(i+1, "surface", "金", "must be one of earth, gravel")
+	}
+	if len(p.List) != MaxProblems || p.Omitted != 5 || p.Len() != MaxProblems+5 {
+		t.Fatalf("listed %d, omitted %d", len(p.List), p.Omitted)
+	}
+	e := p.Err("the file is invalid").(*Error)
+	last := e.Details[len(e.Details)-1]
+	if len(e.Details) != MaxProblems+1 || last.Message != fmt.Sprintf("5 more problems not listed (at most %d are)", MaxProblems) {
+		t.Errorf("%d details, last %+v", len(e.Details), last)
+	}
+	if len(p.List) != MaxProblems {
+		t.Errorf("Err changed the list: %d", len(p.List))
+	}
+}
+
+// A Problem is an error a parser returns; AddError records it under the
+// caller's name, and any other error as its text.
+func TestProblemsAddError(t *testing.T) {
+	var p Problems
+	p.AddError("surface_in", fmt.Errorf("wrapped: %w", Problem{Field: "surface", Value: "gold", Message: "must be one of earth"}))
+	p.AddError("x", errors.New("plain"))
+	if len(p.List) != 2 || p.List[0] != (Problem{Field: "surface_in", Value: "gold", Message: "must be one of earth"}) ||
+		p.List[1] != (Problem{Field: "x", Message: "plain"}) {
+		t.Errorf("%+v", p.List)
+	}
+	if s := (Problem{Field: "surface", Value: "gold", Message: "must be one of earth"}).Error(); s != `surface: must be one of earth (got "gold")` {
+		t.Errorf("Error() = %q", s)
 	}
 }
 

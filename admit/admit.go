@@ -10,8 +10,8 @@ package admit
 import (
 	"context"
 	"fmt"
-	"net"
 	"net/http"
+	"net/netip"
 	"runtime"
 	"strconv"
 	"sync"
@@ -19,6 +19,7 @@ import (
 
 	"github.com/lastmile/lastmile"
 	"github.com/lastmile/lastmile/auth"
+	"github.com/lastmile/lastmile/server/respond"
 )
 
 // Options configure a Gate.
@@ -43,7 +44,7 @@ func (o *Options) RegisterFlags(fs interface {
 	fs.IntVar(&o.Slots, "expensive-slots", max(1, runtime.GOMAXPROCS(0)/2), "expensive requests (grid rankings, network coverage, yearly series) running at once, server-wide")
 	fs.IntVar(&o.Queue, "expensive-queue", 4, "expensive requests waiting for a slot; beyond it 503 with Retry-After")
 	fs.DurationVar(&o.Wait, "expensive-wait", 2*time.Second, "longest wait of an expensive request for a slot, then 503 with Retry-After")
-	fs.IntVar(&o.PerClient, "expensive-per-client", 1, "expensive requests one client (its token, else its IP address) may run at once")
+	fs.IntVar(&o.PerClient, "expensive-per-client", 1, "expensive requests one client (its token, else its address: the peer, or behind --trusted-proxies the forwarded one) may run at once")
 	fs.DurationVar(&o.Anonymous, "anonymous-cost", 10*time.Second, "estimated database time an expensive request without a token may cost (more: 403 naming the estimate)")
 	fs.BoolVar(&o.RequireToken, "expensive-requires-token", false, "expensive requests need a token (any scope): for public deployments")
 	fs.Int64Var(&o.CacheBytes, "answer-cache", 64<<20, "bytes of statistics and ranking answers kept for repeated questions (0: off)")
@@ -87,14 +88,18 @@ func (g *Gate) Changed() {
 	}
 }
 
-// Client names who asks: "token:<id>" with a token, else "ip:<address>".
+// Client names who asks: "token:<id>" with a token, else "ip:<address>" —
+// the client's address as respond.ClientAddr decides it (behind a trusted
+// proxy, from X-Forwarded-For or Forwarded), an IPv6 address by its /64
+// (one subscriber's network: a client rotating through its addresses is
+// still one client).
 func Client(r *http.Request) string {
 	if p := auth.From(r.Context()); p != nil {
 		return "token:" + strconv.FormatInt(p.TokenID, 10)
 	}
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		host = r.RemoteAddr
+	host := respond.ClientAddr(r)
+	if a, err := netip.ParseAddr(host); err == nil && a.Is6() {
+		return "ip:" + netip.PrefixFrom(a, 64).Masked().String()
 	}
 	return "ip:" + host
 }

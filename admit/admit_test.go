@@ -5,12 +5,14 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/lastmile/lastmile"
 	"github.com/lastmile/lastmile/auth"
+	"github.com/lastmile/lastmile/server/respond"
 )
 
 func request(ip string, token int64) *http.Request {
@@ -175,4 +177,81 @@ func TestCache(t *testing.T) {
 	if err := nilCache.Serve(rec, "k", answer(200, "v")); err != nil || rec.Body.String() != "v" {
 		t.Errorf("nil cache: %v %q", err, rec.Body)
 	}
+}
+
+// TestClientBehindProxy: behind a trusted proxy each client is its own
+// (X-Forwarded-For / Forwarded, right-most untrusted address), not the
+// proxy; a client that is not a trusted proxy cannot become another client,
+// or many, by sending forwarding headers; an IPv6 client is its /64.
+func TestClientBehindProxy(t *testing.T) {
+	links := &respond.Links{Trusted: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}}
+	via := func(peer string, header ...string) *http.Request {
+		r := request(peer, 0)
+		for i := 0; i+1 < len(header); i += 2 {
+			r.Header.Add(header[i], header[i+1])
+		}
+		return r.WithContext(respond.WithLinks(r.Context(), links))
+	}
+	tests := []struct {
+		name string
+		r    *http.Request
+		want string
+	}{
+		{"direct", via("203.0.113.5"), "ip:203.0.113.5"},
+		{"through the proxy", via("10.0.0.2", "X-Forwarded-For", "198.51.100.1"), "ip:198.51.100.1"},
+		{"through the proxy, spoofed left entries", via("10.0.0.2", "X-Forwarded-For", "9.9.9.9, 198.51.100.1"), "ip:198.51.100.1"},
+		{"through the proxy, Forwarded", via("10.0.0.2", "Forwarded", "for=198.51.100.7"), "ip:198.51.100.7"},
+		{"spoofed by an untrusted peer", via("203.0.113.5", "X-Forwarded-For", "198.51.100.1"), "ip:203.0.113.5"},
+		{"spoofed Forwarded by an untrusted peer", via("203.0.113.5", "Forwarded", "for=198.51.100.1"), "ip:203.0.113.5"},
+		{"IPv6 by its /64", via("10.0.0.2", "X-Forwarded-For", "2001:db8:1:2:aaaa::1"), "ip:2001:db8:1:2::/64"},
+		{"IPv6, another address of the /64", via("10.0.0.2", "X-Forwarded-For", "2001:db8:1:2:bbbb::9"), "ip:2001:db8:1:2::/64"},
+		{"a token wins", via("10.0.0.2", "X-Forwarded-For", "198.51.100.1").WithContext(auth.With(
+			respond.WithLinks(context.Background(), links), &auth.Principal{TokenID: 7})), "token:7"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := Client(tt.r); got != tt.want {
+				t.Errorf("Client = %q, want %q", got, tt.want)
+			}
+		})
+	}
+
+	g := New(Options{Slots: 8, Queue: 1, Wait: 10 * time.Millisecond, PerClient: 1})
+	// Two clients behind one proxy each get their share.
+	a, err := g.Admit(via("10.0.0.2", "X-Forwarded-For", "198.51.100.1"), "q", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a()
+	b, err := g.Admit(via("10.0.0.2", "X-Forwarded-For", "198.51.100.2"), "q", 0)
+	if err != nil {
+		t.Fatalf("a second client behind the same proxy: %v", err)
+	}
+	defer b()
+	if _, err := g.Admit(via("10.0.0.3", "X-Forwarded-For", "198.51.100.1"), "q", 0); code(err) != lastmile.EUNAVAILABLE {
+		t.Fatalf("the first client again, through another proxy: %v, want 503", err)
+	}
+	// An untrusted peer rotating spoofed addresses is one client.
+	c, err := g.Admit(via("203.0.113.5", "X-Forwarded-For", "192.0.2.1"), "q", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c()
+	for _, spoof := range []string{"192.0.2.2", "198.51.100.9", "10.0.0.2", "2001:db8::1"} {
+		for _, h := range []string{"X-Forwarded-For", "Forwarded"} {
+			v := spoof
+			if h == "Forwarded" {
+				v = `for="` + spoof + `"`
+			}
+			if _, err := g.Admit(via("203.0.113.5", h, v), "q", 0); code(err) != lastmile.EUNAVAILABLE || !strings.Contains(err.Error(), "already have 1 expensive request") {
+				t.Fatalf("untrusted peer with %s: %s: %v, want its own limit", h, v, err)
+			}
+		}
+	}
+	// Nor did it use up the share of a client whose address it sent.
+	d, err := g.Admit(via("10.0.0.2", "X-Forwarded-For", "198.51.100.9"), "q", 0)
+	if err != nil {
+		t.Fatalf("a client whose address an untrusted peer spoofed: %v", err)
+	}
+	d()
 }

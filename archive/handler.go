@@ -80,12 +80,7 @@ func sameValues(a, b url.Values) bool {
 	return true
 }
 
-func shortText(s string) string {
-	if len(s) > 60 {
-		return s[:57] + "..."
-	}
-	return s
-}
+func shortText(s string) string { return lastmile.ClipTo(s, 60) }
 
 func (h *Handler) tileURL(base string) string {
 	u := base + "/tiles/" + h.layers + "/{z}/{x}/{y}.mvt"

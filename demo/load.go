@@ -60,6 +60,11 @@ func Load(ctx context.Context, pool *pgxpool.Pool, county *County) (counts Count
 	defer lastmile.Wrap(&err, "demo.Load(seed %d)", county.Seed)
 	start := time.Now()
 	catalog := layer.Default()
+	// The rules every entry applies (feature API, import): a county that
+	// breaks one is not loaded at all.
+	if err := county.Check(catalog).Err("the demo county breaks the rules every feature must follow; nothing was loaded"); err != nil {
+		return counts, err
+	}
 	tx, err := pool.Begin(ctx)
 	if err != nil {
 		return counts, err
@@ -77,6 +82,13 @@ func Load(ctx context.Context, pool *pgxpool.Pool, county *County) (counts Count
 		changes.Inserted += c.Inserted
 		changes.Updated += c.Updated
 		changes.Deleted += c.Deleted
+	}
+	problems, err := checkAdmin(ctx, tx, catalog, county)
+	if err != nil {
+		return counts, err
+	}
+	if err := problems.Err("the demo county has features outside the admin area their admin_code names; nothing was loaded"); err != nil {
+		return counts, err
 	}
 	counts, err = measure(ctx, tx)
 	if err != nil {

@@ -246,6 +246,13 @@ test("the dashboard's coverage equals /api/stats/coverage for the same parameter
   const csv = await fetch(BASE + await page.locator('#cov-csv').getAttribute('href'));
   assert.equal(csv.status, 200);
   assert.match(await csv.text(), /^\uFEFF?code,/);
+  // The report link: the county under the map's centre, the page's language, the dashboard's date.
+  await page.locator('#d-report').hover();
+  const rep = await page.locator('#d-report').getAttribute('href');
+  assert.match(rep, /^\/reports\/\d{12}\?lang=(en|zh)&as_of=2015-12-31$/);
+  const report = await fetch(BASE + rep);
+  assert.equal(report.status, 200);
+  assert.match(await report.text(), /2015-12-31/);
   // An uncovered village, clicked in the list, is highlighted on the map.
   const n = await page.locator('#cov-uncovered li').count();
   if (n > 0) {

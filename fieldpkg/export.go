@@ -25,6 +25,7 @@ import (
 
 	"github.com/lastmile/lastmile"
 	"github.com/lastmile/lastmile/layer"
+	"github.com/lastmile/lastmile/postgis/pgsql"
 )
 
 // Area selects the features of a package: those whose geometry intersects
@@ -364,7 +365,7 @@ func exportTable(ctx context.Context, tx pgx.Tx, stx *sql.Tx, t table, area []by
 		kinds[i] = "ST_" + k
 	}
 	rows, err := tx.Query(ctx, `SELECT id, to_jsonb(t) - 'geom' - 'geom_3857' - 'id', ST_AsBinary(geom)
-		FROM `+pgx.Identifier{"lastmile", t.Layer.Table}.Sanitize()+` t
+		FROM `+pgsql.Table(t.Layer)+` t
 		WHERE ST_Intersects(geom, ST_GeomFromEWKB($1)) AND ST_GeometryType(geom) = ANY($2)
 		ORDER BY id`, area, kinds)
 	if err != nil {

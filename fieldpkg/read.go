@@ -381,10 +381,7 @@ func short(v any) string {
 	if b, ok := v.([]byte); ok {
 		s = fmt.Sprintf("%d bytes", len(b))
 	}
-	if r := []rune(s); len(r) > 80 {
-		return string(r[:77]) + "..."
-	}
-	return s
+	return lastmile.Clip(s)
 }
 
 func baseName(path string) string {

@@ -21,6 +21,7 @@ import (
 	"github.com/lastmile/lastmile/geo"
 	"github.com/lastmile/lastmile/layer"
 	"github.com/lastmile/lastmile/postgis"
+	"github.com/lastmile/lastmile/postgis/pgsql"
 )
 
 // SyncOptions control a sync.
@@ -247,7 +248,7 @@ func (s *syncer) problem(r *row, p lastmile.Problem) {
 	s.rep.Problems = append(s.rep.Problems, SyncProblem{Table: s.t.Name, FID: r.fid, ID: r.id, Field: p.Field, Value: p.Value, Message: p.Message})
 }
 
-func (s *syncer) sqlTable() string { return pgx.Identifier{"lastmile", s.t.Layer.Table}.Sanitize() }
+func (s *syncer) sqlTable() string { return pgsql.Table(s.t.Layer) }
 
 func (s *syncer) run(ctx context.Context) error {
 	invalid := map[*row]bool{}
@@ -459,7 +460,7 @@ func (s *syncer) changedRow(ctx context.Context, base, r *row, fields []string, 
 	sort.Strings(names)
 	for _, n := range names {
 		args = append(args, values[n])
-		sets = append(sets, fmt.Sprintf("%s = $%d", pgx.Identifier{n}.Sanitize(), len(args)))
+		sets = append(sets, fmt.Sprintf("%s = $%d", pgsql.Ident(n), len(args)))
 	}
 	if g != nil {
 		eg, err := ewkb.Marshal(g, 4326)
@@ -556,7 +557,7 @@ func (s *syncer) added(ctx context.Context, r *row) error {
 	var args []any
 	for _, n := range names {
 		args = append(args, values[n])
-		cols = append(cols, pgx.Identifier{n}.Sanitize())
+		cols = append(cols, pgsql.Ident(n))
 		marks = append(marks, fmt.Sprintf("$%d", len(args)))
 	}
 	args = append(args, eg)
@@ -651,11 +652,7 @@ func shortWKT(g orb.Geometry) string {
 	if g == nil {
 		return "null"
 	}
-	w := wkt.MarshalString(g)
-	if r := []rune(w); len(r) > 60 {
-		return string(r[:57]) + "..."
-	}
-	return w
+	return lastmile.ClipTo(wkt.MarshalString(g), 60)
 }
 
 // conflict records a conflict: the fields edited on either side since the

@@ -143,6 +143,9 @@ func (t *importTx) copyJob(ctx context.Context, ji int, job Job) error {
 		if s.direct {
 			n, err = s.copyDirect(ctx, t.tx, src)
 			if err == nil {
+				err = s.directAdminOK(ctx, t.tx) // a row in the wrong admin area: staged, to name it
+			}
+			if err == nil {
 				s.direct, s.loaded, rep.direct = false, true, true
 			} else if readErr == nil && (errors.Is(err, errStopDirect) || isPgError(err)) {
 				t.tr.phase("copy (direct, fell back)")

@@ -8,6 +8,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgtype"
+
+	"github.com/lastmile/lastmile/postgis/pgsql"
 )
 
 // copyStream is the binary COPY data of rows: the stage's columns, or,
@@ -31,9 +33,9 @@ type copyStream struct {
 func (s *staging) newCopyStream(ctx context.Context, tx pgx.Tx, src func() ([]any, error)) (*copyStream, error) {
 	cols := s.copyColumns()[1:]
 	for i, c := range cols {
-		cols[i] = pgx.Identifier{c}.Sanitize()
+		cols[i] = pgsql.Ident(c)
 	}
-	sd, err := tx.Conn().PgConn().Prepare(ctx, "", `SELECT `+strings.Join(cols, ", ")+` FROM `+pgx.Identifier{"lastmile", s.layer.Table}.Sanitize(), nil)
+	sd, err := tx.Conn().PgConn().Prepare(ctx, "", `SELECT `+strings.Join(cols, ", ")+` FROM `+pgsql.Table(s.layer), nil)
 	if err != nil {
 		return nil, err
 	}
@@ -48,7 +50,7 @@ func (s *staging) newCopyStream(ctx context.Context, tx pgx.Tx, src func() ([]an
 // failed (PostgreSQL reports only that the COPY was aborted).
 func (c *copyStream) run(ctx context.Context, tx pgx.Tx, table string, cols []string) (int64, error) {
 	for i, col := range cols {
-		cols[i] = pgx.Identifier{col}.Sanitize()
+		cols[i] = pgsql.Ident(col)
 	}
 	tag, err := tx.Conn().PgConn().CopyFrom(ctx, c, `COPY `+table+` (`+strings.Join(cols, ", ")+`) FROM STDIN (FORMAT binary)`)
 	if c.err != nil {

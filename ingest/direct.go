@@ -11,6 +11,8 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/paulmach/orb"
+
+	"github.com/lastmile/lastmile/postgis/pgsql"
 )
 
 // errStopDirect stops a direct copy: the rows go to a stage instead.
@@ -34,7 +36,7 @@ func (s *staging) copyDirect(ctx context.Context, tx pgx.Tx, src func() ([]any, 
 		return 0, err
 	}
 	cs.spool, cs.table = s.spool, true
-	return cs.run(ctx, tx, pgx.Identifier{"lastmile", s.layer.Table}.Sanitize(), s.copyColumns()[1:])
+	return cs.run(ctx, tx, pgsql.Table(s.layer), s.copyColumns()[1:])
 }
 
 // finishDirect completes the report of a stage copied straight into the
@@ -44,7 +46,7 @@ func (s *staging) finishDirect(ctx context.Context, tx pgx.Tx) ([]orb.Bound, err
 	if s.layer.IsLinear() {
 		// the rows this transaction wrote (the table was empty)
 		var km float64
-		if err := tx.QueryRow(ctx, `SELECT coalesce(sum(length_m), 0) / 1000 FROM `+pgx.Identifier{"lastmile", s.layer.Table}.Sanitize()+`
+		if err := tx.QueryRow(ctx, `SELECT coalesce(sum(length_m), 0) / 1000 FROM `+pgsql.Table(s.layer)+`
 			WHERE xmin = pg_current_xact_id()::xid`).Scan(&km); err != nil {
 			return nil, err
 		}

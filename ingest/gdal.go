@@ -328,9 +328,7 @@ func (g *gdalReader) failure() error {
 		msg = strings.TrimSpace(strings.TrimPrefix(msg[:i], "FAILURE:")) +
 			": GDAL finds no vector layer in it (not a vector format GDAL reads, a damaged file, or a dataset without layers such as an empty GeoPackage)"
 	}
-	if len(msg) > 500 {
-		msg = msg[:500] + "…"
-	}
+	msg = lastmile.ClipTo(msg, 500)
 	if msg == "" {
 		msg = "ogr2ogr failed"
 	}

@@ -71,7 +71,7 @@ func (h *Handler) serveImport(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	q := r.URL.Query()
-	var problems []lastmile.Problem
+	var problems lastmile.Problems
 	flag := func(k string) bool {
 		v := q.Get(k)
 		if v == "" {
@@ -79,14 +79,14 @@ func (h *Handler) serveImport(w http.ResponseWriter, r *http.Request) error {
 		}
 		b, err := strconv.ParseBool(v)
 		if err != nil {
-			problems = append(problems, lastmile.Problem{Field: k, Value: v, Message: "must be true or false"})
+			problems.Add(k, v, "must be true or false")
 		}
 		return b
 	}
 	opt := Options{SkipInvalid: flag("skip_invalid"), Repair: flag("repair"), DryRun: flag("dry_run"), SwapXY: flag("swap_xy"),
 		RequestID: respond.RequestID(ctx)}
-	if len(problems) > 0 {
-		return lastmile.Invalid("bad query parameters", problems...)
+	if err := problems.Err("bad query parameters"); err != nil {
+		return err
 	}
 	if p := auth.From(ctx); p != nil {
 		opt.Actor = p.Name

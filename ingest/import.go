@@ -18,6 +18,7 @@ import (
 	"github.com/lastmile/lastmile"
 	"github.com/lastmile/lastmile/layer"
 	"github.com/lastmile/lastmile/postgis"
+	"github.com/lastmile/lastmile/postgis/pgsql"
 )
 
 // Options control an import.
@@ -76,7 +77,7 @@ func (im *Importer) Import(ctx context.Context, jobs []Job, opt Options) (rep *R
 	// the layer's table (see copyJob).
 	if len(jobs) == 1 && !opt.Repair && opt.CRS.SRID == 4326 {
 		if l, ok := im.catalog.Layer(jobs[0].Layer); ok {
-			if err := t.tx.QueryRow(ctx, `SELECT NOT EXISTS (SELECT 1 FROM `+pgx.Identifier{"lastmile", l.Table}.Sanitize()+`)`).Scan(&t.direct); err != nil {
+			if err := t.tx.QueryRow(ctx, `SELECT NOT EXISTS (SELECT 1 FROM `+pgsql.Table(l)+`)`).Scan(&t.direct); err != nil {
 				return rep, err
 			}
 		}
@@ -247,6 +248,9 @@ func (t *importTx) load(ctx context.Context) (map[string][]orb.Bound, error) {
 				return nil, err
 			}
 			s.report.Repaired = n
+		}
+		if err := s.checkAdmin(ctx, tx, rep, opt.SkipInvalid); err != nil {
+			return nil, err
 		}
 		if len(s.bad) > 0 && !opt.SkipInvalid {
 			failed = true

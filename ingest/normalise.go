@@ -102,7 +102,7 @@ func newNormaliser(l *layer.Layer, crs CRS, mapping map[string]string, source st
 // checks each target against the layer.
 func ParseMapping(l *layer.Layer, s string) (map[string]string, error) {
 	out := map[string]string{}
-	var problems []lastmile.Problem
+	var problems lastmile.Problems
 	for part := range strings.SplitSeq(s, ",") {
 		part = strings.TrimSpace(part)
 		if part == "" {
@@ -111,18 +111,17 @@ func ParseMapping(l *layer.Layer, s string) (map[string]string, error) {
 		target, src, ok := strings.Cut(part, "=")
 		target, src = strings.TrimSpace(target), strings.TrimSpace(src)
 		if !ok || target == "" || src == "" {
-			problems = append(problems, lastmile.Problem{Field: "map", Value: part, Message: "must be field=column"})
+			problems.Add("map", part, "must be field=column")
 			continue
 		}
 		if f, ok := l.Field(target); !ok || f.ReadOnly {
-			problems = append(problems, lastmile.Problem{Field: "map", Value: part,
-				Message: fmt.Sprintf("%q is not a writable field of layer %s", target, l.Name)})
+			problems.Add("map", part, "%q is not a writable field of layer %s", target, l.Name)
 			continue
 		}
 		out[target] = src
 	}
-	if len(problems) > 0 {
-		return nil, lastmile.Invalid("the attribute mapping is invalid", problems...)
+	if err := problems.Err("the attribute mapping is invalid"); err != nil {
+		return nil, err
 	}
 	return out, nil
 }
@@ -139,7 +138,8 @@ type row struct {
 // normalise maps, converts and validates rec. It returns the problems
 // (with rec's row number) when the record cannot be loaded.
 func (n *normaliser) normalise(rec *Record) (*row, []lastmile.Problem) {
-	problems := append([]lastmile.Problem(nil), rec.Problems...)
+	var problems lastmile.Problems
+	problems.Append(rec.Problems...)
 	props := map[string]any{}
 	extra := map[string]any{}
 	for k, v := range rec.Props {
@@ -186,7 +186,7 @@ func (n *normaliser) normalise(rec *Record) (*row, []lastmile.Problem) {
 	values, vp := n.layer.Validate(props, false)
 	for _, p := range vp {
 		p.Row = rec.Row
-		problems = append(problems, p)
+		problems.Append(p)
 	}
 	for k := range values {
 		n.fields[k] = true
@@ -208,10 +208,9 @@ func (n *normaliser) normalise(rec *Record) (*row, []lastmile.Problem) {
 		}
 		g = n.promote(g)
 		if msg := n.layer.CheckVertices(g); msg != "" {
-			problems = append(problems, lastmile.Problem{Row: rec.Row, Field: "geometry", Message: msg})
+			problems.AddRow(rec.Row, "geometry", "", "%s", msg)
 		} else if kind := geo.Kind(g); !n.layer.AllowsGeometry(kind) {
-			problems = append(problems, lastmile.Problem{Row: rec.Row, Field: "geometry", Value: kind,
-				Message: fmt.Sprintf("is not allowed in layer %s (allowed: %s)", n.layer.Name, strings.Join(n.layer.GeomKinds, ", "))})
+			problems.AddRow(rec.Row, "geometry", kind, "is not allowed in layer %s (allowed: %s)", n.layer.Name, strings.Join(n.layer.GeomKinds, ", "))
 		} else if p, ok := firstPoint(g); r.srid == 4326 && ok && (math.Abs(p[0]) > 360 || math.Abs(p[1]) > 360) && !math.IsInf(p[0]+p[1], 0) {
 			// metres, not degrees (swapped degrees are geo.Validate's)
 			msg := fmt.Sprintf("coordinates %s are not degrees: see row %d", fmtPoint(p), n.guessed)
@@ -219,23 +218,23 @@ func (n *normaliser) normalise(rec *Record) (*row, []lastmile.Problem) {
 				n.guessed = rec.Row
 				msg = guessCRS(p).Text
 			}
-			problems = append(problems, lastmile.Problem{Row: rec.Row, Field: "geometry", Message: msg})
+			problems.AddRow(rec.Row, "geometry", "", "%s", msg)
 		} else if r.srid == 4326 {
 			if geo.LooksSwapped(g) {
 				n.swapped = append(n.swapped, rec.Row)
 			}
 			for _, msg := range geo.Validate(g) {
-				problems = append(problems, lastmile.Problem{Row: rec.Row, Field: "geometry", Message: msg})
+				problems.AddRow(rec.Row, "geometry", "", "%s", msg)
 			}
 		} else if msg := checkFinite(g); msg != "" {
-			problems = append(problems, lastmile.Problem{Row: rec.Row, Field: "geometry", Message: msg})
+			problems.AddRow(rec.Row, "geometry", "", "%s", msg)
 		}
 	} else if g == nil && len(rec.Problems) == 0 {
-		problems = append(problems, lastmile.Problem{Row: rec.Row, Field: "geometry", Message: "geometry is missing"})
+		problems.AddRow(rec.Row, "geometry", "", "geometry is missing")
 	}
 	r.geom = g
-	if len(problems) > 0 {
-		return nil, problems
+	if problems.Len() > 0 {
+		return nil, problems.List
 	}
 	return r, nil
 }

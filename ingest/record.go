@@ -30,7 +30,9 @@ type Record struct {
 }
 
 func (r *Record) problem(field, value, format string, args ...any) {
-	r.Problems = append(r.Problems, lastmile.Problem{Row: r.Row, Field: field, Value: lastmile.Clip(value), Message: fmt.Sprintf(format, args...)})
+	c := lastmile.Problems{List: r.Problems}
+	c.AddRow(r.Row, field, value, format, args...)
+	r.Problems = c.List
 }
 
 // Reader yields the records of one file in order. Next returns io.EOF after

@@ -44,8 +44,8 @@ type Report struct {
 	Committed bool               `json:"committed"`
 	DryRun    bool               `json:"dry_run,omitempty"`
 	Layers    []*LayerReport     `json:"layers"`
-	Problems  []lastmile.Problem `json:"problems,omitempty"` // up to maxProblems
-	Omitted   int                `json:"problems_omitted,omitempty"`
+	Problems  []lastmile.Problem `json:"problems,omitempty"`         // up to lastmile.MaxProblems
+	Omitted   int                `json:"problems_omitted,omitempty"` // the problems beyond
 	Warnings  []string           `json:"warnings,omitempty"`
 	Seconds   float64            `json:"seconds"`
 	multi     bool               // several files: problems name theirs
@@ -61,19 +61,18 @@ func (r *Report) Rejected() int {
 	return n
 }
 
-const maxProblems = 1000
-
+// addProblems records the problems of source through the one collector
+// (lastmile.Problems: its cap, its clipping); Problems and Omitted are its
+// fields as the report's JSON names them.
 func (r *Report) addProblems(source string, ps []lastmile.Problem) {
+	c := lastmile.Problems{List: r.Problems, Omitted: r.Omitted}
 	for _, p := range ps {
-		if len(r.Problems) >= maxProblems {
-			r.Omitted++
-			continue
-		}
 		if r.multi && source != "" {
 			p.Message = source + ": " + p.Message
 		}
-		r.Problems = append(r.Problems, p)
+		c.Append(p)
 	}
+	r.Problems, r.Omitted = c.List, c.Omitted
 }
 
 // rowList shows up to 10 row numbers.

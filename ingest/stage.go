@@ -12,6 +12,7 @@ import (
 
 	"github.com/lastmile/lastmile"
 	"github.com/lastmile/lastmile/layer"
+	"github.com/lastmile/lastmile/postgis/pgsql"
 )
 
 // staging is one temporary table: the rows of one layer from one job.
@@ -35,14 +36,14 @@ type staging struct {
 	stagedBad int
 }
 
-func (s *staging) ident() string { return pgx.Identifier{s.name}.Sanitize() }
+func (s *staging) ident() string { return pgsql.Ident(s.name) }
 
 func (s *staging) create(ctx context.Context, tx pgx.Tx) error {
 	// geom is sent as EWKB in COPY's binary format, which PostGIS's
 	// geometry receive function parses once, during the COPY.
 	defs := []string{"row_no integer NOT NULL", "ext_id text NOT NULL", "props jsonb", "geom geometry NOT NULL"}
 	for _, f := range s.cols {
-		defs = append(defs, pgx.Identifier{f.Name}.Sanitize()+" "+f.Type.PGType())
+		defs = append(defs, pgsql.Ident(f.Name)+" "+f.Type.PGType())
 	}
 	_, err := tx.Exec(ctx, `CREATE TEMP TABLE `+s.ident()+` (`+strings.Join(defs, ", ")+`) ON COMMIT DROP`)
 	return err
@@ -112,7 +113,7 @@ func (s *staging) copyRows(ctx context.Context, tx pgx.Tx, src func() ([]any, er
 			return 0, err
 		}
 	}
-	return cs.run(ctx, tx, pgx.Identifier{s.name}.Sanitize(), s.copyColumns())
+	return cs.run(ctx, tx, pgsql.Ident(s.name), s.copyColumns())
 }
 
 //go:embed diagnose.sql
@@ -208,7 +209,7 @@ const drySample = 5
 // holds them (in the transaction, before the dry run's rollback), as
 // JSON objects without their empty columns, the geometry as WKT.
 func (s *staging) sample(ctx context.Context, tx pgx.Tx, n int) ([]map[string]any, error) {
-	tbl := pgx.Identifier{"lastmile", s.layer.Table}.Sanitize()
+	tbl := pgsql.Table(s.layer)
 	from := tbl + ` t JOIN ` + s.ident() + ` s USING (ext_id) ORDER BY s.row_no`
 	if s.loaded { // copied straight into the table: the rows this transaction wrote
 		from = tbl + ` t WHERE t.xmin = pg_current_xact_id()::xid ORDER BY t.id`

@@ -11,6 +11,7 @@ import (
 	"github.com/paulmach/orb"
 
 	"github.com/lastmile/lastmile"
+	"github.com/lastmile/lastmile/postgis/pgsql"
 )
 
 // upsertChecked upserts in a savepoint; when PostGIS refuses a row, it
@@ -50,7 +51,7 @@ func (s *staging) upsertChecked(ctx context.Context, tx pgx.Tx, rep *Report, ski
 // advisory lock in Import), so only writers outside imports can add
 // ext_ids between the check and the INSERT.
 func (s *staging) upsert(ctx context.Context, tx pgx.Tx) ([]orb.Bound, error) {
-	tbl := pgx.Identifier{"lastmile", s.layer.Table}.Sanitize()
+	tbl := pgsql.Table(s.layer)
 	// bounds of the features about to be replaced, for tile invalidation
 	var (
 		old      [4]*float64
@@ -95,7 +96,7 @@ func (s *staging) columns() (ins, sel, file []string) {
 		file = append(file, "props")
 	}
 	for _, f := range s.cols {
-		id := pgx.Identifier{f.Name}.Sanitize()
+		id := pgsql.Ident(f.Name)
 		ins = append(ins, id)
 		if f.Name == "status" {
 			sel = append(sel, "coalesce(s.status, '"+defaultStatus+"')")

@@ -23,7 +23,7 @@ import (
 // required fields need not be present.
 func (l *Layer) Validate(props map[string]any, partial bool) (map[string]any, []lastmile.Problem) {
 	out := map[string]any{}
-	var problems []lastmile.Problem
+	var problems lastmile.Problems
 	keys := make([]string, 0, len(props))
 	for k := range props {
 		keys = append(keys, k)
@@ -33,8 +33,7 @@ func (l *Layer) Validate(props map[string]any, partial bool) (map[string]any, []
 		raw := props[name]
 		f, ok := l.Field(name)
 		if !ok {
-			problems = append(problems, lastmile.Problem{Field: name,
-				Message: fmt.Sprintf("unknown field for layer %s (put extra attributes under \"props\")", l.Name)})
+			problems.Add(name, "", "unknown field for layer %s (put extra attributes under \"props\")", l.Name)
 			continue
 		}
 		if f.ReadOnly {
@@ -42,11 +41,11 @@ func (l *Layer) Validate(props map[string]any, partial bool) (map[string]any, []
 		}
 		v, msg := f.Convert(raw)
 		if msg != "" {
-			problems = append(problems, lastmile.Problem{Field: name, Value: short(raw), Message: msg})
+			problems.Add(name, jsonText(raw), "%s", msg)
 			continue
 		}
 		if v == nil && f.Required {
-			problems = append(problems, lastmile.Problem{Field: name, Message: "is required and cannot be null"})
+			problems.Add(name, "", "is required and cannot be null")
 			continue
 		}
 		out[name] = v
@@ -54,12 +53,12 @@ func (l *Layer) Validate(props map[string]any, partial bool) (map[string]any, []
 	if !partial {
 		for _, f := range l.Fields {
 			if _, ok := props[f.Name]; f.Required && !ok {
-				problems = append(problems, lastmile.Problem{Field: f.Name, Message: "is required"})
+				problems.Add(f.Name, "", "is required")
 			}
 		}
 	}
-	problems = append(problems, plausibleDates(l, out, time.Now())...)
-	return out, problems
+	plausibleDates(&problems, l, out, time.Now())
+	return out, problems.List
 }
 
 // EarliestDate is the earliest date a feature may carry: the programme's
@@ -78,8 +77,7 @@ func LatestDate(today time.Time) time.Time {
 // LatestDate, completed_on not before started_on, and no completion in the
 // future for a feature whose status is completed. A merge-patch is checked
 // on the fields it carries.
-func plausibleDates(l *Layer, values map[string]any, today time.Time) []lastmile.Problem {
-	var p []lastmile.Problem
+func plausibleDates(p *lastmile.Problems, l *Layer, values map[string]any, today time.Time) {
 	latest := LatestDate(today)
 	for _, f := range l.Fields {
 		d, ok := values[f.Name].(time.Time)
@@ -87,22 +85,18 @@ func plausibleDates(l *Layer, values map[string]any, today time.Time) []lastmile
 			continue
 		}
 		if d.Before(EarliestDate) || d.After(latest) {
-			p = append(p, lastmile.Problem{Field: f.Name, Value: d.Format(time.DateOnly),
-				Message: fmt.Sprintf("must lie between %s and %s (one year from today)", EarliestDate.Format(time.DateOnly), latest.Format(time.DateOnly))})
+			p.Add(f.Name, d.Format(time.DateOnly), "must lie between %s and %s (one year from today)", EarliestDate.Format(time.DateOnly), latest.Format(time.DateOnly))
 		}
 	}
 	started, hasStart := values["started_on"].(time.Time)
 	completed, hasEnd := values["completed_on"].(time.Time)
 	if hasStart && hasEnd && completed.Before(started) {
-		p = append(p, lastmile.Problem{Field: "completed_on", Value: completed.Format(time.DateOnly),
-			Message: "is before started_on " + started.Format(time.DateOnly)})
+		p.Add("completed_on", completed.Format(time.DateOnly), "is before started_on %s", started.Format(time.DateOnly))
 	}
 	y, m, d := today.UTC().Date()
 	if hasEnd && values["status"] == "completed" && completed.After(time.Date(y, m, d, 0, 0, 0, 0, time.UTC)) {
-		p = append(p, lastmile.Problem{Field: "completed_on", Value: completed.Format(time.DateOnly),
-			Message: "is in the future, but status is completed (use planned or under_construction, or the actual completion date)"})
+		p.Add("completed_on", completed.Format(time.DateOnly), "is in the future, but status is completed (use planned or under_construction, or the actual completion date)")
 	}
-	return p
 }
 
 // DefaultMaxVertices is the most vertices one feature may have
@@ -218,13 +212,11 @@ func number(raw any) (float64, bool) {
 	return 0, false
 }
 
-func short(v any) string {
+// jsonText is v as JSON, for a problem's value (which the collector clips).
+func jsonText(v any) string {
 	b, err := json.Marshal(v)
 	if err != nil {
 		return fmt.Sprint(v)
-	}
-	if len(b) > 80 {
-		return string(b[:77]) + "..."
 	}
 	return string(b)
 }

@@ -139,3 +139,17 @@ func TestDefinitions(t *testing.T) {
 		t.Errorf("all_season SQL = %s", got)
 	}
 }
+
+// A long Chinese value is quoted clipped on a character boundary (the
+// shortener cut the JSON text at byte 77 before, inside a character).
+func TestValidateClipsChinese(t *testing.T) {
+	roads, _ := layer.Default().Layer("roads")
+	_, problems := roads.Validate(map[string]any{"status": "completed", "surface": strings.Repeat("水泥路面", 30)}, false)
+	if len(problems) != 1 {
+		t.Fatalf("problems %v, want one", problems)
+	}
+	v := problems[0].Value
+	if want := `"` + strings.Repeat("水泥路面", 19) + `水泥…`; v != want {
+		t.Errorf("value %q, want %q", v, want)
+	}
+}

@@ -56,17 +56,40 @@ func (o Output) geometry() string {
 }
 
 // featureJSONIn is featureJSON with the geometry in the output CRS o.
+//
+// Values are written so that clients guessing a field's type from the first
+// features (QGIS, GDAL) guess the catalog's: a number field is always a JSON
+// number with a decimal point (8.0, never 8, which reads as an integer and
+// makes every later 7.5 NULL in QGIS); money has its two decimals (numeric);
+// an object field (props) is its JSON text, a string, since no desktop
+// format has an object type (QGIS cannot export a layer with one).
 func featureJSONIn(l *layer.Layer, o Output) string {
 	var props []string
 	for _, f := range l.Fields {
-		props = append(props, fmt.Sprintf("'%s', %s", f.Name, pgsql.Col("t", f.Name)))
+		col := pgsql.Col("t", f.Name)
+		switch f.Type {
+		case layer.Number:
+			col = realJSON(col)
+		case layer.Object:
+			col = col + "::text"
+		}
+		props = append(props, fmt.Sprintf("'%s', %s", f.Name, col))
 	}
 	if l.IsLinear() {
-		props = append(props, "'length_m', t.length_m")
+		props = append(props, "'length_m', "+realJSON("t.length_m"))
 	}
 	return `json_build_object('type', 'Feature', 'id', t.id,
 	'geometry', ` + o.geometry() + `,
 	'properties', json_build_object(` + strings.Join(props, ", ") + `))::text`
+}
+
+// realJSON is the JSON of a double precision column x with a decimal point
+// whatever its value: a whole value below 1e15 as numeric with one decimal
+// (8 → 8.0, exact), any other as PostgreSQL writes a float8 (7.25, 1e+15:
+// the shortest text that reads back to the same double, never a bare
+// integer).
+func realJSON(x string) string {
+	return fmt.Sprintf("CASE WHEN %[1]s = trunc(%[1]s) AND abs(%[1]s) < 1e15 THEN to_json(%[1]s::numeric + 0.0) ELSE to_json(%[1]s) END", x)
 }
 
 // ItemsQuery selects a page of a layer's features: paging, a bounding box,
@@ -86,6 +109,48 @@ type ItemsQuery struct {
 	Filter Condition
 	// Output is the CRS the features are written in.
 	Output Output
+	// Kinds keeps only features whose geometry is one of these GeoJSON
+	// kinds (a per-kind collection of a mixed layer); nil keeps all.
+	Kinds []string
+	// SortBy orders the page by catalog fields before id (the tie-break
+	// that keeps paging stable); nil orders by id alone.
+	SortBy []Sort
+}
+
+// Sort is one key of ItemsQuery.SortBy: a catalog field (or id, length_m),
+// ascending unless Desc. NULLs come last either way.
+type Sort struct {
+	Field string
+	Desc  bool
+}
+
+// orderBy is the ORDER BY list of q over the table aliased alias: the sort
+// keys, then id.
+func (q ItemsQuery) orderBy(alias string) string {
+	var keys []string
+	for _, s := range q.SortBy {
+		if s.Field == "id" {
+			if s.Desc {
+				return strings.Join(append(keys, pgsql.Col(alias, "id")+" DESC"), ", ")
+			}
+			break
+		}
+		dir := " ASC NULLS LAST"
+		if s.Desc {
+			dir = " DESC NULLS LAST"
+		}
+		keys = append(keys, pgsql.Col(alias, s.Field)+dir)
+	}
+	return strings.Join(append(keys, pgsql.Col(alias, "id")), ", ")
+}
+
+// geometryTypes are PostGIS's names of the GeoJSON kinds (ST_GeometryType).
+func geometryTypes(kinds []string) []string {
+	out := make([]string, len(kinds))
+	for i, k := range kinds {
+		out[i] = "ST_" + k
+	}
+	return out
 }
 
 // Condition is a checked filter that writes its SQL with the statement's
@@ -139,11 +204,14 @@ func (q ItemsQuery) Where(a *pgsql.Args) string {
 	if q.Filter != nil {
 		conds = append(conds, q.Filter.SQL(a.Add))
 	}
+	if q.Kinds != nil {
+		conds = append(conds, "ST_GeometryType(geom) = ANY("+a.Add(geometryTypes(q.Kinds))+"::text[])")
+	}
 	return pgsql.And(conds...)
 }
 
 // PageFunc receives a page of features: numberMatched, and the page's
-// features in id order, each as the GeoJSON bytes of featureJSON (valid only
+// features in order (ItemsQuery.SortBy, then id), each as the GeoJSON bytes of featureJSON (valid only
 // until the next iteration). A read error mid-page is yielded last, with nil
 // bytes.
 type PageFunc func(matched int, features iter.Seq2[[]byte, error]) error
@@ -168,8 +236,8 @@ func (s *Store) Items(ctx context.Context, l *layer.Layer, q ItemsQuery, page Pa
 	}
 	// The page's ids first, then their JSON: rows skipped by OFFSET are
 	// never rendered.
-	ids := fmt.Sprintf(`SELECT id FROM %s WHERE %s ORDER BY id LIMIT %s OFFSET %s`, pgsql.Table(l), where, a.Add(q.Limit), a.Add(q.Offset))
-	rows, err := tx.Query(ctx, `SELECT `+featureJSONIn(l, q.Output)+` FROM (`+ids+`) p JOIN `+pgsql.Table(l)+` t USING (id) ORDER BY t.id`, a...)
+	ids := fmt.Sprintf(`SELECT id FROM %s WHERE %s ORDER BY %s LIMIT %s OFFSET %s`, pgsql.Table(l), where, q.orderBy(""), a.Add(q.Limit), a.Add(q.Offset))
+	rows, err := tx.Query(ctx, `SELECT `+featureJSONIn(l, q.Output)+` FROM (`+ids+`) p JOIN `+pgsql.Table(l)+` t USING (id) ORDER BY `+q.orderBy("t"), a...)
 	if err != nil {
 		return err
 	}

@@ -191,11 +191,6 @@ func (s *Store) Create(ctx context.Context, layerName string, props map[string]a
 	return f, err
 }
 
-// AdminToleranceM is how far (geodesic metres) a feature may lie outside
-// the admin area its admin_code names: boundary data is approximate, and a
-// road along a township border may stray across it. Farther is an error.
-const AdminToleranceM = 1000.0
-
 // checkStored checks the written row as it now stands (a patch merges into
 // the stored one): its admin_code, when an admin area has that code, must
 // name an area within AdminToleranceM of the geometry, or its kilometres
@@ -203,19 +198,13 @@ const AdminToleranceM = 1000.0
 // cannot have been completed after today.
 func checkStored(ctx context.Context, tx pgx.Tx, l *layer.Layer, id int64) error {
 	var problems []lastmile.Problem
-	if _, ok := l.Field("admin_code"); ok && l.Name != "admin_areas" {
-		var code, name string
-		var d float64
-		err := tx.QueryRow(ctx, `SELECT a.code, coalesce(a.name, ''), ST_Distance(t.geom::geography, a.geom::geography)
-			FROM `+pgsql.Table(l)+` t JOIN lastmile.admin_areas a ON a.code = t.admin_code
-			WHERE t.id = $1 AND NOT ST_DWithin(t.geom::geography, a.geom::geography, $2)
-			LIMIT 1`, id, AdminToleranceM).Scan(&code, &name, &d)
-		switch {
-		case err == nil:
-			problems = append(problems, lastmile.Problem{Field: "admin_code", Value: code,
-				Message: fmt.Sprintf("the admin area %s (%s) lies %.1f km from the geometry; a feature must lie in the area its admin_code names (within %g m)", code, name, d/1000, AdminToleranceM)})
-		case err != pgx.ErrNoRows:
+	if ChecksAdminCode(l) {
+		m, err := AdminMismatches(ctx, tx, `(SELECT id AS key, admin_code AS code, geom AS g FROM `+pgsql.Table(l)+` WHERE id = $1)`, 1, id)
+		if err != nil {
 			return err
+		}
+		for _, m := range m {
+			problems = append(problems, m.Problem())
 		}
 	}
 	if _, ok := l.Field("completed_on"); ok {

@@ -148,7 +148,7 @@ func utmSRID(lon, lat float64) int {
 
 var adminCodeRE = regexp.MustCompile(`^[0-9]{12}$`)
 
-func parseCandidates(raw json.RawMessage, req *Request, p *problems) {
+func parseCandidates(raw json.RawMessage, req *Request, p *lastmile.Problems) {
 	c := &req.Candidates
 	var rc rawCandidates
 	if !isNull(raw) {
@@ -163,7 +163,7 @@ func parseCandidates(raw json.RawMessage, req *Request, p *problems) {
 			case SourceFeatures, SourcePlanned, SourceGrid:
 				c.Source = s
 			default:
-				p.add("candidates.source", s, "unknown source; expected features, planned or grid")
+				p.Add("candidates.source", s, "unknown source; expected features, planned or grid")
 				return
 			}
 		} else {
@@ -184,14 +184,14 @@ func parseCandidates(raw json.RawMessage, req *Request, p *problems) {
 	switch c.Source {
 	case SourceFeatures:
 		if !hasFeatures {
-			p.add("candidates.features", "", "source features needs a GeoJSON FeatureCollection of points or polygons")
+			p.Add("candidates.features", "", "source features needs a GeoJSON FeatureCollection of points or polygons")
 		}
 		for _, k := range []struct {
 			has  bool
 			name string
 		}{{hasAdmin, "admin_code"}, {hasBBox, "bbox"}, {!isNull(rc.CellM), "cell_m"}} {
 			if k.has {
-				p.add("candidates."+k.name, "", "only used with source grid")
+				p.Add("candidates."+k.name, "", "only used with source grid")
 			}
 		}
 		if hasFeatures {
@@ -204,22 +204,22 @@ func parseCandidates(raw json.RawMessage, req *Request, p *problems) {
 			name string
 		}{{hasFeatures, "features"}, {hasAdmin, "admin_code"}, {hasBBox, "bbox"}, {!isNull(rc.CellM), "cell_m"}} {
 			if k.has {
-				p.add("candidates."+k.name, "", "not used with source planned (the planned relocation_sites)")
+				p.Add("candidates."+k.name, "", "not used with source planned (the planned relocation_sites)")
 			}
 		}
 	case SourceGrid:
 		if hasFeatures {
-			p.add("candidates.features", "", "only used with source features")
+			p.Add("candidates.features", "", "only used with source features")
 		}
 		switch {
 		case hasAdmin && hasBBox:
-			p.add("candidates", "", "give either admin_code or bbox for a grid, not both")
+			p.Add("candidates", "", "give either admin_code or bbox for a grid, not both")
 		case !hasAdmin && !hasBBox:
-			p.add("candidates", "", "a grid needs admin_code (a 12-digit admin area code) or bbox [min_lon, min_lat, max_lon, max_lat]")
+			p.Add("candidates", "", "a grid needs admin_code (a 12-digit admin area code) or bbox [min_lon, min_lat, max_lon, max_lat]")
 		case hasAdmin:
 			if s, ok := stringValue(rc.AdminCode, "candidates.admin_code", p); ok {
 				if !adminCodeRE.MatchString(s) {
-					p.add("candidates.admin_code", s, "must be a 12-digit admin area code")
+					p.Add("candidates.admin_code", s, "must be a 12-digit admin area code")
 				} else {
 					c.AdminCode = s
 				}
@@ -235,16 +235,16 @@ func parseCandidates(raw json.RawMessage, req *Request, p *problems) {
 		}
 		if c.BBox != nil && c.CellM > 0 {
 			if n := estimateCells(bboxAreaM2(c.BBox), c.CellM); n > MaxCells {
-				p.add("candidates.cell_m", fmt.Sprint(c.CellM), "a %g m grid over this bbox would have about %.0f cells, more than the limit of %d; use a larger cell_m or a smaller area", c.CellM, n, MaxCells)
+				p.Add("candidates.cell_m", fmt.Sprint(c.CellM), "a %g m grid over this bbox would have about %.0f cells, more than the limit of %d; use a larger cell_m or a smaller area", c.CellM, n, MaxCells)
 			}
 		}
 	}
 }
 
-func parseBBox(raw json.RawMessage, p *problems) []float64 {
+func parseBBox(raw json.RawMessage, p *lastmile.Problems) []float64 {
 	var vals []json.RawMessage
 	if err := json.Unmarshal(raw, &vals); err != nil || len(vals) != 4 {
-		p.add("candidates.bbox", string(bytes.TrimSpace(raw)), "must be [min_lon, min_lat, max_lon, max_lat]")
+		p.Add("candidates.bbox", string(bytes.TrimSpace(raw)), "must be [min_lon, min_lat, max_lon, max_lat]")
 		return nil
 	}
 	b := make([]float64, 4)
@@ -262,7 +262,7 @@ func parseBBox(raw json.RawMessage, p *problems) []float64 {
 		return nil
 	}
 	if b[0] >= b[2] || b[1] >= b[3] {
-		p.add("candidates.bbox", fmt.Sprint(b), "min_lon must be less than max_lon and min_lat less than max_lat")
+		p.Add("candidates.bbox", fmt.Sprint(b), "min_lon must be less than max_lon and min_lat less than max_lat")
 		return nil
 	}
 	return b
@@ -283,18 +283,18 @@ func estimateCells(areaM2, cellM float64) float64 {
 
 // parseFeatures reads a GeoJSON FeatureCollection of Point, Polygon and
 // MultiPolygon features.
-func parseFeatures(raw json.RawMessage, p *problems) []candidate {
+func parseFeatures(raw json.RawMessage, p *lastmile.Problems) []candidate {
 	fc, err := geojson.UnmarshalFeatureCollection(raw)
 	if err != nil {
-		p.add("candidates.features", "", "not a GeoJSON FeatureCollection: %v", err)
+		p.Add("candidates.features", "", "not a GeoJSON FeatureCollection: %v", err)
 		return nil
 	}
 	if len(fc.Features) == 0 {
-		p.add("candidates.features", "", "the FeatureCollection has no features")
+		p.Add("candidates.features", "", "the FeatureCollection has no features")
 		return nil
 	}
 	if len(fc.Features) > MaxFeatures {
-		p.add("candidates.features", fmt.Sprint(len(fc.Features)), "at most %d features per request", MaxFeatures)
+		p.Add("candidates.features", fmt.Sprint(len(fc.Features)), "at most %d features per request", MaxFeatures)
 		return nil
 	}
 	var out []candidate
@@ -302,7 +302,7 @@ func parseFeatures(raw json.RawMessage, p *problems) []candidate {
 	for i, f := range fc.Features {
 		row := i + 1
 		bad := func(format string, args ...any) {
-			*p = append(*p, lastmile.Problem{Row: row, Field: "candidates.features", Message: fmt.Sprintf(format, args...)})
+			p.AddRow(row, "candidates.features", "", format, args...)
 		}
 		if f.Geometry == nil {
 			bad("feature has no geometry")
@@ -371,18 +371,14 @@ func validCandidates(ctx context.Context, pool *pgxpool.Pool, cands []candidate)
 	if err != nil {
 		return err
 	}
-	var problems []lastmile.Problem
+	var problems lastmile.Problems
 	var ord int
 	var reason string
 	if _, err := pgx.ForEachRow(rows, []any{&ord, &reason}, func() error {
-		problems = append(problems, lastmile.Problem{Row: cands[ord-1].row, Field: "candidates.features",
-			Value: cands[ord-1].id, Message: "invalid geometry: " + reason})
+		problems.AddRow(cands[ord-1].row, "candidates.features", cands[ord-1].id, "invalid geometry: %s", reason)
 		return nil
 	}); err != nil {
 		return err
 	}
-	if len(problems) > 0 {
-		return lastmile.Invalid("candidate geometries are not valid", problems...)
-	}
-	return nil
+	return problems.Err("candidate geometries are not valid")
 }

@@ -38,16 +38,9 @@ type rawCandidates struct {
 
 var topLevelKeys = []string{"candidates", "constraints", "weights", "d_max_m", "population", "limit", "include_excluded", "format"}
 
-// problems collects request problems.
-type problems []lastmile.Problem
-
-func (p *problems) add(field, value, format string, args ...any) {
-	*p = append(*p, lastmile.Problem{Field: field, Value: lastmile.Clip(value), Message: fmt.Sprintf(format, args...)})
-}
-
 // decodeStrict decodes data into v refusing unknown fields and trailing
 // data, and turns decoding errors into problems under prefix.
-func decodeStrict(data []byte, v any, prefix string, known []string, p *problems) bool {
+func decodeStrict(data []byte, v any, prefix string, known []string, p *lastmile.Problems) bool {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
@@ -58,11 +51,11 @@ func decodeStrict(data []byte, v any, prefix string, known []string, p *problems
 				field = prefix + "." + field
 			}
 		}
-		p.add(field, "", "%s", describeJSONError(err, prefix, known))
+		p.Add(field, "", "%s", describeJSONError(err, prefix, known))
 		return false
 	}
 	if _, err := dec.Token(); err != io.EOF {
-		p.add(prefix, "", "unexpected data after the JSON object")
+		p.Add(prefix, "", "unexpected data after the JSON object")
 		return false
 	}
 	return true
@@ -114,7 +107,7 @@ func isNull(raw json.RawMessage) bool {
 }
 
 // numberValue decodes a JSON number at field and checks it is in [lo, hi].
-func numberValue(raw json.RawMessage, field string, lo, hi float64, p *problems) (float64, bool) {
+func numberValue(raw json.RawMessage, field string, lo, hi float64, p *lastmile.Problems) (float64, bool) {
 	s := string(bytes.TrimSpace(raw))
 	var f float64
 	if err := json.Unmarshal(raw, &f); err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
@@ -122,37 +115,37 @@ func numberValue(raw json.RawMessage, field string, lo, hi float64, p *problems)
 		if json.Unmarshal(raw, &str) == nil {
 			s = str
 		}
-		p.add(field, s, "must be a number")
+		p.Add(field, s, "must be a number")
 		return 0, false
 	}
 	if f < lo {
 		if lo == 0 {
-			p.add(field, s, "must not be negative")
+			p.Add(field, s, "must not be negative")
 		} else {
-			p.add(field, s, "must be at least %g", lo)
+			p.Add(field, s, "must be at least %g", lo)
 		}
 		return 0, false
 	}
 	if f > hi {
-		p.add(field, s, "must be at most %g", hi)
+		p.Add(field, s, "must be at most %g", hi)
 		return 0, false
 	}
 	return f, true
 }
 
-func stringValue(raw json.RawMessage, field string, p *problems) (string, bool) {
+func stringValue(raw json.RawMessage, field string, p *lastmile.Problems) (string, bool) {
 	var s string
 	if err := json.Unmarshal(raw, &s); err != nil {
-		p.add(field, string(bytes.TrimSpace(raw)), "must be a string")
+		p.Add(field, string(bytes.TrimSpace(raw)), "must be a string")
 		return "", false
 	}
 	return s, true
 }
 
-func boolValue(raw json.RawMessage, field string, p *problems) (bool, bool) {
+func boolValue(raw json.RawMessage, field string, p *lastmile.Problems) (bool, bool) {
 	var b bool
 	if err := json.Unmarshal(raw, &b); err != nil {
-		p.add(field, string(bytes.TrimSpace(raw)), "must be true or false")
+		p.Add(field, string(bytes.TrimSpace(raw)), "must be true or false")
 		return false, false
 	}
 	return b, true
@@ -162,25 +155,25 @@ func boolValue(raw json.RawMessage, field string, p *problems) (bool, bool) {
 // empty body ranks the planned relocation sites with the defaults. Every
 // problem found is reported in one EINVALID error.
 func ParseRequest(body []byte) (Request, error) {
-	var p problems
+	var p lastmile.Problems
 	var raw rawRequest
 	if len(bytes.TrimSpace(body)) > 0 {
 		decodeStrict(body, &raw, "", topLevelKeys, &p)
 	}
 	req := parseRaw(raw, &p)
-	if len(p) > 0 {
-		return Request{}, lastmile.Invalid("invalid ranking request", p...)
+	if err := p.Err("invalid ranking request"); err != nil {
+		return Request{}, err
 	}
 	return req, nil
 }
 
-func parseRaw(raw rawRequest, p *problems) Request {
+func parseRaw(raw rawRequest, p *lastmile.Problems) Request {
 	var req Request
 	parseCandidates(raw.Candidates, &req, p)
 
 	for k := range raw.Constraints {
 		if !slices.ContainsFunc(constraintSpecs, func(s constraintSpec) bool { return s.Name == k }) {
-			p.add("constraints."+k, "", "unknown constraint; expected one of: %s", strings.Join(constraintNames(), ", "))
+			p.Add("constraints."+k, "", "unknown constraint; expected one of: %s", strings.Join(constraintNames(), ", "))
 		}
 	}
 	for _, s := range constraintSpecs {
@@ -193,12 +186,12 @@ func parseRaw(raw rawRequest, p *problems) Request {
 
 	for k := range raw.Weights {
 		if factorName(k) == "" {
-			p.add("weights."+k, "", "unknown factor; expected one of: %s", strings.Join(factorNames(), ", "))
+			p.Add("weights."+k, "", "unknown factor; expected one of: %s", strings.Join(factorNames(), ", "))
 		}
 	}
 	for k := range raw.DMax {
 		if f := factorName(k); f == "" || f == FactorPopulation {
-			p.add("d_max_m."+k, "", "unknown distance factor; expected one of: %s", strings.Join(factorNames()[:5], ", "))
+			p.Add("d_max_m."+k, "", "unknown distance factor; expected one of: %s", strings.Join(factorNames()[:5], ", "))
 		}
 	}
 	for _, s := range factorSpecs {
@@ -245,7 +238,7 @@ func parseRaw(raw rawRequest, p *problems) Request {
 	if !isNull(raw.Limit) {
 		if f, ok := numberValue(raw.Limit, "limit", 1, MaxLimit, p); ok {
 			if f != math.Trunc(f) {
-				p.add("limit", string(raw.Limit), "must be a whole number")
+				p.Add("limit", string(raw.Limit), "must be a whole number")
 			} else {
 				req.Limit = int(f)
 			}
@@ -263,7 +256,7 @@ func parseRaw(raw rawRequest, p *problems) Request {
 			if f := normaliseFormat(s); f != "" {
 				req.Format = f
 			} else {
-				p.add("format", s, "unknown format; expected geojson or csv")
+				p.Add("format", s, "unknown format; expected geojson or csv")
 			}
 		}
 	}
@@ -326,7 +319,7 @@ func lookupFactor(m map[string]json.RawMessage, name string) (json.RawMessage, b
 // parseConstraint reads a constraint given as true/false (on with the
 // default limit / off), a number (on with that limit) or an object
 // {"enabled": bool, "<key>": number}.
-func parseConstraint(v json.RawMessage, s constraintSpec, c *Constraint, p *problems) {
+func parseConstraint(v json.RawMessage, s constraintSpec, c *Constraint, p *lastmile.Problems) {
 	field := "constraints." + s.Name
 	hi := float64(MaxDistanceM)
 	if s.Name == ConstraintMinArea {
@@ -341,7 +334,7 @@ func parseConstraint(v json.RawMessage, s constraintSpec, c *Constraint, p *prob
 	case len(t) > 0 && t[0] == '{':
 		var o map[string]json.RawMessage
 		if err := json.Unmarshal(v, &o); err != nil {
-			p.add(field, "", "%s", describeJSONError(err, field, nil))
+			p.Add(field, "", "%s", describeJSONError(err, field, nil))
 			return
 		}
 		for k, val := range o {
@@ -358,7 +351,7 @@ func parseConstraint(v json.RawMessage, s constraintSpec, c *Constraint, p *prob
 					}
 				}
 			default:
-				p.add(field+"."+k, "", "unknown parameter; expected enabled or %s", s.Key)
+				p.Add(field+"."+k, "", "unknown parameter; expected enabled or %s", s.Key)
 			}
 		}
 	default:
@@ -376,18 +369,18 @@ func parseConstraint(v json.RawMessage, s constraintSpec, c *Constraint, p *prob
 // (road=5000), constraints (hazard=200,village=on,power=off),
 // population_radius_m, population_max.
 func ParseValues(base []byte, q url.Values) (Request, error) {
-	var p problems
+	var p lastmile.Problems
 	var raw rawRequest
 	if len(bytes.TrimSpace(base)) > 0 {
 		if !decodeStrict(base, &raw, "", topLevelKeys, &p) {
-			return Request{}, lastmile.Invalid("invalid ranking request", p...)
+			return Request{}, p.Err("invalid ranking request")
 		}
 	}
 	var rc map[string]json.RawMessage
 	if !isNull(raw.Candidates) {
 		if err := json.Unmarshal(raw.Candidates, &rc); err != nil {
-			p.add("candidates", "", "must be an object")
-			return Request{}, lastmile.Invalid("invalid ranking request", p...)
+			p.Add("candidates", "", "must be an object")
+			return Request{}, p.Err("invalid ranking request")
 		}
 	}
 	if rc == nil {
@@ -437,7 +430,7 @@ func ParseValues(base []byte, q url.Values) (Request, error) {
 			for _, pair := range strings.Split(v, ",") {
 				name, val, ok := strings.Cut(strings.TrimSpace(pair), "=")
 				if !ok || name == "" {
-					p.add(k, pair, "expected name=value pairs separated by commas, e.g. road=0.3,water=0.2")
+					p.Add(k, pair, "expected name=value pairs separated by commas, e.g. road=0.3,water=0.2")
 					continue
 				}
 				if k == "constraints" {
@@ -455,13 +448,13 @@ func ParseValues(base []byte, q url.Values) (Request, error) {
 				pop = map[string]json.RawMessage{}
 				if !isNull(raw.Population) {
 					if err := json.Unmarshal(raw.Population, &pop); err != nil {
-						p.add("population", "", "must be an object")
+						p.Add("population", "", "must be an object")
 					}
 				}
 			}
 			pop[strings.TrimPrefix(k, "population_")] = jsonScalar(v)
 		default:
-			p.add(k, "", "unknown parameter; expected one of: %s", strings.Join(known, ", "))
+			p.Add(k, "", "unknown parameter; expected one of: %s", strings.Join(known, ", "))
 		}
 	}
 	if pop != nil {
@@ -470,12 +463,12 @@ func ParseValues(base []byte, q url.Values) (Request, error) {
 	if len(rc) > 0 {
 		raw.Candidates, _ = json.Marshal(rc)
 	}
-	if len(p) > 0 {
-		return Request{}, lastmile.Invalid("invalid ranking request", p...)
+	if err := p.Err("invalid ranking request"); err != nil {
+		return Request{}, err
 	}
 	req := parseRaw(raw, &p)
-	if len(p) > 0 {
-		return Request{}, lastmile.Invalid("invalid ranking request", p...)
+	if err := p.Err("invalid ranking request"); err != nil {
+		return Request{}, err
 	}
 	return req, nil
 }

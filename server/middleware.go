@@ -95,7 +95,7 @@ func (s *Server) withLogging(next http.Handler) http.Handler {
 		}
 		level := slogLevel(sw.status)
 		respond.Logger(r.Context()).Log(r.Context(), level, "request",
-			"method", r.Method, "path", r.URL.Path, "route", route, "status", sw.status,
+			"method", r.Method, "path", r.URL.Path, "route", route, "status", sw.status, "client", respond.ClientAddr(r),
 			"bytes", sw.bytes, "ms", float64(elapsed.Microseconds())/1000)
 	})
 }

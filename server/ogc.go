@@ -15,6 +15,7 @@ import (
 	"github.com/lastmile/lastmile/auth"
 	"github.com/lastmile/lastmile/cql2"
 	"github.com/lastmile/lastmile/layer"
+	"github.com/lastmile/lastmile/postgis"
 	"github.com/lastmile/lastmile/server/respond"
 )
 
@@ -38,6 +39,12 @@ var conformance = []string{
 	"http://www.opengis.net/spec/ogcapi-features-4/1.0/conf/create-replace-delete",
 	"http://www.opengis.net/spec/ogcapi-features-4/1.0/conf/update",
 	"http://www.opengis.net/spec/ogcapi-features-2/1.0/conf/crs",
+	// Part 5: a JSON Schema per collection (/schema), with the core roles
+	// (id, primary-geometry, primary-instant).
+	"http://www.opengis.net/spec/ogcapi-features-5/1.0/conf/schemas",
+	"http://www.opengis.net/spec/ogcapi-features-5/1.0/conf/core-roles-features",
+	// Sorting (Part 8 draft): sortby=field,-field.
+	"http://www.opengis.net/spec/ogcapi-features-8/1.0/conf/sorting",
 }
 
 // conformsTo is every class served: the core list and Part 3 with CQL2.
@@ -54,6 +61,7 @@ func (s *Server) ogcRoutes(r *mux.Router) {
 	r.Handle("/ogc/collections", h(s.ogcCollections)).Methods(get...)
 	r.Handle("/ogc/collections/{layer}", h(s.ogcCollection)).Methods(get...)
 	r.Handle("/ogc/collections/{layer}/queryables", h(s.ogcQueryables)).Methods(get...)
+	r.Handle("/ogc/collections/{layer}/schema", h(s.ogcSchema)).Methods(get...)
 	r.Handle("/ogc/collections/{layer}/items", h(s.ogcItems)).Methods(get...)
 	r.Handle("/ogc/collections/{layer}/items", h(s.ogcCreate)).Methods(http.MethodPost)
 	r.Handle("/ogc/collections/{layer}/items/{id}", h(s.ogcItem)).Methods(get...)
@@ -84,6 +92,10 @@ func (s *Server) ogcLayer(r *http.Request) (*layer.Layer, error) {
 	name := mux.Vars(r)["layer"]
 	if l, ok := s.deps.Catalog.Layer(name); ok {
 		return l, nil
+	}
+	if v, ok := viewOf(s.deps.Catalog, name); ok {
+		return nil, lastmile.Invalid("collection "+v.Name+" is read-only",
+			lastmile.Problem{Field: "collection", Value: v.Name, Message: "is the " + v.group.en + " of " + v.Parent.Name + ", for reading; write and read history through /ogc/collections/" + v.Parent.Name})
 	}
 	return nil, lastmile.Errorf(lastmile.ENOTFOUND, "no collection %q (collections: %s)", lastmile.Clip(name), strings.Join(s.deps.Catalog.Names(), ", "))
 }
@@ -142,22 +154,48 @@ type extent struct {
 	} `json:"temporal"`
 }
 
-// describe returns a collection's JSON, with its extent from the database.
-func (s *Server) describe(ctx context.Context, r *http.Request, l *layer.Layer) (*collection, error) {
+// describe returns a collection's JSON, with its extent from the database
+// (a per-kind view has its layer's extent) and its title in the language
+// of Accept-Language (both when it names neither).
+func (s *Server) describe(ctx context.Context, r *http.Request, c coll) (*collection, error) {
+	x, err := s.deps.Store.Extent(ctx, c.base())
+	if err != nil {
+		return nil, err
+	}
+	return describeWith(r, c, x), nil
+}
+
+// describeWith is describe with the extent x of the collection's layer.
+func describeWith(r *http.Request, c coll, x postgis.Extent) *collection {
+	l := c.Layer
 	b := respond.BaseURL(r) + "/ogc/collections/" + l.Name
-	c := &collection{
-		ID: l.Name, Title: l.Title,
-		Description: fmt.Sprintf("%s (%s). Geometry: %v. The temporal extent and the datetime parameter are on completed_on (the completion date); filter other dates with filter=, e.g. started_on >= DATE('2015-01-01').", l.Title, l.TitleZH, l.GeomKinds),
+	lang := requestLang(r)
+	en, zh := c.titles()
+	title := inLang(lang, en, zh)
+	desc := fmt.Sprintf("%s (%s). Geometry: %v. The temporal extent and the datetime parameter are on completed_on (the completion date); filter other dates with filter=, e.g. started_on >= DATE('2015-01-01'). Sort with sortby=field,-field.", en, zh, l.GeomKinds)
+	if c.Parent != nil {
+		desc = fmt.Sprintf("%s (%s): the %s features of %s only, read-only (write through %s). Geometry: %v. datetime is on completed_on.", en, zh, strings.Join(c.Kinds, "/"), c.Parent.Name, c.Parent.Name, l.GeomKinds)
+	}
+	col := &collection{
+		ID: l.Name, Title: title,
+		Description: desc,
 		ItemType:    "feature", CRS: CRSURIs(), StorageCRS: CRS84,
 		Links: []link{
 			{Href: b, Rel: "self", Type: JSONType, Title: "this collection"},
-			{Href: b + "/items", Rel: "items", Type: GeoJSONType, Title: l.Title},
+			{Href: b + "/items", Rel: "items", Type: GeoJSONType, Title: title},
 			{Href: b + "/queryables", Rel: queryablesRel, Type: SchemaType, Title: "the properties filter= can use"},
+			{Href: b + "/schema", Rel: "describedby", Type: SchemaType, Title: "the schema of the features (OGC API Features Part 5)"},
+			// GDAL's OAPIF driver (3.6) looks for this spelling and reads a
+			// schema of the GeoJSON Feature (properties under "properties").
+			{Href: b + "/schema?profile=geojson", Rel: "describedBy", Type: SchemaType, Title: "the schema of the GeoJSON features"},
 		},
 	}
-	x, err := s.deps.Store.Extent(ctx, l)
-	if err != nil {
-		return nil, err
+	if c.Parent != nil {
+		col.Links = append(col.Links, link{Href: respond.BaseURL(r) + "/ogc/collections/" + c.Parent.Name, Rel: "related", Type: JSONType, Title: "the whole layer, every kind of geometry (writable)"})
+	} else {
+		for _, v := range kindViews(l) {
+			col.Links = append(col.Links, link{Href: respond.BaseURL(r) + "/ogc/collections/" + v.Name, Rel: "related", Type: JSONType, Title: "its " + v.group.en + " only"})
+		}
 	}
 	e := &extent{}
 	e.Spatial.CRS = CRS84
@@ -173,8 +211,8 @@ func (s *Server) describe(ctx context.Context, r *http.Request, l *layer.Layer) 
 		iv = []*string{&a, &z}
 	}
 	e.Temporal.Interval = [][]*string{iv}
-	c.Extent = e
-	return c, nil
+	col.Extent = e
+	return col
 }
 
 func (s *Server) ogcCollections(w http.ResponseWriter, r *http.Request) error {
@@ -183,13 +221,17 @@ func (s *Server) ogcCollections(w http.ResponseWriter, r *http.Request) error {
 	}
 	b := respond.BaseURL(r)
 	var cs []*collection
-	for _, l := range s.deps.Catalog.Layers() {
-		c, err := s.describe(r.Context(), r, l)
-		if err != nil {
-			return err
+	var x postgis.Extent
+	for _, c := range collections(s.deps.Catalog) {
+		if c.Parent == nil { // a view has the extent of its layer, just read
+			var err error
+			if x, err = s.deps.Store.Extent(r.Context(), c.Layer); err != nil {
+				return err
+			}
 		}
-		cs = append(cs, c)
+		cs = append(cs, describeWith(r, c, x))
 	}
+	w.Header().Add("Vary", "Accept-Language")
 	respond.JSON(w, http.StatusOK, map[string]any{
 		"links":       []link{{Href: b + "/ogc/collections", Rel: "self", Type: JSONType, Title: "the collections"}},
 		"collections": cs,
@@ -201,7 +243,7 @@ func (s *Server) ogcCollection(w http.ResponseWriter, r *http.Request) error {
 	if err := s.canRead(r.Context()); err != nil {
 		return err
 	}
-	l, err := s.ogcLayer(r)
+	l, err := s.ogcColl(r)
 	if err != nil {
 		return err
 	}
@@ -209,6 +251,7 @@ func (s *Server) ogcCollection(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	w.Header().Add("Vary", "Accept-Language")
 	respond.JSON(w, http.StatusOK, c)
 	return nil
 }

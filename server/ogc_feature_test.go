@@ -98,6 +98,8 @@ func FuzzDecodeFeature(f *testing.F) {
 		`{"type":"Feature","geometry":{"type":"GeometryCollection","geometries":[]},"properties":{}}`,
 		`{"type":"FeatureCollection","features":[]}`, `{"type":"Feature","geometry":{"type":"Point","coordinates":[NaN,1]}}`,
 		``, `null`, `[]`, `{"type":"Feature","properties":{"a":{"b":[1,2,{"c":null}]}}}`,
+		`{"type":"Feature","properties":{"props":"{\"route\": \"X010\"}"}}`, `{"type":"Feature","properties":{"props":"[1]"}}`,
+		`{"type":"Feature","properties":{"props":"{} {}"}}`, `{"type":"Feature","properties":{"props":" "}}`,
 	} {
 		f.Add([]byte(s))
 	}

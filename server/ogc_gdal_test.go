@@ -136,8 +136,21 @@ func TestGDAL(t *testing.T) {
 		}
 	}
 	sort.Strings(listed)
-	if want := layer.Default().Names(); strings.Join(listed, ",") != strings.Join(want, ",") {
+	if want := server.CollectionNames(layer.Default()); strings.Join(listed, ",") != strings.Join(want, ",") {
 		t.Errorf("ogrinfo lists %v, want %v\n%s", listed, want, out)
+	}
+
+	// GDAL types the fields from the collection's schema (rel=describedBy,
+	// ?profile=geojson): width_m a Real even though every width here is
+	// whole or null, the dates Dates, props a String.
+	out, err = runGDAL(append(env[:len(env):len(env)], "CPL_DEBUG=ON"), "ogrinfo", "-ro", "-so", src, "roads")
+	if err != nil {
+		t.Fatalf("ogrinfo -so roads: %v\n%s", err, out)
+	}
+	for _, want := range []string{"OAPIF: Using JSON schema", "width_m: Real", "started_on: Date", "updated_at: DateTime", "props: String", "funding_yuan: Real"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("ogrinfo -so roads lacks %q:\n%s", want, out)
+		}
 	}
 
 	dst := filepath.Join(t.TempDir(), "roads.json")

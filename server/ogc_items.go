@@ -10,6 +10,7 @@ import (
 	"iter"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -18,6 +19,7 @@ import (
 
 	"github.com/lastmile/lastmile"
 	"github.com/lastmile/lastmile/auth"
+	"github.com/lastmile/lastmile/geo"
 	"github.com/lastmile/lastmile/layer"
 	"github.com/lastmile/lastmile/postgis"
 	"github.com/lastmile/lastmile/server/respond"
@@ -32,14 +34,16 @@ func (s *Server) ogcItems(w http.ResponseWriter, r *http.Request) error {
 	if err := s.canRead(ctx); err != nil {
 		return err
 	}
-	l, err := s.ogcLayer(r)
+	c, err := s.ogcColl(r)
 	if err != nil {
 		return err
 	}
+	l := c.base()
 	q, err := ParseItemsQuery(l, r.URL.Query())
 	if err != nil {
 		return err
 	}
+	q.Kinds = c.Kinds
 	return s.deps.Store.Items(ctx, l, q, func(matched int, features iter.Seq2[[]byte, error]) error {
 		return writeItems(w, r, l, q, matched, features)
 	})
@@ -128,10 +132,11 @@ func (s *Server) ogcItem(w http.ResponseWriter, r *http.Request) error {
 	if err := s.canRead(ctx); err != nil {
 		return err
 	}
-	l, err := s.ogcLayer(r)
+	c, err := s.ogcColl(r)
 	if err != nil {
 		return err
 	}
+	l := c.base()
 	id, err := featureID(r)
 	if err != nil {
 		return err
@@ -147,6 +152,9 @@ func (s *Server) ogcItem(w http.ResponseWriter, r *http.Request) error {
 	f, err := s.deps.Store.Get(ctx, l.Name, id)
 	if err != nil {
 		return err
+	}
+	if c.Kinds != nil && !slices.Contains(c.Kinds, geo.Kind(f.Geometry)) {
+		return lastmile.Errorf(lastmile.ENOTFOUND, "%s feature %d is a %s, not in %s (read it from /ogc/collections/%s)", l.Name, id, geo.Kind(f.Geometry), c.Name, l.Name)
 	}
 	if out != (postgis.Output{}) {
 		// The feature in another CRS: the same rendering, through the items

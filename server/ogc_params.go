@@ -44,23 +44,15 @@ type Filter = postgis.Filter
 var reservedParams = map[string]bool{
 	"limit": true, "offset": true, "bbox": true, "bbox-crs": true,
 	"datetime": true, "f": true, "crs": true,
-	"filter": true, "filter-lang": true, "filter-crs": true,
-}
-
-// filterable reports whether a field can be used as a property filter
-// (objects cannot; updated_at is a timestamp column, not comparable by text).
-func filterable(f layer.Field) bool {
-	return f.Type != layer.Object && f.Name != "updated_at"
+	"filter": true, "filter-lang": true, "filter-crs": true, "sortby": true,
 }
 
 // ParseItemsQuery parses and checks the query of GET /items against the
 // layer. It reports every problem at once, each naming the parameter.
 func ParseItemsQuery(l *layer.Layer, q url.Values) (ItemsQuery, error) {
 	out := ItemsQuery{Limit: DefaultLimit}
-	var problems []lastmile.Problem
-	bad := func(field, value, format string, args ...any) {
-		problems = append(problems, lastmile.Problem{Field: field, Value: lastmile.Clip(value), Message: fmt.Sprintf(format, args...)})
-	}
+	var problems lastmile.Problems
+	bad := problems.Add
 	var (
 		bboxRaw, filterRaw, filterLang string
 		hasBBox, hasFilter             bool
@@ -117,6 +109,10 @@ func ParseItemsQuery(l *layer.Layer, q url.Values) (ItemsQuery, error) {
 			case c != CRS84CRS:
 				bad(name, v, "filter geometries are read in %s only; write them as longitude, latitude", CRS84)
 			}
+		case "sortby":
+			keys, p := ParseSortBy(l, v)
+			problems.Append(p...)
+			out.SortBy = keys
 		case "filter":
 			filterRaw, hasFilter = v, true
 		case "filter-lang":
@@ -139,14 +135,14 @@ func ParseItemsQuery(l *layer.Layer, q url.Values) (ItemsQuery, error) {
 			}
 		default:
 			f, ok := l.Field(name)
-			if !ok || !filterable(f) {
-				bad(name, v, "is not a parameter or a filterable field of %s (parameters: limit, offset, bbox, bbox-crs, crs, datetime, filter, filter-lang, filter-crs; fields: %s)",
-					l.Name, strings.Join(filterableNames(l), ", "))
+			if !ok || !f.Filterable() {
+				bad(name, v, "is not a parameter or a filterable field of %s (parameters: limit, offset, bbox, bbox-crs, crs, datetime, filter, filter-lang, filter-crs, sortby; fields: %s)",
+					l.Name, strings.Join(l.FilterableFields(), ", "))
 				continue
 			}
-			values, msg := parseFilterValues(f, v)
-			if msg != "" {
-				bad(name, v, "%s", msg)
+			values, err := f.ParseList(v)
+			if err != nil {
+				problems.AddError(name, err)
 				continue
 			}
 			out.Filters = append(out.Filters, Filter{Field: f.Name, Values: values})
@@ -166,15 +162,15 @@ func ParseItemsQuery(l *layer.Layer, q url.Values) (ItemsQuery, error) {
 	if hasFilter {
 		f, p := parseFilter(l, filterRaw, filterLang)
 		if p != nil {
-			problems = append(problems, *p)
+			problems.Append(*p)
 		} else {
 			out.Filter = f
 		}
 	} else if filterLang != "" {
 		bad("filter-lang", filterLang, "is given without a filter")
 	}
-	if len(problems) > 0 {
-		return ItemsQuery{}, lastmile.Invalid("the query parameters are invalid", problems...)
+	if err := problems.Err("the query parameters are invalid"); err != nil {
+		return ItemsQuery{}, err
 	}
 	return out, nil
 }
@@ -253,16 +249,6 @@ func parseBBoxIn(s string, c CRS) ([]float64, string) {
 		return nil, "the minimum corner is above or right of the maximum corner"
 	}
 	return n, ""
-}
-
-func filterableNames(l *layer.Layer) []string {
-	var out []string
-	for _, f := range l.Fields {
-		if filterable(f) {
-			out = append(out, f.Name)
-		}
-	}
-	return out
 }
 
 // parseBBox parses "minx,miny,maxx,maxy" or the 6-number 3D form (heights
@@ -347,68 +333,4 @@ func parseDatetime(s string) (*Interval, string) {
 		return nil, "the interval ends before it starts"
 	}
 	return &Interval{Start: a, End: b}, ""
-}
-
-// parseFilterValues converts the comma-separated values of a filter on f
-// into a typed slice.
-func parseFilterValues(f layer.Field, s string) (any, string) {
-	parts := strings.Split(s, ",")
-	for i, p := range parts {
-		parts[i] = strings.TrimSpace(p)
-		if parts[i] == "" {
-			return nil, "has an empty value; separate values with single commas"
-		}
-	}
-	switch f.Type {
-	case layer.Text, layer.Enum:
-		for _, p := range parts {
-			if v, msg := f.Convert(p); v == nil || msg != "" {
-				return nil, fmt.Sprintf("%q: %s", lastmile.Clip(p), msg)
-			}
-		}
-		return parts, ""
-	case layer.Integer:
-		out := make([]int64, len(parts))
-		for i, p := range parts {
-			n, err := strconv.ParseInt(p, 10, 32)
-			if err != nil {
-				return nil, fmt.Sprintf("%q is not an integer", lastmile.Clip(p))
-			}
-			out[i] = n
-		}
-		return out, ""
-	case layer.Number, layer.Money:
-		out := make([]float64, len(parts))
-		for i, p := range parts {
-			n, err := strconv.ParseFloat(p, 64)
-			if err != nil || math.IsNaN(n) || math.IsInf(n, 0) {
-				return nil, fmt.Sprintf("%q is not a finite number", lastmile.Clip(p))
-			}
-			out[i] = n
-		}
-		return out, ""
-	case layer.Date:
-		out := make([]time.Time, len(parts))
-		for i, p := range parts {
-			d, err := time.Parse(time.DateOnly, p)
-			if err != nil {
-				return nil, fmt.Sprintf("%q is not a date YYYY-MM-DD", lastmile.Clip(p))
-			}
-			out[i] = d
-		}
-		return out, ""
-	case layer.Boolean:
-		out := make([]bool, len(parts))
-		for i, p := range parts {
-			switch p {
-			case "true":
-				out[i] = true
-			case "false":
-			default:
-				return nil, fmt.Sprintf("%q is not true or false", lastmile.Clip(p))
-			}
-		}
-		return out, ""
-	}
-	return nil, "cannot be filtered on"
 }

@@ -52,6 +52,7 @@ func TestParseItemsQuery(t *testing.T) {
 		{"enum filter", "status=completed&surface=cement,asphalt", ItemsQuery{Limit: 100, Filters: []Filter{
 			{Field: "status", Values: []string{"completed"}}, {Field: "surface", Values: []string{"cement", "asphalt"}}}}},
 		{"number filter", "width_m=4.5,6", ItemsQuery{Limit: 100, Filters: []Filter{{Field: "width_m", Values: []float64{4.5, 6}}}}},
+		{"synonyms filter as codes", "surface=水泥,tarmac", ItemsQuery{Limit: 100, Filters: []Filter{{Field: "surface", Values: []string{"cement", "asphalt"}}}}},
 		{"integer filter", "version=1,2", ItemsQuery{Limit: 100, Filters: []Filter{{Field: "version", Values: []int64{1, 2}}}}},
 		{"date filter", "completed_on=2015-01-02", ItemsQuery{Limit: 100, Filters: []Filter{{Field: "completed_on", Values: []time.Time{*date("2015-01-02")}}}}},
 		{"text filter with SQL stays a value", "name=' OR 1=1 --", ItemsQuery{Limit: 100, Filters: []Filter{{Field: "name", Values: []string{"' OR 1=1 --"}}}}},
@@ -121,8 +122,11 @@ func TestParseItemsQueryErrors(t *testing.T) {
 		{"object field", "props=x", "props", "not a parameter or a filterable field"},
 		{"enum value", "surface=gold", "surface", "must be one of"},
 		{"SQL in enum", "status=' OR 1=1 --", "status", "must be one of"},
-		{"number", "width_m=wide", "width_m", "not a finite number"},
+		{"number", "width_m=wide", "width_m", "must be a number"}, // the one value parser's wording (layer.ParseValue), as tiles and statistics
 		{"empty value", "surface=cement,,asphalt", "surface", "empty value"},
+		{"integer", "version=1.5", "version", "must be an integer"},
+		{"integer beyond the column", "version=2147483648", "version", "must be an integer"},
+		{"updated_at is not filterable", "updated_at=2016-01-01", "updated_at", "not a parameter or a filterable field"},
 		{"admin code pattern", "admin_code=12", "admin_code", "must match"},
 		{"f=html", "f=html", "f", "only json"},
 	}
@@ -141,6 +145,18 @@ func TestParseItemsQueryErrors(t *testing.T) {
 				t.Errorf("ParseItemsQuery(%q): problem %+v, want field %q and message containing %q", tt.query, e.Details[0], tt.field, tt.msg)
 			}
 		})
+	}
+}
+
+// A long Chinese value is quoted clipped on a character boundary.
+func TestParseItemsQueryClipsChinese(t *testing.T) {
+	_, err := ParseItemsQuery(roadsLayer(t), url.Values{"surface": {"cement," + strings.Repeat("路面", 100)}})
+	var e *lastmile.Error
+	if !errors.As(err, &e) || len(e.Details) != 1 {
+		t.Fatalf("got %v, want one problem", err)
+	}
+	if want := strings.Repeat("路面", 39) + "路…"; e.Details[0].Value != want {
+		t.Errorf("value %q, want %q", e.Details[0].Value, want)
 	}
 }
 

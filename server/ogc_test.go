@@ -214,8 +214,10 @@ func TestOGCLandingConformanceAPI(t *testing.T) {
 	var api struct {
 		OpenAPI string         `json:"openapi"`
 		Paths   map[string]any `json:"paths"`
+		Raw     map[string]any `json:"-"`
 	}
 	h := e.getJSON(t, "/ogc/api", &api)
+	e.getJSON(t, "/ogc/api", &api.Raw)
 	if api.OpenAPI != "3.0.3" || !strings.HasPrefix(h.Get("Content-Type"), "application/vnd.oai.openapi+json") {
 		t.Errorf("api: openapi %q, content type %q", api.OpenAPI, h.Get("Content-Type"))
 	}
@@ -229,7 +231,11 @@ func TestOGCLandingConformanceAPI(t *testing.T) {
 	items := api.Paths["/collections/roads/items"].(map[string]any)["get"].(map[string]any)
 	var params []string
 	for _, p := range items["parameters"].([]any) {
-		params = append(params, p.(map[string]any)["name"].(string))
+		p := p.(map[string]any)
+		if ref, ok := p["$ref"].(string); ok { // #/components/parameters/limit
+			p = resolveRef(t, api.Raw, ref)
+		}
+		params = append(params, p["name"].(string))
 	}
 	for _, want := range []string{"limit", "bbox", "datetime", "surface", "status", "tech_grade"} {
 		if !slices.Contains(params, want) {
@@ -257,8 +263,13 @@ func TestOGCCollections(t *testing.T) {
 		ids = append(ids, c.ID)
 	}
 	sort.Strings(ids)
-	if want := layer.Default().Names(); !slices.Equal(ids, want) {
+	if want := server.CollectionNames(layer.Default()); !slices.Equal(ids, want) {
 		t.Fatalf("collections %v, want %v", ids, want)
+	}
+	for _, want := range []string{"power_upgrades_lines", "power_upgrades_points", "relocation_sites_polygons", "relocation_sites_points"} {
+		if !slices.Contains(ids, want) {
+			t.Errorf("collections %v lack the per-kind collection %s", ids, want)
+		}
 	}
 	for _, c := range cs.Collections {
 		if c.ID != "roads" {
@@ -539,4 +550,22 @@ func TestOGCEveryLayer(t *testing.T) {
 			}
 		})
 	}
+}
+
+// resolveRef follows a local JSON reference (#/a/b) in doc.
+func resolveRef(t *testing.T, doc map[string]any, ref string) map[string]any {
+	t.Helper()
+	var cur any = doc
+	for _, k := range strings.Split(strings.TrimPrefix(ref, "#/"), "/") {
+		m, ok := cur.(map[string]any)
+		if !ok {
+			t.Fatalf("reference %s does not resolve", ref)
+		}
+		cur = m[k]
+	}
+	m, ok := cur.(map[string]any)
+	if !ok {
+		t.Fatalf("reference %s does not resolve to an object", ref)
+	}
+	return m
 }

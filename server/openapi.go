@@ -3,6 +3,7 @@ package server
 import (
 	"encoding/json"
 	"net/http"
+	"strings"
 
 	"github.com/lastmile/lastmile/layer"
 	"github.com/lastmile/lastmile/server/respond"
@@ -40,8 +41,7 @@ func OpenAPI(c *layer.Catalog, serverURL string, private bool) obj {
 		schemas[schemaName(l)] = featureSchema(l)
 		ref := obj{"$ref": "#/components/schemas/" + schemaName(l)}
 		params := []any{
-			obj{"name": "limit", "in": "query", "description": "features per page", "style": "form", "explode": false,
-				"schema": obj{"type": "integer", "minimum": 1, "maximum": MaxLimit, "default": DefaultLimit}},
+			obj{"$ref": "#/components/parameters/limit"},
 			obj{"name": "offset", "in": "query", "description": "features to skip (the next and prev links set it)",
 				"schema": obj{"type": "integer", "minimum": 0, "default": 0}},
 			obj{"name": "bbox", "in": "query", "description": "minlon,minlat,maxlon,maxlat (CRS84)", "style": "form", "explode": false,
@@ -59,13 +59,22 @@ func OpenAPI(c *layer.Catalog, serverURL string, private bool) obj {
 			obj{"name": "filter-crs", "in": "query", "description": "the CRS of the filter's geometries",
 				"schema": obj{"type": "string", "format": "uri", "enum": []string{CRS84}, "default": CRS84}},
 		}
+		params = append(params, obj{"name": "sortby", "in": "query", "style": "form", "explode": false,
+			"description": "order of the features: fields separated by commas, - before a field for descending (e.g. -width_m,name); id breaks ties, NULLs last",
+			"schema":      obj{"type": "string"}})
 		for _, f := range l.Fields {
-			if !filterable(f) {
+			if !f.Filterable() {
 				continue
 			}
+			// A simple type (not an array), which QGIS ≥ 3.32 needs to send
+			// an equality filter as this parameter.
+			schema := obj{"type": f.Type.JSONType()}
+			if f.Type == layer.Date {
+				schema["format"] = "date"
+			}
 			params = append(params, obj{"name": f.Name, "in": "query", "style": "form", "explode": false,
-				"description": f.Label + " (" + f.LabelZH + "); several values separated by commas match any of them",
-				"schema":      obj{"type": "array", "items": fieldSchema(f)}})
+				"description": f.LabelZH + " " + f.Label + ": features whose " + f.Name + " equals the value; several values separated by commas match any of them" + enumNote(f),
+				"schema":      schema})
 		}
 		items := "/collections/" + name + "/items"
 		paths["/collections/"+name+"/queryables"] = obj{"get": op("the properties a filter on "+name+" can use (JSON Schema)", "Queryables_"+name, nil,
@@ -90,6 +99,26 @@ func OpenAPI(c *layer.Catalog, serverURL string, private bool) obj {
 			"delete": op("delete a "+name+" feature (If-Match required; its history stays)", "Delete_"+name, withIfMatch, obj{
 				"204": obj{"description": "deleted"}}),
 		}
+		schemaOp := func(n string) obj {
+			return obj{"get": op("the JSON Schema of the "+n+" features (OGC API Features Part 5; profile=geojson: of the GeoJSON Feature)", "Schema_"+n,
+				[]any{obj{"name": "profile", "in": "query", "description": "geojson: the schema of the GeoJSON Feature, properties nested (GDAL reads it)",
+					"schema": obj{"type": "string", "enum": []string{"geojson"}}}},
+				obj{"200": obj{"description": "a JSON Schema; titles follow Accept-Language (zh, en; both by default)", "content": obj{SchemaType: obj{"schema": obj{"type": "object"}}}}})}
+		}
+		paths["/collections/"+name+"/schema"] = schemaOp(name)
+		// The per-kind collections of a mixed layer: read-only.
+		for _, v := range kindViews(l) {
+			vn, vi := v.Name, "/collections/"+v.Name
+			paths[vi] = obj{"get": op("the "+vn+" collection: the "+v.group.en+" of "+name+" (read-only)", "Collection_"+vn, nil, jsonResponse("the collection with its extent"))}
+			paths[vi+"/queryables"] = obj{"get": op("the properties a filter on "+vn+" can use (JSON Schema)", "Queryables_"+vn, nil,
+				obj{"200": obj{"description": "a JSON Schema", "content": obj{SchemaType: obj{"schema": obj{"type": "object"}}}}})}
+			paths[vi+"/schema"] = schemaOp(vn)
+			paths[vi+"/items"] = obj{"get": op("the "+name+" features that are "+v.group.en+" ("+strings.Join(v.Kinds, ", ")+"), paged", "Items_"+vn, params, obj{"200": obj{
+				"description": "a GeoJSON FeatureCollection with numberMatched, numberReturned and next/prev links",
+				"content":     obj{GeoJSONType: obj{"schema": obj{"type": "object", "properties": obj{"features": obj{"type": "array", "items": ref}}}}}}})}
+			paths[vi+"/items/{id}"] = obj{"get": op("one "+name+" feature of "+vn+", with its ETag", "Item_"+vn, one, obj{
+				"200": obj{"description": "the feature", "content": obj{GeoJSONType: obj{"schema": ref}}}})}
+		}
 		paths[items+"/{id}/history"] = obj{"get": op("every recorded version of a "+name+" feature", "History_"+name, one,
 			jsonResponse("op, version, actor, time, changed fields, geometry before and after"))}
 	}
@@ -102,18 +131,31 @@ func OpenAPI(c *layer.Catalog, serverURL string, private bool) obj {
 		"info": obj{
 			"title":       "lastmile feature API",
 			"version":     "1.0",
-			"description": "OGC API Features (Part 1 core + GeoJSON, Part 4 writes) over lastmile's layer catalog. Writes need a bearer token with scope write:<layer>.",
+			"description": "OGC API Features (Part 1 core + GeoJSON, Part 2 CRS, Part 3 CQL2 filters, Part 4 writes, Part 5 schemas, sortby) over lastmile's layer catalog. Writes need a bearer token with scope write:<layer>.",
 		},
 		"servers":  []any{obj{"url": serverURL}},
 		"security": security,
 		"paths":    paths,
 		"components": obj{
+			// QGIS reads the page size from here (maximum and default): with
+			// them it pages by 1000 instead of 100.
+			"parameters": obj{"limit": obj{"name": "limit", "in": "query", "description": "features per page", "required": false,
+				"style": "form", "explode": false,
+				"schema": obj{"type": "integer", "minimum": 1, "maximum": MaxLimit, "default": DefaultLimit}}},
 			"schemas":         schemas,
 			"securitySchemes": obj{"bearer": obj{"type": "http", "scheme": "bearer", "description": "a token from lastmile token create"}},
 			"responses": obj{"Error": obj{"description": "an error naming the problem",
 				"content": obj{JSONType: obj{"schema": obj{"$ref": "#/components/schemas/Error"}}}}},
 		},
 	}
+}
+
+// enumNote lists an enum field's codes for a parameter's description.
+func enumNote(f layer.Field) string {
+	if f.Type != layer.Enum {
+		return ""
+	}
+	return " (" + strings.Join(f.Enum, ", ") + ")"
 }
 
 func schemaName(l *layer.Layer) string { return "Feature_" + l.Name }
@@ -171,6 +213,9 @@ func featureSchema(l *layer.Layer) obj {
 	var required []string
 	for _, f := range l.Fields {
 		props[f.Name] = fieldSchema(f)
+		if f.Type == layer.Object {
+			props[f.Name] = obj{"type": "string", "title": f.Label, "description": f.LabelZH + "; " + propsDescription}
+		}
 		if f.Required {
 			required = append(required, f.Name)
 		}

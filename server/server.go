@@ -39,8 +39,9 @@ type Options struct {
 	// PublicURL, when set, is the base of every absolute link (checked by
 	// respond.ParsePublicURL); empty: links follow the request.
 	PublicURL string
-	// TrustedProxies are the networks whose X-Forwarded-Proto/-Host are
-	// believed (nil: none; the flag's default is loopback).
+	// TrustedProxies are the networks whose X-Forwarded-Proto/-Host and
+	// X-Forwarded-For/Forwarded are believed (nil: none; the flag's default
+	// is loopback).
 	TrustedProxies []netip.Prefix
 	// QueryLimit is the longest query string accepted, in bytes (414 above;
 	// 0: no limit).
@@ -73,7 +74,7 @@ func (o *Options) RegisterFlags(fs *flag.FlagSet) {
 		return err
 	})
 	o.TrustedProxies = respond.DefaultLinks.Trusted
-	fs.Var(proxiesFlag{&o.TrustedProxies}, "trusted-proxies", "comma-separated networks (CIDR) or addresses of reverse proxies whose X-Forwarded-Proto and X-Forwarded-Host are believed; empty: none")
+	fs.Var(proxiesFlag{&o.TrustedProxies}, "trusted-proxies", "comma-separated networks (CIDR) or addresses of reverse proxies whose X-Forwarded-Proto and X-Forwarded-Host (links) and X-Forwarded-For or Forwarded (the client address of per-client limits and the access log) are believed; empty: none")
 	fs.IntVar(&o.QueryLimit, "query-limit", DefaultQueryLimit, "longest query string accepted, in bytes (414 above)")
 	fs.StringVar(&o.MetricsAddr, "metrics-addr", "", "address of a second listener serving only /metrics without a token (e.g. 127.0.0.1:9090); /metrics on --addr always needs a token with scope metrics")
 }

@@ -99,7 +99,7 @@ func parseCoverage(c *layer.Catalog, v url.Values, defaults map[string]string) (
 	tf := q.multi("target_filter", "")
 	if req.source != nil {
 		f, problems := parseFilter("source_filter", req.sourceSpec, req.source, "s", &req.args)
-		q.problems = append(q.problems, problems...)
+		q.problems.Append(problems...)
 		req.sourceFilter = f
 		if req.method == "network" && req.source.Name != "roads" && !slices.Equal(req.source.GeomKinds, []string{layer.Point}) {
 			q.problem("method", "network", "the network method needs source=roads or a layer of points (facilities, villages …)")
@@ -107,7 +107,7 @@ func parseCoverage(c *layer.Catalog, v url.Values, defaults map[string]string) (
 	}
 	if req.target != nil {
 		f, problems := parseFilter("target_filter", tf, req.target, "t", &req.args)
-		q.problems = append(q.problems, problems...)
+		q.problems.Append(problems...)
 		req.targetFilter = f
 	}
 	if err := q.finish(); err != nil {

@@ -314,7 +314,7 @@ func TestCoverageInvalid(t *testing.T) {
 		{"target=roads", "target"},
 		{"source_filter=paved", "source_filter"},
 		{"source_filter=colour:red", "source_filter"},
-		{"source_filter=surface:tarmac", "source_filter"},
+		{"source_filter=surface:gold", "source_filter"}, // tarmac is a spelling of asphalt (layer.Field.ParseValue)
 		{"source_filter=width_m>=wide", "source_filter"},
 		{"source_filter=surface>=cement", "source_filter"},
 		{"source=water_pipelines&source_filter=hardened", "source_filter"},

@@ -66,7 +66,7 @@ func parseAggregate(q *statsQuery, c *layer.Catalog, v url.Values, def string, o
 			problems[i].Field = name
 		}
 	}
-	q.problems = append(q.problems, problems...)
+	q.problems.Append(problems...)
 	req.agg.layer, req.agg.filter = l, f
 	return req
 }

@@ -23,7 +23,7 @@ import (
 type statsQuery struct {
 	v        url.Values
 	known    map[string]bool
-	problems []lastmile.Problem
+	problems lastmile.Problems
 	echo     map[string]any // the parameters as understood, echoed in responses
 }
 
@@ -32,7 +32,7 @@ func newStatsQuery(v url.Values) *statsQuery {
 }
 
 func (q *statsQuery) problem(field, value, format string, args ...any) {
-	q.problems = append(q.problems, lastmile.Problem{Field: field, Value: lastmile.Clip(value), Message: fmt.Sprintf(format, args...)})
+	q.problems.Add(field, value, format, args...)
 }
 
 // raw returns the single value of name ("" when absent); a repeated
@@ -211,10 +211,7 @@ func (q *statsQuery) finish(extra ...string) error {
 		sort.Strings(names)
 		q.problem(k, "", "is not a parameter of this endpoint (parameters: %s)", strings.Join(names, ", "))
 	}
-	if len(q.problems) > 0 {
-		return lastmile.Invalid("the statistics request has invalid parameters", q.problems...)
-	}
-	return nil
+	return q.problems.Err("the statistics request has invalid parameters")
 }
 
 // rowFilter is a parsed row filter: a predicate over the layer's table aliased
@@ -249,7 +246,7 @@ var filterOps = []string{">=", "<=", ":", ">", "<"}
 // mean the same in both (width_m>=4) are read the same either way.
 func parseFilter(param string, specs []string, l *layer.Layer, alias string, a *pgsql.Args) (rowFilter, []lastmile.Problem) {
 	var f rowFilter
-	var problems []lastmile.Problem
+	var problems lastmile.Problems
 	for _, spec := range specs {
 		mark := len(*a)
 		old, p := parseTerms(param, spec, l, alias, a)
@@ -265,7 +262,7 @@ func parseFilter(param string, specs []string, l *layer.Layer, alias string, a *
 			if looksLikeCQL(spec) {
 				p = []lastmile.Problem{*cqlProblem}
 			}
-			problems = append(problems, p...)
+			problems.Append(p...)
 			continue
 		}
 		f.SQL = append(f.SQL, old.SQL...)
@@ -273,7 +270,7 @@ func parseFilter(param string, specs []string, l *layer.Layer, alias string, a *
 		f.HasStatus = f.HasStatus || old.HasStatus
 		f.Terms = append(f.Terms, old.Terms...)
 	}
-	return f, problems
+	return f, problems.List
 }
 
 // parseCQL compiles a CQL2 text filter over l's queryables (table alias
@@ -316,9 +313,17 @@ func looksLikeCQL(spec string) bool {
 // parseTerms parses one value of the term form: terms separated by ';'.
 func parseTerms(param string, spec string, l *layer.Layer, alias string, a *pgsql.Args) (rowFilter, []lastmile.Problem) {
 	var f rowFilter
-	var problems []lastmile.Problem
-	bad := func(term, format string, x ...any) {
-		problems = append(problems, lastmile.Problem{Field: param, Value: lastmile.Clip(term), Message: fmt.Sprintf(format, x...)})
+	var problems lastmile.Problems
+	bad := func(term, format string, x ...any) { problems.Add(param, term, format, x...) }
+	// valueBad reports a value of name that layer's parser refused, in the
+	// term it came in: "surface: must be one of … (got "gold")".
+	valueBad := func(term, name string, err error) {
+		var p lastmile.Problem
+		if !errors.As(err, &p) {
+			p.Message = err.Error()
+		}
+		p.Field = ""
+		bad(term, "%s: %s", name, p)
 	}
 	for _, term := range strings.Split(spec, ";") {
 		term = strings.TrimSpace(term)
@@ -347,14 +352,14 @@ func parseTerms(param string, spec string, l *layer.Layer, alias string, a *pgsq
 			continue
 		}
 		fd, ok := l.Field(name)
-		if !ok || fd.Type == layer.Object || (fd.ReadOnly && name != "version") {
-			bad(term, "%q is not a filterable field of %s (fields: %s)", name, l.Name, strings.Join(filterableFields(l), ", "))
+		if !ok || !fd.Filterable() {
+			bad(term, "%q is not a filterable field of %s (fields: %s)", name, l.Name, strings.Join(l.FilterableFields(), ", "))
 			continue
 		}
 		if op == ":" {
-			vals, msg := convertList(fd, value)
-			if msg != "" {
-				bad(term, "%s: %s", name, msg)
+			vals, err := fd.ParseList(value)
+			if err != nil {
+				valueBad(term, name, err)
 				continue
 			}
 			f.SQL = append(f.SQL, fmt.Sprintf("%s = ANY(%s::%s[])", pgsql.Col(alias, fd.Name), a.Add(vals), sqlScalarType(fd)))
@@ -365,9 +370,9 @@ func parseTerms(param string, spec string, l *layer.Layer, alias string, a *pgsq
 				bad(term, "%s is a %s field: only ':' applies", name, fd.Type)
 				continue
 			}
-			v, msg := convertOne(fd, value)
-			if msg != "" {
-				bad(term, "%s: %s", name, msg)
+			v, err := fd.ParseValue(value)
+			if err != nil {
+				valueBad(term, name, err)
 				continue
 			}
 			f.SQL = append(f.SQL, fmt.Sprintf("%s %s %s::%s", pgsql.Col(alias, fd.Name), op, a.Add(v), sqlScalarType(fd)))
@@ -377,7 +382,7 @@ func parseTerms(param string, spec string, l *layer.Layer, alias string, a *pgsq
 		}
 		f.Terms = append(f.Terms, name+op+value)
 	}
-	return f, problems
+	return f, problems.List
 }
 
 func definitionNames() []string {
@@ -386,16 +391,6 @@ func definitionNames() []string {
 		n = append(n, k)
 	}
 	sort.Strings(n)
-	return n
-}
-
-func filterableFields(l *layer.Layer) []string {
-	var n []string
-	for _, f := range l.Fields {
-		if f.Type != layer.Object && !f.ReadOnly {
-			n = append(n, f.Name)
-		}
-	}
 	return n
 }
 
@@ -411,70 +406,4 @@ func sqlScalarType(f layer.Field) string {
 		return "boolean"
 	}
 	return "text"
-}
-
-// convertOne converts one query-string value to the field's Go type.
-func convertOne(f layer.Field, s string) (any, string) {
-	var raw any = s
-	switch f.Type {
-	case layer.Integer, layer.Number, layer.Money:
-		n, err := strconv.ParseFloat(s, 64)
-		if err != nil {
-			return nil, "must be a number"
-		}
-		raw = n
-	case layer.Boolean:
-		b, err := strconv.ParseBool(s)
-		if err != nil {
-			return nil, "must be true or false"
-		}
-		raw = b
-	}
-	v, msg := f.Convert(raw)
-	if msg == "" && v == nil {
-		msg = "must not be empty"
-	}
-	return v, msg
-}
-
-// convertList converts a comma-separated list into a typed slice pgx can
-// send as an array.
-func convertList(f layer.Field, s string) (any, string) {
-	parts := strings.Split(s, ",")
-	var (
-		texts  []string
-		ints   []int64
-		floats []float64
-		dates  []time.Time
-		bools  []bool
-	)
-	for _, p := range parts {
-		v, msg := convertOne(f, strings.TrimSpace(p))
-		if msg != "" {
-			return nil, fmt.Sprintf("%q %s", strings.TrimSpace(p), msg)
-		}
-		switch x := v.(type) {
-		case string:
-			texts = append(texts, x)
-		case int64:
-			ints = append(ints, x)
-		case float64:
-			floats = append(floats, x)
-		case time.Time:
-			dates = append(dates, x)
-		case bool:
-			bools = append(bools, x)
-		}
-	}
-	switch f.Type {
-	case layer.Integer:
-		return ints, ""
-	case layer.Number, layer.Money:
-		return floats, ""
-	case layer.Date:
-		return dates, ""
-	case layer.Boolean:
-		return bools, ""
-	}
-	return texts, ""
 }

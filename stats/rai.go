@@ -18,15 +18,14 @@ const raiDefinition = "Rural Access Index (World Bank; SDG indicator 9.1.1): the
 // weighted by population.
 func RAI(ctx context.Context, pool *pgxpool.Pool, c *layer.Catalog, v url.Values) (_ *Result, f Format, err error) {
 	defer lastmile.Wrap(&err, "stats.RAI")
-	var problems []lastmile.Problem
+	var problems lastmile.Problems
 	for _, fixed := range []string{"target", "source", "source_filter", "method"} {
 		if v.Has(fixed) {
-			problems = append(problems, lastmile.Problem{Field: fixed, Value: v.Get(fixed),
-				Message: "is fixed by the Rural Access Index definition (villages, all-season roads, straight-line distance); use /api/stats/coverage for other questions"})
+			problems.Add(fixed, v.Get(fixed), "is fixed by the Rural Access Index definition (villages, all-season roads, straight-line distance); use /api/stats/coverage for other questions")
 		}
 	}
-	if len(problems) > 0 {
-		return nil, f, lastmile.Invalid("the statistics request has invalid parameters", problems...)
+	if err := problems.Err("the statistics request has invalid parameters"); err != nil {
+		return nil, f, err
 	}
 	req, err := parseCoverage(c, v, map[string]string{
 		"target": "villages", "source": "roads", "source_filter": layer.AllSeason.Name, "within_m": "2000",

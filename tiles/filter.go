@@ -3,7 +3,6 @@ package tiles
 import (
 	"errors"
 	"fmt"
-	"math"
 	"net/url"
 	"slices"
 	"sort"
@@ -41,6 +40,7 @@ type Filter struct {
 	Date   time.Time // OpBefore, OpAfter (UTC midnight)
 	Number float64   // OpMin, OpMax
 	CQL    *CQL      // OpCQL
+	typ    layer.FieldType
 }
 
 // CQL is a CQL2 filter of a tile request: it applies to the layers whose
@@ -74,7 +74,10 @@ func (f Filter) value() string {
 	case OpBefore, OpAfter:
 		return f.Date.Format(time.DateOnly)
 	}
-	return strconv.FormatFloat(f.Number, 'g', -1, 64)
+	if f.typ == layer.Integer {
+		return layer.FormatValue(int64(f.Number))
+	}
+	return layer.FormatValue(f.Number)
 }
 
 // arg returns the filter's value as a query argument.
@@ -163,65 +166,74 @@ func (fs Filters) where(l *layer.Layer, alias string, params []string, param fun
 	return b.String()
 }
 
-// filterable reports whether a field can be filtered on at all.
-func filterable(f layer.Field) bool {
-	if f.ReadOnly {
-		return false
-	}
-	switch f.Type {
-	case layer.Enum, layer.Boolean, layer.Date, layer.Integer, layer.Number, layer.Money:
-		return true
-	}
-	return false
-}
-
 // filterParam is what a query parameter may name.
 type filterParam struct {
-	field string
-	op    string
-	typ   layer.FieldType
-	enum  []string // union of the enum values over the layers
+	field  string
+	op     string
+	typ    layer.FieldType
+	fields []layer.Field // the field as each layer having it declares it (kind's values differ)
+	enum   []string      // union of the enum values over the layers
+}
+
+// parse reads one value of the parameter with the layers' field (the first
+// that accepts it: kind=line,school spans two layers' enums).
+func (p filterParam) parse(s string) (any, error) {
+	var first error
+	for _, f := range p.fields {
+		v, err := f.ParseValue(s)
+		if err == nil {
+			return v, nil
+		}
+		if first == nil {
+			first = err
+		}
+	}
+	if len(p.fields) > 1 && p.typ == layer.Enum {
+		return nil, lastmile.Problem{Value: lastmile.Clip(strings.TrimSpace(s)), Message: "must be one of " + strings.Join(p.enum, ", ")}
+	}
+	return nil, first
 }
 
 // filterParams returns the filter parameters the layers accept, keyed by
-// parameter name: for an enum field its name (a comma list), for a boolean
-// its name, for a date field name_on the parameters name_before and
+// parameter name, for their filterable fields (layer.Field.Filterable):
+// for an enum or text field its name (a comma list), for a boolean its
+// name, for a date field name_on the parameters name_before and
 // name_after, for a numeric field name_min and name_max.
 func filterParams(layers []*layer.Layer) map[string]filterParam {
 	out := map[string]filterParam{}
-	add := func(name string, p filterParam) {
+	add := func(name string, f layer.Field, op string) {
 		if old, ok := out[name]; ok {
-			if old.typ != p.typ || old.field != p.field {
+			if old.typ != f.Type || old.field != f.Name {
 				return // the first layer's meaning wins; never happens in the catalog
 			}
-			for _, v := range p.enum {
+			for _, v := range f.Enum {
 				if !slices.Contains(old.enum, v) {
 					old.enum = append(old.enum, v)
 				}
 			}
+			old.fields = append(old.fields, f)
 			out[name] = old
 			return
 		}
-		p.enum = slices.Clone(p.enum)
-		out[name] = p
+		out[name] = filterParam{field: f.Name, op: op, typ: f.Type, fields: []layer.Field{f}, enum: slices.Clone(f.Enum)}
 	}
 	for _, l := range layers {
 		for _, f := range l.Fields {
-			if !filterable(f) {
+			if !f.Filterable() {
 				continue
 			}
 			switch f.Type {
-			case layer.Enum:
-				add(f.Name, filterParam{field: f.Name, op: OpIn, typ: f.Type, enum: f.Enum})
+			case layer.Enum, layer.Text:
+				add(f.Name, f, OpIn)
 			case layer.Boolean:
-				add(f.Name, filterParam{field: f.Name, op: OpIs, typ: f.Type})
+				add(f.Name, f, OpIs)
 			case layer.Date:
 				base := strings.TrimSuffix(f.Name, "_on")
-				add(base+"_before", filterParam{field: f.Name, op: OpBefore, typ: f.Type})
-				add(base+"_after", filterParam{field: f.Name, op: OpAfter, typ: f.Type})
+				add(base+"_before", f, OpBefore)
+				add(base+"_after", f, OpAfter)
 			default:
-				add(f.Name+"_min", filterParam{field: f.Name, op: OpMin, typ: f.Type})
-				add(f.Name+"_max", filterParam{field: f.Name, op: OpMax, typ: f.Type})
+				add(f.Name+"_min", f, OpMin)
+				add(f.Name+"_max", f, OpMax)
 			}
 		}
 	}
@@ -247,7 +259,7 @@ func ParseFilters(layers []*layer.Layer, q url.Values) (Filters, error) {
 func parseFilters(layers []*layer.Layer, accepted map[string]filterParam, q url.Values) (Filters, error) {
 	var (
 		out      Filters
-		problems []lastmile.Problem
+		problems lastmile.Problems
 	)
 	names := make([]string, 0, len(q))
 	for name := range q {
@@ -264,58 +276,48 @@ func parseFilters(layers []*layer.Layer, accepted map[string]filterParam, q url.
 			if name == "filter" {
 				f, p := parseCQL(layers, q)
 				if p != nil {
-					problems = append(problems, *p)
+					problems.Append(*p)
 				} else {
 					out = append(out, f)
 				}
 			} else if _, ok := q["filter"]; !ok {
-				problems = append(problems, lastmile.Problem{Field: name, Message: "is given without a filter"})
+				problems.Add(name, "", "is given without a filter")
 			}
 			continue
 		}
 		p, ok := accepted[name]
 		if name == "" {
-			problems = append(problems, lastmile.Problem{Field: "query", Message: "has a parameter without a name"})
+			problems.Add("query", "", "has a parameter without a name")
 			continue
 		}
 		if !ok {
-			problems = append(problems, lastmile.Problem{Field: name, Message: fmt.Sprintf(
-				"unknown filter for layer(s) %s (accepted: %s)", strings.Join(layerNames, ","), strings.Join(sortedKeys(accepted), ", "))})
+			problems.Add(name, "", "unknown filter for layer(s) %s (accepted: %s)", strings.Join(layerNames, ","), strings.Join(sortedKeys(accepted), ", "))
 			continue
 		}
-		f := Filter{Param: name, Field: p.field, Op: p.op}
-		bad := func(v, msg string) {
-			problems = append(problems, lastmile.Problem{Field: name, Value: lastmile.Clip(v), Message: msg})
-		}
+		f := Filter{Param: name, Field: p.field, Op: p.op, typ: p.typ}
 		if p.op != OpIn && len(values) > 1 {
-			bad(strings.Join(values, ","), "is given more than once")
+			problems.Add(name, strings.Join(values, ","), "is given more than once")
 			continue
 		}
-		v := values[0]
-		if len(v) > maxFilterValueLen {
-			bad(v, fmt.Sprintf("is longer than %d characters", maxFilterValueLen))
+		if long := slices.IndexFunc(values, func(v string) bool { return len(v) > maxFilterValueLen }); long >= 0 {
+			problems.Add(name, values[long], "is longer than %d characters", maxFilterValueLen)
 			continue
 		}
-		switch p.op {
-		case OpIn:
+		if p.op == OpIn {
 			ok := true
 			for _, raw := range values {
-				if len(raw) > maxFilterValueLen {
-					bad(raw, fmt.Sprintf("is longer than %d characters", maxFilterValueLen))
-					ok = false
-					break
-				}
 				for _, item := range strings.Split(raw, ",") {
-					item = strings.TrimSpace(item)
-					switch {
-					case item == "":
-						bad(raw, "has an empty value; give a comma-separated list of "+strings.Join(p.enum, ", "))
+					if strings.TrimSpace(item) == "" {
+						problems.Add(name, raw, "has an empty value; separate values with single commas")
 						ok = false
-					case !slices.Contains(p.enum, item):
-						bad(item, "must be one of "+strings.Join(p.enum, ", "))
+						continue
+					}
+					v, err := p.parse(item)
+					if err != nil {
+						problems.AddError(name, err)
 						ok = false
-					case !slices.Contains(f.Values, item):
-						f.Values = append(f.Values, item)
+					} else if !slices.Contains(f.Values, v.(string)) {
+						f.Values = append(f.Values, v.(string))
 					}
 				}
 			}
@@ -323,33 +325,29 @@ func parseFilters(layers []*layer.Layer, accepted map[string]filterParam, q url.
 				continue
 			}
 			sort.Strings(f.Values)
-		case OpIs:
-			b, err := strconv.ParseBool(strings.TrimSpace(v))
-			if err != nil {
-				bad(v, "must be true or false")
-				continue
-			}
-			f.Bool = b
-		case OpBefore, OpAfter:
-			d, err := time.Parse(time.DateOnly, strings.TrimSpace(v))
-			if err != nil {
-				bad(v, "must be a date YYYY-MM-DD")
-				continue
-			}
-			f.Date = d
-		case OpMin, OpMax:
-			n, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
-			if err != nil || math.IsNaN(n) || math.IsInf(n, 0) {
-				bad(v, "must be a number")
-				continue
-			}
-			f.Number = n
+			out = append(out, f)
+			continue
+		}
+		v, err := p.parse(values[0])
+		if err != nil {
+			problems.AddError(name, err)
+			continue
+		}
+		switch x := v.(type) {
+		case bool:
+			f.Bool = x
+		case time.Time:
+			f.Date = x
+		case int64:
+			f.Number = float64(x)
+		case float64:
+			f.Number = x
 		}
 		out = append(out, f)
 	}
-	problems = append(problems, emptyRanges(out)...)
-	if len(problems) > 0 {
-		return nil, lastmile.Invalid("invalid tile filter", problems...)
+	emptyRanges(&problems, out)
+	if err := problems.Err("invalid tile filter"); err != nil {
+		return nil, err
 	}
 	return out, nil
 }
@@ -419,8 +417,7 @@ func cql2Message(err error) string {
 }
 
 // emptyRanges reports min > max and after >= before pairs on one field.
-func emptyRanges(fs Filters) []lastmile.Problem {
-	var problems []lastmile.Problem
+func emptyRanges(problems *lastmile.Problems, fs Filters) {
 	for _, lo := range fs {
 		for _, hi := range fs {
 			if lo.Field != hi.Field {
@@ -428,15 +425,12 @@ func emptyRanges(fs Filters) []lastmile.Problem {
 			}
 			switch {
 			case lo.Op == OpMin && hi.Op == OpMax && lo.Number > hi.Number:
-				problems = append(problems, lastmile.Problem{Field: lo.Param,
-					Message: fmt.Sprintf("is greater than %s, so nothing can match", hi.Param)})
+				problems.Add(lo.Param, "", "is greater than %s, so nothing can match", hi.Param)
 			case lo.Op == OpAfter && hi.Op == OpBefore && !lo.Date.Before(hi.Date):
-				problems = append(problems, lastmile.Problem{Field: lo.Param,
-					Message: fmt.Sprintf("must be earlier than %s (after is inclusive, before exclusive)", hi.Param)})
+				problems.Add(lo.Param, "", "must be earlier than %s (after is inclusive, before exclusive)", hi.Param)
 			}
 		}
 	}
-	return problems
 }
 
 func sortedKeys[V any](m map[string]V) []string {

@@ -354,7 +354,7 @@ func TestTileErrors(t *testing.T) {
 		{"bad number", "/tiles/roads/12/3310/1730.mvt?width_m_min=wide", 400, "must be a number"},
 		{"empty range", "/tiles/roads/12/3310/1730.mvt?width_m_min=5&width_m_max=4", 400, "nothing can match"},
 		{"tilejson unknown layer", "/tiles/rivers.json", 404, "rivers"},
-		{"tilejson bad filter", "/tiles/roads.json?status=done", 400, "must be one of"},
+		{"tilejson bad filter", "/tiles/roads.json?status=gone", 400, "must be one of"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -636,7 +636,7 @@ func TestTileCatalog(t *testing.T) {
 	}
 	r := body.TileSets[0]
 	if r.Name != "roads" || r.TileJSON != h.srv.URL+"/tiles/roads.json" || r.Tiles != h.srv.URL+"/tiles/roads/{z}/{x}/{y}.mvt" ||
-		r.MinZoom != 6 || !strings.Contains(strings.Join(r.Filters, " "), "status surface tech_grade width_m_max width_m_min") {
+		r.MinZoom != 6 || !strings.Contains(strings.Join(r.Filters, " "), "status surface tech_grade updated_by version_max version_min width_m_max width_m_min") {
 		t.Errorf("roads tile set %+v", r)
 	}
 	// Every listed TileJSON and filter works.

@@ -249,20 +249,8 @@ func (l *Links) Base(r *http.Request) string {
 }
 
 func (l *Links) trusted(remoteAddr string) bool {
-	if len(l.Trusted) == 0 {
-		return false
-	}
-	ap, err := netip.ParseAddrPort(remoteAddr)
-	if err != nil {
-		return false // a Unix socket or a test's made-up address
-	}
-	a := ap.Addr().Unmap()
-	for _, p := range l.Trusted {
-		if p.Contains(a) {
-			return true
-		}
-	}
-	return false
+	a, ok := addrOf(remoteAddr) // not a Unix socket or a test's made-up address
+	return ok && l.trustedAddr(a)
 }
 
 // validHost reports whether h is a plausible host[:port]: letters, digits

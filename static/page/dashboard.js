@@ -22,6 +22,31 @@ export function setupDashboard() {
   for (const d of document.querySelectorAll('.def')) d.addEventListener('click', () => d.classList.toggle('open'));
   for (const id of ['#d-asof', '#d-km', '#d-def']) $(id).addEventListener('change', () => loadDashboard());
   subscribe('lang', () => { if (state.dashLoaded) loadDashboard(); });
+  // The report link is computed when it is used: the map may have moved.
+  const report = $('#d-report');
+  const refresh = () => { report.href = reportURL(); };
+  for (const ev of ['mouseenter', 'focus', 'mousedown', 'touchstart']) report.addEventListener(ev, refresh);
+  refresh();
+}
+
+// reportURL is the printable report (GET /reports/{code}, docs/report.md) of
+// the area under the map's centre: its township from zoom 12, else its county
+// (both drawn from the admin_areas tiles), in the page's language and as of the
+// dashboard's date. Without an area under the centre, the first county drawn.
+export function reportURL() {
+  const map = state.map;
+  let code = '';
+  if (map) {
+    const layers = (map.getStyle()?.layers || []).filter((l) => l['source-layer'] === 'admin_areas' || l.id.startsWith('admin_areas')).map((l) => l.id);
+    const level = map.getZoom() >= 12 ? 'township' : 'county';
+    const at = layers.length ? map.queryRenderedFeatures(map.project(map.getCenter()), { layers }) : [];
+    const pick = (fs, lv) => fs.find((f) => f.properties?.level === lv)?.properties.code;
+    code = pick(at, level) || pick(at, 'county') || (layers.length ? pick(map.queryRenderedFeatures({ layers }), 'county') : '') || '';
+  }
+  const q = new URLSearchParams({ lang: state.lang });
+  const asof = $('#d-asof').value;
+  if (asof) q.set('as_of', asof);
+  return code ? `/reports/${encodeURIComponent(code)}?${q}` : '#';
 }
 
 export const resizeCharts = () => Object.values(charts).forEach((c) => c.resize());

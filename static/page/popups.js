@@ -32,7 +32,10 @@ function attrTable(layerName, props) {
   const rows = [];
   for (const k of order) if (k in props && k !== 'name' && k !== 'props') rows.push(el('tr', {}, el('td', { text: fieldLabel(layerName, k) }), el('td', { text: fmtValue(layerName, k, props[k]) })));
   for (const k of Object.keys(props)) if (!order.includes(k) && !k.startsWith('_')) rows.push(el('tr', {}, el('td', { text: k }), el('td', { text: fmtValue(layerName, k, props[k]) })));
-  if (props.props && typeof props.props === 'object') for (const [k, v] of Object.entries(props.props)) rows.push(el('tr', {}, el('td', { text: k }), el('td', { text: typeof v === 'object' ? JSON.stringify(v) : String(v) })));
+  // props arrives as its JSON text from the feature API (an object from older servers).
+  let extra = props.props;
+  if (typeof extra === 'string') { try { extra = JSON.parse(extra); } catch { extra = null; } }
+  if (extra && typeof extra === 'object') for (const [k, v] of Object.entries(extra)) rows.push(el('tr', {}, el('td', { text: k }), el('td', { text: typeof v === 'object' ? JSON.stringify(v) : String(v) })));
   return el('table', {}, ...rows);
 }
 
