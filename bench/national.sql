@@ -85,6 +85,21 @@ FROM (
 ) q
 GROUP BY i
 HAVING count(*) > 1;
+
+-- Islands: one small network per 2 000 segments, a closed loop of four
+-- roads in the middle of a grid cell (a quarter step from its sides, beyond
+-- any junction's jitter), sharing no vertex with the grid: a valley's roads
+-- not yet linked to the rest.
+INSERT INTO lastmile.roads (ext_id, status, completed_on, road_class, tech_grade, surface, geom)
+SELECT 'island' || c.k || '_' || side, 'completed', date '2010-01-01', 'village', 'class4', 'earth',
+       ST_SetSRID(ST_MakeLine(
+           ST_MakePoint(c.cx + (ARRAY[-1, 1, 1, -1])[1 + side] * g.step / 4, c.cy + (ARRAY[-1, -1, 1, 1])[1 + side] * g.step / 4),
+           ST_MakePoint(c.cx + (ARRAY[1, 1, -1, -1])[1 + side] * g.step / 4, c.cy + (ARRAY[-1, 1, 1, -1])[1 + side] * g.step / 4)), 4326)
+FROM grid g,
+     LATERAL (SELECT k, 75 + (abs(hashint8(k * 31 + 7)) % floor(58 / g.step)::int + 0.5) * g.step AS cx,
+                     20 + (abs(hashint8(k * 37 + 11)) % floor(29 / g.step)::int + 0.5) * g.step AS cy
+              FROM generate_series(1, greatest(:segments / 2000, 1)) k) c,
+     generate_series(0, 3) side;
 RESET session_replication_role;
 VACUUM ANALYZE lastmile.roads;
 VACUUM ANALYZE lastmile.villages;

@@ -2,7 +2,7 @@
 -- geom placeholders are the staging table and the expression of its
 -- geometry in EPSG:4326; $1 the allowed geometry types (upper case).
 WITH s AS (
-    SELECT row_no, {{geom}} AS g FROM {{stage}}
+    SELECT row_no, /*geom*/ AS g FROM /*stage*/
 ), geom_problems AS (
     SELECT row_no, CASE
         WHEN ST_IsEmpty(g) THEN 'geometry is empty'
@@ -13,7 +13,7 @@ WITH s AS (
         END AS problem
     FROM s
 ), dup AS (
-    SELECT row_no, ext_id, min(row_no) OVER (PARTITION BY ext_id) AS first FROM {{stage}}
+    SELECT row_no, ext_id, min(row_no) OVER (PARTITION BY ext_id) AS first FROM /*stage*/
 )
 SELECT row_no, 'geometry', '', problem FROM geom_problems WHERE problem IS NOT NULL
 UNION ALL

@@ -119,11 +119,13 @@ func (s *staging) copyRows(ctx context.Context, tx pgx.Tx, src func() ([]any, er
 //go:embed diagnose.sql
 var diagnoseSQL string
 
+var diagnoseTemplate = pgsql.Parse("diagnose.sql", diagnoseSQL)
+
 // diagnose returns a problem for every staged row PostGIS would refuse:
 // invalid or empty geometry, coordinates out of range after a transform,
 // a geometry kind the layer does not allow, an ext_id used twice.
 func (s *staging) diagnose(ctx context.Context, tx pgx.Tx) ([]lastmile.Problem, error) {
-	sql := strings.NewReplacer("{{stage}}", s.ident(), "{{geom}}", s.geomExpr()).Replace(diagnoseSQL)
+	sql := diagnoseTemplate.Fill(pgsql.Slots{"stage": s.ident(), "geom": s.geomExpr()})
 	kinds := make([]string, len(s.layer.GeomKinds))
 	for i, k := range s.layer.GeomKinds {
 		kinds[i] = strings.ToUpper(k)

@@ -3,6 +3,7 @@ package server
 import (
 	"log/slog"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -20,6 +21,35 @@ type metrics struct {
 	requests *prometheus.CounterVec
 	failures *prometheus.CounterVec
 	latency  *prometheus.HistogramVec
+	// children caches the counter and histogram of each (route, method,
+	// status) seen on the fast path: WithLabelValues hashes its labels on
+	// every call.
+	children sync.Map // childKey → *child
+}
+
+type childKey struct {
+	route, method string
+	status        int
+}
+
+type child struct {
+	requests prometheus.Counter
+	latency  prometheus.Observer
+}
+
+// observeFast is observe for successful answers (status < 500) with the
+// label lookups cached.
+func (m *metrics) observeFast(route, method string, status int, d time.Duration) {
+	k := childKey{route, method, status}
+	c, ok := m.children.Load(k)
+	if !ok {
+		c, _ = m.children.LoadOrStore(k, &child{
+			requests: m.requests.WithLabelValues(route, method, strconv.Itoa(status)),
+			latency:  m.latency.WithLabelValues(route),
+		})
+	}
+	c.(*child).requests.Inc()
+	c.(*child).latency.Observe(d.Seconds())
 }
 
 func newMetrics(pool *pgxpool.Pool) *metrics {

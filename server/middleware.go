@@ -2,15 +2,11 @@ package server
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
 	"net/http"
 	"net/url"
 	"regexp"
-	"strconv"
 	"strings"
-	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -26,14 +22,10 @@ var validRequestID = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
 // one (a random per-process prefix and a counter: unique, and cheap on the
 // hot path), and puts it in the context, the response and the logger.
 func (s *Server) withRequestID(next http.Handler) http.Handler {
-	b := make([]byte, 4)
-	rand.Read(b)
-	prefix := hex.EncodeToString(b) + "-"
-	var counter atomic.Uint64
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id := r.Header.Get("X-Request-Id")
 		if !validRequestID.MatchString(id) {
-			id = prefix + strconv.FormatUint(counter.Add(1), 36)
+			id = s.requestID()
 		}
 		w.Header().Set("X-Request-Id", id)
 		ctx := respond.WithRequestID(r.Context(), id)

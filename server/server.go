@@ -6,6 +6,8 @@ package server
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"flag"
 	"fmt"
@@ -13,7 +15,9 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/gorilla/mux"
@@ -120,6 +124,19 @@ type Mount interface {
 	Register(r *mux.Router)
 }
 
+// FastPath is a mount that answers some requests under FastPrefix before
+// the router and the general middleware (the cached-tile path): ServeFast
+// writes the whole response and returns its status and route template, or
+// writes nothing and returns ok=false, and the request then takes the
+// general path. It is only offered GET and HEAD requests without an
+// Authorization, Origin or X-Request-Id header, so what the general
+// middleware would do for them is what serveFast does: a request id,
+// X-Content-Type-Options, metrics, the access log when on, recovery.
+type FastPath interface {
+	FastPrefix() string
+	ServeFast(w http.ResponseWriter, r *http.Request) (status int, route string, ok bool)
+}
+
 // Server is the HTTP server.
 type Server struct {
 	opts    Options
@@ -127,6 +144,10 @@ type Server struct {
 	router  *mux.Router
 	metrics *metrics
 	links   *respond.Links
+	fast    []FastPath
+
+	idPrefix  string        // request ids: a random per-process prefix...
+	idCounter atomic.Uint64 // ...and a counter
 }
 
 // New returns a server with every route registered.
@@ -143,14 +164,85 @@ func New(opts Options, deps Deps) *Server {
 		if c, ok := m.(prometheus.Collector); ok { // e.g. the tile cache's counters
 			s.metrics.registry.MustRegister(c)
 		}
+		if f, ok := m.(FastPath); ok {
+			s.fast = append(s.fast, f)
+		}
 	}
+	b := make([]byte, 4)
+	rand.Read(b)
+	s.idPrefix = hex.EncodeToString(b) + "-"
+
 	s.routes()
 	return s
 }
 
-// Handler returns the root handler with all middleware applied.
+// Handler returns the root handler with all middleware applied, and the
+// mounts' fast paths tried first.
 func (s *Server) Handler() http.Handler {
-	return s.withRequestID(s.withLogging(s.withRecover(s.withHeaders(s.withSaneInput(s.withTimeout(s.withAuth(s.router)))))))
+	general := s.withRequestID(s.withLogging(s.withRecover(s.withHeaders(s.withSaneInput(s.withTimeout(s.withAuth(s.router)))))))
+	if len(s.fast) == 0 {
+		return general
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if (r.Method == http.MethodGet || r.Method == http.MethodHead) && r.Header["Authorization"] == nil &&
+			r.Header["Origin"] == nil && r.Header["X-Request-Id"] == nil {
+			for _, f := range s.fast {
+				if strings.HasPrefix(r.URL.Path, f.FastPrefix()) && s.serveFast(f, w, r) {
+					return
+				}
+			}
+		}
+		general.ServeHTTP(w, r)
+	})
+}
+
+// nosniff is the X-Content-Type-Options value of every response.
+var nosniff = []string{"nosniff"}
+
+// serveFast offers the request to f with what the general middleware adds
+// to every response, and records it as withLogging would. The fast path's
+// answers are never 5xx (those come from the general path).
+func (s *Server) serveFast(f FastPath, w http.ResponseWriter, r *http.Request) (served bool) {
+	start := time.Now()
+	h := w.Header()
+	id := s.requestID()
+	h["X-Request-Id"] = []string{id}
+	h["X-Content-Type-Options"] = nosniff
+	defer func() {
+		if v := recover(); v != nil {
+			if v == http.ErrAbortHandler {
+				panic(v)
+			}
+			served = true
+			ctx := respond.WithRequestID(r.Context(), id)
+			ctx = respond.WithLogger(ctx, s.deps.Logger.With("request_id", id))
+			ctx, outcome := respond.WithOutcome(ctx)
+			respond.Error(w, r.WithContext(ctx), fmt.Errorf("panic: %v", v))
+			s.metrics.observe(f.FastPrefix()+"*", r.Method, http.StatusInternalServerError, outcome.Reason, time.Since(start))
+		}
+	}()
+	status, route, ok := f.ServeFast(w, r)
+	if !ok {
+		return false
+	}
+	elapsed := time.Since(start)
+	s.metrics.observeFast(route, r.Method, status, elapsed)
+	if s.opts.AccessLog && s.deps.Logger.Enabled(r.Context(), slog.LevelInfo) {
+		var bytes int64
+		if status == http.StatusOK && r.Method != http.MethodHead {
+			bytes, _ = strconv.ParseInt(h.Get("Content-Length"), 10, 64)
+		}
+		s.deps.Logger.LogAttrs(r.Context(), slog.LevelInfo, "request", slog.String("request_id", id),
+			slog.String("method", r.Method), slog.String("path", r.URL.Path), slog.String("route", route),
+			slog.Int("status", status), slog.String("client", s.links.Client(r)),
+			slog.Int64("bytes", bytes), slog.Float64("ms", float64(elapsed.Microseconds())/1000))
+	}
+	return true
+}
+
+// requestID returns a new request id.
+func (s *Server) requestID() string {
+	return s.idPrefix + strconv.FormatUint(s.idCounter.Add(1), 36)
 }
 
 // ListenAndServe serves until ctx is cancelled, then shuts down gracefully.

@@ -250,22 +250,6 @@ func scanTarget(r pgx.CollectableRow) (targetRow, error) {
 	return t, err
 }
 
-// ensureGraph rebuilds the routing graph when roads changed since it was
-// built (lastmile.route_graph_state counts road writes).
-func ensureGraph(ctx context.Context, pool *pgxpool.Pool) error {
-	var stale bool
-	if err := pool.QueryRow(ctx, `SELECT generation > built_generation FROM lastmile.route_graph_state`).Scan(&stale); err != nil {
-		return fmt.Errorf("routing graph state: %w", err)
-	}
-	if !stale {
-		return nil
-	}
-	if _, err := pool.Exec(ctx, `SELECT lastmile.route_graph_rebuild()`); err != nil {
-		return fmt.Errorf("rebuilding the routing graph: %w", err)
-	}
-	return nil
-}
-
 // coverageTally adds up targets.
 type coverageTally struct {
 	total, covered                   int64

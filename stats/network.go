@@ -281,7 +281,10 @@ func (req *coverageRequest) starts(ctx context.Context, q querier) ([]int64, err
 
 // runNetwork answers a network coverage request: the graph is read, the
 // starts found and the targets snapped in one snapshot (networkTx), and the
-// search runs in memory.
+// search runs in memory. The graph comes from its pack (netcache.go) when
+// that is current, and villages asked about without as_of from their
+// precomputed snaps (village_snap); otherwise the edges are read as rows
+// and the targets snapped now (the same answer, slower).
 func (req *coverageRequest) runNetwork(ctx context.Context, pool *pgxpool.Pool) ([]targetRow, error) {
 	tx, err := networkTx(ctx, pool)
 	if err != nil {
@@ -289,33 +292,96 @@ func (req *coverageRequest) runNetwork(ctx context.Context, pool *pgxpool.Pool) 
 	}
 	defer tx.Rollback(ctx) //nolint:errcheck // read-only
 	timed := req.metric == "time"
-	g, err := loadGraph(ctx, tx, req.asOf, timed)
-	if err != nil {
-		return nil, err
+	tm := newStepTimer()
+	var replica, current bool
+	var version int64
+	if err := tx.QueryRow(ctx, `SELECT pg_is_in_recovery(), `+snapsCurrentSQL+`, (SELECT version FROM lastmile.route_cache_state)`).
+		Scan(&replica, &current, &version); err != nil {
+		return nil, fmt.Errorf("routing graph state: %w", err)
 	}
-	var seeds []seed
+	current = current && usePack
+	var qual []bool
+	var speeds []float64
+	if !req.placeSources() {
+		if qual, err = req.qualifying(ctx, tx); err != nil {
+			return nil, err
+		}
+	}
+	if timed {
+		if speeds, err = roadSpeeds(ctx, tx); err != nil {
+			return nil, err
+		}
+	}
+	// a search for roads as sources is kept between questions (not on a
+	// replica, which cannot write the cache)
+	cacheable := current && !replica && !req.placeSources()
+	var key string
+	var found searchResult
+	cached := false
+	if cacheable {
+		key = req.searchKey()
+		if found, cached, err = loadSearch(ctx, tx, key, version, timed); err != nil {
+			return nil, err
+		}
+	}
+	tm.step("setup")
 	var places []targetRow
 	onEdge := map[int64][]placeOnEdge{}
-	if req.placeSources() {
-		if places, seeds, err = req.placeSeeds(ctx, tx, timed, onEdge); err != nil {
+	if !cached {
+		var pack *packedEdges
+		if current {
+			if pack, err = loadPack(ctx, tx); err != nil {
+				return nil, err
+			}
+		}
+		tm.step("pack")
+		var g *graph
+		if pack != nil {
+			g = pack.graph(req.asOf, speeds)
+		} else if g, err = loadGraph(ctx, tx, req.asOf, timed); err != nil {
 			return nil, err
 		}
+		tm.step("graph")
+		var seeds []seed
+		if req.placeSources() {
+			if places, seeds, err = req.placeSeeds(ctx, tx, timed, onEdge); err != nil {
+				return nil, err
+			}
+		} else {
+			var starts []int64
+			if pack != nil {
+				starts = pack.starts(qual)
+			} else if starts, err = req.starts(ctx, tx); err != nil {
+				return nil, err
+			}
+			for _, v := range starts {
+				seeds = append(seeds, seed{v: v, origin: -1})
+			}
+		}
+		tm.step("seeds")
+		if found, err = g.search(ctx, seeds); err != nil {
+			return nil, err
+		}
+		tm.step("search")
+	}
+	var out []targetRow
+	var snaps []networkSnap
+	if current && req.asOf == nil && req.target.Table == "villages" {
+		out, snaps, err = req.packedTargets(ctx, tx, qual, speeds)
 	} else {
-		starts, err := req.starts(ctx, tx)
-		if err != nil {
-			return nil, err
-		}
-		for _, v := range starts {
-			seeds = append(seeds, seed{v: v, origin: -1})
-		}
+		out, snaps, err = req.snapTargets(ctx, tx)
 	}
-	found, err := g.search(ctx, seeds)
 	if err != nil {
 		return nil, err
 	}
-	out, snaps, err := req.snapTargets(ctx, tx)
-	if err != nil {
-		return nil, err
+	tm.step("targets")
+	tx.Rollback(ctx) //nolint:errcheck // read-only, done
+	if cacheable && !cached {
+		// best effort: a cache that cannot be written (a role without the
+		// right, a cancelled request) costs the next question time, not this
+		// answer
+		_ = storeSearch(ctx, pool, key, version, found, timed)
+		tm.step("cache store")
 	}
 	for i := range out {
 		sn := snaps[i]

@@ -87,8 +87,23 @@ func NetworkReport(ctx context.Context, pool *pgxpool.Pool, c *layer.Catalog, v 
 		return nil, f, err
 	}
 	defer tx.Rollback(ctx) //nolint:errcheck // read-only
-	g, err := loadGraph(ctx, tx, req.asOf, false)
+	// the packed graph and the kept snaps when current (netcache.go), else
+	// the edges as rows and the villages snapped now
+	current, err := snapsCurrent(ctx, tx)
 	if err != nil {
+		return nil, f, err
+	}
+	current = current && usePack
+	var pack *packedEdges
+	if current {
+		if pack, err = loadPack(ctx, tx); err != nil {
+			return nil, f, err
+		}
+	}
+	var g *graph
+	if pack != nil {
+		g = pack.graph(req.asOf, nil)
+	} else if g, err = loadGraph(ctx, tx, req.asOf, false); err != nil {
 		return nil, f, err
 	}
 	label, count := g.components()
@@ -116,8 +131,14 @@ func NetworkReport(ctx context.Context, pool *pgxpool.Pool, c *layer.Catalog, v 
 			cp.metres += g.cost[i]
 		}
 	}
-	starts, err := req.starts(ctx, tx)
-	if err != nil {
+	var starts []int64
+	var qual []bool
+	if pack != nil {
+		if qual, err = req.qualifying(ctx, tx); err != nil {
+			return nil, f, err
+		}
+		starts = pack.starts(qual)
+	} else if starts, err = req.starts(ctx, tx); err != nil {
 		return nil, f, err
 	}
 	for _, s := range starts {
@@ -125,7 +146,13 @@ func NetworkReport(ctx context.Context, pool *pgxpool.Pool, c *layer.Catalog, v 
 			comps[label[s]].qualifying = true
 		}
 	}
-	targets, snaps, err := req.snapTargets(ctx, tx)
+	var targets []targetRow
+	var snaps []networkSnap
+	if pack != nil && req.asOf == nil && req.target.Table == "villages" {
+		targets, snaps, err = req.packedTargets(ctx, tx, qual, nil)
+	} else {
+		targets, snaps, err = req.snapTargets(ctx, tx)
+	}
 	if err != nil {
 		return nil, f, err
 	}

@@ -18,6 +18,9 @@ type tile struct {
 	mvt  []byte
 	size int
 	etag string
+	// Header values of the gzipped response, computed once when the tile
+	// is cached (nil before): the cached path then allocates no strings.
+	gzETag, gzLength []string
 }
 
 // empty reports whether the tile has no features (served as 204).
@@ -89,6 +92,20 @@ func (c *cache) get(key tileKey) (*tile, bool) {
 	return e.tile, true
 }
 
+// peek is get for the fast path: it counts a hit but not a miss (a miss
+// goes on to the general path, whose get counts it).
+func (c *cache) peek(key tileKey) (*tile, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.byKey[key]
+	if !ok {
+		return nil, false
+	}
+	c.hits++
+	c.lru.MoveToFront(e.elem)
+	return e.tile, true
+}
+
 // put stores t under key unless the cache is off, the tile is larger than an
 // eighth of the cache, or a layer was invalidated since gen was read.
 func (c *cache) put(key tileKey, layers []string, gen uint64, t *tile) bool {
@@ -109,6 +126,10 @@ func (c *cache) put(key tileKey, layers []string, gen uint64, t *tile) bool {
 		c.remove(old)
 	}
 	stored := &tile{gz: t.gz, size: t.size, etag: t.etag} // the cache keeps only the gzipped bytes
+	if !t.empty() {
+		stored.gzETag = []string{gzipETag(t.etag)}
+		stored.gzLength = []string{itoa(len(t.gz))}
+	}
 	e := &entry{key: key, layers: layers, tile: stored, cost: cost}
 	e.elem = c.lru.PushFront(e)
 	c.byKey[key] = e

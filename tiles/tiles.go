@@ -82,6 +82,8 @@ type Service struct {
 
 	cacheControl []string // the Cache-Control header value
 	params       sync.Map // layer set → map[string]filterParam
+	canonical    sync.Map // layer list as asked → canonical (fast path)
+	canonicalN   atomic.Int64
 	extentMu     sync.Mutex
 	extents      map[string]*extent // per layer; dropped on invalidation
 }
@@ -200,20 +202,11 @@ func (s *Service) fetch(ctx context.Context, req tileRequest) (t *tile, hit bool
 
 // generate runs the tile query and packs the result.
 func (s *Service) generate(ctx context.Context, req tileRequest) (*tile, error) {
-	visible := req.visible()
-	if len(visible) == 0 {
-		return s.packTile(nil)
+	q, ok, err := s.plan(ctx, req)
+	if err != nil {
+		return nil, err
 	}
-	for _, l := range visible {
-		if usesOverview(l, req.z, req.filters) {
-			if err := s.ensureOverviews(ctx); err != nil {
-				return nil, fmt.Errorf("overviews: %w", err)
-			}
-			break
-		}
-	}
-	q := tileQuery(visible, req.z, req.x, req.y, req.filters, s.opts.MaxFeatures)
-	if q.sql == "" {
+	if !ok {
 		return s.packTile(nil)
 	}
 	mvt, err := s.run(ctx, q)
@@ -221,6 +214,42 @@ func (s *Service) generate(ctx context.Context, req tileRequest) (*tile, error) 
 		return nil, fmt.Errorf("tile %s/%d/%d/%d: %w", layerNames(req.layers), req.z, req.x, req.y, err)
 	}
 	return s.packTile(mvt)
+}
+
+// TileSQL returns the statement and arguments a request for the tile path
+// (/tiles/{layers}/{z}/{x}/{y}.mvt, no filters) runs (after bringing the
+// overviews it draws up to date), or ok=false when no layer is visible at that zoom:
+// bench/tilesql times the SQL alone with it.
+func (s *Service) TileSQL(ctx context.Context, path string) (sql string, args []any, ok bool, err error) {
+	key, ok := s.fastKey(path)
+	if !ok {
+		return "", nil, false, fmt.Errorf("not a tile path: %s", path)
+	}
+	layers, err := s.parseLayers(key.layers)
+	if err != nil {
+		return "", nil, false, err
+	}
+	q, ok, err := s.plan(ctx, tileRequest{layers: layers, z: key.z, x: key.x, y: key.y})
+	return q.sql, q.args, ok, err
+}
+
+// plan brings the overviews the request draws up to date and builds its
+// tile query; ok=false when no layer is drawn at the zoom.
+func (s *Service) plan(ctx context.Context, req tileRequest) (q query, ok bool, err error) {
+	visible := req.visible()
+	if len(visible) == 0 {
+		return query{}, false, nil
+	}
+	for _, l := range visible {
+		if usesOverview(l, req.z, req.filters) {
+			if err := s.ensureOverviews(ctx); err != nil {
+				return query{}, false, fmt.Errorf("overviews: %w", err)
+			}
+			break
+		}
+	}
+	q = tileQuery(visible, req.z, req.x, req.y, req.filters, s.opts.MaxFeatures)
+	return q, q.sql != "", nil
 }
 
 // run executes a tile query in one round trip: a transaction with parallel

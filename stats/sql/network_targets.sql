@@ -1,0 +1,13 @@
+-- The targets (villages) with their precomputed snap onto the current
+-- graph (lastmile.village_snap: edge id, geodesic metres along it from its
+-- first vertex, snap distance, the edge's ends, road and cost; NULL when no
+-- traversable edge exists).
+SELECT t.id, t.name, /*code*/ AS code, /*population*/ AS population, /*poor*/ AS poor_households,
+       ST_X(p.pt) AS lon, ST_Y(p.pt) AS lat, vs.edge_id, vs.along, vs.dist,
+       vs.source, vs.target, vs.road_id, vs.cost
+FROM /*target*/ t
+CROSS JOIN LATERAL (SELECT ST_PointOnSurface(t.geom) AS pt) p
+LEFT JOIN lastmile.village_snap vs ON vs.village_id = t.id
+WHERE /*target_filter*/
+  -- the source filter is applied in Go (its parameters are shared)
+  AND NOT EXISTS (SELECT 1 FROM /*source*/ s WHERE false AND /*source_filter*/)

@@ -1,0 +1,116 @@
+package tiles
+
+import (
+	"net/http"
+	"strings"
+
+	"github.com/lastmile/lastmile/server/respond"
+)
+
+// TileRoute is the route template of a tile request, as the router names
+// it (the metrics label of both the fast and the general path).
+const TileRoute = "/tiles/{layers}/{z}/{x}/{y}"
+
+// FastPrefix is the path prefix of the requests ServeFast may answer.
+func (s *Service) FastPrefix() string { return "/tiles/" }
+
+// ServeFast answers a GET or HEAD of a cached tile, asked for without a
+// query string by a client that accepts gzip, before the router: the tile's
+// stored gzip bytes and precomputed headers, or a 304 for a matching
+// If-None-Match — the same response as serveTile gives. For any other
+// request (not a tile path, a bad one, filters, no gzip, a tile not in the
+// cache) it writes nothing and returns ok=false, and the request takes the
+// general path, which answers and counts the miss.
+func (s *Service) ServeFast(w http.ResponseWriter, r *http.Request) (status int, route string, ok bool) {
+	if r.URL.RawQuery != "" || !respond.AcceptsGzip(r) {
+		return 0, "", false
+	}
+	key, ok := s.fastKey(r.URL.Path)
+	if !ok {
+		return 0, "", false
+	}
+	t, ok := s.cache.peek(key)
+	if !ok {
+		return 0, "", false
+	}
+	h := w.Header()
+	h["Cache-Control"] = s.cacheControl
+	h["Vary"] = varyAcceptEncoding
+	h["X-Cache"] = xCacheHit
+	if t.empty() {
+		h["Etag"] = []string{t.etag}
+	} else {
+		h["Etag"] = t.gzETag
+	}
+	if inm := r.Header.Get("If-None-Match"); inm != "" && respond.MatchETag(inm, true, t.etag, gzipETag(t.etag)) {
+		w.WriteHeader(http.StatusNotModified)
+		return http.StatusNotModified, TileRoute, true
+	}
+	if t.empty() {
+		w.WriteHeader(http.StatusNoContent)
+		return http.StatusNoContent, TileRoute, true
+	}
+	h["Content-Type"] = contentType
+	h["Content-Encoding"] = contentEncodingGzip
+	h["Content-Length"] = t.gzLength
+	w.WriteHeader(http.StatusOK)
+	if r.Method != http.MethodHead {
+		w.Write(t.gz)
+	}
+	return http.StatusOK, TileRoute, true
+}
+
+// fastKey parses /tiles/{layers}/{z}/{x}/{y}.{mvt|pbf} into a cache key
+// without allocating in the common case (one layer): ok=false for anything
+// the general path must judge (and answer with an error, if it is one).
+func (s *Service) fastKey(path string) (tileKey, bool) {
+	rest, ok := strings.CutPrefix(path, "/tiles/")
+	if !ok {
+		return tileKey{}, false
+	}
+	list, rest, ok := strings.Cut(rest, "/")
+	if !ok {
+		return tileKey{}, false
+	}
+	zs, rest, ok := strings.Cut(rest, "/")
+	if !ok {
+		return tileKey{}, false
+	}
+	xs, ys, ok := strings.Cut(rest, "/")
+	if !ok || strings.IndexByte(ys, '/') >= 0 {
+		return tileKey{}, false
+	}
+	z, x, y, err := parseTile(zs, xs, ys)
+	if err != nil {
+		return tileKey{}, false
+	}
+	canonical, ok := s.canonicalLayers(list)
+	if !ok {
+		return tileKey{}, false
+	}
+	return tileKey{layers: canonical, z: z, x: x, y: y}, true
+}
+
+// maxCanonical bounds the layer lists whose canonical form is remembered.
+const maxCanonical = 1024
+
+// canonicalLayers returns the canonical form of a layer list (catalog
+// order, no duplicates): the list itself for one layer, else remembered
+// from an earlier request (up to maxCanonical lists) or worked out.
+func (s *Service) canonicalLayers(list string) (string, bool) {
+	if _, ok := s.catalog.Layer(list); ok {
+		return list, true
+	}
+	if c, ok := s.canonical.Load(list); ok {
+		return c.(string), true
+	}
+	layers, err := s.parseLayers(list)
+	if err != nil {
+		return "", false
+	}
+	c := layerNames(layers)
+	if s.canonicalN.Add(1) <= maxCanonical {
+		s.canonical.Store(strings.Clone(list), c)
+	}
+	return c, true
+}
