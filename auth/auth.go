@@ -47,7 +47,7 @@ func From(ctx context.Context) *Principal {
 func Require(ctx context.Context, scope string) error {
 	p := From(ctx)
 	if p == nil {
-		return lastmile.Errorf(lastmile.EUNAUTHORIZED, "this needs a token with scope %q: send Authorization: Bearer <token> (create one with lastmile token create)", scope)
+		return lastmile.Errorf(lastmile.EUNAUTHORIZED, "this needs a token with scope %q: send Authorization: Bearer <token>, or Basic with the token as the password (create one with lastmile token create)", scope)
 	}
 	if !p.Has(scope) {
 		return lastmile.Errorf(lastmile.EFORBIDDEN, "token %q lacks scope %q", p.Name, scope)

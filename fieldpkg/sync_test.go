@@ -162,7 +162,7 @@ func TestSync(t *testing.T) {
 	alice := postgis.WithActor(ctx, postgis.Actor{Name: "alice"})
 	patch := func(id int64, props map[string]any) {
 		t.Helper()
-		if _, err := store.Patch(alice, "roads", id, version("roads", id), props, nil); err != nil {
+		if _, err := store.Patch(alice, "roads", id, postgis.IfVersion(version("roads", id)), props, nil); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -174,7 +174,7 @@ func TestSync(t *testing.T) {
 		grade = "class2"
 	}
 	patch(I, map[string]any{"tech_grade": grade})
-	if err := store.Delete(alice, "roads", J, version("roads", J)); err != nil {
+	if err := store.Delete(alice, "roads", J, postgis.IfVersion(version("roads", J))); err != nil {
 		t.Fatal(err)
 	}
 

@@ -82,10 +82,10 @@ func TestStorePlausible(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := store.Patch(ctx, "roads", f.ID, f.Version, map[string]any{"status": "completed"}, nil); err == nil || !strings.Contains(err.Error(), "is in the future, but status is completed") {
+	if _, err := store.Patch(ctx, "roads", f.ID, postgis.IfVersion(f.Version), map[string]any{"status": "completed"}, nil); err == nil || !strings.Contains(err.Error(), "is in the future, but status is completed") {
 		t.Errorf("patch to completed: %v", err)
 	}
-	if _, err := store.Patch(ctx, "roads", f.ID, f.Version, nil, far); err == nil || !strings.Contains(err.Error(), "admin_code") {
+	if _, err := store.Patch(ctx, "roads", f.ID, postgis.IfVersion(f.Version), nil, far); err == nil || !strings.Contains(err.Error(), "admin_code") {
 		t.Errorf("patch moving it away: %v", err)
 	}
 }

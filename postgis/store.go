@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -61,6 +63,38 @@ func SetActor(ctx context.Context, tx pgx.Tx, a Actor) error {
 		set_config('lastmile.request_id', $2, true), set_config('lastmile.source', $3, true)`,
 		a.Name, a.RequestID, a.Source)
 	return err
+}
+
+// Precondition is what a write requires of the feature's current version:
+// HTTP If-Match (RFC 9110 §13.1.1). The zero value requires nothing — the
+// write applies to whatever version it finds, and the history records it as
+// unconditional.
+type Precondition struct {
+	// Versions, when not empty: the write applies only if the current version
+	// is one of them (If-Match: "3", or a list "3", "4").
+	Versions []int
+	// Any: the write applies at any current version (If-Match: *).
+	Any bool
+}
+
+// IfVersion is the precondition that the feature is still at one of versions.
+func IfVersion(versions ...int) Precondition { return Precondition{Versions: versions} }
+
+// Kind is how the history records p (feature_history.precondition):
+// "if-match", "any" or "none".
+func (p Precondition) Kind() string {
+	switch {
+	case len(p.Versions) > 0:
+		return "if-match"
+	case p.Any:
+		return "any"
+	}
+	return "none"
+}
+
+// holds reports whether a feature at version current satisfies p.
+func (p Precondition) holds(current int) bool {
+	return len(p.Versions) == 0 || slices.Contains(p.Versions, current)
 }
 
 // ChangeFunc is told, after a commit, which layer changed and the bounds of
@@ -133,12 +167,16 @@ func validate(l *layer.Layer, props map[string]any, geom orb.Geometry, partial b
 	return values, nil
 }
 
-// write runs fn in a transaction carrying the actor, maps constraint
-// violations to invalid errors, and reports changes after the commit.
-func (s *Store) write(ctx context.Context, l *layer.Layer, values map[string]any, fn func(tx pgx.Tx) ([]orb.Bound, error)) error {
+// write runs fn in a transaction carrying the actor and the write's
+// precondition (for the history), maps constraint violations to invalid
+// errors, and reports changes after the commit.
+func (s *Store) write(ctx context.Context, l *layer.Layer, pre Precondition, values map[string]any, fn func(tx pgx.Tx) ([]orb.Bound, error)) error {
 	var bounds []orb.Bound
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		if err := SetActor(ctx, tx, ActorFrom(ctx)); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `SELECT set_config('lastmile.precondition', $1, true)`, pre.Kind()); err != nil {
 			return err
 		}
 		var err error
@@ -154,7 +192,8 @@ func (s *Store) write(ctx context.Context, l *layer.Layer, values map[string]any
 	return nil
 }
 
-// Create inserts a feature and returns it as stored.
+// Create inserts a feature and returns it as stored; the history records
+// it as unconditional ("none").
 func (s *Store) Create(ctx context.Context, layerName string, props map[string]any, geom orb.Geometry) (f *Feature, err error) {
 	defer lastmile.Wrap(&err, "store.Create(%s)", layerName)
 	l, values, err := s.prepare(layerName, props, geom, false)
@@ -174,7 +213,7 @@ func (s *Store) Create(ctx context.Context, layerName string, props map[string]a
 	sql := fmt.Sprintf(`INSERT INTO %s (%s) VALUES (%s) RETURNING id`, pgsql.Table(l),
 		strings.Join(append(cols, "geom"), ", "),
 		strings.Join(append(placeholders, "ST_GeomFromEWKB("+args.Add(g)+")"), ", "))
-	err = s.write(ctx, l, values, func(tx pgx.Tx) ([]orb.Bound, error) {
+	err = s.write(ctx, l, Precondition{}, values, func(tx pgx.Tx) ([]orb.Bound, error) {
 		if err := checkGeometry(ctx, tx, g); err != nil {
 			return nil, err
 		}
@@ -226,8 +265,8 @@ func checkStored(ctx context.Context, tx pgx.Tx, l *layer.Layer, id int64) error
 }
 
 // Replace sets every writable field of feature id (absent ones to their
-// default) and its geometry, if its version is still version.
-func (s *Store) Replace(ctx context.Context, layerName string, id int64, version int, props map[string]any, geom orb.Geometry) (f *Feature, err error) {
+// default) and its geometry, if its version satisfies pre.
+func (s *Store) Replace(ctx context.Context, layerName string, id int64, pre Precondition, props map[string]any, geom orb.Geometry) (f *Feature, err error) {
 	defer lastmile.Wrap(&err, "store.Replace(%s, %d)", layerName, id)
 	l, values, err := s.prepare(layerName, props, geom, false)
 	if err != nil {
@@ -238,24 +277,24 @@ func (s *Store) Replace(ctx context.Context, layerName string, id int64, version
 			values[fd.Name] = defaultValue{}
 		}
 	}
-	return s.update(ctx, l, id, version, values, geom)
+	return s.update(ctx, l, id, pre, values, geom)
 }
 
 // Patch merges props into feature id (a null sets a field to NULL) and
-// replaces its geometry when geom is not nil, if its version is still version.
-func (s *Store) Patch(ctx context.Context, layerName string, id int64, version int, props map[string]any, geom orb.Geometry) (f *Feature, err error) {
+// replaces its geometry when geom is not nil, if its version satisfies pre.
+func (s *Store) Patch(ctx context.Context, layerName string, id int64, pre Precondition, props map[string]any, geom orb.Geometry) (f *Feature, err error) {
 	defer lastmile.Wrap(&err, "store.Patch(%s, %d)", layerName, id)
 	l, values, err := s.prepare(layerName, props, geom, true)
 	if err != nil {
 		return nil, err
 	}
-	return s.update(ctx, l, id, version, values, geom)
+	return s.update(ctx, l, id, pre, values, geom)
 }
 
 // defaultValue marks a column to be set to its DEFAULT.
 type defaultValue struct{}
 
-func (s *Store) update(ctx context.Context, l *layer.Layer, id int64, version int, values map[string]any, geom orb.Geometry) (f *Feature, err error) {
+func (s *Store) update(ctx context.Context, l *layer.Layer, id int64, pre Precondition, values map[string]any, geom orb.Geometry) (f *Feature, err error) {
 	cols, vals := columnValues(values)
 	var sets []string
 	var params pgsql.Args
@@ -274,8 +313,8 @@ func (s *Store) update(ctx context.Context, l *layer.Layer, id int64, version in
 		sets = append(sets, "geom = ST_GeomFromEWKB("+params.Add(g)+")")
 	}
 	sql := fmt.Sprintf(`UPDATE %s SET %s WHERE id = %s`, pgsql.Table(l), strings.Join(sets, ", "), params.Add(id))
-	err = s.write(ctx, l, values, func(tx pgx.Tx) ([]orb.Bound, error) {
-		old, err := lockVersion(ctx, tx, l, id, version)
+	err = s.write(ctx, l, pre, values, func(tx pgx.Tx) ([]orb.Bound, error) {
+		old, version, err := lockVersion(ctx, tx, l, id, pre)
 		if err != nil {
 			return nil, err
 		}
@@ -305,15 +344,15 @@ func (s *Store) update(ctx context.Context, l *layer.Layer, id int64, version in
 	return f, err
 }
 
-// Delete removes feature id if its version is still version. Its history stays.
-func (s *Store) Delete(ctx context.Context, layerName string, id int64, version int) (err error) {
+// Delete removes feature id if its version satisfies pre. Its history stays.
+func (s *Store) Delete(ctx context.Context, layerName string, id int64, pre Precondition) (err error) {
 	defer lastmile.Wrap(&err, "store.Delete(%s, %d)", layerName, id)
 	l, err := s.Layer(layerName)
 	if err != nil {
 		return err
 	}
-	return s.write(ctx, l, nil, func(tx pgx.Tx) ([]orb.Bound, error) {
-		old, err := lockVersion(ctx, tx, l, id, version)
+	return s.write(ctx, l, pre, nil, func(tx pgx.Tx) ([]orb.Bound, error) {
+		old, _, err := lockVersion(ctx, tx, l, id, pre)
 		if err != nil {
 			return nil, err
 		}
@@ -322,23 +361,28 @@ func (s *Store) Delete(ctx context.Context, layerName string, id int64, version 
 	})
 }
 
-// lockVersion locks feature id and checks its version; it returns the
-// current geometry. A stale version is a precondition error, never a silent
-// overwrite.
-func lockVersion(ctx context.Context, tx pgx.Tx, l *layer.Layer, id int64, version int) (orb.Geometry, error) {
+// lockVersion locks feature id and checks its version against pre; it
+// returns the current geometry and version. A stale version is a
+// precondition error, never a silent overwrite.
+func lockVersion(ctx context.Context, tx pgx.Tx, l *layer.Layer, id int64, pre Precondition) (orb.Geometry, int, error) {
 	var current int
 	var geom []byte
 	err := tx.QueryRow(ctx, `SELECT version, ST_AsBinary(geom) FROM `+pgsql.Table(l)+` WHERE id = $1 FOR UPDATE`, id).Scan(&current, &geom)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, lastmile.Errorf(lastmile.ENOTFOUND, "%s feature %d does not exist", l.Name, id)
+		return nil, 0, lastmile.Errorf(lastmile.ENOTFOUND, "%s feature %d does not exist", l.Name, id)
 	}
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
-	if current != version {
-		return nil, lastmile.Errorf(lastmile.EPRECONDITION, "%s feature %d is at version %d, not %d: it was changed by someone else; reload it and apply your change again", l.Name, id, current, version)
+	if !pre.holds(current) {
+		want := make([]string, len(pre.Versions))
+		for i, v := range pre.Versions {
+			want[i] = strconv.Itoa(v)
+		}
+		return nil, 0, lastmile.Errorf(lastmile.EPRECONDITION, "%s feature %d is at version %d, not %s: it was changed by someone else; reload it and apply your change again", l.Name, id, current, strings.Join(want, " or "))
 	}
-	return wkb.Unmarshal(geom)
+	g, err := wkb.Unmarshal(geom)
+	return g, current, err
 }
 
 // columnValues returns the quoted column names and values in a stable order.
@@ -359,17 +403,21 @@ func columnValues(values map[string]any) ([]string, []any) {
 
 // HistoryEntry is one recorded write of a feature.
 type HistoryEntry struct {
-	Op        string          `json:"op"`
-	Version   int             `json:"version"`
-	Actor     string          `json:"actor"`
-	At        time.Time       `json:"at"`
-	RequestID string          `json:"request_id,omitempty"`
-	Source    string          `json:"source,omitempty"`
-	Changed   []string        `json:"changed"`
-	Old       map[string]any  `json:"old,omitempty"`
-	New       map[string]any  `json:"new,omitempty"`
-	OldGeom   json.RawMessage `json:"geometry_before,omitempty"`
-	NewGeom   json.RawMessage `json:"geometry_after,omitempty"`
+	Op        string    `json:"op"`
+	Version   int       `json:"version"`
+	Actor     string    `json:"actor"`
+	At        time.Time `json:"at"`
+	RequestID string    `json:"request_id,omitempty"`
+	Source    string    `json:"source,omitempty"`
+	// Precondition is what the write required of the version: "if-match",
+	// "any" (If-Match: *) or "none" (no If-Match: unconditional); empty for
+	// writes outside the feature API (imports, SQL) and older rows.
+	Precondition string          `json:"precondition,omitempty"`
+	Changed      []string        `json:"changed"`
+	Old          map[string]any  `json:"old,omitempty"`
+	New          map[string]any  `json:"new,omitempty"`
+	OldGeom      json.RawMessage `json:"geometry_before,omitempty"`
+	NewGeom      json.RawMessage `json:"geometry_after,omitempty"`
 }
 
 // History returns every recorded write of feature id, oldest first. It works
@@ -380,7 +428,7 @@ func (s *Store) History(ctx context.Context, layerName string, id int64) (_ []Hi
 	if err != nil {
 		return nil, err
 	}
-	rows, err := s.pool.Query(ctx, `SELECT op, version, actor, at, coalesce(request_id, ''), coalesce(source, ''),
+	rows, err := s.pool.Query(ctx, `SELECT op, version, actor, at, coalesce(request_id, ''), coalesce(source, ''), coalesce(precondition, ''),
 			old_row, new_row, ST_AsGeoJSON(old_geom), ST_AsGeoJSON(new_geom),
 			coalesce(old_geom IS DISTINCT FROM new_geom AND NOT (old_geom IS NOT NULL AND new_geom IS NOT NULL AND ST_Equals(old_geom, new_geom)), false)
 		FROM lastmile.feature_history WHERE layer = $1 AND feature_id = $2 ORDER BY id`, l.Table, id)
@@ -395,7 +443,7 @@ func (s *Store) History(ctx context.Context, layerName string, id int64) (_ []Hi
 			oldGeom, newGeom *string
 			geomChanged      bool
 		)
-		if err := rows.Scan(&h.Op, &h.Version, &h.Actor, &h.At, &h.RequestID, &h.Source,
+		if err := rows.Scan(&h.Op, &h.Version, &h.Actor, &h.At, &h.RequestID, &h.Source, &h.Precondition,
 			&oldRow, &newRow, &oldGeom, &newGeom, &geomChanged); err != nil {
 			return nil, err
 		}

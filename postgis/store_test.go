@@ -2,6 +2,8 @@ package postgis_test
 
 import (
 	"context"
+	"fmt"
+	"slices"
 	"strings"
 	"testing"
 
@@ -57,7 +59,7 @@ func TestStoreCRUD(t *testing.T) {
 	}
 
 	// Patch with the current version succeeds and bumps it.
-	p, err := store.Patch(ctx, "roads", f.ID, 1, map[string]any{"surface": "asphalt", "width_m": nil}, nil)
+	p, err := store.Patch(ctx, "roads", f.ID, postgis.IfVersion(1), map[string]any{"surface": "asphalt", "width_m": nil}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -65,13 +67,13 @@ func TestStoreCRUD(t *testing.T) {
 		t.Fatalf("patched = %+v", p.Properties)
 	}
 	// A stale version is a precondition error, not a silent overwrite.
-	_, err = store.Patch(ctx, "roads", f.ID, 1, map[string]any{"surface": "earth"}, nil)
+	_, err = store.Patch(ctx, "roads", f.ID, postgis.IfVersion(1), map[string]any{"surface": "earth"}, nil)
 	if lastmile.ErrorCode(err) != lastmile.EPRECONDITION {
 		t.Fatalf("stale patch: err = %v, want precondition", err)
 	}
 	// Replace drops what is not sent.
 	moved := orb.LineString{{117.10, 37.20}, {117.13, 37.22}}
-	r, err := store.Replace(ctx, "roads", f.ID, 2, map[string]any{"status": "planned"}, moved)
+	r, err := store.Replace(ctx, "roads", f.ID, postgis.IfVersion(2), map[string]any{"status": "planned"}, moved)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -79,14 +81,14 @@ func TestStoreCRUD(t *testing.T) {
 		t.Fatalf("replaced = %+v", r)
 	}
 	// A patch that changes nothing keeps the version and writes no history.
-	same, err := store.Patch(ctx, "roads", f.ID, 3, map[string]any{"status": "planned"}, nil)
+	same, err := store.Patch(ctx, "roads", f.ID, postgis.IfVersion(3), map[string]any{"status": "planned"}, nil)
 	if err != nil || same.Version != 3 {
 		t.Fatalf("no-op patch: %+v, %v", same, err)
 	}
-	if err := store.Delete(ctx, "roads", f.ID, 2); lastmile.ErrorCode(err) != lastmile.EPRECONDITION {
+	if err := store.Delete(ctx, "roads", f.ID, postgis.IfVersion(2)); lastmile.ErrorCode(err) != lastmile.EPRECONDITION {
 		t.Fatalf("stale delete: %v", err)
 	}
-	if err := store.Delete(ctx, "roads", f.ID, 3); err != nil {
+	if err := store.Delete(ctx, "roads", f.ID, postgis.IfVersion(3)); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := store.Get(ctx, "roads", f.ID); lastmile.ErrorCode(err) != lastmile.ENOTFOUND {
@@ -118,6 +120,78 @@ func TestStoreCRUD(t *testing.T) {
 	}
 	if strings.Join(changed, ",") != "roads,roads,roads,roads" {
 		t.Errorf("change notifications = %v", changed)
+	}
+}
+
+// TestStorePreconditions: a write applies when the current version is one
+// of the precondition's, at any version with Any or no precondition, and
+// each history row says which precondition its write had.
+func TestStorePreconditions(t *testing.T) {
+	pool := pgtest.New(t)
+	store := postgis.NewStore(pool, layer.Default())
+	ctx := postgis.WithActor(context.Background(), postgis.Actor{Name: "Transport bureau", RequestID: "req-1"})
+	f, err := store.Create(ctx, "roads", map[string]any{"status": "planned"}, road)
+	if err != nil {
+		t.Fatal(err)
+	}
+	steps := []struct {
+		name    string
+		write   func() error
+		code    string // "" for success
+		message string // part of the error message
+	}{
+		{"a list that holds the current version", func() error {
+			_, err := store.Patch(ctx, "roads", f.ID, postgis.IfVersion(7, 1), map[string]any{"name": "a"}, nil)
+			return err
+		}, "", ""},
+		{"a list without it", func() error {
+			_, err := store.Patch(ctx, "roads", f.ID, postgis.IfVersion(1, 3), map[string]any{"name": "lost"}, nil)
+			return err
+		}, lastmile.EPRECONDITION, "is at version 2, not 1 or 3"},
+		{"any version", func() error {
+			_, err := store.Replace(ctx, "roads", f.ID, postgis.Precondition{Any: true}, map[string]any{"status": "completed"}, road)
+			return err
+		}, "", ""},
+		{"no precondition", func() error {
+			_, err := store.Patch(ctx, "roads", f.ID, postgis.Precondition{}, map[string]any{"surface": "cement"}, nil)
+			return err
+		}, "", ""},
+		{"any version of a feature that does not exist", func() error {
+			_, err := store.Patch(ctx, "roads", f.ID+100, postgis.Precondition{Any: true}, map[string]any{"surface": "cement"}, nil)
+			return err
+		}, lastmile.ENOTFOUND, "does not exist"},
+		{"delete without a precondition", func() error { return store.Delete(ctx, "roads", f.ID, postgis.Precondition{}) }, "", ""},
+	}
+	for _, s := range steps {
+		err := s.write()
+		if lastmile.ErrorCode(err) != s.code && !(s.code == "" && err == nil) || (s.code != "" && !strings.Contains(fmt.Sprint(err), s.message)) {
+			t.Errorf("%s: err = %v, want %q %q", s.name, err, s.code, s.message)
+		}
+	}
+	h, err := store.History(ctx, "roads", f.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, e := range h {
+		got = append(got, fmt.Sprintf("%s v%d %s", e.Op, e.Version, e.Precondition))
+	}
+	want := []string{"insert v1 none", "update v2 if-match", "update v3 any", "update v4 none", "delete v4 none"}
+	if !slices.Equal(got, want) {
+		t.Errorf("history\n got %q\nwant %q", got, want)
+	}
+	// A write outside the store (plain SQL, an import) records no precondition.
+	g, err := store.Create(ctx, "roads", map[string]any{"status": "planned"}, road)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pre *string
+	if _, err := pool.Exec(ctx, `UPDATE lastmile.roads SET name = 'sql' WHERE id = $1`, g.ID); err != nil {
+		t.Fatal(err)
+	}
+	pool.QueryRow(ctx, `SELECT precondition FROM lastmile.feature_history WHERE feature_id = $1 AND op = 'update'`, g.ID).Scan(&pre)
+	if pre != nil {
+		t.Errorf("plain SQL update: precondition %q, want NULL", *pre)
 	}
 }
 

@@ -154,7 +154,7 @@ func (t *Tokens) Revoke(ctx context.Context, idOrPrefix string) (_ *Token, err e
 // constant time.
 func (t *Tokens) Authenticate(ctx context.Context, secret string) (_ *auth.Principal, err error) {
 	defer lastmile.Wrap(&err, "tokens.Authenticate")
-	bad := lastmile.Errorf(lastmile.EUNAUTHORIZED, "the bearer token is not valid (unknown, revoked or mistyped)")
+	bad := lastmile.Errorf(lastmile.EUNAUTHORIZED, "the token is not valid (unknown, revoked or mistyped)")
 	rest, ok := strings.CutPrefix(secret, TokenPrefix)
 	prefix, _, ok2 := strings.Cut(rest, "_")
 	if !ok || !ok2 || len(prefix) != 8 {

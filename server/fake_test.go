@@ -7,6 +7,7 @@ import (
 
 	"github.com/paulmach/orb"
 
+	"github.com/lastmile/lastmile"
 	"github.com/lastmile/lastmile/auth"
 	"github.com/lastmile/lastmile/layer"
 	"github.com/lastmile/lastmile/postgis"
@@ -22,9 +23,9 @@ type fakeStore struct {
 	ExtentFn  func(ctx context.Context, l *layer.Layer) (postgis.Extent, error)
 	GetFn     func(ctx context.Context, layerName string, id int64) (*postgis.Feature, error)
 	CreateFn  func(ctx context.Context, layerName string, props map[string]any, geom orb.Geometry) (*postgis.Feature, error)
-	ReplaceFn func(ctx context.Context, layerName string, id int64, version int, props map[string]any, geom orb.Geometry) (*postgis.Feature, error)
-	PatchFn   func(ctx context.Context, layerName string, id int64, version int, props map[string]any, geom orb.Geometry) (*postgis.Feature, error)
-	DeleteFn  func(ctx context.Context, layerName string, id int64, version int) error
+	ReplaceFn func(ctx context.Context, layerName string, id int64, pre postgis.Precondition, props map[string]any, geom orb.Geometry) (*postgis.Feature, error)
+	PatchFn   func(ctx context.Context, layerName string, id int64, pre postgis.Precondition, props map[string]any, geom orb.Geometry) (*postgis.Feature, error)
+	DeleteFn  func(ctx context.Context, layerName string, id int64, pre postgis.Precondition) error
 	HistoryFn func(ctx context.Context, layerName string, id int64) ([]postgis.HistoryEntry, error)
 
 	mu    sync.Mutex
@@ -80,28 +81,28 @@ func (s *fakeStore) Create(ctx context.Context, layerName string, props map[stri
 	return s.CreateFn(ctx, layerName, props, geom)
 }
 
-func (s *fakeStore) Replace(ctx context.Context, layerName string, id int64, version int, props map[string]any, geom orb.Geometry) (*postgis.Feature, error) {
+func (s *fakeStore) Replace(ctx context.Context, layerName string, id int64, pre postgis.Precondition, props map[string]any, geom orb.Geometry) (*postgis.Feature, error) {
 	s.record("Replace")
 	if s.ReplaceFn == nil {
 		return nil, unexpected("Replace")
 	}
-	return s.ReplaceFn(ctx, layerName, id, version, props, geom)
+	return s.ReplaceFn(ctx, layerName, id, pre, props, geom)
 }
 
-func (s *fakeStore) Patch(ctx context.Context, layerName string, id int64, version int, props map[string]any, geom orb.Geometry) (*postgis.Feature, error) {
+func (s *fakeStore) Patch(ctx context.Context, layerName string, id int64, pre postgis.Precondition, props map[string]any, geom orb.Geometry) (*postgis.Feature, error) {
 	s.record("Patch")
 	if s.PatchFn == nil {
 		return nil, unexpected("Patch")
 	}
-	return s.PatchFn(ctx, layerName, id, version, props, geom)
+	return s.PatchFn(ctx, layerName, id, pre, props, geom)
 }
 
-func (s *fakeStore) Delete(ctx context.Context, layerName string, id int64, version int) error {
+func (s *fakeStore) Delete(ctx context.Context, layerName string, id int64, pre postgis.Precondition) error {
 	s.record("Delete")
 	if s.DeleteFn == nil {
 		return unexpected("Delete")
 	}
-	return s.DeleteFn(ctx, layerName, id, version)
+	return s.DeleteFn(ctx, layerName, id, pre)
 }
 
 func (s *fakeStore) History(ctx context.Context, layerName string, id int64) ([]postgis.HistoryEntry, error) {
@@ -119,5 +120,5 @@ func (f fakeTokens) Authenticate(ctx context.Context, token string) (*auth.Princ
 	if p, ok := f[token]; ok {
 		return p, nil
 	}
-	return nil, fmt.Errorf("fakeTokens: no token %q", token)
+	return nil, lastmile.Errorf(lastmile.EUNAUTHORIZED, "the token is not valid (fakeTokens has no such token)")
 }

@@ -201,6 +201,13 @@ func (s *Server) withSaneInput(next http.Handler) http.Handler {
 			bad("query", err.Error())
 			return
 		}
+		for k := range q {
+			if tokenParams[strings.ToLower(k)] {
+				respond.Error(w, r, lastmile.Invalid("a token cannot be sent in the URL",
+					lastmile.Problem{Field: k, Message: "URLs end up in access logs, proxies and browser histories: send the token in the Authorization header, as Bearer <token> or Basic with the token as the password"}))
+				return
+			}
+		}
 		for k, vs := range q {
 			for _, v := range append(vs, k) {
 				if !utf8.ValidString(v) || strings.ContainsRune(v, 0) {
@@ -213,6 +220,11 @@ func (s *Server) withSaneInput(next http.Handler) http.Handler {
 	})
 }
 
+// tokenParams are the query parameters that carry a token elsewhere (RFC
+// 6750 §2.3's access_token and the usual others); lastmile takes tokens only
+// from the Authorization header and refuses them in a URL.
+var tokenParams = map[string]bool{"access_token": true, "token": true, "api_key": true, "apikey": true}
+
 // readDeadlineGrace is how long after a request's time limit its
 // connection's read deadline falls.
 const readDeadlineGrace = time.Second
@@ -222,9 +234,4 @@ func isImport(r *http.Request) bool { return strings.HasPrefix(r.URL.Path, "/api
 // notFound answers unknown paths with the JSON error shape.
 func notFound(w http.ResponseWriter, r *http.Request) {
 	respond.Error(w, r, lastmile.Errorf(lastmile.ENOTFOUND, "no such path: %s", r.URL.Path))
-}
-
-func methodNotAllowed(w http.ResponseWriter, r *http.Request) {
-	respond.JSON(w, http.StatusMethodNotAllowed, map[string]any{"error": map[string]string{
-		"code": "method_not_allowed", "message": r.Method + " is not allowed on " + r.URL.Path}})
 }

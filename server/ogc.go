@@ -69,6 +69,26 @@ func (s *Server) ogcRoutes(r *mux.Router) {
 	r.Handle("/ogc/collections/{layer}/items/{id}", h(s.ogcPatch)).Methods(http.MethodPatch)
 	r.Handle("/ogc/collections/{layer}/items/{id}", h(s.ogcDelete)).Methods(http.MethodDelete)
 	r.Handle("/ogc/collections/{layer}/items/{id}/history", h(s.ogcHistory)).Methods(get...)
+	// OPTIONS: QGIS (3.32 and later) turns editing on only when Allow lists
+	// POST on /items, then PUT, PATCH and DELETE on /items/{id} (the first
+	// feature's, or "unknown_id" for an empty layer: the id is not checked).
+	r.Handle("/ogc/collections/{layer}/items", h(s.ogcOptions)).Methods(http.MethodOptions)
+	r.Handle("/ogc/collections/{layer}/items/{id}", h(s.ogcOptions)).Methods(http.MethodOptions)
+}
+
+// ogcOptions answers OPTIONS on a collection's items and on one item: 204
+// with Allow. A catalog layer is writable: the router serves POST on its
+// items and PUT, PATCH and DELETE on an item (writes then need a token with
+// scope write:<layer>, as always; Allow says what the resource supports, not
+// what the caller's token may do). A per-kind view is read-only: GET, HEAD,
+// OPTIONS.
+func (s *Server) ogcOptions(w http.ResponseWriter, r *http.Request) error {
+	if _, err := s.ogcColl(r); err != nil {
+		return err
+	}
+	w.Header().Set("Allow", s.allow(r))
+	w.WriteHeader(http.StatusNoContent)
+	return nil
 }
 
 // link is an OGC API link.

@@ -124,13 +124,13 @@ func TestOGCErrorMapping(t *testing.T) {
 		{"create: conflict is 409", &fakeStore{CreateFn: func(context.Context, string, map[string]any, orb.Geometry) (*postgis.Feature, error) {
 			return nil, conflict
 		}}, "POST", "/ogc/collections/roads/items", writeBody, write, 409, "same unique value"},
-		{"patch: stale version is 412", &fakeStore{PatchFn: func(context.Context, string, int64, int, map[string]any, orb.Geometry) (*postgis.Feature, error) {
+		{"patch: stale version is 412", &fakeStore{PatchFn: func(context.Context, string, int64, postgis.Precondition, map[string]any, orb.Geometry) (*postgis.Feature, error) {
 			return nil, stale
 		}}, "PATCH", "/ogc/collections/roads/items/9", `{"properties":{"status":"planned"}}`, write, 412, "at version 4, not 3"},
-		{"put: not found is 404", &fakeStore{ReplaceFn: func(context.Context, string, int64, int, map[string]any, orb.Geometry) (*postgis.Feature, error) {
+		{"put: not found is 404", &fakeStore{ReplaceFn: func(context.Context, string, int64, postgis.Precondition, map[string]any, orb.Geometry) (*postgis.Feature, error) {
 			return nil, notFound
 		}}, "PUT", "/ogc/collections/roads/items/9", writeBody, write, 404, "does not exist"},
-		{"delete: stale version is 412", &fakeStore{DeleteFn: func(context.Context, string, int64, int) error { return stale }},
+		{"delete: stale version is 412", &fakeStore{DeleteFn: func(context.Context, string, int64, postgis.Precondition) error { return stale }},
 			"DELETE", "/ogc/collections/roads/items/9", "", write, 412, "at version 4"},
 		{"history: not found is 404", &fakeStore{HistoryFn: func(context.Context, string, int64) ([]postgis.HistoryEntry, error) {
 			return nil, lastmile.Errorf(lastmile.ENOTFOUND, "roads feature 9 has no history (it never existed)")
@@ -171,8 +171,13 @@ func TestOGCBadInputNeverReachesTheStore(t *testing.T) {
 		{"limit too large", "GET", "/ogc/collections/roads/items?limit=10001", "", nil, 400},
 		{"bad id", "GET", "/ogc/collections/roads/items/abc", "", nil, 400},
 		{"write without token", "POST", "/ogc/collections/roads/items", writeBody, nil, 401},
-		{"write without If-Match", "PATCH", "/ogc/collections/roads/items/1", writeBody, []string{"Authorization", "Bearer tok"}, 428},
-		{"If-Match *", "DELETE", "/ogc/collections/roads/items/1", "", []string{"Authorization", "Bearer tok", "If-Match", "*"}, 400},
+		{"weak If-Match", "DELETE", "/ogc/collections/roads/items/1", "", []string{"Authorization", "Bearer tok", "If-Match", `W/"3"`}, 400},
+		{"malformed If-Match", "PUT", "/ogc/collections/roads/items/1", writeBody, []string{"Authorization", "Bearer tok", "If-Match", `3`}, 400},
+		{"merge-patch null geometry", "PATCH", "/ogc/collections/roads/items/1", `{"geometry":null}`, []string{"Authorization", "Bearer tok"}, 400},
+		{"body id is another feature", "PUT", "/ogc/collections/roads/items/1", `{"type":"Feature","id":2,"geometry":null,"properties":{}}`, []string{"Authorization", "Bearer tok"}, 400},
+		{"props not an object", "POST", "/ogc/collections/roads/items", `{"type":"Feature","geometry":null,"properties":{"props":"[1,2]"}}`, []string{"Authorization", "Bearer tok"}, 400},
+		{"token in the URL", "GET", "/ogc/collections/roads/items?access_token=lm_x", "", nil, 400},
+		{"Basic without a password", "GET", "/ogc/collections/roads/items", "", []string{"Authorization", "Basic dXNlcg=="}, 401},
 		{"not a Feature", "POST", "/ogc/collections/roads/items", `{"type":"FeatureCollection"}`, []string{"Authorization", "Bearer tok"}, 400},
 	}
 	for _, tt := range tests {
@@ -294,7 +299,7 @@ func TestOGCItemsStreamFailure(t *testing.T) {
 // TestOGCETags checks the ETag of a feature, If-None-Match, and that the
 // If-Match version is what the store is asked to change.
 func TestOGCETags(t *testing.T) {
-	var gotVersion int
+	var gotPre postgis.Precondition
 	var gotActor string
 	store := &fakeStore{
 		GetFn: func(ctx context.Context, name string, id int64) (*postgis.Feature, error) {
@@ -303,12 +308,12 @@ func TestOGCETags(t *testing.T) {
 			}
 			return feature(9, 7), nil
 		},
-		PatchFn: func(ctx context.Context, name string, id int64, version int, props map[string]any, geom orb.Geometry) (*postgis.Feature, error) {
-			gotVersion, gotActor = version, postgis.ActorFrom(ctx).Name
+		PatchFn: func(ctx context.Context, name string, id int64, pre postgis.Precondition, props map[string]any, geom orb.Geometry) (*postgis.Feature, error) {
+			gotPre, gotActor = pre, postgis.ActorFrom(ctx).Name
 			if props["status"] != "completed" || geom != nil {
 				t.Errorf("patch props %v geom %v", props, geom)
 			}
-			return feature(id, version+1), nil
+			return feature(id, pre.Versions[0]+1), nil
 		},
 		CreateFn: func(ctx context.Context, name string, props map[string]any, geom orb.Geometry) (*postgis.Feature, error) {
 			gotActor = postgis.ActorFrom(ctx).Name
@@ -317,8 +322,8 @@ func TestOGCETags(t *testing.T) {
 			}
 			return feature(12, 1), nil
 		},
-		DeleteFn: func(ctx context.Context, name string, id int64, version int) error {
-			gotVersion = version
+		DeleteFn: func(ctx context.Context, name string, id int64, pre postgis.Precondition) error {
+			gotPre = pre
 			return nil
 		},
 	}
@@ -338,8 +343,8 @@ func TestOGCETags(t *testing.T) {
 	}
 
 	w = f.do(t, "PATCH", "/ogc/collections/roads/items/9", `{"properties":{"status":"completed"}}`, "Authorization", "Bearer tok", "If-Match", `"7"`)
-	if w.Code != 200 || w.Header().Get("ETag") != `"8"` || gotVersion != 7 || gotActor != "Road bureau" {
-		t.Errorf("PATCH: %d ETag %q; store saw version %d actor %q", w.Code, w.Header().Get("ETag"), gotVersion, gotActor)
+	if w.Code != 200 || w.Header().Get("ETag") != `"8"` || fmt.Sprint(gotPre.Versions) != "[7]" || gotActor != "Road bureau" {
+		t.Errorf("PATCH: %d ETag %q; store saw %+v actor %q", w.Code, w.Header().Get("ETag"), gotPre, gotActor)
 	}
 	if w.Body.String() != string(feature(9, 8).JSON)+"\n" {
 		t.Errorf("PATCH answered %s, want the store's feature", w.Body)
@@ -350,9 +355,9 @@ func TestOGCETags(t *testing.T) {
 		t.Errorf("POST: %d ETag %q Location %q", w.Code, w.Header().Get("ETag"), w.Header().Get("Location"))
 	}
 
-	w = f.do(t, "DELETE", "/ogc/collections/roads/items/9", "", "Authorization", "Bearer tok", "If-Match", `W/"8"`)
-	if w.Code != 204 || gotVersion != 8 {
-		t.Errorf("DELETE: %d, store saw version %d", w.Code, gotVersion)
+	w = f.do(t, "DELETE", "/ogc/collections/roads/items/9", "", "Authorization", "Bearer tok", "If-Match", `"7", "8"`)
+	if w.Code != 204 || fmt.Sprint(gotPre.Versions) != "[7 8]" {
+		t.Errorf("DELETE: %d, store saw %+v", w.Code, gotPre)
 	}
 	if want := []string{"Get", "Get", "Get", "Get", "Get", "Patch", "Create", "Delete"}; !slices.Equal(f.store.Calls(), want) {
 		t.Errorf("calls %v, want %v", f.store.Calls(), want)

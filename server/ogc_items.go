@@ -192,26 +192,57 @@ func (s *Server) writeContext(r *http.Request) (context.Context, *layer.Layer, e
 	return postgis.WithActor(ctx, postgis.Actor{Name: p.Name, RequestID: respond.RequestID(ctx)}), l, nil
 }
 
-// ifMatch returns the version in the If-Match header: 428 when missing, 400
-// when it is not one of our ETags. Writes name the one version they change,
-// so "*" and lists are refused. A weak tag (W/"3") is taken as its version:
-// proxies that compress (nginx's gzip) weaken the ETags they pass on, and
-// the store compares the version itself.
-func ifMatch(r *http.Request) (int, error) {
-	raw := strings.TrimSpace(r.Header.Get("If-Match"))
+// precondition reads the If-Match of a write (ParseIfMatch); without one
+// the write is unconditional, or a 428 when the server runs with
+// --require-if-match. Several If-Match lines are one list (RFC 9110 §5.3).
+func (s *Server) precondition(r *http.Request) (postgis.Precondition, error) {
+	raw := strings.TrimSpace(strings.Join(r.Header.Values("If-Match"), ", "))
+	if raw == "" && s.opts.RequireIfMatch {
+		return postgis.Precondition{}, lastmile.Errorf(lastmile.EPRECONDREQUIRED,
+			`this server requires an If-Match header on writes (--require-if-match): GET the feature, then send If-Match with its ETag, e.g. If-Match: "3"`)
+	}
+	return ParseIfMatch(raw)
+}
+
+// ParseIfMatch reads an If-Match value (RFC 9110 §13.1.1) as what a write
+// requires of the feature's version:
+//   - empty: nothing — the write applies to the version it finds, and the
+//     history records it as unconditional (QGIS and most OGC API Features
+//     clients never send If-Match);
+//   - "*": the feature exists, at any version;
+//   - one strong tag or a list ("3", "4"): the current version is one of them
+//     (else the store answers 412);
+//   - a weak tag (W/"3") is a 400: If-Match uses the strong comparison, which
+//     a weak tag never passes; so is anything that is not "*" or a list of
+//     this API's ETags (a version in quotes).
+func ParseIfMatch(raw string) (postgis.Precondition, error) {
+	raw = strings.TrimSpace(raw)
 	if raw == "" {
-		return 0, lastmile.Errorf(lastmile.EPRECONDREQUIRED,
-			`this write needs an If-Match header with the feature's ETag (GET the feature, then send If-Match: "<version>")`)
+		return postgis.Precondition{}, nil
 	}
-	n, err := -1, error(nil)
-	if tags, _, ok := respond.ParseETags(raw); ok && len(tags) == 1 {
-		n, err = strconv.Atoi(strings.Trim(tags[0].Tag, `"`))
+	bad := func(msg string) error {
+		return lastmile.Invalid("the If-Match header is not valid",
+			lastmile.Problem{Field: "If-Match", Value: lastmile.Clip(raw), Message: msg})
 	}
-	if err != nil || n < 1 {
-		return 0, lastmile.Invalid("the If-Match header is not valid",
-			lastmile.Problem{Field: "If-Match", Value: lastmile.Clip(raw), Message: `must be the feature's ETag, e.g. "3" (a * or a list is not accepted: writes name the version they change)`})
+	tags, any, ok := respond.ParseETags(raw)
+	switch {
+	case any:
+		return postgis.Precondition{Any: true}, nil
+	case !ok:
+		return postgis.Precondition{}, bad(`must be *, or one or more ETags as the server sent them, e.g. "3" or "3", "4"`)
 	}
-	return n, nil
+	var versions []int
+	for _, t := range tags {
+		if t.Weak {
+			return postgis.Precondition{}, bad(fmt.Sprintf(`W/%s is a weak ETag: If-Match uses the strong comparison (RFC 9110 §13.1.2), which a weak ETag never passes; send the ETag as the server sent it, %s (a proxy that compresses responses may weaken ETags: have it pass them on unchanged)`, lastmile.Clip(t.Tag), lastmile.Clip(t.Tag)))
+		}
+		n, err := strconv.Atoi(strings.Trim(t.Tag, `"`))
+		if err != nil || n < 1 || t.Tag != etag(n) {
+			return postgis.Precondition{}, bad(fmt.Sprintf(`%s is not an ETag of this API: a feature's ETag is its version in quotes, e.g. "3"`, lastmile.Clip(t.Tag)))
+		}
+		versions = append(versions, n)
+	}
+	return postgis.IfVersion(versions...), nil
 }
 
 // decodeBody reads and decodes the GeoJSON Feature of a write (a merge
@@ -284,19 +315,16 @@ func (s *Server) ogcCreate(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	f, err := s.deps.Store.Create(ctx, l.Name, nonNil(in.Properties), in.Geometry)
+	props, err := writableProperties(l, in)
+	if err != nil {
+		return err
+	}
+	f, err := s.deps.Store.Create(ctx, l.Name, props, in.Geometry)
 	if err != nil {
 		return err
 	}
 	w.Header().Set("Location", fmt.Sprintf("%s/ogc/collections/%s/items/%d", respond.BaseURL(r), l.Name, f.ID))
 	return writeFeature(w, http.StatusCreated, f)
-}
-
-func nonNil(m map[string]any) map[string]any {
-	if m == nil {
-		return map[string]any{}
-	}
-	return m
 }
 
 // update runs a replace or patch: scope, id, If-Match, body, store.
@@ -309,7 +337,7 @@ func (s *Server) update(w http.ResponseWriter, r *http.Request, patch bool) erro
 	if err != nil {
 		return err
 	}
-	version, err := ifMatch(r)
+	pre, err := s.precondition(r)
 	if err != nil {
 		return err
 	}
@@ -317,11 +345,18 @@ func (s *Server) update(w http.ResponseWriter, r *http.Request, patch bool) erro
 	if err != nil {
 		return err
 	}
+	if err := checkBodyID(in, id); err != nil {
+		return err
+	}
+	props, err := writableProperties(l, in)
+	if err != nil {
+		return err
+	}
 	var f *postgis.Feature
 	if patch {
-		f, err = s.deps.Store.Patch(ctx, l.Name, id, version, nonNil(in.Properties), in.Geometry)
+		f, err = s.deps.Store.Patch(ctx, l.Name, id, pre, props, in.Geometry)
 	} else {
-		f, err = s.deps.Store.Replace(ctx, l.Name, id, version, nonNil(in.Properties), in.Geometry)
+		f, err = s.deps.Store.Replace(ctx, l.Name, id, pre, props, in.Geometry)
 	}
 	if err != nil {
 		return err
@@ -343,11 +378,11 @@ func (s *Server) ogcDelete(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	version, err := ifMatch(r)
+	pre, err := s.precondition(r)
 	if err != nil {
 		return err
 	}
-	if err := s.deps.Store.Delete(ctx, l.Name, id, version); err != nil {
+	if err := s.deps.Store.Delete(ctx, l.Name, id, pre); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)

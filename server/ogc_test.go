@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -453,7 +454,10 @@ func TestOGCBadInput(t *testing.T) {
 		{"SQL in an enum filter", "GET", "/ogc/collections/roads/items?surface=%27%20OR%201%3D1%20--", "", nil, 400, "invalid", "must be one of"},
 		{"history of unknown feature", "GET", "/ogc/collections/roads/items/999999/history", "", nil, 404, "not_found", "never existed"},
 		{"write without token", "POST", "/ogc/collections/roads/items", `{}`, nil, 401, "unauthorized", "write:roads"},
-		{"malformed authorization", "POST", "/ogc/collections/roads/items", `{}`, []string{"Authorization", "Basic abc"}, 401, "unauthorized", "Bearer"},
+		{"malformed authorization", "POST", "/ogc/collections/roads/items", `{}`, []string{"Authorization", "Token abc"}, 401, "unauthorized", "Bearer"},
+		{"Basic not base64", "POST", "/ogc/collections/roads/items", `{}`, []string{"Authorization", "Basic abc"}, 401, "unauthorized", "not base64"},
+		{"Basic with an unknown token", "POST", "/ogc/collections/roads/items", `{}`, []string{"Authorization", "Basic " + base64.StdEncoding.EncodeToString([]byte("qgis:lm_00000000_nope"))}, 401, "unauthorized", "not valid"},
+		{"token in the URL", "GET", "/ogc/collections/roads/items?access_token=" + tok, "", nil, 400, "invalid", "cannot be sent in the URL"},
 		{"unknown token", "POST", "/ogc/collections/roads/items", `{}`, []string{"Authorization", "Bearer lm_00000000_nope"}, 401, "unauthorized", "not valid"},
 		{"token lacks scope", "POST", "/ogc/collections/facilities/items", `{}`, auth, 403, "forbidden", "write:facilities"},
 		{"FeatureCollection for a Feature", "POST", "/ogc/collections/roads/items", `{"type":"FeatureCollection","features":[]}`, auth, 400, "invalid", `must be \"Feature\"`},
@@ -469,10 +473,14 @@ func TestOGCBadInput(t *testing.T) {
 		{"geometry missing", "POST", "/ogc/collections/roads/items", `{"type":"Feature","properties":{"status":"planned"}}`, auth, 400, "invalid", "geometry is missing"},
 		{"not JSON", "POST", "/ogc/collections/roads/items", `status=planned`, auth, 400, "invalid", "not valid JSON"},
 		{"50 MB body", "POST", "/ogc/collections/roads/items", `{"type":"Feature","properties":{"name":"` + strings.Repeat("x", 50<<20) + `"}}`, auth, 413, "too_large", "larger than the limit"},
-		{"PUT without If-Match", "PUT", road, `{"type":"Feature","geometry":{"type":"LineString","coordinates":[[9.4,47],[9.5,47.1]]},"properties":{"status":"planned"}}`, auth, 428, "precondition_required", "If-Match"},
 		{"PATCH with a stale If-Match", "PATCH", road, `{"type":"Feature","properties":{"status":"planned"}}`, append([]string{"If-Match", `"7"`}, auth...), 412, "precondition", "at version 1, not 7"},
-		{"DELETE with If-Match *", "DELETE", road, ``, append([]string{"If-Match", `*`}, auth...), 400, "invalid", "If-Match"},
-		{"DELETE without If-Match", "DELETE", road, ``, auth, 428, "precondition_required", "If-Match"},
+		{"PATCH with a stale If-Match list", "PATCH", road, `{"properties":{"status":"planned"}}`, append([]string{"If-Match", `"5", "7"`}, auth...), 412, "precondition", "at version 1, not 5 or 7"},
+		{"PUT with a weak If-Match", "PUT", road, `{"type":"Feature","geometry":{"type":"LineString","coordinates":[[9.4,47],[9.5,47.1]]},"properties":{"status":"planned"}}`, append([]string{"If-Match", `W/"1"`}, auth...), 400, "invalid", "strong comparison"},
+		{"DELETE with a malformed If-Match", "DELETE", road, ``, append([]string{"If-Match", `1`}, auth...), 400, "invalid", "If-Match"},
+		{"PATCH geometry null", "PATCH", road, `{"geometry":null}`, auth, 400, "invalid", `"field":"geometry"`},
+		{"PATCH a required field null", "PATCH", road, `{"properties":{"status":null}}`, auth, 400, "invalid", `"field":"status"`},
+		{"PUT naming another feature", "PUT", road, `{"type":"Feature","id":999,"geometry":{"type":"LineString","coordinates":[[9.4,47],[9.5,47.1]]},"properties":{"status":"planned"}}`, auth, 400, "invalid", "not the id in the URL"},
+		{"props a string but not an object", "PATCH", road, `{"properties":{"props":"[1]"}}`, auth, 400, "invalid", `"field":"props"`},
 		{"method not allowed", "POST", "/ogc/collections", `{}`, nil, 405, "method_not_allowed", "POST"},
 	}
 	for _, tt := range tests {
@@ -495,6 +503,35 @@ func TestOGCBadInput(t *testing.T) {
 	}
 	if strings.Contains(e.logs.String(), "status=500") {
 		t.Errorf("a request failed with 500:\n%s", e.logs)
+	}
+}
+
+// TestOGCRequireIfMatch: with --require-if-match a write without If-Match
+// is 428 and changes nothing; one with it is applied.
+func TestOGCRequireIfMatch(t *testing.T) {
+	e := newOGC(t, server.Options{RequireIfMatch: true})
+	ids := seedRoads(t, e)
+	auth := []string{"Authorization", "Bearer " + e.token(t, "Road bureau", "write:roads")}
+	road := fmt.Sprintf("/ogc/collections/roads/items/%d", ids[0])
+	before := rowCounts(t, e.pool)
+	for _, m := range []string{"PUT", "PATCH", "DELETE"} {
+		status, _, body := e.do(t, m, road, `{"type":"Feature","geometry":{"type":"LineString","coordinates":[[9.4,47],[9.5,47.1]]},"properties":{"status":"planned"}}`, auth...)
+		if code, msg, _ := errorOf(t, body); status != 428 || code != "precondition_required" || !strings.Contains(msg, "--require-if-match") {
+			t.Errorf("%s without If-Match: %d %s", m, status, body)
+		}
+	}
+	if after := rowCounts(t, e.pool); after != before {
+		t.Errorf("refused writes changed the database: %s → %s", before, after)
+	}
+	if status, _, body := e.do(t, "PATCH", road, `{"properties":{"surface":"cement"}}`, append([]string{"If-Match", `"1"`}, auth...)...); status != 200 {
+		t.Errorf("PATCH with If-Match: %d %s", status, body)
+	}
+	var api map[string]any
+	e.getJSON(t, "/ogc/api", &api)
+	for _, p := range api["paths"].(map[string]any)["/collections/roads/items/{id}"].(map[string]any)["put"].(map[string]any)["parameters"].([]any) {
+		if p := p.(map[string]any); p["name"] == "If-Match" && p["required"] != true {
+			t.Errorf("the OpenAPI document says If-Match is not required: %v", p)
+		}
 	}
 }
 

@@ -34,8 +34,8 @@ func OpenAPI(c *layer.Catalog, serverURL string, private bool) obj {
 			"href": obj{"type": "string"}, "rel": obj{"type": "string"}, "type": obj{"type": "string"}, "title": obj{"type": "string"}}},
 	}
 	idParam := obj{"name": "id", "in": "path", "required": true, "description": "the feature id", "schema": obj{"type": "integer", "minimum": 1}}
-	ifMatchParam := obj{"name": "If-Match", "in": "header", "required": true,
-		"description": `the feature's ETag (its version, e.g. "3"); missing → 428, stale → 412`, "schema": obj{"type": "string"}}
+	ifMatchParam := obj{"name": "If-Match", "in": "header", "required": false,
+		"description": `the feature's ETag (its version, e.g. "3"), a list of them, or *; stale → 412, a weak W/"3" → 400. Without it the write is applied to the current version and recorded in the history as unconditional (precondition "none"); a server run with --require-if-match answers 428 instead`, "schema": obj{"type": "string"}}
 	for _, l := range c.Layers() {
 		name := l.Name
 		schemas[schemaName(l)] = featureSchema(l)
@@ -92,11 +92,11 @@ func OpenAPI(c *layer.Catalog, serverURL string, private bool) obj {
 		paths[items+"/{id}"] = obj{
 			"get": op("one "+name+" feature, with its ETag", "Item_"+name, one, obj{
 				"200": obj{"description": "the feature", "content": obj{GeoJSONType: obj{"schema": ref}}}}),
-			"put": write(op("replace a "+name+" feature (If-Match required)", "Replace_"+name, withIfMatch, obj{
+			"put": write(op("replace a "+name+" feature (If-Match optional)", "Replace_"+name, withIfMatch, obj{
 				"200": obj{"description": "replaced; the new ETag", "content": obj{GeoJSONType: obj{"schema": ref}}}}), ref),
-			"patch": write(op("merge-patch a "+name+" feature's properties and/or geometry (If-Match required)", "Patch_"+name, withIfMatch, obj{
+			"patch": write(op("merge-patch a "+name+" feature's properties and/or geometry (If-Match optional)", "Patch_"+name, withIfMatch, obj{
 				"200": obj{"description": "patched; the new ETag", "content": obj{GeoJSONType: obj{"schema": ref}}}}), ref),
-			"delete": op("delete a "+name+" feature (If-Match required; its history stays)", "Delete_"+name, withIfMatch, obj{
+			"delete": op("delete a "+name+" feature (If-Match optional; its history stays)", "Delete_"+name, withIfMatch, obj{
 				"204": obj{"description": "deleted"}}),
 		}
 		schemaOp := func(n string) obj {
@@ -124,14 +124,14 @@ func OpenAPI(c *layer.Catalog, serverURL string, private bool) obj {
 	}
 	security := []any{}
 	if private {
-		security = []any{obj{"bearer": []string{}}}
+		security = []any{obj{"bearer": []string{}}, obj{"basic": []string{}}}
 	}
 	return obj{
 		"openapi": "3.0.3",
 		"info": obj{
 			"title":       "lastmile feature API",
 			"version":     "1.0",
-			"description": "OGC API Features (Part 1 core + GeoJSON, Part 2 CRS, Part 3 CQL2 filters, Part 4 writes, Part 5 schemas, sortby) over lastmile's layer catalog. Writes need a bearer token with scope write:<layer>.",
+			"description": "OGC API Features (Part 1 core + GeoJSON, Part 2 CRS, Part 3 CQL2 filters, Part 4 writes, Part 5 schemas, sortby) over lastmile's layer catalog. Writes need a token with scope write:<layer> (Bearer, or Basic with the token as the password).",
 		},
 		"servers":  []any{obj{"url": serverURL}},
 		"security": security,
@@ -142,8 +142,11 @@ func OpenAPI(c *layer.Catalog, serverURL string, private bool) obj {
 			"parameters": obj{"limit": obj{"name": "limit", "in": "query", "description": "features per page", "required": false,
 				"style": "form", "explode": false,
 				"schema": obj{"type": "integer", "minimum": 1, "maximum": MaxLimit, "default": DefaultLimit}}},
-			"schemas":         schemas,
-			"securitySchemes": obj{"bearer": obj{"type": "http", "scheme": "bearer", "description": "a token from lastmile token create"}},
+			"schemas": schemas,
+			"securitySchemes": obj{
+				"bearer": obj{"type": "http", "scheme": "bearer", "description": "a token from lastmile token create"},
+				"basic":  obj{"type": "http", "scheme": "basic", "description": "the same token as the password, any user name (for clients without bearer tokens, such as QGIS 3.22)"},
+			},
 			"responses": obj{"Error": obj{"description": "an error naming the problem",
 				"content": obj{JSONType: obj{"schema": obj{"$ref": "#/components/schemas/Error"}}}}},
 		},
@@ -170,7 +173,7 @@ func op(summary, id string, params []any, responses obj) obj {
 }
 
 func write(o obj, ref obj) obj {
-	o["security"] = []any{obj{"bearer": []string{}}}
+	o["security"] = []any{obj{"bearer": []string{}}, obj{"basic": []string{}}}
 	o["requestBody"] = obj{"required": true, "content": obj{
 		GeoJSONType: obj{"schema": ref}, JSONType: obj{"schema": ref}}}
 	return o
@@ -248,6 +251,9 @@ func joinKinds(k []string) string {
 
 func (s *Server) ogcAPI(w http.ResponseWriter, r *http.Request) error {
 	doc := OpenAPI(s.deps.Catalog, respond.BaseURL(r)+"/ogc", s.opts.Private)
+	if s.opts.RequireIfMatch {
+		requireIfMatch(doc)
+	}
 	b, err := json.Marshal(doc)
 	if err != nil {
 		return err
@@ -255,4 +261,19 @@ func (s *Server) ogcAPI(w http.ResponseWriter, r *http.Request) error {
 	w.Header().Set("Content-Type", OpenAPIType)
 	w.Write(b)
 	return nil
+}
+
+// requireIfMatch marks If-Match required in doc, for a server run with
+// --require-if-match.
+func requireIfMatch(doc obj) {
+	for _, p := range doc["paths"].(obj) {
+		for _, o := range p.(obj) {
+			params, _ := o.(obj)["parameters"].([]any)
+			for _, prm := range params {
+				if m := prm.(obj); m["name"] == "If-Match" {
+					m["required"] = true
+				}
+			}
+		}
+	}
 }

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gorilla/mux"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/lastmile/lastmile"
@@ -19,7 +20,7 @@ func (s *Server) routes() {
 	r := s.router
 	r.Use(recordRoute)
 	r.NotFoundHandler = http.HandlerFunc(notFound)
-	r.MethodNotAllowedHandler = http.HandlerFunc(methodNotAllowed)
+	r.MethodNotAllowedHandler = http.HandlerFunc(s.methodNotAllowed)
 	r.Handle("/healthz", respond.HandlerFunc(s.healthz)).Methods(http.MethodGet, http.MethodHead)
 	r.Handle("/readyz", respond.HandlerFunc(s.readyz)).Methods(http.MethodGet, http.MethodHead)
 	r.Handle("/metrics", s.metricsHandler(true)).Methods(http.MethodGet)
@@ -27,6 +28,49 @@ func (s *Server) routes() {
 	for _, m := range s.deps.Mounts {
 		m.Register(r)
 	}
+}
+
+// methodsServed are the methods the router can serve, in the order Allow
+// lists them.
+var methodsServed = []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete}
+
+// allow is the Allow header of r's path (RFC 9110 §10.2.1): the methods a
+// route serves at that path, asked of the router itself — so it is right
+// for every route, the mounted packages' included — and OPTIONS, which
+// every path answers. Under a read-only per-kind collection
+// (/ogc/collections/power_upgrades_points/…) the writes are left out.
+func (s *Server) allow(r *http.Request) string {
+	readOnly := false
+	if rest, ok := strings.CutPrefix(r.URL.Path, "/ogc/collections/"); ok {
+		name, _, _ := strings.Cut(rest, "/")
+		_, readOnly = viewOf(s.deps.Catalog, name)
+	}
+	var out []string
+	for _, m := range methodsServed {
+		if readOnly && m != http.MethodGet && m != http.MethodHead {
+			continue
+		}
+		probe := r.WithContext(r.Context())
+		probe.Method = m
+		var match mux.RouteMatch
+		if s.router.Match(probe, &match) && match.MatchErr == nil {
+			out = append(out, m)
+		}
+	}
+	return strings.Join(append(out, http.MethodOptions), ", ")
+}
+
+// methodNotAllowed answers a path that exists with a method it does not
+// serve: 405 with Allow; OPTIONS (not a CORS preflight, which withHeaders
+// answers) is 204 with Allow.
+func (s *Server) methodNotAllowed(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Allow", s.allow(r))
+	if r.Method == http.MethodOptions {
+		w.WriteHeader(http.StatusNoContent)
+		return
+	}
+	respond.JSON(w, http.StatusMethodNotAllowed, map[string]any{"error": map[string]string{
+		"code": "method_not_allowed", "message": r.Method + " is not allowed on " + r.URL.Path + " (allowed: " + w.Header().Get("Allow") + ")"}})
 }
 
 // metricsHandler serves the Prometheus registry; on the main listener

@@ -37,8 +37,11 @@ type Options struct {
 	ImportLimit    int64         // bytes, for POST /api/import bodies
 	ImportTimeout  time.Duration // time limit of one import request
 	ShutdownGrace  time.Duration
-	AccessLog      bool   // log every request (false: only failed ones, status ≥ 500)
-	Private        bool   // reads of /ogc collections and items need a token with scope read
+	AccessLog      bool // log every request (false: only failed ones, status ≥ 500)
+	Private        bool // reads of /ogc collections and items need a token with scope read
+	// RequireIfMatch refuses a feature write without If-Match (428); by
+	// default one is applied and recorded in the history as unconditional.
+	RequireIfMatch bool
 	CORSOrigins    string // comma-separated origins allowed to call the API from a browser; "*" for any; empty: none
 	// PublicURL, when set, is the base of every absolute link (checked by
 	// respond.ParsePublicURL); empty: links follow the request.
@@ -72,6 +75,7 @@ func (o *Options) RegisterFlags(fs *flag.FlagSet) {
 	fs.DurationVar(&o.ShutdownGrace, "shutdown-grace", 10*time.Second, "time given to requests in flight on shutdown")
 	fs.StringVar(&o.CORSOrigins, "cors-origins", "", "comma-separated origins allowed cross-origin access (\"*\" for any); empty: CORS off")
 	fs.BoolVar(&o.Private, "private", false, "make feature reads (/ogc collections and items) need a token with scope read")
+	fs.BoolVar(&o.RequireIfMatch, "require-if-match", false, "refuse feature writes (PUT, PATCH, DELETE) without an If-Match header (428); by default they are applied and recorded in the history as unconditional (precondition \"none\"), as QGIS never sends If-Match")
 	fs.Func("public-url", "base of every absolute link (TileJSON tiles, OGC links, OpenAPI servers), e.g. https://gis.example.org or https://example.org/lastmile; empty: from the request (Host, and X-Forwarded-* from --trusted-proxies)", func(v string) error {
 		u, err := respond.ParsePublicURL(v)
 		o.PublicURL = u

@@ -24,11 +24,12 @@ type FeatureStore interface {
 	Get(ctx context.Context, layerName string, id int64) (*postgis.Feature, error)
 	// Create inserts a feature and returns it as stored.
 	Create(ctx context.Context, layerName string, props map[string]any, geom orb.Geometry) (*postgis.Feature, error)
-	// Replace and Patch change feature id if it is still at version.
-	Replace(ctx context.Context, layerName string, id int64, version int, props map[string]any, geom orb.Geometry) (*postgis.Feature, error)
-	Patch(ctx context.Context, layerName string, id int64, version int, props map[string]any, geom orb.Geometry) (*postgis.Feature, error)
-	// Delete removes feature id if it is still at version.
-	Delete(ctx context.Context, layerName string, id int64, version int) error
+	// Replace and Patch change feature id if its version satisfies pre
+	// (If-Match; the zero Precondition: unconditional).
+	Replace(ctx context.Context, layerName string, id int64, pre postgis.Precondition, props map[string]any, geom orb.Geometry) (*postgis.Feature, error)
+	Patch(ctx context.Context, layerName string, id int64, pre postgis.Precondition, props map[string]any, geom orb.Geometry) (*postgis.Feature, error)
+	// Delete removes feature id if its version satisfies pre.
+	Delete(ctx context.Context, layerName string, id int64, pre postgis.Precondition) error
 	// History returns every recorded write of feature id, oldest first.
 	History(ctx context.Context, layerName string, id int64) ([]postgis.HistoryEntry, error)
 }

@@ -279,7 +279,7 @@ func TestCoverageNetwork(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := store.Patch(context.Background(), "roads", a, f.Version, map[string]any{"surface": "asphalt"}, nil); err != nil {
+	if _, err := store.Patch(context.Background(), "roads", a, postgis.IfVersion(f.Version), map[string]any{"surface": "asphalt"}, nil); err != nil {
 		t.Fatal(err)
 	}
 	network = run(t, pool, Coverage, "source_filter=hardened&within_m=1000&method=network&list=uncovered")

@@ -534,7 +534,7 @@ func TestInvalidateOnEdit(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := store.Patch(ctx, "roads", id, f.Version, map[string]any{"name": "Village road B (rebuilt)"}, nil); err != nil {
+	if _, err := store.Patch(ctx, "roads", id, postgis.IfVersion(f.Version), map[string]any{"name": "Village road B (rebuilt)"}, nil); err != nil {
 		t.Fatal(err)
 	}
 	for _, r := range over {
@@ -554,7 +554,7 @@ func TestInvalidateOnEdit(t *testing.T) {
 	newPlace := unrelated[0]
 	f, _ = store.Get(ctx, "roads", id)
 	moved := orb.LineString{{107.505, 27.5}, {107.515, 27.51}}
-	if _, err := store.Patch(ctx, "roads", id, f.Version, map[string]any{}, moved); err != nil {
+	if _, err := store.Patch(ctx, "roads", id, postgis.IfVersion(f.Version), map[string]any{}, moved); err != nil {
 		t.Fatal(err)
 	}
 	if res := get(newPlace); res.header.Get("X-Cache") != "MISS" {

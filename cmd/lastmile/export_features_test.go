@@ -81,7 +81,7 @@ func TestExportFeaturesAndSync(t *testing.T) {
 	if f.Properties["surface"] == surface || field == surface {
 		surface = "earth"
 	}
-	if _, err := store.Patch(postgis.WithActor(ctx, postgis.Actor{Name: "token:county-office"}), "roads", b, f.Version, map[string]any{"surface": surface}, nil); err != nil {
+	if _, err := store.Patch(postgis.WithActor(ctx, postgis.Actor{Name: "token:county-office"}), "roads", b, postgis.IfVersion(f.Version), map[string]any{"surface": surface}, nil); err != nil {
 		t.Fatal(err)
 	}
 

@@ -3,6 +3,7 @@ package main
 import (
 	"io"
 	"net/url"
+	"os"
 	"reflect"
 	"testing"
 )
@@ -45,5 +46,35 @@ func TestParamFlags(t *testing.T) {
 				t.Errorf("--other = %q, want x", *other)
 			}
 		})
+	}
+}
+
+// TestRequireIfMatchFlag: serve's --require-if-match and its environment
+// twin LASTMILE_REQUIRE_IF_MATCH reach the server's options.
+func TestRequireIfMatchFlag(t *testing.T) {
+	tests := []struct {
+		args []string
+		env  string // "" for unset
+		want bool
+	}{
+		{nil, "", false},
+		{[]string{"--require-if-match"}, "", true},
+		{nil, "true", true},
+		{[]string{"--require-if-match=false"}, "true", false},
+	}
+	for _, tt := range tests {
+		t.Setenv("LASTMILE_REQUIRE_IF_MATCH", tt.env)
+		if tt.env == "" {
+			os.Unsetenv("LASTMILE_REQUIRE_IF_MATCH")
+		}
+		fs := newFlagSet("serve", io.Discard)
+		var f serveFlags
+		f.register(fs)
+		if err := parse(fs, tt.args); err != nil {
+			t.Fatal(err)
+		}
+		if f.server.RequireIfMatch != tt.want {
+			t.Errorf("args %v env %q: RequireIfMatch %v, want %v", tt.args, tt.env, f.server.RequireIfMatch, tt.want)
+		}
 	}
 }

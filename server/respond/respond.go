@@ -118,6 +118,9 @@ func Error(w http.ResponseWriter, r *http.Request, err error) {
 		body.Error.Details = e.Details
 	}
 	status := Status(code)
+	if status == http.StatusUnauthorized && w.Header().Get("WWW-Authenticate") == "" {
+		Challenge(w.Header(), "")
+	}
 	switch {
 	case status == http.StatusServiceUnavailable:
 		w.Header().Set("Retry-After", "5")
@@ -132,6 +135,22 @@ func Error(w http.ResponseWriter, r *http.Request, err error) {
 		Logger(r.Context()).Error("request failed", "status", status, "err", cause.Error())
 	}
 	JSON(w, status, body)
+}
+
+// Challenge sets the WWW-Authenticate challenges of a 401 (RFC 9110
+// §11.6.1): Bearer (RFC 6750; errorCode, when not empty, is its error
+// parameter) and Basic, which takes the token as the password — what lets a
+// client without bearer tokens (QGIS 3.22) ask its user for one. Each is a
+// header line of its own: Qt, like other clients, reads only the scheme a
+// line starts with.
+func Challenge(h http.Header, errorCode string) {
+	bearer := `Bearer realm="lastmile"`
+	if errorCode != "" {
+		bearer += `, error="` + errorCode + `"`
+	}
+	h.Del("WWW-Authenticate")
+	h.Add("WWW-Authenticate", bearer)
+	h.Add("WWW-Authenticate", `Basic realm="lastmile", charset="UTF-8"`)
 }
 
 // StatusClientGone is the status logged and counted for a request whose
