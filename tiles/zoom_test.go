@@ -247,7 +247,7 @@ func TestOverviewIncremental(t *testing.T) {
 	}
 
 	// Reclassified as a village road: gone from z6, drawn at z10.
-	if _, err := store.Patch(ctx, "roads", f.ID, f.Version, map[string]any{"road_class": "village"}, nil); err != nil {
+	if _, err := store.Patch(ctx, "roads", f.ID, postgis.IfVersion(f.Version), map[string]any{"road_class": "village"}, nil); err != nil {
 		t.Fatal(err)
 	}
 	if c := values(count(), "surface"); !slices.Equal(c, []string{"asphalt"}) {
@@ -304,7 +304,7 @@ func TestOverviewIncremental(t *testing.T) {
 	var aID int64
 	var aVer int
 	h.pool.QueryRow(ctx, `SELECT id, version FROM lastmile.roads WHERE ext_id = 'r1'`).Scan(&aID, &aVer)
-	if _, err := store.Patch(ctx, "roads", aID, aVer, map[string]any{"status": "cancelled"}, nil); err != nil {
+	if _, err := store.Patch(ctx, "roads", aID, postgis.IfVersion(aVer), map[string]any{"status": "cancelled"}, nil); err != nil {
 		t.Fatal(err)
 	}
 	if tw = township(); tw["covered"] != float64(0) {
