@@ -60,6 +60,9 @@ type Metadata struct {
 	Center       [3]float64          `json:"center"` // lon, lat, zoom
 	VectorLayers []tiles.VectorLayer `json:"vector_layers"`
 	Source       Source              `json:"lastmile"`
+	// Style is the server's MapLibre style document of the layers
+	// (tiles.Style), whose source the map page points at the archive.
+	Style map[string]any `json:"lastmile_style,omitempty"`
 }
 
 // Source records what an archive holds and when its data was read.
@@ -81,7 +84,7 @@ func (m *Metadata) pmtilesJSON() map[string]any {
 	return map[string]any{
 		"name": m.Name, "description": m.Description, "attribution": m.Attribution,
 		"version": m.Version, "format": "pbf", "type": "overlay",
-		"vector_layers": m.VectorLayers, "lastmile": m.Source,
+		"vector_layers": m.VectorLayers, "lastmile": m.Source, "lastmile_style": m.Style,
 		"bounds": m.boundsText(), "center": m.centerText(),
 		"minzoom": strconv.Itoa(m.MinZoom), "maxzoom": strconv.Itoa(m.MaxZoom),
 	}
@@ -95,12 +98,13 @@ func parsePMTilesMetadata(raw []byte) (*Metadata, error) {
 		Version      string              `json:"version"`
 		VectorLayers []tiles.VectorLayer `json:"vector_layers"`
 		Source       Source              `json:"lastmile"`
+		Style        map[string]any      `json:"lastmile_style"`
 	}
 	if err := json.Unmarshal(raw, &m); err != nil {
 		return nil, fmt.Errorf("metadata: %w", err)
 	}
 	return &Metadata{Name: m.Name, Description: m.Description, Attribution: m.Attribution,
-		Version: m.Version, VectorLayers: m.VectorLayers, Source: m.Source}, nil
+		Version: m.Version, VectorLayers: m.VectorLayers, Source: m.Source, Style: m.Style}, nil
 }
 
 func (m *Metadata) boundsText() string {

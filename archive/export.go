@@ -321,6 +321,7 @@ func (e *Exporter) metadata(ctx context.Context, o Options, a *area, lo, hi int)
 		MinZoom: lo, MaxZoom: hi, VectorLayers: tj.VectorLayers,
 		Bounds: [4]float64{round7(b.Min[0]), round7(b.Min[1]), round7(b.Max[0]), round7(b.Max[1])},
 		Source: Source{Layers: tj.Name, Filters: o.Filters.String(), AdminCode: o.AdminCode, BBox: o.BBox, AreaVersion: a.version},
+		Style:  tiles.Style(o.Layers, name, ""),
 	}
 	c := b.Center()
 	zoom := lo
@@ -437,9 +438,15 @@ func (e *Exporter) Update(ctx context.Context, path string, since time.Time, o O
 	if err != nil {
 		return nil, err
 	}
-	edits, err := e.editedBounds(ctx, o.Layers, since)
+	edits, codes, err := e.editedBounds(ctx, o.Layers, since)
 	if err != nil {
 		return nil, err
+	}
+	// Overview features an edit changes away from it (a count point of
+	// villages per area), below their zoom.
+	reach, below, err := e.svc.OverviewReach(ctx, edits, codes)
+	if err != nil {
+		return nil, fmt.Errorf("overviews of the edits: %w", err)
 	}
 	set, err := newTileSet(filepath.Dir(path))
 	if err != nil {
@@ -471,6 +478,15 @@ func (e *Exporter) Update(ctx context.Context, path string, since time.Time, o O
 			for t := range touchedTiles(b, z) {
 				if cover[t] {
 					touched[t] = true
+				}
+			}
+		}
+		if z < below {
+			for _, b := range reach {
+				for t := range touchedTiles(b, z) {
+					if cover[t] {
+						touched[t] = true
+					}
 				}
 			}
 		}
@@ -506,11 +522,22 @@ func (e *Exporter) Update(ctx context.Context, path string, since time.Time, o O
 }
 
 // editedBounds returns the bounds (lon/lat) of the old and new geometries
-// of the layers' edits recorded at or after since.
-func (e *Exporter) editedBounds(ctx context.Context, layers []*layer.Layer, since time.Time) ([]orb.Bound, error) {
+// of the layers' edits recorded at or after since, and the admin codes
+// (admin_code, else code) that the edited villages had or have.
+func (e *Exporter) editedBounds(ctx context.Context, layers []*layer.Layer, since time.Time) ([]orb.Bound, []string, error) {
 	tables := make([]string, len(layers))
 	for i, l := range layers {
 		tables[i] = l.Table
+	}
+	var codes []string
+	err := e.pool.QueryRow(ctx, `
+		SELECT coalesce(array_agg(DISTINCT c) FILTER (WHERE c IS NOT NULL), '{}')
+		FROM lastmile.feature_history h,
+		     LATERAL (VALUES (coalesce(h.old_row ->> 'admin_code', h.old_row ->> 'code')),
+		                     (coalesce(h.new_row ->> 'admin_code', h.new_row ->> 'code'))) v(c)
+		WHERE h.at >= $1 AND h.layer = 'villages' AND 'villages' = ANY($2)`, since, tables).Scan(&codes)
+	if err != nil {
+		return nil, nil, fmt.Errorf("reading the edit history: %w", err)
 	}
 	rows, err := e.pool.Query(ctx, `
 		SELECT ST_XMin(g), ST_YMin(g), ST_XMax(g), ST_YMax(g)
@@ -518,21 +545,21 @@ func (e *Exporter) editedBounds(ctx context.Context, layers []*layer.Layer, sinc
 		     LATERAL (VALUES (h.old_geom::box2d), (h.new_geom::box2d)) v(g)
 		WHERE h.at >= $1 AND h.layer = ANY($2) AND g IS NOT NULL`, since, tables)
 	if err != nil {
-		return nil, fmt.Errorf("reading the edit history: %w", err)
+		return nil, nil, fmt.Errorf("reading the edit history: %w", err)
 	}
 	defer rows.Close()
 	var out []orb.Bound
 	for rows.Next() {
 		var b orb.Bound
 		if err := rows.Scan(&b.Min[0], &b.Min[1], &b.Max[0], &b.Max[1]); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		out = append(out, b)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("reading the edit history: %w", err)
+		return nil, nil, fmt.Errorf("reading the edit history: %w", err)
 	}
-	return out, nil
+	return out, codes, nil
 }
 
 // touchedTiles returns the tiles at zoom z whose content a feature within

@@ -127,7 +127,12 @@ func (m *Metadata) mbtilesRows() ([][2]string, error) {
 	if err != nil {
 		return nil, err
 	}
+	style, err := json.Marshal(m.Style)
+	if err != nil {
+		return nil, err
+	}
 	return [][2]string{
+		{"lastmile_style", string(style)},
 		{"name", m.Name}, {"description", m.Description}, {"attribution", m.Attribution},
 		{"version", m.Version}, {"type", "overlay"}, {"format", "pbf"}, {"scheme", "tms"},
 		{"minzoom", strconv.Itoa(m.MinZoom)}, {"maxzoom", strconv.Itoa(m.MaxZoom)},
@@ -196,6 +201,11 @@ func (r *mbReader) init() error {
 	if s := kv["lastmile"]; s != "" {
 		if err := json.Unmarshal([]byte(s), &m.Source); err != nil {
 			return fmt.Errorf("metadata lastmile: %w", err)
+		}
+	}
+	if s := kv["lastmile_style"]; s != "" && s != "null" {
+		if err := json.Unmarshal([]byte(s), &m.Style); err != nil {
+			return fmt.Errorf("metadata lastmile_style: %w", err)
 		}
 	}
 	r.meta = m

@@ -102,6 +102,12 @@ type Layer struct {
 	MaxZoom     int      // highest zoom with new detail (clients overzoom)
 	// DetailZoom is the zoom below which points are thinned (one per grid cell).
 	DetailZoom int
+	// FullZoom is the zoom from which tiles carry every feature; below it
+	// only those ZoomRules admit (zoom.go). 0: MinZoom (no rules).
+	FullZoom  int
+	ZoomRules []ZoomRule
+	// Overview: the generalised features drawn below a zoom (nil: none).
+	Overview *Overview
 	// Reference layers (villages, admin areas, hazard zones, facilities)
 	// describe the world rather than programme works.
 	Reference bool
@@ -151,6 +157,9 @@ func New(layers ...*Layer) *Catalog {
 	for _, l := range layers {
 		for i := range l.Fields {
 			l.Fields[i].index()
+		}
+		if l.FullZoom < l.MinZoom {
+			l.FullZoom = l.MinZoom
 		}
 		c.layers = append(c.layers, l)
 		c.byName[l.Name] = l

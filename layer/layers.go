@@ -149,6 +149,14 @@ func Default() *Catalog {
 		&Layer{
 			Name: "roads", Title: "Village roads", TitleZH: "农村公路", Table: "roads",
 			GeomKinds: []string{LineString, MultiLineString}, MinZoom: 6, MaxZoom: 14, DetailZoom: 6,
+			FullZoom: 12, ZoomRules: []ZoomRule{
+				{MinZoom: 6, Field: "road_class", Values: []string{"county"}},
+				{MinZoom: 6, Field: "tech_grade", Values: []string{"expressway", "class1", "class2"}},
+				{MinZoom: 8, Field: "road_class", Values: []string{"township"}},
+				{MinZoom: 10, Field: "road_class", Values: []string{"village"}},
+			},
+			Overview: &Overview{Kind: OverviewLines, Below: 12, Bands: []int{6, 8, 10},
+				Keys: []string{"road_class", "tech_grade", "surface", "status"}},
 			Fields: fields(true,
 				Field{Name: "road_class", Label: "Road class", LabelZH: "行政等级", Type: Enum, Values: RoadClassValues, Tile: true},
 				Field{Name: "tech_grade", Label: "Technical grade", LabelZH: "技术等级", Type: Enum, Values: TechGradeValues, Tile: true},
@@ -159,6 +167,10 @@ func Default() *Catalog {
 		&Layer{
 			Name: "water_pipelines", Title: "Drinking-water pipelines", TitleZH: "饮水管网", Table: "water_pipelines",
 			GeomKinds: []string{LineString, MultiLineString}, MinZoom: 8, MaxZoom: 14, DetailZoom: 8,
+			FullZoom: 12, ZoomRules: []ZoomRule{
+				{MinZoom: 8, Field: "diameter_mm", AtLeast: 300},
+				{MinZoom: 10, Field: "diameter_mm", AtLeast: 100},
+			},
 			Fields: fields(true,
 				Field{Name: "diameter_mm", Label: "Diameter", LabelZH: "管径", Type: Integer, Unit: "mm", Min: ptr(0), Max: ptr(5000), Tile: true},
 				Field{Name: "material", Label: "Material", LabelZH: "管材", Type: Text},
@@ -169,6 +181,10 @@ func Default() *Catalog {
 		&Layer{
 			Name: "power_upgrades", Title: "Electricity-grid upgrades", TitleZH: "电网改造", Table: "power_upgrades",
 			GeomKinds: []string{LineString, MultiLineString, Point}, MinZoom: 8, MaxZoom: 14, DetailZoom: 10,
+			FullZoom: 12, ZoomRules: []ZoomRule{
+				{MinZoom: 8, Field: "voltage_kv", AtLeast: 35},
+				{MinZoom: 10, Field: "voltage_kv", AtLeast: 10},
+			},
 			Fields: append(commonFields(true, powerStatusValues),
 				Field{Name: "kind", Label: "Kind", LabelZH: "类型", Type: Enum, Values: PowerKindValues, Required: true, Tile: true},
 				Field{Name: "voltage_kv", Label: "Voltage", LabelZH: "电压", Type: Number, Unit: "kV", Min: ptr(0), Max: ptr(1100), Tile: true},
@@ -197,7 +213,10 @@ func Default() *Catalog {
 		},
 		&Layer{
 			Name: "villages", Title: "Villages", TitleZH: "行政村", Table: "villages", Reference: true,
-			GeomKinds: []string{Point}, MinZoom: 8, MaxZoom: 14, DetailZoom: 10,
+			GeomKinds: []string{Point}, MinZoom: 3, MaxZoom: 14, DetailZoom: 10,
+			FullZoom: 12, ZoomRules: []ZoomRule{{MinZoom: 10, Field: "population", AtLeast: 1000}},
+			Overview: &Overview{Kind: OverviewCounts, Below: 10, Levels: []OverviewLevel{
+				{FromZoom: 3, Level: "county", Digits: 6}, {FromZoom: 8, Level: "township", Digits: 9}}},
 			Fields: fields(false,
 				Field{Name: "code", Label: "Village code", LabelZH: "村代码", Type: Text, Pattern: AdminCodePattern, Tile: true},
 				Field{Name: "population", Label: "Population", LabelZH: "人口", Type: Integer, Min: ptr(0), Tile: true},
@@ -209,6 +228,12 @@ func Default() *Catalog {
 		&Layer{
 			Name: "admin_areas", Title: "Administrative areas", TitleZH: "行政区划", Table: "admin_areas", Reference: true,
 			GeomKinds: []string{MultiPolygon}, MinZoom: 0, MaxZoom: 14, DetailZoom: 0,
+			FullZoom: 10, ZoomRules: []ZoomRule{
+				{MinZoom: 0, Field: "level", Values: []string{"province"}},
+				{MinZoom: 4, Field: "level", Values: []string{"prefecture"}},
+				{MinZoom: 5, Field: "level", Values: []string{"county"}},
+				{MinZoom: 8, Field: "level", Values: []string{"township"}},
+			},
 			Fields: fields(false,
 				Field{Name: "level", Label: "Level", LabelZH: "级别", Type: Enum, Values: AdminLevelValues, Required: true, Tile: true},
 				Field{Name: "code", Label: "Code", LabelZH: "代码", Type: Text, Pattern: AdminCodePattern, Required: true, Tile: true},

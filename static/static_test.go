@@ -224,7 +224,7 @@ func TestEmbeddedLibraries(t *testing.T) {
 		p := &Page{opts: Options{Dir: t.TempDir()}, files: map[string]*asset{}, vendor: map[string]*asset{}}
 		p.findLibraries(full) // --static-dir wins over the embedded files
 		libs := p.Libraries()
-		want := []string{"echarts/echarts.esm.min.mjs", "maplibre-gl/maplibre-gl-worker.mjs", "maplibre-gl/maplibre-gl.css", "maplibre-gl/maplibre-gl.mjs"}
+		want := []string{"echarts/echarts.esm.min.mjs", "maplibre-gl/maplibre-gl-worker.mjs", "maplibre-gl/maplibre-gl.css", "maplibre-gl/maplibre-gl.mjs", "pmtiles/pmtiles.js"}
 		if libs.Source != "" || strings.Join(libs.Missing, ",") != strings.Join(want, ",") {
 			t.Errorf("libraries %+v, want missing %v", libs, want)
 		}
@@ -241,6 +241,7 @@ func TestVendorList(t *testing.T) {
 		"maplibre-gl/maplibre-gl-worker.mjs": "maplibre-gl/dist/maplibre-gl-worker.mjs",
 		"maplibre-gl/maplibre-gl.css":        "maplibre-gl/dist/maplibre-gl.css",
 		"echarts/echarts.esm.min.mjs":        "echarts/dist/echarts.esm.min.mjs",
+		"pmtiles/pmtiles.js":                 "pmtiles/dist/pmtiles.js",
 	}
 	if len(vendorFiles) != len(want) {
 		t.Fatalf("vendor files %v, want %v", vendorFiles, want)

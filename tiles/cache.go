@@ -204,6 +204,11 @@ func clampTile(v, n float64) int {
 // the layer's tiles when bounds is empty), and bumps the layer's generation.
 // It returns how many tiles were dropped.
 func (c *cache) invalidate(layerName string, bounds []orb.Bound) int {
+	return c.invalidateBelow(layerName, bounds, maxZoom+1)
+}
+
+// invalidateBelow is invalidate for the tiles of zooms below below only.
+func (c *cache) invalidateBelow(layerName string, bounds []orb.Bound, below int) int {
 	ranges := make([][maxZoom + 1]tileRange, len(bounds))
 	for i, b := range bounds {
 		ranges[i] = rangesOf(b)
@@ -213,7 +218,7 @@ func (c *cache) invalidate(layerName string, bounds []orb.Bound) int {
 	c.gen[layerName]++
 	dropped := 0
 	for _, e := range c.byKey {
-		if !slices.Contains(e.layers, layerName) {
+		if e.key.z >= below || !slices.Contains(e.layers, layerName) {
 			continue
 		}
 		hit := len(bounds) == 0
@@ -248,5 +253,4 @@ type CacheStats struct {
 	Evictions   uint64 `json:"evictions"`
 	Invalidated uint64 `json:"invalidated"`
 	Generated   uint64 `json:"generated"` // tile queries run
-	Sampled     uint64 `json:"sampled"`   // layer tiles read by block sampling
 }

@@ -9,13 +9,12 @@ import (
 	"github.com/lastmile/lastmile/postgis/pgsql"
 )
 
-//go:embed sql/layer.sql sql/extent.sql
+//go:embed sql/*.sql
 var templateFiles embed.FS
 
-//go:embed sql/sample.sql
-var estimateSQL string
-
-// templates are layer.sql (one MVT layer of a tile) and extent.sql.
+// templates are layer.sql (one MVT layer of a tile), overview_lines.sql and
+// overview_counts.sql (one MVT layer from an overview), overview_roads.sql
+// and overview_villages.sql (an overview's rows) and extent.sql.
 var templates = pgsql.MustParseFS(templateFiles, "sql/*.sql")
 
 // worldWidth is the width of the Web Mercator world in metres.
@@ -43,26 +42,32 @@ type query struct {
 
 // tileQuery builds the statement returning the MVT of tile z/x/y for the
 // layers (each present at z), as the concatenation of one MVT layer per
-// catalog layer. maxFeatures caps each layer. sample gives, per layer name,
-// the percentage of the table's blocks to read instead of using the index
-// (absent: use the index).
-func tileQuery(layers []*layer.Layer, z, x, y int, filters Filters, maxFeatures int, sample map[string]float64) query {
+// catalog layer: from the layer's overview below its overview zoom (when
+// the filters can be answered from it), else from its rows that the zoom
+// rules admit at z. maxFeatures caps each layer's rows (the longest lines
+// are kept); nothing is sampled.
+func tileQuery(layers []*layer.Layer, z, x, y int, filters Filters, maxFeatures int) query {
 	q := query{args: pgsql.Args{z, x, y}} // $1 $2 $3, numbered by hand in layer.sql
 	param := q.args.Add
 	shared := make([]string, len(filters)) // filter placeholders, shared by the layers
 	var tol, cell, limit string
 	parts := make([]string, 0, len(layers))
 	for _, l := range layers {
+		if usesOverview(l, z, filters) {
+			parts = append(parts, "("+overviewLayer(l, z, filters, shared, param)+")")
+			continue
+		}
+		if z < l.RowsMinZoom() {
+			continue // a counts overview's layer whose filters need the rows: not drawn below them
+		}
 		slots := pgsql.Slots{
 			"name":     param(l.Name),
 			"table":    pgsql.Table(l),
 			"where":    filters.where(l, "t", shared, param),
 			"distinct": "",
-			"sample":   "",
 		}
-		if pct, ok := sample[l.Name]; ok {
-			// REPEATABLE: the same tile samples the same blocks (stable ETags).
-			slots["sample"] = "TABLESAMPLE SYSTEM (" + param(pct) + "::float8) REPEATABLE (0)"
+		if vis := l.VisibleSQL("t", z); vis != "" {
+			slots["where"] += " AND " + vis
 		}
 		if limit == "" {
 			limit = param(maxFeatures)
@@ -104,8 +109,32 @@ func tileQuery(layers []*layer.Layer, z, x, y int, filters Filters, maxFeatures 
 		slots["order"] = order
 		parts = append(parts, "("+templates.Fill("layer.sql", slots)+")")
 	}
+	if len(parts) == 0 {
+		return query{} // nothing to draw
+	}
 	q.sql = "SELECT " + strings.Join(parts, "\n|| ")
 	return q
+}
+
+// overviewLayer is the MVT layer of l at zoom z from its overview.
+func overviewLayer(l *layer.Layer, z int, filters Filters, shared []string, param func(any) string) string {
+	o := l.Overview
+	switch o.Kind {
+	case layer.OverviewLines:
+		first, _, _ := o.Band(z)
+		var props strings.Builder
+		for _, k := range o.Keys {
+			props.WriteString(pgsql.Col("t", k) + ", ")
+		}
+		return templates.Fill("overview_lines.sql", pgsql.Slots{
+			"name": param(l.Name), "band": itoa(first), "properties": props.String(),
+			"where": filters.where(l, "t", shared, param),
+		})
+	case layer.OverviewCounts:
+		lv, _ := o.Level(z)
+		return templates.Fill("overview_counts.sql", pgsql.Slots{"name": param(l.Name), "level": param(lv.Level)})
+	}
+	panic("tiles: overview kind " + o.Kind)
 }
 
 // hasArea reports whether the layer holds lines or polygons.
@@ -134,21 +163,3 @@ func propertyExpr(col string, t layer.FieldType) string {
 func extentQuery(l *layer.Layer) string {
 	return templates.Fill("extent.sql", pgsql.Slots{"table": pgsql.Table(l)})
 }
-
-// samplePercent decides how to read a layer's rows for a tile: it returns
-// the percentage of the table's blocks to sample, and false when the index
-// is the better way. est is the estimated rows in the tile, rows the table's.
-// Sampling reads pct% of all rows; the index reads the tile's rows. It
-// samples when the tile holds more than sampleFactor times the cap and
-// sampling reads fewer rows, drawing sampleFactor × cap candidates of which
-// the longest cap are kept.
-func samplePercent(est, rows float64, maxFeatures int) (float64, bool) {
-	want := float64(sampleFactor * maxFeatures)
-	if est <= want || rows <= 0 || want*rows/est >= est {
-		return 0, false
-	}
-	return math.Max(0.01, math.Min(100, 100*want/est)), true
-}
-
-// sampleFactor is how many candidates per kept feature a sampled tile draws.
-const sampleFactor = 4

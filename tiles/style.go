@@ -98,10 +98,17 @@ func StyleLayers(l *layer.Layer) []obj {
 		def["type"] = typ
 		def["source"] = styleSource
 		def["source-layer"] = name
-		def["minzoom"] = l.MinZoom
+		def["minzoom"] = l.RowsMinZoom()
 		def["metadata"] = obj{"lm:layer": name}
 		if def["paint"] == nil {
 			def["paint"] = obj{}
+		}
+		if rule := zoomFilter(l); rule != nil {
+			if f, ok := def["filter"]; ok {
+				def["filter"] = []any{"all", f, rule}
+			} else {
+				def["filter"] = rule
+			}
 		}
 		return def
 	}
@@ -165,18 +172,56 @@ func StyleLayers(l *layer.Layer) []obj {
 		size := func(a, b, c, d float64) any {
 			return []any{"interpolate", []any{"linear"}, []any{"coalesce", []any{"get", "population"}, 500}, 0, a, 1000, b, 3000, c, 8000, d}
 		}
-		return []obj{L("circle", "circle", obj{"paint": obj{
+		areas := obj{"id": name + "--areas", "type": "circle", "source": styleSource, "source-layer": name,
+			"minzoom": l.MinZoom, "maxzoom": l.RowsMinZoom(), "metadata": obj{"lm:layer": name, "lm:overview": true},
+			"paint": obj{
+				"circle-radius": []any{"interpolate", []any{"linear"}, []any{"coalesce", []any{"get", "villages"}, 1}, 1, 3, 50, 7, 500, 14},
+				// the share of villages covered: red (none) to green (all)
+				"circle-color":        []any{"interpolate", []any{"linear"}, []any{"coalesce", []any{"get", "covered_share"}, 0}, 0, poorVillageColor, 1, villageColor},
+				"circle-opacity":      0.8,
+				"circle-stroke-color": "#ffffff", "circle-stroke-width": 1}}
+		if l.Overview == nil {
+			areas = nil
+		}
+		rows := L("circle", "circle", obj{"paint": obj{
 			"circle-radius":       []any{"interpolate", []any{"linear"}, []any{"zoom"}, 9, size(1.5, 3, 5, 8), 13, size(3, 6, 10, 15)},
 			"circle-color":        []any{"case", poor, poorVillageColor, villageColor},
 			"circle-opacity":      0.85,
 			"circle-stroke-color": []any{"case", poor, "#6a040f", "#ffffff"},
-			"circle-stroke-width": []any{"case", poor, 1.5, 0.8}}})}
+			"circle-stroke-width": []any{"case", poor, 1.5, 0.8}}})
+		if areas == nil {
+			return []obj{rows}
+		}
+		return []obj{areas, rows}
 	}
 	return []obj{
 		L("fill", "fill", obj{"filter": geomIs("Polygon"), "paint": obj{"fill-color": "#999999", "fill-opacity": 0.3}}),
 		L("line", "line", obj{"filter": geomIs("LineString"), "paint": obj{"line-color": "#555555", "line-width": 1.5}}),
 		L("point", "circle", obj{"filter": geomIs("Point"), "paint": obj{"circle-color": "#555555", "circle-radius": 3}}),
 	}
+}
+
+// zoomFilter is the style filter of a layer's zoom rules (nil without
+// rules): a feature is drawn from the zoom its rules give it, as the tiles
+// carry it — ["any", [">=", ["zoom"], full], ["all", [">=", ["zoom"], z], rule]…].
+func zoomFilter(l *layer.Layer) any {
+	if len(l.ZoomRules) == 0 || l.FullZoom <= l.RowsMinZoom() && l.Overview == nil {
+		return nil
+	}
+	f := []any{"any", []any{">=", []any{"zoom"}, l.FullZoom}}
+	for _, r := range l.ZoomRules {
+		if r.MinZoom >= l.FullZoom {
+			continue
+		}
+		var cond any
+		if len(r.Values) > 0 {
+			cond = []any{"in", []any{"get", r.Field}, []any{"literal", r.Values}}
+		} else {
+			cond = []any{">=", []any{"to-number", []any{"get", r.Field}, -1}, r.AtLeast}
+		}
+		f = append(f, []any{"all", []any{">=", []any{"zoom"}, max(r.MinZoom, l.MinZoom)}, cond})
+	}
+	return f
 }
 
 // drawOrder is the drawing order, bottom to top; layers not listed go

@@ -46,7 +46,7 @@ func TestStyle(t *testing.T) {
 			t.Errorf("layer %s: source %s source-layer %s", l.ID, l.Source, l.SourceLayer)
 		}
 	}
-	if got := strings.Join(ids, ","); got != "background,roads--casing,roads--line,roads--planned,villages--circle" {
+	if got := strings.Join(ids, ","); got != "background,roads--casing,roads--line,roads--planned,villages--areas,villages--circle" {
 		t.Errorf("layers %s", got)
 	}
 	// The surface colours are the catalog's.

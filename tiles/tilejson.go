@@ -43,6 +43,74 @@ type VectorLayer struct {
 	// extension; fields holds human-readable descriptions).
 	FieldTypes map[string]string `json:"field_types"`
 	Geometry   []string          `json:"geometry_kinds"`
+	// FullZoom is the zoom from which tiles carry every feature; below it
+	// those of ZoomRules (the catalog's, layer/zoom.go), and below the
+	// overview's zoom the overview's generalised features (lastmile
+	// extensions).
+	FullZoom  int           `json:"lm:full_zoom"`
+	ZoomRules []ZoomRuleDoc `json:"lm:zoom_rules,omitempty"`
+	Overview  *OverviewDoc  `json:"lm:overview,omitempty"`
+}
+
+// ZoomRuleDoc is a zoom rule as TileJSON states it: features whose field
+// is one of values (or at least at_least) appear from minzoom.
+type ZoomRuleDoc struct {
+	MinZoom int      `json:"minzoom"`
+	Field   string   `json:"field"`
+	Values  []string `json:"values,omitempty"`
+	AtLeast *float64 `json:"at_least,omitempty"`
+}
+
+// OverviewDoc describes a layer's overview in TileJSON.
+type OverviewDoc struct {
+	Kind    string         `json:"kind"`    // "lines" or "counts"
+	MinZoom int            `json:"minzoom"` // the layer's
+	Below   int            `json:"below"`   // rows from this zoom
+	Bands   []int          `json:"bands,omitempty"`
+	Keys    []string       `json:"fields,omitempty"`
+	Levels  map[string]int `json:"levels,omitempty"` // level → first zoom
+}
+
+// zoomDocs returns the TileJSON statement of a layer's zoom rules and
+// overview, and adds the overview's own properties to vl.
+func zoomDocs(l *layer.Layer, vl *VectorLayer) {
+	vl.FullZoom = l.FullZoom
+	for _, r := range l.ZoomRules {
+		d := ZoomRuleDoc{MinZoom: max(r.MinZoom, l.MinZoom), Field: r.Field, Values: r.Values}
+		if len(r.Values) == 0 {
+			v := r.AtLeast
+			d.AtLeast = &v
+		}
+		vl.ZoomRules = append(vl.ZoomRules, d)
+	}
+	o := l.Overview
+	if o == nil {
+		return
+	}
+	od := &OverviewDoc{Kind: o.Kind, MinZoom: l.MinZoom, Below: o.Below, Bands: o.Bands, Keys: o.Keys}
+	switch o.Kind {
+	case layer.OverviewLines:
+		vl.Fields["roads"] = "Number: overview (zooms below " + itoa(o.Below) + "): roads merged into this line"
+		vl.FieldTypes["roads"] = "Number"
+	case layer.OverviewCounts:
+		od.Levels = map[string]int{}
+		for _, lv := range o.Levels {
+			od.Levels[lv.Level] = lv.FromZoom
+		}
+		below := "overview (zooms below " + itoa(o.Below) + ", one point per admin area): "
+		for name, desc := range map[string]string{
+			"level": "String: " + below + "the admin level of the area (county, township)", "villages": "Number: " + below + "villages",
+			"covered":       "Number: " + below + "villages within 2 km (geodesic) of a completed all-season road",
+			"covered_share": "Number: " + below + "covered / villages"} {
+			vl.Fields[name] = desc
+			if strings.HasPrefix(desc, "Number") {
+				vl.FieldTypes[name] = "Number"
+			} else {
+				vl.FieldTypes[name] = "String"
+			}
+		}
+	}
+	vl.Overview = od
 }
 
 // mvtType is the MVT value type a field's tile property has.
@@ -122,6 +190,7 @@ func (s *Service) tileJSON(ctx context.Context, base string, layers []*layer.Lay
 			vl.Fields[f.Name] = fieldDescription(f)
 			vl.FieldTypes[f.Name] = mvtType(f.Type)
 		}
+		zoomDocs(l, &vl)
 		tj.VectorLayers = append(tj.VectorLayers, vl)
 		e, err := s.extent(ctx, l)
 		if err != nil {

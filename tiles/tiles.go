@@ -30,7 +30,6 @@ import (
 	"golang.org/x/sync/singleflight"
 
 	"github.com/lastmile/lastmile/layer"
-	"github.com/lastmile/lastmile/postgis/pgsql"
 	"github.com/lastmile/lastmile/server/respond"
 )
 
@@ -80,8 +79,6 @@ type Service struct {
 	flight  singleflight.Group
 	// generated counts tile queries run (cache misses after singleflight).
 	generated atomic.Uint64
-	// sampled counts layer tiles read by block sampling.
-	sampled atomic.Uint64
 
 	cacheControl []string // the Cache-Control header value
 	params       sync.Map // layer set → map[string]filterParam
@@ -127,7 +124,6 @@ func (s *Service) Invalidate(layerName string, bounds []orb.Bound) {
 func (s *Service) Stats() CacheStats {
 	st := s.cache.stats()
 	st.Generated = s.generated.Load()
-	st.Sampled = s.sampled.Load()
 	return st
 }
 
@@ -206,7 +202,10 @@ func (s *Service) fetch(ctx context.Context, req tileRequest) (t *tile, hit bool
 
 // generate runs the tile query and packs the result.
 func (s *Service) generate(ctx context.Context, req tileRequest) (*tile, error) {
-	q, ok := s.plan(ctx, req)
+	q, ok, err := s.plan(ctx, req)
+	if err != nil {
+		return nil, err
+	}
 	if !ok {
 		return s.packTile(nil)
 	}
@@ -218,8 +217,8 @@ func (s *Service) generate(ctx context.Context, req tileRequest) (*tile, error) 
 }
 
 // TileSQL returns the statement and arguments a request for the tile path
-// (/tiles/{layers}/{z}/{x}/{y}.mvt, no filters) runs once its sampling
-// estimates are made, or ok=false when no layer is visible at that zoom:
+// (/tiles/{layers}/{z}/{x}/{y}.mvt, no filters) runs (after bringing the
+// overviews it draws up to date), or ok=false when no layer is visible at that zoom:
 // bench/tilesql times the SQL alone with it.
 func (s *Service) TileSQL(ctx context.Context, path string) (sql string, args []any, ok bool, err error) {
 	key, ok := s.fastKey(path)
@@ -230,33 +229,27 @@ func (s *Service) TileSQL(ctx context.Context, path string) (sql string, args []
 	if err != nil {
 		return "", nil, false, err
 	}
-	q, ok := s.plan(ctx, tileRequest{layers: layers, z: key.z, x: key.x, y: key.y})
-	return q.sql, q.args, ok, nil
+	q, ok, err := s.plan(ctx, tileRequest{layers: layers, z: key.z, x: key.x, y: key.y})
+	return q.sql, q.args, ok, err
 }
 
-// plan makes the sampling estimates of the request's visible layers and
-// builds its tile query; ok=false when no layer is visible at the zoom.
-func (s *Service) plan(ctx context.Context, req tileRequest) (q query, ok bool) {
+// plan brings the overviews the request draws up to date and builds its
+// tile query; ok=false when no layer is drawn at the zoom.
+func (s *Service) plan(ctx context.Context, req tileRequest) (q query, ok bool, err error) {
 	visible := req.visible()
 	if len(visible) == 0 {
-		return query{}, false
+		return query{}, false, nil
 	}
-	sample := map[string]float64{}
 	for _, l := range visible {
-		if req.z >= l.MaxZoom || !hasArea(l) {
-			continue // points are thinned per cell; at max zoom every row counts
-		}
-		var est, rows float64
-		err := s.pool.QueryRow(ctx, estimateSQL, req.z, req.x, req.y, pgsql.Table(l)).Scan(&est, &rows)
-		if err != nil {
-			continue // no statistics yet: use the index
-		}
-		if pct, ok := samplePercent(est, rows, s.opts.MaxFeatures); ok {
-			sample[l.Name] = pct
-			s.sampled.Add(1)
+		if usesOverview(l, req.z, req.filters) {
+			if err := s.ensureOverviews(ctx); err != nil {
+				return query{}, false, fmt.Errorf("overviews: %w", err)
+			}
+			break
 		}
 	}
-	return tileQuery(visible, req.z, req.x, req.y, req.filters, s.opts.MaxFeatures, sample), true
+	q = tileQuery(visible, req.z, req.x, req.y, req.filters, s.opts.MaxFeatures)
+	return q, q.sql != "", nil
 }
 
 // run executes a tile query in one round trip: a transaction with parallel

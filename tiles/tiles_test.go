@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"math"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -205,7 +204,8 @@ func TestTileGolden(t *testing.T) {
 		{"roads-villages-z12", "roads,villages", tileAt(106.63, 26.605, 12), ""},
 		{"all-z10", "roads,water_pipelines,power_upgrades,house_renovations,relocation_sites,villages,admin_areas,hazard_zones,facilities",
 			tileAt(106.63, 26.605, 10), ""},
-		{"villages-z8-thinned", "villages", tileAt(106.63, 26.605, 8), ""},
+		{"villages-z8-townships", "villages", tileAt(106.63, 26.605, 8), ""},
+		{"villages-z5-counties", "villages", tileAt(106.63, 26.605, 5), ""},
 		{"admin-z5-simplified", "admin_areas", tileAt(106.63, 26.605, 5), ""},
 		{"roads-z12-asphalt-or-cement", "roads", tileAt(106.63, 26.605, 12), "surface=cement,asphalt"},
 		{"roads-z12-completed-before-2016", "roads", tileAt(106.63, 26.605, 12), "completed_before=2016-01-01&status=completed"},
@@ -259,8 +259,10 @@ func TestTileContent(t *testing.T) {
 	}{
 		{"roads by length", "roads", "", tileAt(106.63, 26.605, 12),
 			map[string][]string{"roads": {"County road A", "Village road B", "Group road C"}}},
-		{"roads under a pixel dropped", "roads", "", tileAt(106.63, 26.605, 10), // C spans 45 m, a z10 pixel 76 m
-			map[string][]string{"roads": {"County road A", "Village road B"}}},
+		{"roads under a pixel dropped", "roads", "completed_after=2000-01-01", tileAt(106.63, 26.605, 10), // from the rows: C spans 45 m, a z10 pixel 76 m
+			map[string][]string{"roads": {"County road A"}}},
+		{"overview lines at z10: county, township and village roads", "roads", "", tileAt(106.63, 26.605, 10),
+			map[string][]string{"roads": {"county", "village"}}},
 		{"all roads at max zoom", "roads", "", tileAt(106.65, 26.61, 14),
 			map[string][]string{"roads": {"County road A", "Group road C"}}},
 		{"surface filter", "roads", "surface=cement", tileAt(106.63, 26.605, 12),
@@ -271,12 +273,16 @@ func TestTileContent(t *testing.T) {
 			map[string][]string{"roads": {"Village road B"}}},
 		{"boolean filter applies to villages only", "roads,villages", "is_poor_village=true", tileAt(106.63, 26.605, 12),
 			map[string][]string{"roads": {"County road A", "Village road B", "Group road C"}, "villages": {"Shangzhai", "Hexi"}}},
-		{"villages thinned below detail zoom", "villages", "", tileAt(106.63, 26.605, 8),
-			map[string][]string{"villages": {"Shangzhai", "Hexi"}}},
-		{"villages all at detail zoom", "villages", "", tileAt(106.63, 26.605, 10),
+		{"villages counted per township below z10", "villages", "", tileAt(106.63, 26.605, 8),
+			map[string][]string{"villages": {"522301100000"}}},
+		{"villages counted per county below z8", "villages", "", tileAt(106.63, 26.605, 5),
+			map[string][]string{"villages": {"522301000000"}}},
+		{"villages of 1000 people or more at z10", "villages", "", tileAt(106.63, 26.605, 10),
+			map[string][]string{"villages": {"Shangzhai"}}},
+		{"villages all at z12", "villages", "", tileAt(106.63, 26.605, 12),
 			map[string][]string{"villages": {"Shangzhai", "Xiazhai", "Hexi"}}},
-		{"layer below its min zoom is absent", "roads,facilities", "", tileAt(106.63, 26.605, 9),
-			map[string][]string{"roads": {"County road A", "Village road B"}}},
+		{"layer below its min zoom is absent; village road from z10", "roads,facilities", "", tileAt(106.63, 26.605, 9),
+			map[string][]string{"roads": {"county"}}},
 		{"enum filter matching nothing", "roads", "status=cancelled", tileAt(106.63, 26.605, 12),
 			map[string][]string{}},
 		{"cql2 filter", "roads", "filter=" + url.QueryEscape("surface = 'cement' OR completed_on < DATE('2015-07-01')"), tileAt(106.63, 26.605, 12),
@@ -292,7 +298,14 @@ func TestTileContent(t *testing.T) {
 			names := map[string][]string{}
 			for l, ps := range got {
 				for _, p := range ps {
-					names[l] = append(names[l], p.MustString("name", ""))
+					key := "name"
+					switch {
+					case p["level"] != nil:
+						key = "code" // a count point of the villages overview
+					case p["roads"] != nil:
+						key = "road_class" // a merged line of the roads overview
+					}
+					names[l] = append(names[l], p.MustString(key, ""))
 				}
 			}
 			if fmt.Sprint(names) != fmt.Sprint(tc.want) {
@@ -574,7 +587,7 @@ func TestTileJSON(t *testing.T) {
 	if tj.Bounds != [4]float64{106.6, 26.58, 107.53, 27.53} {
 		t.Errorf("bounds %v", tj.Bounds)
 	}
-	if tj.MinZoom != 6 || tj.MaxZoom != 14 || tj.Attribution != "© test bureau" || tj.Scheme != "xyz" {
+	if tj.MinZoom != 3 || tj.MaxZoom != 14 || tj.Attribution != "© test bureau" || tj.Scheme != "xyz" {
 		t.Errorf("minzoom %d maxzoom %d attribution %q scheme %q", tj.MinZoom, tj.MaxZoom, tj.Attribution, tj.Scheme)
 	}
 	if tj.Center[0] != 107.065 || tj.Center[1] != 27.055 || tj.Center[2] != 8 {
@@ -584,8 +597,8 @@ func TestTileJSON(t *testing.T) {
 		t.Fatalf("vector_layers %+v", tj.VectorLayers)
 	}
 	v := tj.VectorLayers[1]
-	if v.MinZoom != 8 || v.FieldTypes["population"] != "Number" || v.FieldTypes["is_poor_village"] != "Boolean" ||
-		v.FieldTypes["completed_on"] != "String" || len(v.Fields) != 6 || !strings.HasPrefix(v.Fields["population"], "Number") {
+	if v.MinZoom != 3 || v.FieldTypes["population"] != "Number" || v.FieldTypes["is_poor_village"] != "Boolean" ||
+		v.FieldTypes["completed_on"] != "String" || len(v.Fields) != 10 || v.FieldTypes["covered_share"] != "Number" || !strings.HasPrefix(v.Fields["population"], "Number") {
 		t.Errorf("villages layer %+v", v)
 	}
 	if _, ok := tj.VectorLayers[0].Fields["width_m"]; ok {
@@ -734,69 +747,5 @@ func TestOgrinfo(t *testing.T) {
 		if !strings.Contains(text, want) {
 			t.Errorf("ogrinfo output lacks %q:\n%s", want, text)
 		}
-	}
-}
-
-func TestSamplePercent(t *testing.T) {
-	tests := []struct {
-		name       string
-		est, rows  float64
-		cap        int
-		pct        float64
-		sampleWant bool
-	}{
-		{"few rows in the tile", 300, 1e6, 10000, 0, false},
-		{"tile holds most of the table", 9e5, 1e6, 10000, 100 * 40000 / 9e5, true},
-		{"dense tile, small share of a big table", 1.2e5, 1e7, 10000, 0, false}, // sampling would read 3.3 M rows
-		{"no statistics", 5e5, 0, 10000, 0, false},
-		{"tiny sample floor", 1e9, 1e9, 1, 0.01, true},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			pct, ok := samplePercent(tc.est, tc.rows, tc.cap)
-			if ok != tc.sampleWant || math.Abs(pct-tc.pct) > 1e-9 {
-				t.Errorf("samplePercent = %v, %v; want %v, %v", pct, ok, tc.pct, tc.sampleWant)
-			}
-		})
-	}
-}
-
-// TestDenseLowZoom fills a tile with more roads than the cap: at a low zoom
-// the layer is read by block sampling and capped; at its max zoom in full.
-func TestDenseLowZoom(t *testing.T) {
-	h := newHarness(t, Options{MaxFeatures: 100})
-	ctx := context.Background()
-	_, err := h.pool.Exec(ctx, `
-		INSERT INTO lastmile.roads (ext_id, status, geom)
-		SELECT 'd' || i, 'completed', ST_SetSRID(ST_MakeLine(ST_MakePoint(100 + (i % 60) * 0.05, 30 + (i / 60) * 0.05),
-		                                                   ST_MakePoint(100.02 + (i % 60) * 0.05, 30.01 + (i / 60) * 0.05)), 4326)
-		FROM generate_series(0, 2999) AS i;
-		ANALYZE lastmile.roads`)
-	if err != nil {
-		t.Fatal(err)
-	}
-	count := func(tl maptile.Tile) int {
-		res := h.get(tilePath("roads", tl, ""))
-		if res.status != 200 {
-			t.Fatalf("%v: status %d: %s", tl, res.status, res.body)
-		}
-		n := 0
-		for _, d := range decodeTile(t, res.body, tl) {
-			n += len(d.Features.Features)
-		}
-		return n
-	}
-	if n := count(tileAt(101.5, 31.2, 6)); n != 100 {
-		t.Errorf("z6 tile has %d roads, want the cap of 100", n)
-	}
-	if s := h.svc.Stats().Sampled; s != 1 {
-		t.Errorf("sampled %d layer tiles, want 1", s)
-	}
-	// Max zoom: read through the index, never sampled.
-	if n := count(tileAt(100.011, 30.006, 14)); n != 1 {
-		t.Errorf("z14 tile has %d roads, want 1", n)
-	}
-	if s := h.svc.Stats().Sampled; s != 1 {
-		t.Errorf("sampled %d layer tiles after a z14 tile, want 1", s)
 	}
 }

@@ -1,7 +1,7 @@
 // Command tilesql measures the tile SQL alone, the limit of the uncached tile
 // path in bench/bench-tiles.sh: for every tile path of a list it asks the
 // tile service for the statement a request runs (tiles.Service.TileSQL,
-// sampling estimates made beforehand and not timed), then runs those
+// overviews brought up to date beforehand, not timed), then runs those
 // statements in a loop over the list from -c connections (each with
 // max_parallel_workers_per_gather = 0, as the server's tile transaction),
 // one round trip per tile, for -d, reading the MVT bytes and nothing else: no

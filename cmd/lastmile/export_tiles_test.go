@@ -1,8 +1,11 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -100,5 +103,43 @@ func TestExportTilesCommand(t *testing.T) {
 		if err := run(ctx, append(append([]string{}, base...), args...), &bytes.Buffer{}); err == nil {
 			t.Errorf("%v: no error", args)
 		}
+	}
+
+	// lastmile serve --tiles-archive FILE serves it read-only, without a
+	// database: its tiles at the tile URLs, the file at /archive.pmtiles
+	// with Range support (what the map page's ?pmtiles= reads).
+	sctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	pr, pw := io.Pipe()
+	done := make(chan error, 1)
+	go func() { done <- run(sctx, []string{"serve", "--tiles-archive", out, "--addr", "127.0.0.1:0"}, pw); pw.Close() }()
+	line, err := bufio.NewReader(pr).ReadString('\n')
+	if err != nil {
+		t.Fatalf("serve --tiles-archive: %v", err)
+	}
+	go io.Copy(io.Discard, pr)
+	srv := strings.TrimSpace(line[strings.Index(line, "http://"):])
+	req, _ := http.NewRequest(http.MethodGet, srv+"/archive.pmtiles", nil)
+	req.Header.Set("Range", "bytes=0-6")
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	magic, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if res.StatusCode != http.StatusPartialContent || string(magic) != "PMTiles" {
+		t.Errorf("GET /archive.pmtiles bytes 0-6: %d %q, want 206 \"PMTiles\"", res.StatusCode, magic)
+	}
+	res, err = http.Get(srv + "/tiles/roads.json?status=completed")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		t.Errorf("GET /tiles/roads.json from the archive: %d", res.StatusCode)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("serve --tiles-archive: %v", err)
 	}
 }

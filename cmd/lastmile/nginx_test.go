@@ -147,7 +147,7 @@ http {
 		resp.Body.Close()
 		return resp
 	}
-	tile := "/tiles/villages/10/804/435.mvt" // holds the village at 103°E 26°N
+	tile := "/tiles/villages/12/3219/1741.mvt" // holds the village at 103°E 26°N (no population: drawn from z12)
 	first := get(tile)
 	second := get(tile)
 	if first.StatusCode != 200 || first.Header.Get("X-Nginx-Cache") != "MISS" || second.Header.Get("X-Nginx-Cache") != "HIT" {

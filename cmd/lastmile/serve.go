@@ -53,6 +53,13 @@ func (f *serveFlags) register(fs *flag.FlagSet) {
 }
 
 func cmdServe(ctx context.Context, args []string, out io.Writer) error {
+	// lastmile serve --tiles-archive FILE is serve-archive: an archive,
+	// read-only, without a database.
+	for _, a := range args {
+		if a == "--tiles-archive" || a == "-tiles-archive" || strings.HasPrefix(a, "--tiles-archive=") || strings.HasPrefix(a, "-tiles-archive=") {
+			return cmdServeArchive(ctx, args, out)
+		}
+	}
 	fs := newFlagSet("serve", out)
 	var f serveFlags
 	f.register(fs)

@@ -8,6 +8,8 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/gorilla/mux"
@@ -16,7 +18,8 @@ import (
 )
 
 // cmdServeArchive serves a PMTiles or MBTiles archive read-only at the tile
-// server's URLs, without a database.
+// server's URLs, without a database (also lastmile serve --tiles-archive),
+// and a PMTiles file as it is at /archive.pmtiles (Range requests).
 func cmdServeArchive(ctx context.Context, args []string, out io.Writer) error {
 	fs := newFlagSet("serve-archive", out)
 	file := fs.String("tiles-archive", "", "the archive to serve: FILE.pmtiles or FILE.mbtiles")
@@ -39,6 +42,14 @@ func cmdServeArchive(ctx context.Context, args []string, out io.Writer) error {
 	defer r.Close()
 	router := mux.NewRouter()
 	archive.NewHandler(r, *cacheControl).Register(router)
+	if strings.EqualFold(filepath.Ext(*file), ".pmtiles") {
+		// The file itself, with Range support: what the map page's
+		// ?pmtiles= reads, as from any static server.
+		router.HandleFunc("/archive.pmtiles", func(w http.ResponseWriter, req *http.Request) {
+			w.Header().Set("Cache-Control", *cacheControl)
+			http.ServeFile(w, req, *file)
+		}).Methods(http.MethodGet, http.MethodHead)
+	}
 	var h http.Handler = router
 	if *cors != "" {
 		h = http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {

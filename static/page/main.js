@@ -20,6 +20,7 @@ import { setupPopups, onFeatureClick } from './popups.js';
 import { setupDashboard, loadDashboard, resizeCharts } from './dashboard.js';
 import { setupRank, showRankPopup } from './rank.js';
 import { setupEdit, onEditClick } from './edit.js';
+import { openArchive, setupArchiveOpener } from './archive.js';
 
 const T0 = performance.now();
 
@@ -35,10 +36,24 @@ async function boot() {
   subscribe('lang', applyI18n);
   $('#lang').addEventListener('click', () => setLang(state.lang === 'zh' ? 'en' : 'zh'));
   for (const b of document.querySelectorAll('#tabs button')) b.addEventListener('click', () => showTab(b.dataset.tab));
+  setupArchiveOpener();
 
+  // ?pmtiles=URL: an archive, no server needed (archive.js).
+  const archive = new URLSearchParams(location.search).get('pmtiles');
+  if (archive) {
+    await openArchive(archive);
+    return;
+  }
   // The library loads while the page asks the server what it has.
   const libP = import('/vendor/maplibre-gl/maplibre-gl.mjs').then((m) => m, (err) => ({ loadError: err }));
   const [cfg, cat] = await Promise.all([api.config(), api.catalog()]);
+  if (!cfg.ok && !cat.ok) {
+    // No lastmile server behind this page (a static copy): open an archive.
+    $('#archive-open').open = true;
+    notice(t('no_server'));
+    window.lastmile = { state, error: 'no server' };
+    return;
+  }
   setServer({ config: cfg.data || { vendor: {} }, catalog: cat.data || { layers: [] } });
   if (!state.config.vendor?.maplibre) {
     $('#map').append(el('div', { class: 'setup' }, el('p', { text: state.config.setup || t('setup') })));

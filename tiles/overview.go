@@ -1,0 +1,372 @@
+package tiles
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/paulmach/orb"
+
+	"github.com/lastmile/lastmile/layer"
+	"github.com/lastmile/lastmile/postgis/pgsql"
+)
+
+// overview.go — the precomputed overviews of layer.Overview (tables of
+// migration 0090): merged road lines per county and band, and village
+// counts per county and township. They are built on first use and then
+// brought up to date from lastmile.overview_changes (logged by triggers)
+// before a tile that draws them is made: only the areas a write touched are
+// recomputed, never the whole table per request.
+
+// overviewLock is the advisory lock key that serialises refreshes.
+const overviewLock = 7283791
+
+// overviewRefreshTimeout bounds one refresh (a first build at national
+// scale takes minutes; later ones milliseconds).
+const overviewRefreshTimeout = 30 * time.Minute
+
+// usesOverview reports whether a tile of zoom z of layer l with the filters
+// is drawn from the overview: z in the overview's range and every filter
+// that applies to l answerable from it.
+func usesOverview(l *layer.Layer, z int, filters Filters) bool {
+	o := l.Overview
+	if !o.Uses(z, l) {
+		return false
+	}
+	for _, f := range filters {
+		if f.Op == OpCQL {
+			if f.CQL.appliesTo(l) {
+				return false
+			}
+			continue
+		}
+		if _, ok := l.Field(f.Field); !ok {
+			continue
+		}
+		if o.Kind != layer.OverviewLines || !contains(o.Keys, f.Field) {
+			return false
+		}
+	}
+	return true
+}
+
+func contains(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}
+
+// ensureOverviews brings the overviews up to date when a write is pending
+// (one cheap query otherwise). On a read replica, which cannot write them,
+// the overviews as the primary left them are drawn.
+func (s *Service) ensureOverviews(ctx context.Context) error {
+	var pending bool
+	err := s.pool.QueryRow(ctx, `SELECT NOT built OR full_rebuild OR EXISTS (SELECT 1 FROM lastmile.overview_changes)
+		FROM lastmile.overview_state`).Scan(&pending)
+	if err != nil || !pending {
+		return err
+	}
+	// Detached: a first build outlives the tile that started it, and every
+	// tile waiting for it shares it.
+	ch := s.flight.DoChan("\x00overviews", func() (any, error) {
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), overviewRefreshTimeout)
+		defer cancel()
+		_, err := s.RefreshOverviews(rctx)
+		return nil, err
+	})
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case res := <-ch:
+		var pgErr *pgconn.PgError
+		if errors.As(res.Err, &pgErr) && pgErr.Code == "25006" { // read_only_sql_transaction: a replica
+			return nil
+		}
+		return res.Err
+	}
+}
+
+// OverviewReport says what a refresh did.
+type OverviewReport struct {
+	Full         bool // rebuilt whole
+	Changes      int  // change-log rows applied
+	RoadAreas    int  // counties whose road lines were recomputed (full: all)
+	VillageAreas int  // counties and townships whose counts were recomputed
+	RoadRows     int  // road_overview rows written
+	VillageRows  int  // village_overview rows written
+	Duration     time.Duration
+}
+
+// RefreshOverviews brings the overviews up to date: it builds them whole
+// when never built or after a bulk write, and otherwise recomputes the
+// areas the logged changes touch, in one transaction serialised by an
+// advisory lock. A write committed meanwhile stays logged for the next.
+func (s *Service) RefreshOverviews(ctx context.Context) (OverviewReport, error) {
+	start := time.Now()
+	var rep OverviewReport
+	var points []orb.Bound // the count points recomputed (old and new places)
+	var wasBuilt bool
+	roads, _ := s.catalog.Layer("roads")
+	villages, _ := s.catalog.Layer("villages")
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, overviewLock); err != nil {
+			return err
+		}
+		var built, full bool
+		if err := tx.QueryRow(ctx, `SELECT built, full_rebuild FROM lastmile.overview_state`).Scan(&built, &full); err != nil {
+			return err
+		}
+		rep.Full, wasBuilt = !built || full, built
+		var roadAreas, villageAreas []string // nil: all
+		if rep.Full {
+			if _, err := tx.Exec(ctx, `DELETE FROM lastmile.overview_changes`); err != nil {
+				return err
+			}
+		} else {
+			// The changes, and the areas they touch: a road's county; a
+			// village's county and township; the counties and townships of
+			// the villages within 2 km of a road written or removed (their
+			// covered counts).
+			err := tx.QueryRow(ctx, `
+				WITH c AS (DELETE FROM lastmile.overview_changes RETURNING layer, area, geom_3857),
+				cs AS MATERIALIZED (SELECT * FROM c),
+				ra AS (SELECT DISTINCT CASE WHEN area = '' THEN '' ELSE left(area, 6) || '000000' END AS a FROM cs WHERE layer = 'roads'),
+				vcodes AS (
+					SELECT area AS code FROM cs WHERE layer = 'villages' AND area <> ''
+					UNION
+					SELECT coalesce(v.admin_code, v.code) FROM cs
+					JOIN lastmile.villages v ON v.geom_3857 && ST_Expand(cs.geom_3857, 2020 / cos(radians(least(89,
+						greatest(abs(ST_YMin(ST_Transform(cs.geom_3857, 4326))), abs(ST_YMax(ST_Transform(cs.geom_3857, 4326)))) + 0.05))))
+					WHERE cs.layer = 'roads' AND cs.geom_3857 IS NOT NULL AND coalesce(v.admin_code, v.code) IS NOT NULL
+				),
+				va AS (SELECT DISTINCT rpad(left(code, d), 12, '0') AS a FROM vcodes, unnest($1::int[]) d)
+				SELECT (SELECT count(*) FROM cs),
+				       coalesce((SELECT array_agg(a ORDER BY a) FROM ra), '{}'),
+				       coalesce((SELECT array_agg(a ORDER BY a) FROM va), '{}')`,
+				levelDigits(villages)).Scan(&rep.Changes, &roadAreas, &villageAreas)
+			if err != nil {
+				return err
+			}
+			rep.RoadAreas, rep.VillageAreas = len(roadAreas), len(villageAreas)
+		}
+		if roads != nil && roads.Overview != nil && (rep.Full || len(roadAreas) > 0) {
+			n, err := refreshRoadOverview(ctx, tx, roads, roadAreas)
+			if err != nil {
+				return fmt.Errorf("road overview: %w", err)
+			}
+			rep.RoadRows = n
+		}
+		if villages != nil && villages.Overview != nil && (rep.Full || len(villageAreas) > 0) {
+			if !rep.Full {
+				before, err := countPoints(ctx, tx, villageAreas)
+				if err != nil {
+					return err
+				}
+				points = before
+			}
+			n, err := refreshVillageOverview(ctx, tx, villages, villageAreas)
+			if err != nil {
+				return fmt.Errorf("village overview: %w", err)
+			}
+			rep.VillageRows = n
+			if !rep.Full {
+				after, err := countPoints(ctx, tx, villageAreas)
+				if err != nil {
+					return err
+				}
+				points = append(points, after...)
+			}
+		}
+		_, err := tx.Exec(ctx, `UPDATE lastmile.overview_state SET built = true, full_rebuild = false, built_at = now()`)
+		return err
+	})
+	rep.Duration = time.Since(start)
+	if err == nil {
+		s.log.Debug("overviews refreshed", "full", rep.Full, "changes", rep.Changes, "road_areas", rep.RoadAreas,
+			"village_areas", rep.VillageAreas, "ms", rep.Duration.Milliseconds())
+		switch {
+		case rep.Full && wasBuilt:
+			// After a bulk write: cached low-zoom tiles were made from the
+			// old overviews (the first build has none cached).
+			for _, l := range []*layer.Layer{roads, villages} {
+				if l != nil && l.Overview != nil {
+					s.cache.invalidateBelow(l.Name, nil, l.Overview.Below)
+				}
+			}
+		case len(points) > 0 && villages != nil:
+			// A count point moves or changes far from the edit that changed
+			// it (a road edit changes the covered count of its county).
+			s.cache.invalidateBelow(villages.Name, points, villages.Overview.Below)
+		}
+	}
+	return rep, err
+}
+
+// levelDigits are the code digits of the village overview's levels.
+func levelDigits(villages *layer.Layer) []int32 {
+	var out []int32
+	if villages != nil && villages.Overview != nil {
+		for _, lv := range villages.Overview.Levels {
+			out = append(out, int32(lv.Digits))
+		}
+	}
+	return out
+}
+
+// refreshRoadOverview recomputes the road lines of the areas (nil: all).
+func refreshRoadOverview(ctx context.Context, tx pgx.Tx, roads *layer.Layer, areas []string) (int, error) {
+	o := roads.Overview
+	var bands []string
+	for _, b := range o.Bands {
+		_, last, _ := o.Band(b)
+		bands = append(bands, "("+strconv.Itoa(b)+", "+strconv.FormatFloat(tolerance(last), 'g', -1, 64)+"::float8, "+
+			strconv.FormatFloat(worldWidth/float64(int(1)<<b), 'g', -1, 64)+"::float8)")
+	}
+	sql := templates.Fill("overview_roads.sql", pgsql.Slots{"minzoom": roads.MinZoomSQL("r"), "bands": strings.Join(bands, ", ")})
+	var arg any
+	if areas != nil {
+		arg = areas
+	}
+	if _, err := tx.Exec(ctx, sql, arg); err != nil {
+		return 0, err
+	}
+	keys := "area, band, cx, cy, road_class, tech_grade, surface, status"
+	if areas == nil {
+		if _, err := tx.Exec(ctx, `TRUNCATE lastmile.road_overview RESTART IDENTITY`); err != nil {
+			return 0, err
+		}
+	} else {
+		// Groups gone from the areas; the others are updated in place, so
+		// their ids (the MVT feature ids) stay.
+		if _, err := tx.Exec(ctx, `DELETE FROM lastmile.road_overview o WHERE o.area = ANY($1)
+			AND NOT EXISTS (SELECT 1 FROM ov_roads n WHERE (n.`+strings.ReplaceAll(keys, ", ", ", n.")+`)
+				IS NOT DISTINCT FROM (o.`+strings.ReplaceAll(keys, ", ", ", o.")+`))`, areas); err != nil {
+			return 0, err
+		}
+	}
+	tag, err := tx.Exec(ctx, `INSERT INTO lastmile.road_overview (`+keys+`, minzoom, roads, geom_3857)
+		SELECT `+keys+`, minzoom, roads, geom_3857 FROM ov_roads ORDER BY `+keys+`
+		ON CONFLICT (`+keys+`) DO UPDATE SET minzoom = EXCLUDED.minzoom, roads = EXCLUDED.roads, geom_3857 = EXCLUDED.geom_3857
+		WHERE (road_overview.minzoom, road_overview.roads, road_overview.geom_3857)
+			IS DISTINCT FROM (EXCLUDED.minzoom, EXCLUDED.roads, EXCLUDED.geom_3857)`)
+	if err != nil {
+		return 0, err
+	}
+	if areas == nil {
+		_, err = tx.Exec(ctx, `ANALYZE lastmile.road_overview`)
+	}
+	return int(tag.RowsAffected()), err
+}
+
+// refreshVillageOverview recomputes the village counts of the areas (nil: all).
+func refreshVillageOverview(ctx context.Context, tx pgx.Tx, villages *layer.Layer, areas []string) (int, error) {
+	var levels []string
+	for _, lv := range villages.Overview.Levels {
+		levels = append(levels, "('"+lv.Level+"', "+strconv.Itoa(lv.Digits)+")")
+	}
+	sql := templates.Fill("overview_villages.sql", pgsql.Slots{"levels": strings.Join(levels, ", "), "all_season": layer.AllSeason.SQL("r") + " AND r.status = 'completed'"})
+	var arg any
+	if areas != nil {
+		arg = areas
+	}
+	if _, err := tx.Exec(ctx, sql, arg); err != nil {
+		return 0, err
+	}
+	if areas == nil {
+		if _, err := tx.Exec(ctx, `TRUNCATE lastmile.village_overview RESTART IDENTITY`); err != nil {
+			return 0, err
+		}
+	} else if _, err := tx.Exec(ctx, `DELETE FROM lastmile.village_overview o WHERE o.code = ANY($1)
+		AND NOT EXISTS (SELECT 1 FROM ov_villages n WHERE n.level = o.level AND n.code = o.code)`, areas); err != nil {
+		return 0, err
+	}
+	tag, err := tx.Exec(ctx, `INSERT INTO lastmile.village_overview (level, code, name, villages, population, covered, geom_3857)
+		SELECT level, code, name, villages, population, covered, geom_3857 FROM ov_villages ORDER BY level, code
+		ON CONFLICT (level, code) DO UPDATE SET name = EXCLUDED.name, villages = EXCLUDED.villages,
+			population = EXCLUDED.population, covered = EXCLUDED.covered, geom_3857 = EXCLUDED.geom_3857
+		WHERE (village_overview.name, village_overview.villages, village_overview.population, village_overview.covered, village_overview.geom_3857)
+			IS DISTINCT FROM (EXCLUDED.name, EXCLUDED.villages, EXCLUDED.population, EXCLUDED.covered, EXCLUDED.geom_3857)`)
+	if err != nil {
+		return 0, err
+	}
+	if areas == nil {
+		_, err = tx.Exec(ctx, `ANALYZE lastmile.village_overview`)
+	}
+	return int(tag.RowsAffected()), err
+}
+
+// countPoints returns the places (lon/lat) of the count points of the areas.
+func countPoints(ctx context.Context, tx pgx.Tx, areas []string) ([]orb.Bound, error) {
+	rows, err := tx.Query(ctx, `SELECT ST_X(p), ST_Y(p) FROM (SELECT ST_Transform(geom_3857, 4326) AS p
+		FROM lastmile.village_overview WHERE code = ANY($1)) s`, areas)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []orb.Bound
+	for rows.Next() {
+		var x, y float64
+		if err := rows.Scan(&x, &y); err != nil {
+			return nil, err
+		}
+		out = append(out, orb.Bound{Min: orb.Point{x, y}, Max: orb.Point{x, y}})
+	}
+	return out, rows.Err()
+}
+
+// OverviewReach returns, for edits whose geometries (old and new) have the
+// bounds edits (lon/lat) and that named the admin codes codes (the edited
+// villages' admin_code or code, old and new), the bounds within which the
+// overview features they change lie, with the zoom below which those are
+// drawn: a count point is the centroid of its area's villages, so it lies
+// in their extent, which may be far from the edit (a road edit changes the
+// covered count of the villages within 2 km). Merged lines change only
+// over the edit (each road is simplified alone). An archive update
+// re-renders these tiles too.
+func (s *Service) OverviewReach(ctx context.Context, edits []orb.Bound, codes []string) ([]orb.Bound, int, error) {
+	villages, ok := s.catalog.Layer("villages")
+	if !ok || villages.Overview == nil || len(edits)+len(codes) == 0 {
+		return nil, 0, nil
+	}
+	x0, y0, x1, y1 := make([]float64, len(edits)), make([]float64, len(edits)), make([]float64, len(edits)), make([]float64, len(edits))
+	for i, b := range edits {
+		x0[i], y0[i], x1[i], y1[i] = b.Min[0], b.Min[1], b.Max[0], b.Max[1]
+	}
+	// 2 km and a margin: 0.02° of latitude, 0.02°/cos φ of longitude.
+	rows, err := s.pool.Query(ctx, `
+		WITH e AS (SELECT * FROM unnest($1::float8[], $2::float8[], $3::float8[], $4::float8[]) e(x0, y0, x1, y1)),
+		near AS (
+			SELECT coalesce(v.admin_code, v.code) AS code FROM e
+			JOIN lastmile.villages v ON v.geom && ST_MakeEnvelope(
+				x0 - 0.02 / cos(radians(least(89, greatest(abs(y0), abs(y1)) + 0.02))), y0 - 0.02,
+				x1 + 0.02 / cos(radians(least(89, greatest(abs(y0), abs(y1)) + 0.02))), y1 + 0.02, 4326)
+			UNION SELECT unnest($5::text[])
+		),
+		areas AS (SELECT DISTINCT left(code, d) AS prefix, d FROM near, unnest($6::int[]) d WHERE code IS NOT NULL)
+		SELECT ST_XMin(x), ST_YMin(x), ST_XMax(x), ST_YMax(x) FROM (
+			SELECT ST_Extent(v.geom) AS x FROM areas a
+			JOIN lastmile.villages v ON left(coalesce(v.admin_code, v.code), a.d) = a.prefix
+			GROUP BY a.prefix, a.d) s
+		WHERE x IS NOT NULL`, x0, y0, x1, y1, codes, levelDigits(villages))
+	if err != nil {
+		return nil, 0, err
+	}
+	defer rows.Close()
+	var out []orb.Bound
+	for rows.Next() {
+		var b orb.Bound
+		if err := rows.Scan(&b.Min[0], &b.Min[1], &b.Max[0], &b.Max[1]); err != nil {
+			return nil, 0, err
+		}
+		out = append(out, b)
+	}
+	return out, villages.Overview.Below, rows.Err()
+}
