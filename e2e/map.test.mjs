@@ -246,6 +246,17 @@ test("the dashboard's coverage equals /api/stats/coverage for the same parameter
   const csv = await fetch(BASE + await page.locator('#cov-csv').getAttribute('href'));
   assert.equal(csv.status, 200);
   assert.match(await csv.text(), /^\uFEFF?code,/);
+  // The road network card: the API's components and unconnected villages for the same question.
+  await page.waitForFunction(() => document.querySelector('#card-network')?.dataset.state === 'ok' &&
+    (document.querySelector('#card-network').dataset.url || '').includes('as_of=2015-12-31'), null, { timeout: 60_000 });
+  const netURL = await inPage(() => document.querySelector('#card-network').dataset.url);
+  const net = await getJSON(netURL);
+  const shown = await inPage(() => ({ ...document.querySelector('#net-comp').dataset, n: document.querySelectorAll('#net-unconnected li').length }));
+  console.log(`road network as of 2015-12-31: page ${shown.components} parts, ${shown.unconnected} unconnected villages; API ${net.data.total.components}, ${net.data.total.unconnected_villages}`);
+  assert.match(netURL, /^\/api\/stats\/network\?source_filter=graded&list=unconnected&as_of=2015-12-31$/);
+  assert.equal(Number(shown.components), net.data.total.components);
+  assert.equal(Number(shown.unconnected), net.data.total.unconnected_villages);
+  assert.equal(shown.n, (net.data.uncovered || []).length);
   // The report link: the county under the map's centre, the page's language, the dashboard's date.
   await page.locator('#d-report').hover();
   const rep = await page.locator('#d-report').getAttribute('href');

@@ -89,6 +89,14 @@ function coverageURL(p, extra = {}) {
   return '/api/stats/coverage?' + q;
 }
 
+// networkURL is the road network's quality for the roads counted
+// (/api/stats/network: components, dangling ends, unconnected villages).
+function networkURL(p) {
+  const q = new URLSearchParams({ source_filter: p.def, list: 'unconnected' });
+  if (p.asof) q.set('as_of', p.asof);
+  return '/api/stats/network?' + q;
+}
+
 export async function loadDashboard() {
   setDashLoaded();
   const p = dashParams();
@@ -97,7 +105,9 @@ export async function loadDashboard() {
   const raiURL = '/api/stats/rai?' + new URLSearchParams({ within_m: '2000', ...(p.method === 'network' ? { method: 'network' } : {}), ...asof });
   const kmURL = '/api/stats/lengths?' + new URLSearchParams({ layer: 'roads', group_by: 'year,surface', status: 'completed', ...asof });
   const progURL = '/api/stats/progress?' + new URLSearchParams({ layer: 'house_renovations', group_by: 'township', ...asof });
+  const netURL = networkURL(p);
   const csv = (u) => u + '&format=csv';
+  $('#net-csv').href = csv(netURL.replace('&list=unconnected', '')); $('#net-unc-csv').href = csv(netURL);
   $('#cov-csv').href = csv(covURL.replace('&list=uncovered', ''));
   $('#cov-unc-csv').href = csv(covURL); $('#rai-csv').href = csv(raiURL); $('#km-csv').href = csv(kmURL); $('#prog-csv').href = csv(progURL);
   const mine = ++seq;
@@ -109,10 +119,12 @@ export async function loadDashboard() {
   // other, after any still running from an earlier question
   const cov = await serial(covURL);
   const rai = await serial(raiURL);
+  const net = await serial(netURL);
   const [km, prog] = await cheap;
   if (mine !== seq) return; // a newer question was asked meanwhile
   renderCoverage(cov, p, covURL);
   renderRAI(rai, raiURL);
+  renderNetwork(net, netURL);
   loadECharts().then(() => { renderKm(km); renderProgress(prog); });
 }
 
@@ -148,11 +160,34 @@ function uncoveredText(v) {
 }
 
 function highlightVillage(v, li) {
-  for (const x of document.querySelectorAll('#cov-uncovered li.sel')) x.classList.remove('sel');
+  for (const x of document.querySelectorAll('#cov-uncovered li.sel, #net-unconnected li.sel')) x.classList.remove('sel');
   li?.classList.add('sel');
   const c = [v.lon, v.lat];
   setHighlight({ type: 'Point', coordinates: c });
   state.map.flyTo({ center: c, zoom: Math.max(state.map.getZoom(), 13) });
+}
+
+// renderNetwork: total {components, km, largest_pct, dangling_ends,
+// unconnected_villages}; uncovered [{id, name, code, lon, lat}] (the
+// villages whose nearest road is in a part without a counted road).
+function renderNetwork(res, url) {
+  const box = $('#card-network');
+  box.dataset.url = url;
+  if (!res.ok || !res.data) {
+    $('#net-comp').textContent = '–';
+    $('#net-detail').textContent = `${t('not_available')} (${res.status}) ${res.data?.error?.message || ''}`;
+    box.dataset.state = 'unavailable';
+    return;
+  }
+  const tot = res.data.total;
+  $('#net-comp').textContent = fmtNum(tot.components);
+  Object.assign($('#net-comp').dataset, { components: tot.components, dangling: tot.dangling_ends, unconnected: tot.unconnected_villages });
+  $('#net-detail').textContent = t('network_detail')(fmtNum(tot.components), fmtNum(tot.largest_pct, 1), fmtNum(tot.km, 1), fmtNum(tot.dangling_ends), fmtNum(tot.unconnected_villages));
+  $('#net-def').textContent = res.data.definition;
+  box.dataset.state = 'ok';
+  const unc = res.data.uncovered || [];
+  $('#net-unc-n').textContent = String(unc.length);
+  $('#net-unconnected').replaceChildren(...unc.map((v) => el('li', { 'data-id': v.id, onclick: (e) => highlightVillage(v, e.currentTarget) }, `${v.name || v.code || v.id}`)));
 }
 
 // renderRAI: total.rai, the share of the population covered (%).
