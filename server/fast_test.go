@@ -124,7 +124,7 @@ func TestFastPath(t *testing.T) {
 	_, _, metrics := do("GET", "/metrics", "Authorization", "Bearer "+secret)
 	for _, want := range []string{
 		`lastmile_http_requests_total{method="GET",route="/fast/{x}",status="200"} 5`, // 2 fast, 3 general
-		`lastmile_http_request_duration_seconds_count{route="/fast/{x}"} 6`, // and the POST
+		`lastmile_http_request_duration_seconds_count{route="/fast/{x}"} 6`,           // and the POST
 		`lastmile_http_failures_total{reason="internal",route="/fast/*",status="500"} 1`,
 	} {
 		if !strings.Contains(metrics, want) {

@@ -78,10 +78,7 @@ func decodeFeature(data []byte, requireType bool) (*FeatureInput, error) {
 			return nil, lastmile.Invalid("the feature's properties are invalid",
 				lastmile.Problem{Field: "properties", Message: "must be a JSON object"})
 		}
-		if err := objectsFromText(props); err != nil {
-			return nil, err
-		}
-		in.Properties = props
+		in.Properties = props // props as JSON text: writableProperties
 	}
 	if len(raw.Geometry) > 0 && !bytes.Equal(bytes.TrimSpace(raw.Geometry), []byte("null")) {
 		g, err := geojson.UnmarshalGeometry(raw.Geometry)
@@ -232,28 +229,4 @@ func readBody(r *http.Request) ([]byte, error) {
 		return nil, lastmile.Errorf(lastmile.EINVALID, "reading the request body: %v", err)
 	}
 	return b, nil
-}
-
-// objectsFromText decodes props given as JSON text: features are read with
-// props as a string (postgis.featureJSON; no desktop format has an object
-// type), so a client writing back what it read sends the text. An empty
-// string is an empty object.
-func objectsFromText(props map[string]any) error {
-	text, ok := props["props"].(string)
-	if !ok {
-		return nil
-	}
-	if strings.TrimSpace(text) == "" {
-		props["props"] = map[string]any{}
-		return nil
-	}
-	d := json.NewDecoder(strings.NewReader(text))
-	d.UseNumber()
-	var m map[string]any
-	if err := d.Decode(&m); err != nil || m == nil || d.More() {
-		return lastmile.Invalid("the feature's properties are invalid",
-			lastmile.Problem{Field: "props", Value: lastmile.Clip(text), Message: "must be a JSON object, or its JSON text as a string"})
-	}
-	props["props"] = m
-	return nil
 }

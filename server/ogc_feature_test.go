@@ -205,9 +205,9 @@ func TestWritableProperties(t *testing.T) {
 		{"props an object", roads, `{"props":{"a":[1,{"b":null}]}}`, `{"props":{"a":[1,{"b":null}]}}`},
 		{"props a string holding an object", roads, `{"props":"{\"a\": 12345678901234567890}"}`, `{"props":{"a":12345678901234567890}}`},
 		{"props an empty string", roads, `{"props":" "}`, `{"props":{}}`},
-		{"props a string holding an array", roads, `{"props":"[1]"}`, "400: props: must be a JSON object, or its JSON text as a string"},
+		{"props a string holding an array", roads, `{"props":"[1]"}`, "400: props: must be a JSON object, or a string holding one"},
 		{"props a string holding null", roads, `{"props":"null"}`, "400: props: must be a JSON object"},
-		{"props a string with data after the object", roads, `{"props":"{} {}"}`, "400: props: must be a JSON object, or its JSON text as a string"},
+		{"props a string with data after the object", roads, `{"props":"{} {}"}`, "400: props: must be a JSON object, or a string holding one: the string has data after the object"},
 		{"props a number", roads, `{"props":3}`, "400: props: must be a JSON object"},
 		{"other nulls stay (a patch clears them)", roads, `{"surface":null}`, `{"surface":null}`},
 	}
@@ -215,7 +215,7 @@ func TestWritableProperties(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			in, err := DecodeFeature([]byte(`{"type":"Feature","properties":` + tt.props + `}`))
 			var got map[string]any
-			if err == nil { // props as text is decoded with the body (objectsFromText)
+			if err == nil { // props as text becomes an object in writableProperties
 				got, err = writableProperties(tt.l, in)
 			}
 			var s string

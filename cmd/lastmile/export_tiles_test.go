@@ -112,7 +112,10 @@ func TestExportTilesCommand(t *testing.T) {
 	defer cancel()
 	pr, pw := io.Pipe()
 	done := make(chan error, 1)
-	go func() { done <- run(sctx, []string{"serve", "--tiles-archive", out, "--addr", "127.0.0.1:0"}, pw); pw.Close() }()
+	go func() {
+		done <- run(sctx, []string{"serve", "--tiles-archive", out, "--addr", "127.0.0.1:0"}, pw)
+		pw.Close()
+	}()
 	line, err := bufio.NewReader(pr).ReadString('\n')
 	if err != nil {
 		t.Fatalf("serve --tiles-archive: %v", err)

@@ -11,11 +11,7 @@ import (
 // context (DefaultLinks when none) decide it: the one place that does
 // (per-client limits, the access log). See Links.Client.
 func ClientAddr(r *http.Request) string {
-	l, ok := r.Context().Value(linksKey{}).(*Links)
-	if !ok {
-		l = &DefaultLinks
-	}
-	return l.Client(r)
+	return linksOf(r).Client(r)
 }
 
 // Client is the address of the client r comes from: the connection's peer,

@@ -213,11 +213,15 @@ func WithLinks(ctx context.Context, l *Links) context.Context {
 // BaseURL is the base of absolute links for r: the Links in r's context
 // (DefaultLinks when none) applied to r.
 func BaseURL(r *http.Request) string {
-	l, ok := r.Context().Value(linksKey{}).(*Links)
-	if !ok {
-		l = &DefaultLinks
+	return linksOf(r).Base(r)
+}
+
+// linksOf is the Links in r's context, DefaultLinks when none.
+func linksOf(r *http.Request) *Links {
+	if l, ok := r.Context().Value(linksKey{}).(*Links); ok {
+		return l
 	}
-	return l.Base(r)
+	return &DefaultLinks
 }
 
 // Base is the public URL when set; otherwise the scheme and host clients
