@@ -27,7 +27,7 @@ chmod 644 "$file"
 ms() { date +%s%3N; }
 t0=$(ms)
 LASTMILE_INGEST_TRACE=1 /usr/bin/time -f "%M" -o "$tmp/rss1" "$tmp/lastmile" import --database-url "$DATABASE_URL" --layer roads "$file" 2>"$tmp/trace" | tail -n +2
-grep -E '^(start|copy( \(direct\))?|upsert|commit):' "$tmp/trace" | tr '\n' ' ' | sed 's/^/lastmile phases (read + COPY into the table, building the indexes, finish, commit): /'; echo
+grep -E '^(start|copy|upsert|commit):' "$tmp/trace" | tr '\n' ' ' | sed 's/^/lastmile phases (read + COPY into the table, finish, commit): /'; echo
 t1=$(ms)
 lm=$(( t1 - t0 ))
 t0=$(ms)

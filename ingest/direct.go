@@ -7,7 +7,6 @@ import (
 	"io"
 	"math"
 	"os"
-	"strings"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -37,55 +36,7 @@ func (s *staging) copyDirect(ctx context.Context, tx pgx.Tx, src func() ([]any, 
 		return 0, err
 	}
 	cs.spool, cs.table = s.spool, true
-	if err := s.dropIndexes(ctx, tx); err != nil {
-		return 0, err
-	}
 	return cs.run(ctx, tx, pgsql.Table(s.layer), s.copyColumns()[1:])
-}
-
-// dropIndexes drops the secondary indexes of the (empty) layer table before
-// a direct copy, keeping their definitions for buildIndexes: an index built
-// over the loaded rows at once (a sorted GiST build) costs a fraction of one
-// grown row by row. It is done in the import's transaction, so an import
-// that fails or falls back to a stage rolls back with the indexes as they
-// were. Unique, primary-key and constraint indexes stay (the COPY checks
-// them), and so do those whose definition would not say everything about
-// them (invalid, clustered, replica identity, in another tablespace).
-func (s *staging) dropIndexes(ctx context.Context, tx pgx.Tx) error {
-	rows, err := tx.Query(ctx, `SELECT i.indexrelid::regclass::text, pg_get_indexdef(i.indexrelid)
-		FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
-		WHERE i.indrelid = $1::regclass AND NOT i.indisunique AND NOT i.indisprimary AND i.indisvalid
-			AND NOT i.indisclustered AND NOT i.indisreplident AND c.reltablespace = 0
-			AND NOT EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conindid = i.indexrelid)
-		ORDER BY c.relname`, pgsql.Table(s.layer))
-	if err != nil {
-		return err
-	}
-	var names []string
-	s.indexes = nil
-	for rows.Next() {
-		var name, def string
-		if err := rows.Scan(&name, &def); err != nil {
-			return err
-		}
-		names, s.indexes = append(names, name), append(s.indexes, def)
-	}
-	if err := rows.Err(); err != nil || len(names) == 0 {
-		return err
-	}
-	_, err = tx.Exec(ctx, `DROP INDEX `+strings.Join(names, ", "))
-	return err
-}
-
-// buildIndexes creates the indexes dropIndexes dropped, after the copy.
-func (s *staging) buildIndexes(ctx context.Context, tx pgx.Tx) error {
-	for _, def := range s.indexes {
-		if _, err := tx.Exec(ctx, def); err != nil {
-			return err
-		}
-	}
-	s.indexes = nil
-	return nil
 }
 
 // finishDirect completes the report of a stage copied straight into the

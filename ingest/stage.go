@@ -31,7 +31,6 @@ type staging struct {
 	// also to spool; loaded: they are there, nothing is staged.
 	direct, loaded bool
 	spool          *spool
-	indexes        []string // definitions of the indexes a direct copy dropped, to build after it
 	// stagedBad counts staged rows the diagnosis rejected and
 	// skip-invalid removed.
 	stagedBad int
