@@ -15,14 +15,13 @@ string reached the server as a filter. Checks:
 One "ok"/"not ok" line per check, then "N passed, N failed"; non-zero exit on
 any failure.
 """
-import http.client
-import http.server
 import json
 import os
 import sys
-import threading
 import urllib.parse
 import urllib.request
+
+from recorder import check, lock, requests, results, start_proxy
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 try:
@@ -36,45 +35,7 @@ except ImportError as e:  # never skip: say how to get it
     print("0 passed, 1 failed")
     sys.exit(1)
 
-UPSTREAM = urllib.parse.urlsplit(sys.argv[1].rstrip("/"))
-results = []
-requests = []  # (path with query) of every request QGIS made
-lock = threading.Lock()
-
-
-def check(name, ok, detail=""):
-    results.append(bool(ok))
-    print(("ok" if ok else "not ok") + f" {len(results)} - {name}" + (f": {detail}" if detail else ""), flush=True)
-
-
-class Proxy(http.server.BaseHTTPRequestHandler):
-    """Forwards GETs to the server, keeping the Host header (so the links
-    the server writes point back here) and recording the path."""
-
-    def do_GET(self):
-        with lock:
-            requests.append(self.path)
-        conn = http.client.HTTPConnection(UPSTREAM.hostname, UPSTREAM.port, timeout=120)
-        headers = {k: v for k, v in self.headers.items() if k.lower() not in ("connection", "keep-alive")}
-        conn.request("GET", self.path, headers=headers)
-        resp = conn.getresponse()
-        body = resp.read()
-        self.send_response(resp.status)
-        for k, v in resp.getheaders():
-            if k.lower() not in ("transfer-encoding", "connection", "content-length"):
-                self.send_header(k, v)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-        conn.close()
-
-    def log_message(self, *args):
-        pass
-
-
-proxy = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Proxy)
-threading.Thread(target=proxy.serve_forever, daemon=True).start()
-BASE = f"http://127.0.0.1:{proxy.server_address[1]}"
+BASE = start_proxy(sys.argv[1].rstrip("/"))
 
 
 def get(path):
@@ -178,7 +139,6 @@ if out:
         json.dump(report, f, indent=1, ensure_ascii=False)
 passed = sum(results)
 print(f"{passed} passed, {len(results) - passed} failed", flush=True)
-proxy.shutdown()
 # QgsApplication.exitQgis() crashes (SIGSEGV) in 3.22 when run headless after
 # network providers were used; leave without it.
 os._exit(0 if passed == len(results) else 1)
