@@ -15,6 +15,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
+import { mapIdle, paintedPixels } from './canvas.mjs';
 
 const ARCHIVE = process.env.LASTMILE_ARCHIVE;
 if (!ARCHIVE) throw new Error('LASTMILE_ARCHIVE is not set: run e2e/run');
@@ -77,25 +78,10 @@ async function drawn(page) {
   await page.waitForFunction(() => document.body.dataset.ready === '1' || document.querySelector('#notices .error'), null, { timeout: 90_000 });
   const err = await page.evaluate(() => document.querySelector('#notices .error')?.textContent);
   assert.equal(err, undefined, 'the page says: ' + err);
-  await page.evaluate(() => new Promise((resolve) => {
+  await mapIdle(page);
+  const { n, total } = await paintedPixels(page);
+  return page.evaluate(({ n, total }) => {
     const map = window.lastmile.map;
-    const timer = setTimeout(resolve, 30_000);
-    map.once('idle', () => { clearTimeout(timer); resolve(); });
-    map.triggerRepaint();
-  }));
-  return page.evaluate(() => {
-    const map = window.lastmile.map;
-    const src = map.getCanvas();
-    const c = document.createElement('canvas');
-    c.width = src.width; c.height = src.height;
-    const g = c.getContext('2d', { willReadFrequently: true });
-    g.drawImage(src, 0, 0);
-    const { data, width, height } = g.getImageData(0, 0, c.width, c.height);
-    let n = 0, total = 0;
-    for (let y = 0; y < height; y += 4) for (let x = 0; x < width; x += 4) {
-      const i = (y * width + x) * 4; total++;
-      if (Math.abs(data[i] - 0xf4) > 6 || Math.abs(data[i + 1] - 0xf1) > 6 || Math.abs(data[i + 2] - 0xea) > 6) n++;
-    }
     const layers = {};
     const codes = [];
     for (const f of map.queryRenderedFeatures()) {
@@ -103,7 +89,7 @@ async function drawn(page) {
       if (f.sourceLayer === 'admin_areas' && f.properties.level === 'county') codes.push(f.properties.code);
     }
     return { painted: n / total, layers, codes, zoom: map.getZoom(), source: window.lastmile.archive?.source };
-  });
+  }, { n, total });
 }
 
 function check(r, how) {

@@ -6,6 +6,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { chromium } from 'playwright-core';
+import { mapIdle, paintedPixels } from './canvas.mjs';
 
 const BASE = process.env.LASTMILE_URL;
 if (!BASE) throw new Error('LASTMILE_URL is not set: run e2e/run');
@@ -46,27 +47,9 @@ test('the map is drawn and no request fails', { timeout: 120_000 }, async () => 
   await page.waitForFunction(() => document.body.dataset.ready === '1' || window.lastmile?.error || document.querySelector('#notices .error'), null, { timeout: 90_000 });
   const err = await page.evaluate(() => window.lastmile.error || document.querySelector('#notices .error')?.textContent);
   assert.equal(err, undefined, 'the page says: ' + err);
-  await page.evaluate(() => new Promise((resolve) => {
-    const map = window.lastmile.map;
-    const timer = setTimeout(resolve, 30_000);
-    map.once('idle', () => { clearTimeout(timer); resolve(); });
-    map.triggerRepaint();
-  }));
+  await mapIdle(page);
   // Painted pixels: anything but the page's background colour.
-  const painted = await page.evaluate(() => {
-    const src = window.lastmile.map.getCanvas();
-    const c = document.createElement('canvas');
-    c.width = src.width; c.height = src.height;
-    const g = c.getContext('2d', { willReadFrequently: true });
-    g.drawImage(src, 0, 0);
-    const { data, width, height } = g.getImageData(0, 0, c.width, c.height);
-    let n = 0, total = 0;
-    for (let y = 0; y < height; y += 4) for (let x = 0; x < width; x += 4) {
-      const i = (y * width + x) * 4; total++;
-      if (Math.abs(data[i] - 0xf4) > 6 || Math.abs(data[i + 1] - 0xf1) > 6 || Math.abs(data[i + 2] - 0xea) > 6) n++;
-    }
-    return { n, total };
-  });
+  const painted = await paintedPixels(page);
   console.log(`standalone: ${painted.n}/${painted.total} sampled pixels painted`);
   assert.ok(painted.n > painted.total * 0.01, `map barely drawn: ${painted.n}/${painted.total} pixels`);
   const echarts = await page.evaluate(async () => typeof (await import('/vendor/echarts/echarts.esm.min.mjs')).init);
