@@ -202,6 +202,10 @@ func (t *accessTimer) step(name string, args ...any) {
 	t.last = now
 }
 
+// accessGridBuilds counts the builds made with the grid (for the tests:
+// that the data at hand took that path).
+var accessGridBuilds atomic.Int64
+
 // accessBatch is the number of villages whose rows one statement writes.
 const accessBatch = 2000
 
@@ -280,6 +284,7 @@ func computeAccess(ctx context.Context, pool *pgxpool.Pool, conn *pgxpool.Conn, 
 		return tx.Commit(ctx)
 	}
 	grid := b.build()
+	accessGridBuilds.Add(1)
 	timer.step("grid", fmt.Sprintf(" (%d pieces, %dx%d cells of %.4f°)", len(grid.piecePt), grid.nx, grid.ny, grid.h))
 	txs := []pgx.Tx{tx}
 	if pool != nil && pool.Config().MaxConns >= 2 && runtime.GOMAXPROCS(0) >= 2 && len(villages) >= 4*accessBatch {
