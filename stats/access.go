@@ -285,6 +285,24 @@ func computeAccess(ctx context.Context, pool *pgxpool.Pool, conn *pgxpool.Conn, 
 	}
 	grid := b.build()
 	accessGridBuilds.Add(1)
+	// Villages near each other in one batch: their candidate roads, read by
+	// id for the exact distances, then share pages (a road table is mostly
+	// stored in the order its roads were loaded, which is seldom random).
+	keys := make([]uint64, len(villages))
+	for i, v := range villages {
+		cx, cy := grid.cell(v.lon, v.lat)
+		keys[i] = morton(uint32(cx), uint32(cy))
+	}
+	order := make([]int, len(villages))
+	for i := range order {
+		order[i] = i
+	}
+	sort.Slice(order, func(a, b int) bool { return keys[order[a]] < keys[order[b]] })
+	sorted := make([]village, len(villages))
+	for i, j := range order {
+		sorted[i] = villages[j]
+	}
+	villages = sorted
 	timer.step("grid", fmt.Sprintf(" (%d pieces, %dx%d cells of %.4f°)", len(grid.piecePt), grid.nx, grid.ny, grid.h))
 	txs := []pgx.Tx{tx}
 	if pool != nil && pool.Config().MaxConns >= 2 && runtime.GOMAXPROCS(0) >= 2 && len(villages) >= 4*accessBatch {
@@ -318,27 +336,31 @@ func computeAccess(ctx context.Context, pool *pgxpool.Pool, conn *pgxpool.Conn, 
 		g.Go(func() error {
 			s := grid.searcher()
 			var cands []accessCandidate
-			var vids, rids []int64
+			type pair struct {
+				village, road int64
+				mask          int32
+			}
+			var batchIDs, vids, rids []int64
 			var masks []int32
+			var ps []pair
 			for len(part) > 0 {
 				n := min(accessBatch, len(part))
 				batch := part[:n]
 				part = part[n:]
-				vids, rids, masks = vids[:0], rids[:0], masks[:0]
+				batchIDs, vids, rids, masks, ps = batchIDs[:0], vids[:0], rids[:0], masks[:0], ps[:0]
 				for _, v := range batch {
+					batchIDs = append(batchIDs, v.id)
 					cands = s.candidates(v.lon, v.lat, all, cands[:0])
 					for _, c := range cands {
-						vids = append(vids, v.id)
-						rids = append(rids, grid.roads[c.road])
-						masks = append(masks, int32(c.mask))
+						ps = append(ps, pair{v.id, grid.roads[c.road], int32(c.mask)})
 					}
 				}
-				pairs.Add(int64(len(vids)))
-				lo, hi := batch[0].id, batch[n-1].id
-				if len(part) > 0 {
-					hi = part[0].id - 1
+				sort.Slice(ps, func(a, b int) bool { return ps[a].road < ps[b].road })
+				for _, p := range ps {
+					vids, rids, masks = append(vids, p.village), append(rids, p.road), append(masks, p.mask)
 				}
-				if _, err := wtx.Exec(gctx, sql, lo, hi, vids, rids, masks, names); err != nil {
+				pairs.Add(int64(len(vids)))
+				if _, err := wtx.Exec(gctx, sql, batchIDs, vids, rids, masks, names); err != nil {
 					return err
 				}
 			}
@@ -356,6 +378,20 @@ func computeAccess(ctx context.Context, pool *pgxpool.Pool, conn *pgxpool.Conn, 
 	}
 	timer.step("commit")
 	return nil
+}
+
+// morton interleaves the bits of x and y (a Z-order curve).
+func morton(x, y uint32) uint64 {
+	spread := func(v uint32) uint64 {
+		u := uint64(v)
+		u = (u | u<<16) & 0x0000ffff0000ffff
+		u = (u | u<<8) & 0x00ff00ff00ff00ff
+		u = (u | u<<4) & 0x0f0f0f0f0f0f0f0f
+		u = (u | u<<2) & 0x3333333333333333
+		u = (u | u<<1) & 0x5555555555555555
+		return u
+	}
+	return spread(x) | spread(y)<<1
 }
 
 func quoteLiteral(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }

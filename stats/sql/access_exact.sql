@@ -1,7 +1,7 @@
--- The rows of village_access for the villages with ids $1..$2, from the
--- candidates the grid search found (stats/accessgrid.go): village $3[i]
--- may be nearest to road $4[i] for the definitions whose bits are set in
--- $5[i] (bit k-1 for the definition $6[k]). The exact geodesic distance of
+-- The rows of village_access for the villages with ids $1 (bigint[]), from the
+-- candidates the grid search found (stats/accessgrid.go): village $2[i]
+-- may be nearest to road $3[i] for the definitions whose bits are set in
+-- $4[i] (bit k-1 for the definition $5[k]). The exact geodesic distance of
 -- each candidate, once per village and road; per definition the least
 -- (ties broken by road id, as access_nearest.sql); a village without a
 -- candidate for a definition has no such road (NULL distance).
@@ -11,14 +11,14 @@ WITH c AS MATERIALIZED (
     SELECT c.village_id, c.road_id, c.mask,
            (SELECT ST_Distance(s.geom::geography, v.geom::geography)
             FROM lastmile.roads s, lastmile.villages v WHERE s.id = c.road_id AND v.id = c.village_id) AS d
-    FROM unnest($3::bigint[], $4::bigint[], $5::int[]) c(village_id, road_id, mask)
+    FROM unnest($2::bigint[], $3::bigint[], $4::int[]) c(village_id, road_id, mask)
 ), best AS (
     SELECT DISTINCT ON (c.village_id, k.i) c.village_id, k.i, c.d, c.road_id
     FROM c JOIN generate_series(1, /*definitions*/) k(i) ON c.mask & (1 << (k.i - 1)) <> 0
     ORDER BY c.village_id, k.i, c.d, c.road_id
 )
 INSERT INTO lastmile.village_access (definition, village_id, distance_m, road_id, county, township, population, poor_households)
-SELECT ($6::text[])[k.i], v.id, b.d, b.road_id,
+SELECT ($5::text[])[k.i], v.id, b.d, b.road_id,
        CASE WHEN g.c ~ '^[0-9]{12}$' THEN substr(g.c, 1, 6) || '000000' END,
        CASE WHEN g.c ~ '^[0-9]{12}$' THEN substr(g.c, 1, 9) || '000' END,
        v.population, v.poor_households
@@ -26,4 +26,4 @@ FROM lastmile.villages v
 CROSS JOIN LATERAL (SELECT coalesce(v.code, v.admin_code) AS c) g
 CROSS JOIN generate_series(1, /*definitions*/) k(i)
 LEFT JOIN best b ON b.village_id = v.id AND b.i = k.i
-WHERE v.id BETWEEN $1 AND $2
+WHERE v.id = ANY($1::bigint[])
