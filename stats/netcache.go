@@ -263,6 +263,7 @@ func (req *coverageRequest) searchKey() string {
 	k := fmt.Sprintf("%s|%s|%v|%v", where, req.metric, args, req.asOf)
 	if req.metric == "time" {
 		k += "|" + req.speeds.SQL("r") // the catalog's speeds with the request's overrides
+		k += fmt.Sprintf("|walking:%g", req.speeds.WalkingKmh)
 	}
 	h := sha256.Sum256([]byte(k))
 	return hex.EncodeToString(h[:])
