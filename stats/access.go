@@ -291,7 +291,7 @@ func computeAccess(ctx context.Context, pool *pgxpool.Pool, conn *pgxpool.Conn, 
 	keys := make([]uint64, len(villages))
 	for i, v := range villages {
 		cx, cy := grid.cell(v.lon, v.lat)
-		keys[i] = morton(uint32(cx), uint32(cy))
+		keys[i] = zOrder(uint32(cx), uint32(cy))
 	}
 	order := make([]int, len(villages))
 	for i := range order {
@@ -380,8 +380,8 @@ func computeAccess(ctx context.Context, pool *pgxpool.Pool, conn *pgxpool.Conn, 
 	return nil
 }
 
-// morton interleaves the bits of x and y (a Z-order curve).
-func morton(x, y uint32) uint64 {
+// zOrder interleaves the bits of x and y (a Z-order curve).
+func zOrder(x, y uint32) uint64 {
 	spread := func(v uint32) uint64 {
 		u := uint64(v)
 		u = (u | u<<16) & 0x0000ffff0000ffff
