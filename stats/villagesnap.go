@@ -23,19 +23,32 @@ import (
 // slower).
 func ensureGraph(ctx context.Context, pool *pgxpool.Pool) error {
 	var stale, snapsOK bool
+	var built *nodedGraph // a whole build made here, for the snaps
+	var builtEpoch int64
 	if err := pool.QueryRow(ctx, `SELECT g.generation > g.built_generation OR EXISTS (SELECT 1 FROM lastmile.route_pack_dirty),
 		`+snapsCurrentSQL+` FROM lastmile.route_graph_state g`).Scan(&stale, &snapsOK); err != nil {
 		return fmt.Errorf("routing graph state: %w", err)
 	}
 	if stale {
 		if err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
-			if _, err := tx.Exec(ctx, `SELECT lastmile.route_graph_rebuild()`); err != nil {
+			// a whole build with node tolerance 0 in Go (noding.go, pack
+			// included), anything else by the SQL function
+			g, err := rebuildGraphGo(ctx, tx, false)
+			if err != nil {
 				return fmt.Errorf("rebuilding the routing graph: %w", err)
 			}
+			if g == nil {
+				if _, err := tx.Exec(ctx, `SELECT lastmile.route_graph_rebuild()`); err != nil {
+					return fmt.Errorf("rebuilding the routing graph: %w", err)
+				}
+			} else if err := tx.QueryRow(ctx, `SELECT epoch FROM lastmile.route_cache_state`).Scan(&builtEpoch); err != nil {
+				return err
+			}
+			built = g
 			if _, err := tx.Exec(ctx, `SELECT lastmile.route_pack_sync()`); err != nil {
 				return fmt.Errorf("packing the routing graph: %w", err)
 			}
-			_, err := tx.Exec(ctx, `UPDATE lastmile.route_cache_state SET version = version + 1`)
+			_, err = tx.Exec(ctx, `UPDATE lastmile.route_cache_state SET version = version + 1`)
 			return err
 		}); err != nil {
 			return err
@@ -47,7 +60,12 @@ func ensureGraph(ctx context.Context, pool *pgxpool.Pool) error {
 			if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(7283746)`); err != nil {
 				return err
 			}
-			return syncSnaps(ctx, tx)
+			var edges *snapEdges
+			if built != nil {
+				edges = snapEdgesOf(built)
+				built = nil
+			}
+			return syncSnaps(ctx, tx, edges, builtEpoch)
 		}); err != nil {
 			return fmt.Errorf("snapping the villages: %w", err)
 		}
@@ -84,7 +102,9 @@ type villageSnap struct {
 // was rebuilt whole (its edge ids restarted) or the villages truncated,
 // else for the villages that changed, those snapped onto a deleted edge and
 // those an added edge may be nearer to (stats/sql/village_snap_near.sql).
-func syncSnaps(ctx context.Context, tx pgx.Tx) error {
+// A whole re-snap runs in memory (snapgo.go) on edges, the graph just built
+// in epoch edgesEpoch, or on the edges read now.
+func syncSnaps(ctx context.Context, tx pgx.Tx, edges *snapEdges, edgesEpoch int64) error {
 	var epoch, snapEpoch, maxEdge, newMax int64
 	var maxDist float64
 	if err := tx.QueryRow(ctx, `SELECT epoch, snap_epoch, snap_max_edge, snap_max_dist,
@@ -97,9 +117,15 @@ func syncSnaps(ctx context.Context, tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `TRUNCATE lastmile.village_snap, lastmile.village_snap_changes, lastmile.route_edges_gone`); err != nil {
 			return err
 		}
-		if snaps, err = snapVillages(ctx, tx, nil); err != nil {
+		if edges == nil || edgesEpoch != epoch {
+			if edges, err = loadSnapEdges(ctx, tx); err != nil {
+				return err
+			}
+		}
+		if snaps, err = snapAll(ctx, tx, edges, nil); err != nil {
 			return err
 		}
+		edges = nil
 		maxDist = 0
 	} else {
 		var ids []int64
