@@ -254,6 +254,7 @@ func computeAccess(ctx context.Context, pool *pgxpool.Pool, conn *pgxpool.Conn, 
 	}
 	var villages []village
 	var v village
+	// (a village's point is never empty: villages_geom_not_empty)
 	rows, err = tx.Query(ctx, `SELECT id, ST_X(geom), ST_Y(geom) FROM lastmile.villages ORDER BY id`)
 	if err != nil {
 		return err
@@ -270,7 +271,7 @@ func computeAccess(ctx context.Context, pool *pgxpool.Pool, conn *pgxpool.Conn, 
 	if len(villages) == 0 {
 		return tx.Commit(ctx)
 	}
-	if !accessGridUsable(b.minLon, b.maxLon, b.minLat, b.maxLat) {
+	if !accessGridUsable(b.minLon, b.maxLon, b.minLat, b.maxLat) || len(names) > 31 {
 		if _, err := tx.Exec(ctx, `ANALYZE lastmile.roads; ANALYZE lastmile.villages`); err != nil {
 			return err
 		}
