@@ -406,6 +406,10 @@ func (req *coverageRequest) runNetwork(ctx context.Context, pool *pgxpool.Pool) 
 			out[i].SourceID, out[i].SourceName = &places[origin].ID, places[origin].Name
 		}
 	}
+	if cacheable && current && req.asOf == nil {
+		req.keepVillageMeasures(ctx, pool, key, version, out)
+		tm.step("village measures kept")
+	}
 	return out, nil
 }
 
