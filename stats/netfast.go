@@ -7,6 +7,7 @@ import (
 	"slices"
 	"sync/atomic"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
@@ -16,9 +17,9 @@ import (
 // (network_fast.sql) instead of every vertex's cost (80 MB at national
 // scale) and every village's snap, and sums them per group in SQL.
 
-// fastNetworkAnswers counts the answers given from kept village measures
-// (for the tests).
-var fastNetworkAnswers atomic.Int64
+// fastNetworkAnswers and fastNetworkGoAnswers count the answers given from
+// kept village measures, summed in SQL and in Go (for the tests).
+var fastNetworkAnswers, fastNetworkGoAnswers atomic.Int64
 
 // fastNetworkable reports whether the request can be answered from kept
 // village measures: villages by roads, no as_of, no list.
@@ -49,6 +50,47 @@ func (req *coverageRequest) fastNetwork(ctx context.Context, pool *pgxpool.Pool)
 	}
 	if replica || !current || !kept {
 		return nil, false, nil
+	}
+	if len(req.targetFilter.SQL) == 0 {
+		// every village, with its code and counts as kept: summed here
+		var measure []float64
+		var codes []string
+		var pop, poor []int64
+		err := tx.QueryRow(ctx, `SELECT c.village_measure, c.village_codes, c.village_population, c.village_poor
+			FROM lastmile.route_search_cache c JOIN lastmile.route_cache_state s ON c.version = s.version AND c.villages_gen = s.villages_gen
+			WHERE c.key = $1`, key).Scan(&measure, &codes, &pop, &poor)
+		if err == nil && len(codes) == len(measure) && len(pop) == len(measure) && len(poor) == len(measure) {
+			within := req.within
+			if req.metric == "time" {
+				within = req.withinMin
+			}
+			groups := map[string]*coverageTally{}
+			for i, m := range measure {
+				code := groupCode(codes[i], req.groupBy)
+				g, ok := groups[code]
+				if !ok {
+					g = &coverageTally{}
+					groups[code] = g
+				}
+				g.total++
+				g.population += pop[i]
+				g.poorHouseholds += poor[i]
+				if m <= within {
+					g.covered++
+					g.populationCovered += pop[i]
+					g.poorHouseholdsCv += poor[i]
+				}
+			}
+			tm.step("kept village measures summed in Go")
+			fastNetworkGoAnswers.Add(1)
+			return groups, true, nil
+		} else if err == pgx.ErrNoRows {
+			// kept before the villages changed: the question is answered
+			// (and the measures kept again) the long way, once
+			return nil, false, nil
+		} else if err != nil {
+			return nil, false, err
+		}
 	}
 	parts := req.sqlParts()
 	a := slices.Clone(req.args)
@@ -92,14 +134,25 @@ func (req *coverageRequest) fastNetwork(ctx context.Context, pool *pgxpool.Pool)
 // keepVillageMeasures stores, beside the kept search, the measure of every
 // village in out (all villages: no target filter) — best effort, as
 // storeSearch.
-func (req *coverageRequest) keepVillageMeasures(ctx context.Context, pool *pgxpool.Pool, key string, version int64, out []targetRow) {
+func (req *coverageRequest) keepVillageMeasures(ctx context.Context, pool *pgxpool.Pool, key string, version, villagesGen int64, out []targetRow) {
 	if req.targetSQL != "" || req.target.Table != "villages" || len(req.targetFilter.SQL) > 0 || req.asOf != nil || req.placeSources() {
 		return
 	}
 	ids := make([]int64, len(out))
 	measure := make([]float64, len(out))
+	codes := make([]string, len(out))
+	pop, poor := make([]int64, len(out)), make([]int64, len(out))
 	for i, t := range out {
 		ids[i], measure[i] = t.ID, math.Inf(1)
+		if t.Code != nil {
+			codes[i] = *t.Code
+		}
+		if t.Population != nil {
+			pop[i] = *t.Population
+		}
+		if t.PoorHouseholds != nil {
+			poor[i] = *t.PoorHouseholds
+		}
 		switch {
 		case req.metric == "time" && t.TimeMin != nil:
 			measure[i] = *t.TimeMin
@@ -107,6 +160,7 @@ func (req *coverageRequest) keepVillageMeasures(ctx context.Context, pool *pgxpo
 			measure[i] = *t.DistanceM
 		}
 	}
-	_, _ = pool.Exec(ctx, `UPDATE lastmile.route_search_cache SET village_ids = $3, village_measure = $4
-		WHERE key = $1 AND version = $2 AND village_ids IS NULL`, key, version, ids, measure)
+	_, _ = pool.Exec(ctx, `UPDATE lastmile.route_search_cache SET village_ids = $3, village_measure = $4,
+			villages_gen = $5, village_codes = $6, village_population = $7, village_poor = $8
+		WHERE key = $1 AND version = $2 AND (village_ids IS NULL OR villages_gen IS DISTINCT FROM $5)`, key, version, ids, measure, villagesGen, codes, pop, poor)
 }

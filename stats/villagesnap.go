@@ -242,8 +242,10 @@ func snapVillages(ctx context.Context, q querier, ids []int64) ([]villageSnap, e
 
 // packedTargets returns the targets (villages, no as_of) with their snaps
 // from lastmile.village_snap; qual and speeds (nil: none) are by road id.
-func (req *coverageRequest) packedTargets(ctx context.Context, q querier, qual []bool, speeds []float64) ([]targetRow, []networkSnap, error) {
+// full asks for the targets' names and positions too.
+func (req *coverageRequest) packedTargets(ctx context.Context, q querier, qual []bool, speeds []float64, full bool) ([]targetRow, []networkSnap, error) {
 	parts := req.sqlParts()
+	parts["full"] = fmt.Sprint(full)
 	rows, err := q.Query(ctx, statsSQL.Fill("network_targets.sql", parts), req.args...)
 	if err != nil {
 		return nil, nil, err

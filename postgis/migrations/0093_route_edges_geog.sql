@@ -20,3 +20,27 @@ ALTER TABLE lastmile.route_search_cache
     ADD COLUMN village_measure double precision[];
 ALTER TABLE lastmile.route_search_cache ALTER COLUMN village_ids SET STORAGE EXTERNAL;
 ALTER TABLE lastmile.route_search_cache ALTER COLUMN village_measure SET STORAGE EXTERNAL;
+
+-- With them, each village's group code, population and poor households
+-- (as the measures were computed), so that a question without a target
+-- filter sums them in Go without reading the villages; valid while
+-- villages_gen, moved on by every write to the villages, is the row's.
+ALTER TABLE lastmile.route_search_cache
+    ADD COLUMN villages_gen bigint,
+    ADD COLUMN village_codes text[],
+    ADD COLUMN village_population bigint[],
+    ADD COLUMN village_poor bigint[];
+ALTER TABLE lastmile.route_search_cache ALTER COLUMN village_codes SET STORAGE EXTERNAL;
+ALTER TABLE lastmile.route_search_cache ALTER COLUMN village_population SET STORAGE EXTERNAL;
+ALTER TABLE lastmile.route_search_cache ALTER COLUMN village_poor SET STORAGE EXTERNAL;
+ALTER TABLE lastmile.route_cache_state ADD COLUMN villages_gen bigint NOT NULL DEFAULT 1;
+
+CREATE FUNCTION lastmile.villages_gen_bump() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    UPDATE lastmile.route_cache_state SET villages_gen = villages_gen + 1;
+    RETURN NULL;
+END
+$$;
+CREATE TRIGGER villages_gen_bump AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON lastmile.villages
+    FOR EACH STATEMENT EXECUTE FUNCTION lastmile.villages_gen_bump();
