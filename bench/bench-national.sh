@@ -84,7 +84,7 @@ if [[ "${NETWORK:-1}" == 1 ]]; then # a network question through the CLI: cold, 
 		what="graph noded before; pack + every village snapped + question"
 	fi
 	t0=$(ms); total=$(nask); t1=$(ms)
-	echo "network cold ($what): $(( t1 - t0 )) ms, $(verdict $(( t1 - t0 )) 300000); $(rss) (total,covered,uncovered $total; $(psql -X -qAt -d "$DATABASE_URL" -c "SELECT edges || ' edges, ' || vertices || ' vertices' FROM lastmile.route_graph_state"), pack $(psql -X -qAt -d "$DATABASE_URL" -c "SELECT pg_size_pretty(pg_total_relation_size('lastmile.route_pack'))"))"
+	echo "network cold ($what): $(( t1 - t0 )) ms, $(verdict $(( t1 - t0 )) 300000); $(rss); steps: $(steps) (total,covered,uncovered $total; $(psql -X -qAt -d "$DATABASE_URL" -c "SELECT edges || ' edges, ' || vertices || ' vertices' FROM lastmile.route_graph_state"), pack $(psql -X -qAt -d "$DATABASE_URL" -c "SELECT pg_size_pretty(pg_total_relation_size('lastmile.route_pack'))"))"
 	for i in 1 2; do
 		t0=$(ms); total=$(nask); t1=$(ms)
 		echo "network warm: $(( t1 - t0 )) ms, $(verdict $(( t1 - t0 )) 2000); $(rss); steps: $(steps) ($total)"

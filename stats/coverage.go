@@ -375,6 +375,9 @@ func (req *coverageRequest) tally(ctx context.Context, pool *pgxpool.Pool) (map[
 			return req.fastCoverage(ctx, pool, def)
 		}
 	}
+	if groups, ok, err := req.fastNetwork(ctx, pool); err != nil || ok {
+		return groups, nil, err
+	}
 	rows, err := req.run(ctx, pool)
 	if err != nil {
 		return nil, nil, err

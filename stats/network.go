@@ -294,9 +294,10 @@ func (req *coverageRequest) runNetwork(ctx context.Context, pool *pgxpool.Pool) 
 	timed := req.metric == "time"
 	tm := newStepTimer()
 	var replica, current bool
-	var version int64
-	if err := tx.QueryRow(ctx, `SELECT pg_is_in_recovery(), `+snapsCurrentSQL+`, (SELECT version FROM lastmile.route_cache_state)`).
-		Scan(&replica, &current, &version); err != nil {
+	var version, villagesGen int64
+	if err := tx.QueryRow(ctx, `SELECT pg_is_in_recovery(), `+snapsCurrentSQL+`, (SELECT version FROM lastmile.route_cache_state),
+		(SELECT villages_gen FROM lastmile.route_cache_state)`).
+		Scan(&replica, &current, &version, &villagesGen); err != nil {
 		return nil, fmt.Errorf("routing graph state: %w", err)
 	}
 	current = current && usePack
@@ -367,7 +368,7 @@ func (req *coverageRequest) runNetwork(ctx context.Context, pool *pgxpool.Pool) 
 	var out []targetRow
 	var snaps []networkSnap
 	if current && req.asOf == nil && req.target.Table == "villages" {
-		out, snaps, err = req.packedTargets(ctx, tx, qual, speeds)
+		out, snaps, err = req.packedTargets(ctx, tx, qual, speeds, req.list)
 	} else {
 		out, snaps, err = req.snapTargets(ctx, tx)
 	}
@@ -405,6 +406,10 @@ func (req *coverageRequest) runNetwork(ctx context.Context, pool *pgxpool.Pool) 
 		if origin >= 0 {
 			out[i].SourceID, out[i].SourceName = &places[origin].ID, places[origin].Name
 		}
+	}
+	if cacheable && current && req.asOf == nil {
+		req.keepVillageMeasures(ctx, pool, key, version, villagesGen, out)
+		tm.step("village measures kept")
 	}
 	return out, nil
 }

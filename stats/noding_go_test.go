@@ -130,7 +130,19 @@ func checkGoBuild(t *testing.T, pool *pgxpool.Pool, what string) {
 	ctx := context.Background()
 	mustExec(t, pool, `SELECT lastmile.route_graph_rebuild(true)`)
 	want := readBuiltGraph(t, pool)
+	indexes := func() string {
+		var s string
+		if err := pool.QueryRow(ctx, `SELECT string_agg(pg_get_indexdef(indexrelid), '; ' ORDER BY pg_get_indexdef(indexrelid))
+			FROM pg_index WHERE indrelid = 'lastmile.route_edges'::regclass`).Scan(&s); err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	before := indexes()
 	g := buildGo(t, pool)
+	if after := indexes(); after != before || !strings.Contains(after, "gist") {
+		t.Errorf("%s: the edges' indexes after the Go build\n%s\nbefore\n%s", what, after, before)
+	}
 	got := readBuiltGraph(t, pool)
 	compareBuilt(t, what, got, want)
 	checkSnapsGo(t, pool, what, g)

@@ -62,7 +62,9 @@ func ensureGraph(ctx context.Context, pool *pgxpool.Pool) error {
 			}
 			var edges *snapEdges
 			if built != nil {
+				tm := newStepTimer()
 				edges = snapEdgesOf(built)
+				tm.step("snaps: grid")
 				built = nil
 			}
 			return syncSnaps(ctx, tx, edges, builtEpoch)
@@ -113,19 +115,24 @@ func syncSnaps(ctx context.Context, tx pgx.Tx, edges *snapEdges, edgesEpoch int6
 	}
 	var snaps []villageSnap
 	var err error
+	changed := 0 // 1 when any snap changed
 	if epoch != snapEpoch {
+		changed = 1
 		if _, err := tx.Exec(ctx, `TRUNCATE lastmile.village_snap, lastmile.village_snap_changes, lastmile.route_edges_gone`); err != nil {
 			return err
 		}
+		tm := newStepTimer()
 		if edges == nil || edgesEpoch != epoch {
 			if edges, err = loadSnapEdges(ctx, tx); err != nil {
 				return err
 			}
+			tm.step("snaps: edges read")
 		}
 		if snaps, err = snapAll(ctx, tx, edges, nil); err != nil {
 			return err
 		}
 		edges = nil
+		tm.step("snaps: every village snapped")
 		maxDist = 0
 	} else {
 		var ids []int64
@@ -146,6 +153,7 @@ func syncSnaps(ctx context.Context, tx pgx.Tx, edges *snapEdges, edgesEpoch int6
 			ids = append(ids, near...)
 		}
 		if len(ids) > 0 {
+			changed = 1
 			if _, err := tx.Exec(ctx, `DELETE FROM lastmile.village_snap WHERE village_id = ANY($1)`, ids); err != nil {
 				return err
 			}
@@ -159,6 +167,7 @@ func syncSnaps(ctx context.Context, tx pgx.Tx, edges *snapEdges, edgesEpoch int6
 			maxDist = s.dist
 		}
 	}
+	tm := newStepTimer()
 	if len(snaps) > 0 {
 		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"lastmile", "village_snap"}, []string{"village_id", "edge_id", "along", "dist", "source", "target", "road_id", "cost"},
 			pgx.CopyFromSlice(len(snaps), func(i int) ([]any, error) {
@@ -170,8 +179,12 @@ func syncSnaps(ctx context.Context, tx pgx.Tx, edges *snapEdges, edgesEpoch int6
 			})); err != nil {
 			return err
 		}
+		tm.step("snaps: written")
 	}
-	_, err = tx.Exec(ctx, `UPDATE lastmile.route_cache_state SET snap_epoch = epoch, snap_max_edge = $1, snap_max_dist = $2`, newMax, maxDist)
+	// moving version on when the snaps changed retires the village
+	// measures kept beside the searches (netfast.go)
+	_, err = tx.Exec(ctx, `UPDATE lastmile.route_cache_state SET snap_epoch = epoch, snap_max_edge = $1, snap_max_dist = $2,
+		version = version + $3::int`, newMax, maxDist, changed)
 	return err
 }
 
@@ -229,8 +242,10 @@ func snapVillages(ctx context.Context, q querier, ids []int64) ([]villageSnap, e
 
 // packedTargets returns the targets (villages, no as_of) with their snaps
 // from lastmile.village_snap; qual and speeds (nil: none) are by road id.
-func (req *coverageRequest) packedTargets(ctx context.Context, q querier, qual []bool, speeds []float64) ([]targetRow, []networkSnap, error) {
+// full asks for the targets' names and positions too.
+func (req *coverageRequest) packedTargets(ctx context.Context, q querier, qual []bool, speeds []float64, full bool) ([]targetRow, []networkSnap, error) {
 	parts := req.sqlParts()
+	parts["full"] = fmt.Sprint(full)
 	rows, err := q.Query(ctx, statsSQL.Fill("network_targets.sql", parts), req.args...)
 	if err != nil {
 		return nil, nil, err
