@@ -129,3 +129,14 @@ func TestServeFast(t *testing.T) {
 		t.Errorf("a fast hit: hits %d → %d, misses %d → %d", before.Hits, after.Hits, before.Misses, after.Misses)
 	}
 }
+
+// TestWireLines: a Cache-Control value net/http would rewrite (spaces
+// trimmed, line breaks blanked) turns the wire path off rather than be sent
+// differently.
+func TestWireLines(t *testing.T) {
+	for v, ok := range map[string]bool{"public, max-age=60": true, " public": false, "public ": false, "a\r\nX-Evil: 1": false, "a\tb": false, "": false} {
+		if got := newWireLines(v).cacheControl != ""; got != ok {
+			t.Errorf("%q: wire lines %v, want %v", v, got, ok)
+		}
+	}
+}

@@ -100,9 +100,11 @@ func New(pool *pgxpool.Pool, catalog *layer.Catalog, log *slog.Logger, opts Opti
 		log = slog.Default()
 	}
 	opts = opts.withDefaults()
+	c := newCache(opts.CacheBytes)
+	c.wire = newWireLines(opts.CacheControl)
 	return &Service{
 		pool: pool, catalog: catalog, log: log, opts: opts,
-		cache:        newCache(opts.CacheBytes),
+		cache:        c,
 		cacheControl: []string{opts.CacheControl},
 		extents:      map[string]*extent{},
 	}

@@ -31,6 +31,10 @@ func AcceptsGzip(r *http.Request) bool {
 	return acceptsGzip(r.Header.Values("Accept-Encoding"))
 }
 
+// AcceptsGzipValues is AcceptsGzip on the values of the request's
+// Accept-Encoding header lines (the wire path parses requests itself).
+func AcceptsGzipValues(values []string) bool { return acceptsGzip(values) }
+
 func acceptsGzip(headers []string) bool {
 	star, explicit := false, false
 	for _, h := range headers {
