@@ -41,10 +41,10 @@ fi
 psql -X -qAt -d "$DATABASE_URL" -c "SELECT 'database size ' || pg_size_pretty(pg_database_size(current_database()))"
 q=(--source-filter graded --within-m 1000 --group-by county --csv)
 if [[ "${STRAIGHT:-1}" == 1 ]]; then # the straight-line question (village_access)
-ask() { "$tmp/lastmile" stats coverage --database-url "$DATABASE_URL" "${q[@]}" "$@" 2>/dev/null | tail -1; }
+ask() { LASTMILE_ACCESS_TIMING=1 "$tmp/lastmile" stats coverage --database-url "$DATABASE_URL" "${q[@]}" "$@" 2>"$tmp/access_steps" | tail -1; }
 if [[ -n "${own:-}" ]]; then $as_pg pg_ctl -D "$tmp/pg" -m fast -w restart -o "-k $tmp/pg -c listen_addresses='' -c shared_buffers=1GB -c work_mem=64MB" >/dev/null; fi
 t0=$(ms); total=$(ask); t1=$(ms)
-echo "cold: $(( t1 - t0 )) ms  ($total)"
+echo "cold: $(( t1 - t0 )) ms  ($total); build steps: $(sed -n 's/^village_access //p' "$tmp/access_steps" | paste -sd ';')"
 t0=$(ms); total=$(ask); t1=$(ms)
 echo "warm: $(( t1 - t0 )) ms  ($total)"
 t0=$(ms)
@@ -84,7 +84,7 @@ if [[ "${NETWORK:-1}" == 1 ]]; then # a network question through the CLI: cold, 
 		what="graph noded before; pack + every village snapped + question"
 	fi
 	t0=$(ms); total=$(nask); t1=$(ms)
-	echo "network cold ($what): $(( t1 - t0 )) ms, $(verdict $(( t1 - t0 )) 300000); $(rss) (total,covered,uncovered $total; $(psql -X -qAt -d "$DATABASE_URL" -c "SELECT edges || ' edges, ' || vertices || ' vertices' FROM lastmile.route_graph_state"), pack $(psql -X -qAt -d "$DATABASE_URL" -c "SELECT pg_size_pretty(pg_total_relation_size('lastmile.route_pack'))"))"
+	echo "network cold ($what): $(( t1 - t0 )) ms, $(verdict $(( t1 - t0 )) 300000); $(rss); steps: $(steps) (total,covered,uncovered $total; $(psql -X -qAt -d "$DATABASE_URL" -c "SELECT edges || ' edges, ' || vertices || ' vertices' FROM lastmile.route_graph_state"), pack $(psql -X -qAt -d "$DATABASE_URL" -c "SELECT pg_size_pretty(pg_total_relation_size('lastmile.route_pack'))"))"
 	for i in 1 2; do
 		t0=$(ms); total=$(nask); t1=$(ms)
 		echo "network warm: $(( t1 - t0 )) ms, $(verdict $(( t1 - t0 )) 2000); $(rss); steps: $(steps) ($total)"

@@ -3,6 +3,7 @@ package demo
 import (
 	"fmt"
 	"math"
+	"time"
 
 	"github.com/paulmach/orb"
 )
@@ -265,26 +266,32 @@ func (g *generator) relocationSites() {
 // a central primary school and a market, a health centre in all but the
 // county seat (which has the county hospital) plus the county middle
 // school; primary schools at the eight largest villages away from seats;
-// village clinics at about a quarter of the villages.
+// village clinics at about a quarter of the villages. Each has a
+// completion date, so that an as_of question counts the facilities of its
+// day: seats' schools, markets, the hospital and health centres long
+// before the programme; the village clinics built by it (标准化村卫生室,
+// 2011–2018, by the village's number). The dates draw nothing from the
+// generator's random stream: the rest of the county stays as it was.
 func (g *generator) facilities() {
+	day := func(y int, m time.Month, d int) time.Time { return time.Date(y, m, d, 0, 0, 0, 0, time.UTC) }
 	for i, t := range g.tws {
 		short := shortName(t.name.Han)
-		g.add("facilities", Feature{Name: short + "中心小学", AdminCode: t.code,
+		g.add("facilities", Feature{Name: short + "中心小学", AdminCode: t.code, CompletedOn: day(1978, 9, 1),
 			Attrs: map[string]any{"kind": "school"}, Props: map[string]any{"level": "primary", "students": g.intIn(400, 1200)},
 			Geom: g.near(t.seat, 0.2, 0.5, 0.2).lonlat()})
 		if i == 0 {
-			g.add("facilities", Feature{Name: CountyName + "第一中学", AdminCode: t.code,
+			g.add("facilities", Feature{Name: CountyName + "第一中学", AdminCode: t.code, CompletedOn: day(1952, 9, 1),
 				Attrs: map[string]any{"kind": "school"}, Props: map[string]any{"level": "secondary", "students": g.intIn(2500, 4000)},
 				Geom: g.near(t.seat, 0.4, 0.8, 0.2).lonlat()})
-			g.add("facilities", Feature{Name: CountyName + "人民医院", AdminCode: t.code,
+			g.add("facilities", Feature{Name: CountyName + "人民医院", AdminCode: t.code, CompletedOn: day(1951, 6, 1),
 				Attrs: map[string]any{"kind": "hospital"}, Props: map[string]any{"beds": 600},
 				Geom: g.near(t.seat, 0.3, 0.7, 0.2).lonlat()})
 		} else {
-			g.add("facilities", Feature{Name: t.name.Han + "卫生院", AdminCode: t.code,
+			g.add("facilities", Feature{Name: t.name.Han + "卫生院", AdminCode: t.code, CompletedOn: day(1965+2*i, 6, 1),
 				Attrs: map[string]any{"kind": "clinic"}, Props: map[string]any{"beds": g.intIn(20, 60)},
 				Geom: g.near(t.seat, 0.2, 0.5, 0.2).lonlat()})
 		}
-		g.add("facilities", Feature{Name: short + "大集", AdminCode: t.code,
+		g.add("facilities", Feature{Name: short + "大集", AdminCode: t.code, CompletedOn: day(1985, 1, 1),
 			Attrs: map[string]any{"kind": "market"}, Props: map[string]any{"market_days": "农历逢" + []string{"一六", "二七", "三八", "四九", "五十"}[i%5]},
 			Geom: g.near(t.seat, 0.1, 0.4, 0.2).lonlat()})
 	}
@@ -299,13 +306,13 @@ func (g *generator) facilities() {
 			continue
 		}
 		schools++
-		g.add("facilities", Feature{Name: v.name.Han + "小学", AdminCode: v.code,
+		g.add("facilities", Feature{Name: v.name.Han + "小学", AdminCode: v.code, CompletedOn: day(1980, 9, 1),
 			Attrs: map[string]any{"kind": "school"}, Props: map[string]any{"level": "primary", "students": g.intIn(80, 300)},
 			Geom: g.near(v.p, 0.1, 0.3, 0.05).lonlat()})
 	}
-	for _, v := range g.vils {
+	for k, v := range g.vils {
 		if g.r.Float64() < 0.25 {
-			g.add("facilities", Feature{Name: v.name.Han + "卫生室", AdminCode: v.code,
+			g.add("facilities", Feature{Name: v.name.Han + "卫生室", AdminCode: v.code, CompletedOn: day(2011+k%8, 6, 30),
 				Attrs: map[string]any{"kind": "clinic"}, Props: map[string]any{"level": "village"},
 				Geom: g.near(v.p, 0.05, 0.15, 0.05).lonlat()})
 		}

@@ -257,6 +257,49 @@ test("the dashboard's coverage equals /api/stats/coverage for the same parameter
   assert.equal(Number(shown.components), net.data.total.components);
   assert.equal(Number(shown.unconnected), net.data.total.unconnected_villages);
   assert.equal(shown.n, (net.data.uncovered || []).length);
+  // Its dangling ends, listed when opened, drawn on the map where the API puts
+  // them. The demo county is noded by construction, so a bureau's near miss is
+  // added: a road completed in 2015 starting 2 m east of a graded road's first
+  // vertex without sharing it (removed again below).
+  if (!TOKEN) assert.fail('no token (lastmile token create failed): every part must be served (run scripts/setup, then make test)');
+  const q = new URLSearchParams({ limit: '1', filter: "status = 'completed' AND completed_on <= DATE('2015-01-01')" });
+  const found = await getJSON('/ogc/collections/roads/items?' + q);
+  assert.equal(found.status, 200, JSON.stringify(found.data));
+  const near = found.data.features[0];
+  assert.ok(near, 'a road completed before 2015 to miss');
+  const [x0, y0] = near.geometry.type === 'LineString' ? near.geometry.coordinates[0] : near.geometry.coordinates[0][0];
+  const dx = 2 / (111320 * Math.cos(y0 * Math.PI / 180)); // ≈ 2 m of longitude
+  const made = await fetch(BASE + '/ogc/collections/roads/items', { method: 'POST', headers: { 'Content-Type': 'application/geo+json', Authorization: 'Bearer ' + TOKEN },
+    body: JSON.stringify({ type: 'Feature', geometry: { type: 'LineString', coordinates: [[x0 + dx, y0], [x0 + dx, y0 + 0.003]] },
+      properties: { name: 'e2e near miss', admin_code: near.properties.admin_code, status: 'completed', completed_on: '2015-06-30', road_class: 'village', surface: 'gravel' } }) });
+  assert.equal(made.status, 201, 'the near-miss road is created');
+  const gapRoad = (await made.json()).id;
+  await page.locator('#d-asof').dispatchEvent('change'); // ask the dashboard again
+  await page.waitForFunction(() => Number(document.querySelector('#net-comp')?.dataset.dangling) > 0 && document.querySelector('#card-network').dataset.state === 'ok', null, { timeout: 60_000 });
+  const dang = await getJSON(netURL.replace('list=unconnected', 'list=dangling'));
+  const mine = dang.data.uncovered.find((d) => d.road_id === gapRoad);
+  console.log(`dangling ends as of 2015-12-31 with the near miss: API ${dang.data.total.dangling_ends}; the near miss ${JSON.stringify(mine)}`);
+  assert.ok(mine && mine.near_road_id !== gapRoad && mine.gap_m > 0 && mine.gap_m < 2.05, 'the near miss is a dangling end within 2 m of the road it misses');
+  assert.equal(dang.data.uncovered.length, dang.data.total.dangling_ends);
+  await page.locator('#net-dangling-box summary').click();
+  await page.waitForFunction(() => document.querySelector('#net-dangling')?.dataset.n !== undefined, null, { timeout: 60_000 });
+  const dn = await inPage(() => ({ n: Number(document.querySelector('#net-dangling').dataset.n), items: [...document.querySelectorAll('#net-dangling li')].map((li) => li.textContent), label: document.querySelector('#net-dang-n').textContent }));
+  console.log(`page: ${dn.label} dangling ends, listed ${JSON.stringify(dn.items)}`);
+  assert.equal(dn.n, dang.data.uncovered.length);
+  assert.equal(dn.items.length, dang.data.uncovered.length);
+  assert.ok(dn.items.some((x) => x.includes(String(gapRoad)) && x.includes(String(mine.near_road_id))), 'the list names the road and the road it misses');
+  // clicked in the list, it is flown to and drawn on the map
+  await page.locator('#net-dangling li', { hasText: String(gapRoad) }).first().click();
+  await idle();
+  const drawn = await inPage(([lon, lat]) => {
+    const m = window.lastmile.map, p = m.project([lon, lat]);
+    return m.queryRenderedFeatures([[p.x - 3, p.y - 3], [p.x + 3, p.y + 3]], { layers: ['dangling-point'] }).length;
+  }, [mine.lon, mine.lat]);
+  assert.ok(drawn > 0, 'the dangling end is drawn where the API puts it');
+  await page.locator('#net-dangling-box summary').click();
+  const gone = await fetch(`${BASE}/ogc/collections/roads/items/${gapRoad}`, { method: 'DELETE', headers: { Authorization: 'Bearer ' + TOKEN } });
+  assert.equal(gone.status, 204, 'the near-miss road is removed again');
+  await page.locator('#d-asof').dispatchEvent('change');
   // The report link: the county under the map's centre, the page's language, the dashboard's date.
   await page.locator('#d-report').hover();
   const rep = await page.locator('#d-report').getAttribute('href');

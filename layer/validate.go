@@ -178,14 +178,22 @@ func (f Field) Convert(raw any) (any, string) {
 		}
 		return b, ""
 	case Object:
-		m, ok := raw.(map[string]any)
-		if !ok {
-			return nil, "must be a JSON object"
+		switch m := raw.(type) {
+		case map[string]any:
+			return m, ""
+		case WholeObject:
+			return m, ""
 		}
-		return m, ""
+		return nil, "must be a JSON object"
 	}
 	return nil, "has an unsupported type"
 }
+
+// WholeObject is an object field's value that a merge patch does not merge
+// but stores whole: what a client sent as JSON text (QGIS edits props as
+// a string) or as null ({}). A plain map[string]any is merged member by
+// member (postgis.Store.Patch).
+type WholeObject map[string]any
 
 func (f Field) bounds(n float64) string {
 	if f.Min != nil && n < *f.Min {

@@ -204,7 +204,7 @@ func (s *Store) Create(ctx context.Context, layerName string, props map[string]a
 	if err != nil {
 		return nil, lastmile.Invalid("geometry cannot be encoded", lastmile.Problem{Field: "geometry", Message: err.Error()})
 	}
-	cols, vals := columnValues(values)
+	_, cols, vals := columnValues(values)
 	var args pgsql.Args
 	placeholders := make([]string, len(vals))
 	for i, v := range vals {
@@ -277,30 +277,39 @@ func (s *Store) Replace(ctx context.Context, layerName string, id int64, pre Pre
 			values[fd.Name] = defaultValue{}
 		}
 	}
-	return s.update(ctx, l, id, pre, values, geom)
+	return s.update(ctx, l, id, pre, values, geom, false)
 }
 
-// Patch merges props into feature id (a null sets a field to NULL) and
-// replaces its geometry when geom is not nil, if its version satisfies pre.
+// Patch merges props into feature id (a null sets a field to NULL; an
+// object field such as props given as a map[string]any is merged member
+// by member, RFC 7396: lastmile.json_merge_patch; a layer.WholeObject
+// replaces it) and replaces its geometry when geom is not
+// nil, if its version satisfies pre.
 func (s *Store) Patch(ctx context.Context, layerName string, id int64, pre Precondition, props map[string]any, geom orb.Geometry) (f *Feature, err error) {
 	defer lastmile.Wrap(&err, "store.Patch(%s, %d)", layerName, id)
 	l, values, err := s.prepare(layerName, props, geom, true)
 	if err != nil {
 		return nil, err
 	}
-	return s.update(ctx, l, id, pre, values, geom)
+	return s.update(ctx, l, id, pre, values, geom, true)
 }
 
 // defaultValue marks a column to be set to its DEFAULT.
 type defaultValue struct{}
 
-func (s *Store) update(ctx context.Context, l *layer.Layer, id int64, pre Precondition, values map[string]any, geom orb.Geometry) (f *Feature, err error) {
-	cols, vals := columnValues(values)
+// update sets values (and geom when not nil) on feature id; with merge,
+// object fields are merge-patched rather than replaced.
+func (s *Store) update(ctx context.Context, l *layer.Layer, id int64, pre Precondition, values map[string]any, geom orb.Geometry, merge bool) (f *Feature, err error) {
+	names, cols, vals := columnValues(values)
 	var sets []string
 	var params pgsql.Args
 	for i, c := range cols {
 		if _, ok := vals[i].(defaultValue); ok {
 			sets = append(sets, c+" = DEFAULT")
+			continue
+		}
+		if f, ok := l.Field(names[i]); merge && ok && f.Type == layer.Object && isMap(vals[i]) {
+			sets = append(sets, c+" = coalesce(lastmile.json_merge_patch("+c+", "+params.Add(vals[i])+"::jsonb), '{}')")
 			continue
 		}
 		sets = append(sets, c+" = "+params.Add(vals[i]))
@@ -385,20 +394,22 @@ func lockVersion(ctx context.Context, tx pgx.Tx, l *layer.Layer, id int64, pre P
 	return g, current, err
 }
 
+func isMap(v any) bool { _, ok := v.(map[string]any); return ok }
+
 // columnValues returns the quoted column names and values in a stable order.
-func columnValues(values map[string]any) ([]string, []any) {
-	names := make([]string, 0, len(values))
+func columnValues(values map[string]any) (names, cols []string, args []any) {
+	names = make([]string, 0, len(values))
 	for k := range values {
 		names = append(names, k)
 	}
 	sort.Strings(names)
-	cols := make([]string, len(names))
-	args := make([]any, len(names))
+	cols = make([]string, len(names))
+	args = make([]any, len(names))
 	for i, n := range names {
 		cols[i] = pgsql.Ident(n)
 		args[i] = values[n]
 	}
-	return cols, args
+	return names, cols, args
 }
 
 // HistoryEntry is one recorded write of a feature.

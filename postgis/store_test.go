@@ -274,3 +274,47 @@ func TestSQLWritesLeaveHistory(t *testing.T) {
 		t.Fatalf("wrong SRID: err = %v", err)
 	}
 }
+
+// TestStorePatchMergesObjects: a PATCH merge-patches object fields member by
+// member (RFC 7396: null removes a member, objects merge recursively,
+// anything else replaces), a layer.WholeObject replaces them; a PUT replaces them.
+func TestStorePatchMergesObjects(t *testing.T) {
+	pool := pgtest.New(t)
+	ctx := postgis.WithActor(context.Background(), postgis.Actor{Name: "test"})
+	store := postgis.NewStore(pool, layer.Default())
+	f, err := store.Create(ctx, "roads", map[string]any{"status": "planned",
+		"props": map[string]any{"a": 1, "b": map[string]any{"c": 2, "d": 3}, "l": []any{1, 2}}}, road)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		patch any
+		want  string
+	}{
+		{map[string]any{"b": map[string]any{"c": nil, "e": 4}, "f": "x"}, `{"a": 1, "b": {"d": 3, "e": 4}, "f": "x", "l": [1, 2]}`},
+		{map[string]any{"l": []any{3}, "a": nil}, `{"b": {"d": 3, "e": 4}, "f": "x", "l": [3]}`},
+		{map[string]any{"b": "flat", "g": map[string]any{"h": nil}}, `{"b": "flat", "f": "x", "g": {}, "l": [3]}`},
+		{map[string]any{}, `{"b": "flat", "f": "x", "g": {}, "l": [3]}`},
+		{layer.WholeObject{"m": 1}, `{"m": 1}`}, // a whole value (what a client sent as text) replaces
+		{layer.WholeObject{}, `{}`},
+		{map[string]any{"k": true}, `{"k": true}`},
+	} {
+		if _, err := store.Patch(ctx, "roads", f.ID, postgis.Precondition{}, map[string]any{"props": tc.patch}, nil); err != nil {
+			t.Fatalf("patch %v: %v", tc.patch, err)
+		}
+		var got string
+		if err := pool.QueryRow(ctx, `SELECT props::text FROM lastmile.roads WHERE id = $1`, f.ID).Scan(&got); err != nil {
+			t.Fatal(err)
+		}
+		if got != tc.want {
+			t.Errorf("patch %v: props %s, want %s", tc.patch, got, tc.want)
+		}
+	}
+	if _, err := store.Replace(ctx, "roads", f.ID, postgis.Precondition{}, map[string]any{"status": "planned", "props": map[string]any{"z": 1}}, road); err != nil {
+		t.Fatal(err)
+	}
+	var got string
+	if err := pool.QueryRow(ctx, `SELECT props::text FROM lastmile.roads WHERE id = $1`, f.ID).Scan(&got); err != nil || got != `{"z": 1}` {
+		t.Errorf("replace: props %s, %v; want {\"z\": 1}", got, err)
+	}
+}

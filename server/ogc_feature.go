@@ -140,16 +140,19 @@ func writableProperties(l *layer.Layer, in *FeatureInput) (map[string]any, error
 }
 
 // objectValue is the value of an object field: null → {}, an object as it
-// is, a string holding a JSON object → that object ("" → {}).
-func objectValue(v any) (map[string]any, string) {
+// is, a string holding a JSON object → that object ("" → {}). Null and a
+// string are whole values (layer.WholeObject): a merge patch replaces the
+// stored object with them (RFC 7396: a null removes the member, a string
+// replaces it), where an object is merged member by member.
+func objectValue(v any) (any, string) {
 	switch v := v.(type) {
 	case nil:
-		return map[string]any{}, ""
+		return layer.WholeObject{}, ""
 	case map[string]any:
 		return v, ""
 	case string:
 		if strings.TrimSpace(v) == "" {
-			return map[string]any{}, ""
+			return layer.WholeObject{}, ""
 		}
 		d := json.NewDecoder(strings.NewReader(v))
 		d.UseNumber()
@@ -160,7 +163,7 @@ func objectValue(v any) (map[string]any, string) {
 		if _, err := d.Token(); err != io.EOF {
 			return nil, "must be a JSON object, or a string holding one: the string has data after the object"
 		}
-		return m, ""
+		return layer.WholeObject(m), ""
 	}
 	return nil, "must be a JSON object, or a string holding one"
 }

@@ -242,3 +242,37 @@ func TestOGCWritesReadOnlyAndNulls(t *testing.T) {
 		t.Errorf("history %q, want %q", got, want)
 	}
 }
+
+// TestOGCPatchMergesProps: a PATCH (any of the three body types) whose
+// props is an object merges it member by member (RFC 7396: null removes a
+// member); props as a string (QGIS's text form) or null replaces the whole
+// object; a PUT replaces it.
+func TestOGCPatchMergesProps(t *testing.T) {
+	e := newOGC(t, server.Options{})
+	auth := []string{"Authorization", "Bearer " + e.token(t, "Road bureau", "write:roads")}
+	items := "/ogc/collections/roads/items"
+	line := `{"type":"LineString","coordinates":[[9.5,47.1],[9.51,47.11]]}`
+	status, _, body := e.do(t, "POST", items, `{"type":"Feature","geometry":`+line+`,"properties":{"status":"planned","props":{"lot":3,"contractor":{"name":"Vaduz Bau","tel":"123"}}}}`, auth...)
+	if status != 201 {
+		t.Fatalf("POST: %d %s", status, body)
+	}
+	var f struct{ ID int64 }
+	json.Unmarshal(body, &f)
+	item := fmt.Sprintf("%s/%d", items, f.ID)
+	for _, tc := range []struct{ method, ctype, body, want string }{
+		{"PATCH", "application/merge-patch+json", `{"properties":{"props":{"contractor":{"tel":null},"phase":2}}}`, `{"lot": 3, "phase": 2, "contractor": {"name": "Vaduz Bau"}}`},
+		{"PATCH", "application/geo+json", `{"type":"Feature","properties":{"props":{"lot":null}}}`, `{"phase": 2, "contractor": {"name": "Vaduz Bau"}}`},
+		{"PATCH", "application/json", `{"properties":{"props":"{\"lot\": 5}"}}`, `{"lot": 5}`},
+		{"PATCH", "application/merge-patch+json", `{"properties":{"name":"n"}}`, `{"lot": 5}`},
+		{"PATCH", "application/merge-patch+json", `{"properties":{"props":null}}`, `{}`},
+		{"PATCH", "application/merge-patch+json", `{"properties":{"props":{"a":{"b":1}}}}`, `{"a": {"b": 1}}`},
+		{"PUT", "application/geo+json", `{"type":"Feature","geometry":` + line + `,"properties":{"status":"planned","props":{"z":1}}}`, `{"z": 1}`},
+	} {
+		status, _, body := e.do(t, tc.method, item, tc.body, append([]string{"Content-Type", tc.ctype}, auth...)...)
+		var got struct{ Properties map[string]any }
+		json.Unmarshal(body, &got)
+		if status != 200 || got.Properties["props"] != tc.want {
+			t.Errorf("%s %s %s: %d props %v, want %s", tc.method, tc.ctype, tc.body, status, got.Properties["props"], tc.want)
+		}
+	}
+}

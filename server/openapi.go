@@ -94,8 +94,8 @@ func OpenAPI(c *layer.Catalog, serverURL string, private bool) obj {
 				"200": obj{"description": "the feature", "content": obj{GeoJSONType: obj{"schema": ref}}}}),
 			"put": write(op("replace a "+name+" feature (If-Match optional)", "Replace_"+name, withIfMatch, obj{
 				"200": obj{"description": "replaced; the new ETag", "content": obj{GeoJSONType: obj{"schema": ref}}}}), ref),
-			"patch": write(op("merge-patch a "+name+" feature's properties and/or geometry (If-Match optional)", "Patch_"+name, withIfMatch, obj{
-				"200": obj{"description": "patched; the new ETag", "content": obj{GeoJSONType: obj{"schema": ref}}}}), ref),
+			"patch": mergePatch(write(op("merge-patch a "+name+" feature's properties and/or geometry (RFC 7396: a null clears a field, props merges member by member; If-Match optional)", "Patch_"+name, withIfMatch, obj{
+				"200": obj{"description": "patched; the new ETag", "content": obj{GeoJSONType: obj{"schema": ref}}}}), ref)),
 			"delete": op("delete a "+name+" feature (If-Match optional; its history stays)", "Delete_"+name, withIfMatch, obj{
 				"204": obj{"description": "deleted"}}),
 		}
@@ -176,6 +176,16 @@ func write(o obj, ref obj) obj {
 	o["security"] = []any{obj{"bearer": []string{}}, obj{"basic": []string{}}}
 	o["requestBody"] = obj{"required": true, "content": obj{
 		GeoJSONType: obj{"schema": ref}, JSONType: obj{"schema": ref}}}
+	return o
+}
+
+// MergePatchType is the media type of a JSON merge patch (RFC 7396).
+const MergePatchType = "application/merge-patch+json"
+
+// mergePatch lists the merge-patch media type beside GeoJSON and JSON as a
+// PATCH body (the server reads all three alike).
+func mergePatch(o obj) obj {
+	o["requestBody"].(obj)["content"].(obj)[MergePatchType] = o["requestBody"].(obj)["content"].(obj)[JSONType]
 	return o
 }
 

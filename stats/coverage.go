@@ -181,12 +181,12 @@ func (req *coverageRequest) definition() string {
 		measure := fmt.Sprintf("%g m (geodesic lengths)", req.within)
 		if req.metric == "time" {
 			measure = fmt.Sprintf("%g minutes (walking the snap legs at %g km/h, each road at the speed of its technical grade, %s km/h, %s, times its surface factor, %s)",
-				req.withinMin, layer.WalkingSpeedKmh, speedList(req.speeds.GradeKmh), req.speedSource(), speedList(req.speeds.SurfaceFactor))
+				req.withinMin, req.speeds.WalkingKmh, speedList(req.speeds.GradeKmh), req.speedSource(), speedList(req.speeds.SurfaceFactor))
 		}
 		fmt.Fprintf(&b, " is reached within %s along the road network: the target and every source are snapped to the geodesic-nearest point of their nearest completed road, and the least way between them over completed roads is taken (roads noded at every shared vertex; no search cut-off; the nearest source is listed).", measure)
 	} else if req.metric == "time" {
 		fmt.Fprintf(&b, " is within %g minutes by road: the target is snapped to the geodesic-nearest point of its nearest completed road, walked at %g km/h, then the fastest path over completed roads to a qualifying road is added, each road at the speed of its technical grade (%s km/h; %s) times its surface factor (%s) (roads noded at every shared vertex; no search cut-off; distance_m is the length of that fastest path).",
-			req.withinMin, layer.WalkingSpeedKmh, speedList(req.speeds.GradeKmh), req.speedSource(), speedList(req.speeds.SurfaceFactor))
+			req.withinMin, req.speeds.WalkingKmh, speedList(req.speeds.GradeKmh), req.speedSource(), speedList(req.speeds.SurfaceFactor))
 	} else if req.method == "network" {
 		fmt.Fprintf(&b, " is within %g m along the road network: the target is snapped to the geodesic-nearest point of its nearest completed road (geodesic snap distance), then the shortest path over completed roads to a qualifying road is added (roads noded at every shared vertex, compared at 1e-7°; roads crossing without a shared vertex are not connected; edge cost = geodesic length; no search cut-off: listed distances are the true shortest ones, null only when no path exists).", req.within)
 	} else {
@@ -219,7 +219,7 @@ func (req *coverageRequest) methodBlock() map[string]any {
 		m["within_min"] = req.withinMin
 		m["speeds_kmh"] = speedTable(req.speeds.GradeKmh)
 		m["surface_factors"] = speedTable(req.speeds.SurfaceFactor)
-		m["walking_kmh"] = layer.WalkingSpeedKmh
+		m["walking_kmh"] = req.speeds.WalkingKmh
 		m["speeds_source"] = "layer/definitions.go (JTG B01-2014, hilly terrain)"
 		if req.speedsSpec != "" {
 			m["overrides"] = req.speedsSpec
@@ -374,6 +374,9 @@ func (req *coverageRequest) tally(ctx context.Context, pool *pgxpool.Pool) (map[
 		if ok {
 			return req.fastCoverage(ctx, pool, def)
 		}
+	}
+	if groups, ok, err := req.fastNetwork(ctx, pool); err != nil || ok {
+		return groups, nil, err
 	}
 	rows, err := req.run(ctx, pool)
 	if err != nil {

@@ -29,6 +29,11 @@ func geodesicInverse(lon1, lat1, lon2, lat2 float64) (s, az1 float64) {
 	sinU2, cosU2 := math.Sincos(U2)
 	lambda := L
 	var sinSigma, cosSigma, sigma, cosSqAlpha, cos2SigmaM, sinLambda, cosLambda float64
+	// the terms below are those of the converged lambda: once it moves by
+	// less than 1e-13, one more pass computes them from it (the terms of
+	// the previous lambda are off by up to 1e-13 rad, 0.4 µm: 1e-9 of a
+	// 50 m segment, against GeographicLib's ST_Length)
+	converged := false
 	for i := 0; i < 200; i++ {
 		sinLambda, cosLambda = math.Sincos(lambda)
 		sinSigma = math.Hypot(cosU2*sinLambda, cosU1*sinU2-sinU1*cosU2*cosLambda)
@@ -43,12 +48,13 @@ func geodesicInverse(lon1, lat1, lon2, lat2 float64) (s, az1 float64) {
 		if cosSqAlpha != 0 {
 			cos2SigmaM = cosSigma - 2*sinU1*sinU2/cosSqAlpha
 		}
+		if converged {
+			break
+		}
 		C := wgsF / 16 * cosSqAlpha * (4 + wgsF*(4-3*cosSqAlpha))
 		prev := lambda
 		lambda = L + (1-C)*wgsF*sinAlpha*(sigma+C*sinSigma*(cos2SigmaM+C*cosSigma*(-1+2*cos2SigmaM*cos2SigmaM)))
-		if math.Abs(lambda-prev) < 1e-13 {
-			break
-		}
+		converged = math.Abs(lambda-prev) < 1e-13
 	}
 	uSq := cosSqAlpha * (wgsA*wgsA - wgsB*wgsB) / (wgsB * wgsB)
 	A := 1 + uSq/16384*(4096+uSq*(-768+uSq*(320-175*uSq)))

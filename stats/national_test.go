@@ -56,4 +56,6 @@ func TestNationalGeneratorSmoke(t *testing.T) {
 	compareReference(t, pool, "source_filter=graded&within_m=0&method=network&list=uncovered&group_by=none", ref)
 	t.Logf("generator at 10 000 segments: %d roads, %d edges, %d vertices (%d junctions of degree ≥ 3), %v components (largest %d edges), %v dangling ends within 5 m",
 		roads, edges, vertices, junctions, rep.Total["components"], largest, rep.Total["dangling_ends"])
+	// the whole build in Go and the villages snapped in memory equal the SQL's
+	checkGoBuild(t, pool, "national generator")
 }

@@ -263,6 +263,7 @@ func (req *coverageRequest) searchKey() string {
 	k := fmt.Sprintf("%s|%s|%v|%v", where, req.metric, args, req.asOf)
 	if req.metric == "time" {
 		k += "|" + req.speeds.SQL("r") // the catalog's speeds with the request's overrides
+		k += fmt.Sprintf("|walking:%g", req.speeds.WalkingKmh)
 	}
 	h := sha256.Sum256([]byte(k))
 	return hex.EncodeToString(h[:])
@@ -321,7 +322,9 @@ func storeSearch(ctx context.Context, pool *pgxpool.Pool, key string, version in
 			   OR key IN (SELECT key FROM lastmile.route_search_cache WHERE key <> $1 ORDER BY used_at DESC OFFSET $5)
 		)
 		INSERT INTO lastmile.route_search_cache (key, version, cost, length) VALUES ($1, $2, $3, $4)
-		ON CONFLICT (key) DO UPDATE SET version = excluded.version, used_at = now(), cost = excluded.cost, length = excluded.length`,
+		ON CONFLICT (key) DO UPDATE SET version = excluded.version, used_at = now(), cost = excluded.cost, length = excluded.length,
+			village_ids = NULL, village_measure = NULL, villages_gen = NULL, village_codes = NULL,
+			village_population = NULL, village_poor = NULL`,
 		key, version, enc(r.cost), length, keptSearches-1)
 	if err != nil {
 		return fmt.Errorf("keeping the search: %w", err)

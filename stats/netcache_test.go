@@ -44,7 +44,13 @@ func TestNetworkPackAndSnaps(t *testing.T) {
 		"source_filter=surface:asphalt&within_m=700&method=network&list=uncovered&group_by=township",
 		"source_filter=hardened&within_min=2&metric=time&method=network&list=uncovered&group_by=none",
 		"source_filter=hardened&within_m=400&method=network&list=uncovered&as_of=" + time.Now().Format(time.DateOnly),
+		// answered from the village measures kept beside the searches above
+		// (netfast.go) when asked again: other distances, groups, a target filter
+		"source_filter=hardened&within_m=300&method=network&group_by=township",
+		"source_filter=hardened&within_min=1.5&metric=time&method=network&group_by=county",
+		"source_filter=surface:asphalt&within_m=700&method=network&target_filter=population>30",
 	}
+	const definitions = 4 // distinct searches among the questions
 	ask := func(packed bool) []*Result {
 		usePack = packed
 		defer func() { usePack = true }()
@@ -66,10 +72,14 @@ func TestNetworkPackAndSnaps(t *testing.T) {
 		var current bool
 		var kept int
 		if err := pool.QueryRow(ctx, `SELECT `+snapsCurrentSQL+`, (SELECT count(*) FROM lastmile.route_search_cache
-			WHERE version = (SELECT version FROM lastmile.route_cache_state))`).Scan(&current, &kept); err != nil || !current || kept != len(questions) {
-			t.Fatalf("%s: pack and snaps current %v, %d searches kept of this version (%v); want current, %d", name, current, kept, err, len(questions))
+			WHERE version = (SELECT version FROM lastmile.route_cache_state))`).Scan(&current, &kept); err != nil || !current || kept != definitions {
+			t.Fatalf("%s: pack and snaps current %v, %d searches kept of this version (%v); want current, %d", name, current, kept, err, definitions)
 		}
+		fast, fastGo := fastNetworkAnswers.Load(), fastNetworkGoAnswers.Load()
 		again := ask(true) // from the kept searches
+		if n, nGo := fastNetworkAnswers.Load()-fast, fastNetworkGoAnswers.Load()-fastGo; n != 1 || nGo != 2 {
+			t.Errorf("%s: %d answers from the kept village measures summed in SQL, %d in Go; want 1 and 2", name, n, nGo)
+		}
 		rows := ask(false)
 		for i := range rows {
 			if !reflect.DeepEqual(packed[i].Groups, rows[i].Groups) || !reflect.DeepEqual(packed[i].Uncovered, rows[i].Uncovered) ||

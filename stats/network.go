@@ -294,9 +294,10 @@ func (req *coverageRequest) runNetwork(ctx context.Context, pool *pgxpool.Pool) 
 	timed := req.metric == "time"
 	tm := newStepTimer()
 	var replica, current bool
-	var version int64
-	if err := tx.QueryRow(ctx, `SELECT pg_is_in_recovery(), `+snapsCurrentSQL+`, (SELECT version FROM lastmile.route_cache_state)`).
-		Scan(&replica, &current, &version); err != nil {
+	var version, villagesGen int64
+	if err := tx.QueryRow(ctx, `SELECT pg_is_in_recovery(), `+snapsCurrentSQL+`, (SELECT version FROM lastmile.route_cache_state),
+		(SELECT villages_gen FROM lastmile.route_cache_state)`).
+		Scan(&replica, &current, &version, &villagesGen); err != nil {
 		return nil, fmt.Errorf("routing graph state: %w", err)
 	}
 	current = current && usePack
@@ -367,7 +368,7 @@ func (req *coverageRequest) runNetwork(ctx context.Context, pool *pgxpool.Pool) 
 	var out []targetRow
 	var snaps []networkSnap
 	if current && req.asOf == nil && req.target.Table == "villages" {
-		out, snaps, err = req.packedTargets(ctx, tx, qual, speeds)
+		out, snaps, err = req.packedTargets(ctx, tx, qual, speeds, req.list)
 	} else {
 		out, snaps, err = req.snapTargets(ctx, tx)
 	}
@@ -390,7 +391,7 @@ func (req *coverageRequest) runNetwork(ctx context.Context, pool *pgxpool.Pool) 
 		}
 		snap := sn.dist
 		out[i].SnapM = &snap
-		c, m, origin := reach(found, sn, onEdge[sn.edge], timed)
+		c, m, origin := reach(found, sn, onEdge[sn.edge], req.speeds.WalkingKmh, timed)
 		if math.IsInf(c, 1) {
 			continue
 		}
@@ -405,6 +406,10 @@ func (req *coverageRequest) runNetwork(ctx context.Context, pool *pgxpool.Pool) 
 		if origin >= 0 {
 			out[i].SourceID, out[i].SourceName = &places[origin].ID, places[origin].Name
 		}
+	}
+	if cacheable && current && req.asOf == nil {
+		req.keepVillageMeasures(ctx, pool, key, version, villagesGen, out)
+		tm.step("village measures kept")
 	}
 	return out, nil
 }
@@ -487,8 +492,9 @@ type placeOnEdge struct {
 	origin            int32
 }
 
-// legCost is the cost of m metres on foot (the snap leg) or, with speed
-// > 0, along a road at speed km/h: seconds when timed, else metres.
+// legCost is the cost of m metres at speedKmh (a road's speed, or the
+// walking speed of a snap leg): seconds when timed, else metres. A speed
+// of 0 or less is the catalog's walking speed.
 func legCost(m, speedKmh float64, timed bool) float64 {
 	switch {
 	case !timed:
@@ -503,9 +509,10 @@ func legCost(m, speedKmh float64, timed bool) float64 {
 // snapped as sn to a source, the length in metres of that way and the
 // source's origin: the snap leg alone onto a qualifying road; else the
 // snap leg, along the edge to one of its ends and on (found), or along the
-// edge to a source place snapped onto the same edge (on). +Inf when none.
-func reach(found searchResult, sn networkSnap, on []placeOnEdge, timed bool) (float64, float64, int32) {
-	walk := legCost(sn.dist, 0, timed)
+// edge to a source place snapped onto the same edge (on). The snap leg is
+// walked at walkKmh. +Inf when none.
+func reach(found searchResult, sn networkSnap, on []placeOnEdge, walkKmh float64, timed bool) (float64, float64, int32) {
+	walk := legCost(sn.dist, walkKmh, timed)
 	if sn.qual {
 		return walk, sn.dist, -1
 	}
@@ -565,7 +572,7 @@ func (req *coverageRequest) placeSeeds(ctx context.Context, q querier, timed boo
 			continue
 		}
 		along := math.Max(0, math.Min(sn.along, sn.cost))
-		walk := legCost(sn.dist, 0, timed)
+		walk := legCost(sn.dist, req.speeds.WalkingKmh, timed)
 		o := int32(i)
 		seeds = append(seeds,
 			seed{v: sn.source, d: walk + legCost(along, sn.speedKmh, timed), l: sn.dist + along, origin: o},

@@ -1,6 +1,7 @@
 package stats
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"math"
@@ -20,13 +21,20 @@ func TestParseSpeeds(t *testing.T) {
 		spec, norm string
 		grade      map[string]float64 // expected overrides
 		surface    map[string]float64
-		bad        string // the item a problem names
+		walking    float64 // expected walking speed (0: the catalog's)
+		bad        string  // the item a problem names
 		msg        string
 	}{
 		{spec: "class2:60,gravel:0.6", norm: "grade.class2:60,surface.gravel:0.6", grade: map[string]float64{"class2": 60}, surface: map[string]float64{"gravel": 0.6}},
 		{spec: " surface.earth : 0.8 , grade.none:10,expressway:100", norm: "grade.expressway:100,grade.none:10,surface.earth:0.8",
 			grade: map[string]float64{"": 10, "expressway": 100}, surface: map[string]float64{"earth": 0.8}},
 		{spec: "surface.none:0.5", norm: "surface.none:0.5", surface: map[string]float64{"": 0.5}},
+		{spec: "walking:4", norm: "walking:4", walking: 4},
+		{spec: "walking:3.5,class2:60", norm: "grade.class2:60,walking:3.5", grade: map[string]float64{"class2": 60}, walking: 3.5},
+		{spec: "walking:0", bad: "walking:0", msg: "more than 0"},
+		{spec: "walking:21", bad: "walking:21", msg: "at most 20"},
+		{spec: "walking:slow", bad: "walking:slow", msg: "not a number"},
+		{spec: "walking:4,walking:3", bad: "walking:3", msg: "twice"},
 		{spec: "class2:0", bad: "class2:0", msg: "more than 0"},
 		{spec: "class2:151", bad: "class2:151", msg: "at most 150"},
 		{spec: "gravel:3", bad: "gravel:3", msg: "at most 2"},
@@ -50,6 +58,9 @@ func TestParseSpeeds(t *testing.T) {
 		if len(problems) > 0 || norm != tc.norm {
 			t.Errorf("%q: %q %+v, want %q", tc.spec, norm, problems, tc.norm)
 			continue
+		}
+		if want := cmp.Or(tc.walking, layer.WalkingSpeedKmh); s.WalkingKmh != want {
+			t.Errorf("%q: walking %v, want %v", tc.spec, s.WalkingKmh, want)
 		}
 		for k, def := range layer.RoadSpeedsKmh {
 			want := def
@@ -80,7 +91,7 @@ func TestParseSpeeds(t *testing.T) {
 // FuzzParseSpeeds: no speeds= value panics; accepted ones are in range and
 // their normal form reads back the same.
 func FuzzParseSpeeds(f *testing.F) {
-	for _, s := range []string{"class2:60,gravel:0.6", "grade.none:10", "surface.none:0.5,earth:1", "none:1", ":", ",,", "class2:1e309"} {
+	for _, s := range []string{"class2:60,gravel:0.6", "grade.none:10", "surface.none:0.5,earth:1", "walking:4", "none:1", ":", ",,", "class2:1e309"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, spec string) {
@@ -98,9 +109,12 @@ func FuzzParseSpeeds(f *testing.F) {
 				t.Fatalf("%q: surface %q at %v", spec, k, v)
 			}
 		}
+		if !(s.WalkingKmh > 0 && s.WalkingKmh <= maxWalkingKmh) {
+			t.Fatalf("%q: walking at %v", spec, s.WalkingKmh)
+		}
 		if norm != "" {
 			s2, norm2, p2 := parseSpeeds(norm)
-			if len(p2) > 0 || norm2 != norm || s2.SQL("r") != s.SQL("r") {
+			if len(p2) > 0 || norm2 != norm || s2.SQL("r") != s.SQL("r") || s2.WalkingKmh != s.WalkingKmh {
 				t.Fatalf("%q: normal form %q reads as %q %v", spec, norm, norm2, p2)
 			}
 		}
@@ -131,12 +145,14 @@ func TestNetworkSpeedsOverride(t *testing.T) {
 		speeds  string
 		wantMin float64
 		wantM   float64
+		walking float64 // km/h in the method block (0: the catalog's)
 	}{
-		{"", (walk + lenF/(30/3.6)) / 60, snap + lenF},
-		{"class3:10", (walk + lenS/(10/3.6)) / 60, snap + lenS},
-		{"grade.class3:10,surface.earth:1", (walk + lenS/(20/3.6)) / 60, snap + lenS},
-		{"earth:1", (walk + lenS/(20/3.6)) / 60, snap + lenS},
-		{"class4:100,earth:0.1", (walk + lenF/(30/3.6)) / 60, snap + lenF}, // 10 km/h on S: F still wins
+		{"", (walk + lenF/(30/3.6)) / 60, snap + lenF, 0},
+		{"class3:10", (walk + lenS/(10/3.6)) / 60, snap + lenS, 0},
+		{"grade.class3:10,surface.earth:1", (walk + lenS/(20/3.6)) / 60, snap + lenS, 0},
+		{"earth:1", (walk + lenS/(20/3.6)) / 60, snap + lenS, 0},
+		{"class4:100,earth:0.1", (walk + lenF/(30/3.6)) / 60, snap + lenF, 0}, // 10 km/h on S: F still wins
+		{"walking:2", (snap/(2/3.6) + lenF/(30/3.6)) / 60, snap + lenF, 2},
 	} {
 		q := "source_filter=tech_grade:class2&method=network&metric=time&within_min=0&list=uncovered"
 		if tc.speeds != "" {
@@ -151,7 +167,7 @@ func TestNetworkSpeedsOverride(t *testing.T) {
 			t.Errorf("speeds %q: %v min over %v m, want %.2f min over %.2f m", tc.speeds, u["time_min"], u["distance_m"], tc.wantMin, tc.wantM)
 		}
 		m := res.Method
-		if m["method"] != "network" || m["metric"] != "time" || m["walking_kmh"] != layer.WalkingSpeedKmh {
+		if m["method"] != "network" || m["metric"] != "time" || m["walking_kmh"] != cmp.Or(tc.walking, layer.WalkingSpeedKmh) {
 			t.Errorf("method block %v", m)
 		}
 		if tc.speeds != "" {
@@ -173,6 +189,11 @@ func TestNetworkSpeedsOverride(t *testing.T) {
 	fc := run(t, pool, Coverage, "source=facilities&source_filter=kind:clinic&method=network&metric=time&within_min=0&list=uncovered&speeds=class3:60")
 	if want := (walk + lenF/(60/3.6)) / 60; len(fc.Uncovered) != 1 || math.Abs(num(fc.Uncovered[0]["time_min"])-want) > 0.01 {
 		t.Errorf("clinic with class 3 at 60 km/h: %v, want %.2f min", fc.Uncovered, want)
+	}
+	// and the walking speed, on the village's and on the clinic's snap leg (0 m here)
+	fc = run(t, pool, Coverage, "source=facilities&source_filter=kind:clinic&method=network&metric=time&within_min=0&list=uncovered&speeds=walking:3")
+	if want := (snap/(3/3.6) + lenF/(30/3.6)) / 60; len(fc.Uncovered) != 1 || math.Abs(num(fc.Uncovered[0]["time_min"])-want) > 0.01 {
+		t.Errorf("clinic walking at 3 km/h: %v, want %.2f min", fc.Uncovered, want)
 	}
 	for _, tc := range []struct{ query, field, value, msg string }{
 		{"method=network&metric=time&speeds=class2:0", "speeds", "class2:0", "more than 0"},

@@ -149,7 +149,7 @@ func NetworkReport(ctx context.Context, pool *pgxpool.Pool, c *layer.Catalog, v 
 	var targets []targetRow
 	var snaps []networkSnap
 	if pack != nil && req.asOf == nil && req.target.Table == "villages" {
-		targets, snaps, err = req.packedTargets(ctx, tx, qual, nil)
+		targets, snaps, err = req.packedTargets(ctx, tx, qual, nil, true)
 	} else {
 		targets, snaps, err = req.snapTargets(ctx, tx)
 	}

@@ -163,7 +163,7 @@ func NetworkDistances(ctx context.Context, pool *pgxpool.Pool, points [][]byte, 
 			}
 			r := &out[i][k]
 			r.SnapM = sn.dist
-			d, _, origin := reach(found, sn, onEdge[sn.edge], false)
+			d, _, origin := reach(found, sn, onEdge[sn.edge], 0, false)
 			if math.IsInf(d, 1) || (src.RadiusM > 0 && d > src.RadiusM) {
 				continue
 			}

@@ -25,6 +25,14 @@ func Refresh(ctx context.Context, pool *pgxpool.Pool) error {
 	return ensureGraph(ctx, pool)
 }
 
+// RefreshAccess builds lastmile.village_access when it is not built, or
+// applies the logged changes (Refresh without the routing graph). Another
+// session building it meanwhile is not waited for.
+func RefreshAccess(ctx context.Context, pool *pgxpool.Pool) error {
+	_, err := ensureAccess(ctx, pool)
+	return err
+}
+
 // RefreshEvery runs Refresh every interval until ctx ends. A failure is
 // logged once (and its end once), not at every tick.
 func RefreshEvery(ctx context.Context, pool *pgxpool.Pool, interval time.Duration, log *slog.Logger) {

@@ -16,6 +16,7 @@ import (
 const (
 	maxGradeKmh      = 150 // above any design speed (expressways: 120)
 	maxSurfaceFactor = 2
+	maxWalkingKmh    = 20 // a bicycle at most: the snap leg is off the road
 )
 
 // parseSpeeds reads a speeds= override of the catalog's travel speeds:
@@ -24,7 +25,8 @@ const (
 // one) whose value is km/h in (0, 150], or a surface (asphalt, cement,
 // stone, gravel, earth; surface.none for roads without one) whose value is
 // a factor in (0, 2]; either may be written qualified (grade.class2,
-// surface.gravel). Problems name the item. The speeds returned are the
+// surface.gravel); or walking, the speed of the snap legs off the road in
+// km/h in (0, 20]. Problems name the item. The speeds returned are the
 // catalog's with the overrides applied, and norm the overrides as
 // understood (qualified keys in catalog order).
 func parseSpeeds(spec string) (layer.Speeds, string, []lastmile.Problem) {
@@ -34,7 +36,7 @@ func parseSpeeds(spec string) (layer.Speeds, string, []lastmile.Problem) {
 		problems = append(problems, lastmile.Problem{Field: "speeds", Value: lastmile.Clip(item), Message: fmt.Sprintf(format, args...)})
 	}
 	grades, surfaces := speedKeys(layer.RoadSpeedsKmh), speedKeys(layer.SurfaceSpeedFactors)
-	expect := fmt.Sprintf("must be key:value with key a technical grade (%s, grade.none) in km/h or a surface (%s, surface.none) as a factor, e.g. class2:60,gravel:0.6",
+	expect := fmt.Sprintf("must be key:value with key a technical grade (%s, grade.none) in km/h, a surface (%s, surface.none) as a factor or walking in km/h, e.g. class2:60,gravel:0.6,walking:4",
 		strings.Join(grades, ", "), strings.Join(surfaces, ", "))
 	seen := map[string]bool{}
 	for _, item := range strings.Split(spec, ",") {
@@ -47,6 +49,21 @@ func parseSpeeds(spec string) (layer.Speeds, string, []lastmile.Problem) {
 		key, value = strings.TrimSpace(key), strings.TrimSpace(value)
 		if !ok || key == "" || value == "" {
 			bad(item, "%s", expect)
+			continue
+		}
+		if key == "walking" {
+			f, err := strconv.ParseFloat(value, 64)
+			switch {
+			case err != nil || math.IsNaN(f) || math.IsInf(f, 0):
+				bad(item, "%q is not a number", value)
+			case seen["walking"]:
+				bad(item, "walking is given twice")
+			case f <= 0 || f > maxWalkingKmh:
+				bad(item, "a walking speed must be more than 0 and at most %d km/h", maxWalkingKmh)
+			default:
+				s.WalkingKmh = f
+			}
+			seen["walking"] = true
 			continue
 		}
 		kind, code := "", key
@@ -107,6 +124,9 @@ func parseSpeeds(spec string) (layer.Speeds, string, []lastmile.Problem) {
 		if seen["surface."+k] {
 			norm = append(norm, fmt.Sprintf("surface.%s:%g", k, s.SurfaceFactor[noneKey(k)]))
 		}
+	}
+	if seen["walking"] {
+		norm = append(norm, fmt.Sprintf("walking:%g", s.WalkingKmh))
 	}
 	return s, strings.Join(norm, ","), nil
 }

@@ -23,19 +23,32 @@ import (
 // slower).
 func ensureGraph(ctx context.Context, pool *pgxpool.Pool) error {
 	var stale, snapsOK bool
+	var built *nodedGraph // a whole build made here, for the snaps
+	var builtEpoch int64
 	if err := pool.QueryRow(ctx, `SELECT g.generation > g.built_generation OR EXISTS (SELECT 1 FROM lastmile.route_pack_dirty),
 		`+snapsCurrentSQL+` FROM lastmile.route_graph_state g`).Scan(&stale, &snapsOK); err != nil {
 		return fmt.Errorf("routing graph state: %w", err)
 	}
 	if stale {
 		if err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
-			if _, err := tx.Exec(ctx, `SELECT lastmile.route_graph_rebuild()`); err != nil {
+			// a whole build with node tolerance 0 in Go (noding.go, pack
+			// included), anything else by the SQL function
+			g, err := rebuildGraphGo(ctx, tx, false)
+			if err != nil {
 				return fmt.Errorf("rebuilding the routing graph: %w", err)
 			}
+			if g == nil {
+				if _, err := tx.Exec(ctx, `SELECT lastmile.route_graph_rebuild()`); err != nil {
+					return fmt.Errorf("rebuilding the routing graph: %w", err)
+				}
+			} else if err := tx.QueryRow(ctx, `SELECT epoch FROM lastmile.route_cache_state`).Scan(&builtEpoch); err != nil {
+				return err
+			}
+			built = g
 			if _, err := tx.Exec(ctx, `SELECT lastmile.route_pack_sync()`); err != nil {
 				return fmt.Errorf("packing the routing graph: %w", err)
 			}
-			_, err := tx.Exec(ctx, `UPDATE lastmile.route_cache_state SET version = version + 1`)
+			_, err = tx.Exec(ctx, `UPDATE lastmile.route_cache_state SET version = version + 1`)
 			return err
 		}); err != nil {
 			return err
@@ -47,7 +60,14 @@ func ensureGraph(ctx context.Context, pool *pgxpool.Pool) error {
 			if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(7283746)`); err != nil {
 				return err
 			}
-			return syncSnaps(ctx, tx)
+			var edges *snapEdges
+			if built != nil {
+				tm := newStepTimer()
+				edges = snapEdgesOf(built)
+				tm.step("snaps: grid")
+				built = nil
+			}
+			return syncSnaps(ctx, tx, edges, builtEpoch)
 		}); err != nil {
 			return fmt.Errorf("snapping the villages: %w", err)
 		}
@@ -84,7 +104,9 @@ type villageSnap struct {
 // was rebuilt whole (its edge ids restarted) or the villages truncated,
 // else for the villages that changed, those snapped onto a deleted edge and
 // those an added edge may be nearer to (stats/sql/village_snap_near.sql).
-func syncSnaps(ctx context.Context, tx pgx.Tx) error {
+// A whole re-snap runs in memory (snapgo.go) on edges, the graph just built
+// in epoch edgesEpoch, or on the edges read now.
+func syncSnaps(ctx context.Context, tx pgx.Tx, edges *snapEdges, edgesEpoch int64) error {
 	var epoch, snapEpoch, maxEdge, newMax int64
 	var maxDist float64
 	if err := tx.QueryRow(ctx, `SELECT epoch, snap_epoch, snap_max_edge, snap_max_dist,
@@ -93,13 +115,24 @@ func syncSnaps(ctx context.Context, tx pgx.Tx) error {
 	}
 	var snaps []villageSnap
 	var err error
+	changed := 0 // 1 when any snap changed
 	if epoch != snapEpoch {
+		changed = 1
 		if _, err := tx.Exec(ctx, `TRUNCATE lastmile.village_snap, lastmile.village_snap_changes, lastmile.route_edges_gone`); err != nil {
 			return err
 		}
-		if snaps, err = snapVillages(ctx, tx, nil); err != nil {
+		tm := newStepTimer()
+		if edges == nil || edgesEpoch != epoch {
+			if edges, err = loadSnapEdges(ctx, tx); err != nil {
+				return err
+			}
+			tm.step("snaps: edges read")
+		}
+		if snaps, err = snapAll(ctx, tx, edges, nil); err != nil {
 			return err
 		}
+		edges = nil
+		tm.step("snaps: every village snapped")
 		maxDist = 0
 	} else {
 		var ids []int64
@@ -120,6 +153,7 @@ func syncSnaps(ctx context.Context, tx pgx.Tx) error {
 			ids = append(ids, near...)
 		}
 		if len(ids) > 0 {
+			changed = 1
 			if _, err := tx.Exec(ctx, `DELETE FROM lastmile.village_snap WHERE village_id = ANY($1)`, ids); err != nil {
 				return err
 			}
@@ -133,6 +167,7 @@ func syncSnaps(ctx context.Context, tx pgx.Tx) error {
 			maxDist = s.dist
 		}
 	}
+	tm := newStepTimer()
 	if len(snaps) > 0 {
 		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"lastmile", "village_snap"}, []string{"village_id", "edge_id", "along", "dist", "source", "target", "road_id", "cost"},
 			pgx.CopyFromSlice(len(snaps), func(i int) ([]any, error) {
@@ -144,8 +179,12 @@ func syncSnaps(ctx context.Context, tx pgx.Tx) error {
 			})); err != nil {
 			return err
 		}
+		tm.step("snaps: written")
 	}
-	_, err = tx.Exec(ctx, `UPDATE lastmile.route_cache_state SET snap_epoch = epoch, snap_max_edge = $1, snap_max_dist = $2`, newMax, maxDist)
+	// moving version on when the snaps changed retires the village
+	// measures kept beside the searches (netfast.go)
+	_, err = tx.Exec(ctx, `UPDATE lastmile.route_cache_state SET snap_epoch = epoch, snap_max_edge = $1, snap_max_dist = $2,
+		version = version + $3::int`, newMax, maxDist, changed)
 	return err
 }
 
@@ -203,8 +242,10 @@ func snapVillages(ctx context.Context, q querier, ids []int64) ([]villageSnap, e
 
 // packedTargets returns the targets (villages, no as_of) with their snaps
 // from lastmile.village_snap; qual and speeds (nil: none) are by road id.
-func (req *coverageRequest) packedTargets(ctx context.Context, q querier, qual []bool, speeds []float64) ([]targetRow, []networkSnap, error) {
+// full asks for the targets' names and positions too.
+func (req *coverageRequest) packedTargets(ctx context.Context, q querier, qual []bool, speeds []float64, full bool) ([]targetRow, []networkSnap, error) {
 	parts := req.sqlParts()
+	parts["full"] = fmt.Sprint(full)
 	rows, err := q.Query(ctx, statsSQL.Fill("network_targets.sql", parts), req.args...)
 	if err != nil {
 		return nil, nil, err

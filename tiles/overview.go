@@ -11,7 +11,9 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/paulmach/orb"
+	"golang.org/x/sync/singleflight"
 
+	"github.com/lastmile/lastmile"
 	"github.com/lastmile/lastmile/layer"
 	"github.com/lastmile/lastmile/postgis/pgsql"
 )
@@ -64,30 +66,81 @@ func contains(list []string, s string) bool {
 	return false
 }
 
+// overviewFirstWait is how long a tile waits for the first build of the
+// overviews (minutes at national scale) before it is answered 503 with
+// Retry-After: the build goes on, and serve starts it at start-up
+// (WarmOverviews), so tiles rarely meet it.
+const overviewFirstWait = 5 * time.Second
+
 // ensureOverviews brings the overviews up to date when a write is pending
 // (one cheap query otherwise). On a read replica, which cannot write them,
 // the overviews as the primary left them are drawn.
 func (s *Service) ensureOverviews(ctx context.Context) error {
-	var pending bool
-	err := s.pool.QueryRow(ctx, `SELECT NOT built OR full_rebuild OR EXISTS (SELECT 1 FROM lastmile.overview_changes)
-		FROM lastmile.overview_state`).Scan(&pending)
+	var pending, built bool
+	err := s.pool.QueryRow(ctx, `SELECT NOT built OR full_rebuild OR EXISTS (SELECT 1 FROM lastmile.overview_changes), built
+		FROM lastmile.overview_state`).Scan(&pending, &built)
 	if err != nil || !pending {
 		return err
 	}
-	// Detached: a first build outlives the tile that started it, and every
-	// tile waiting for it shares it.
-	ch := s.flight.DoChan("\x00overviews", func() (any, error) {
-		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), overviewRefreshTimeout)
+	ch := s.refreshOverviews(context.WithoutCancel(ctx))
+	var wait <-chan time.Time
+	if !built {
+		t := time.NewTimer(overviewFirstWait)
+		defer t.Stop()
+		wait = t.C
+	}
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-wait:
+		return lastmile.Errorf(lastmile.EUNAVAILABLE, "the low-zoom overviews are being built for the first time (minutes at national scale); try again shortly")
+	case res := <-ch:
+		var pgErr *pgconn.PgError
+		if errors.As(res.Err, &pgErr) && pgErr.Code == "25006" { // read_only_sql_transaction: a replica
+			return nil
+		}
+		return res.Err
+	}
+}
+
+// refreshOverviews runs RefreshOverviews once for every caller meanwhile,
+// within ctx: a tile passes one detached from its request (a first build
+// outlives the tile that started it, and every tile waiting for it shares
+// it), serve's start-up its own (which ends at shutdown).
+func (s *Service) refreshOverviews(ctx context.Context) <-chan singleflight.Result {
+	return s.flight.DoChan("\x00overviews", func() (any, error) {
+		rctx, cancel := context.WithTimeout(ctx, overviewRefreshTimeout)
 		defer cancel()
 		_, err := s.RefreshOverviews(rctx)
 		return nil, err
 	})
+}
+
+// OverviewsPending reports whether the overviews need a whole build (never
+// built, or a bulk write asked for one); false when that cannot be told
+// (an older schema, no database).
+func (s *Service) OverviewsPending(ctx context.Context) bool {
+	var pending bool
+	err := s.pool.QueryRow(ctx, `SELECT NOT built OR full_rebuild FROM lastmile.overview_state`).Scan(&pending)
+	return err == nil && pending
+}
+
+// WarmOverviews builds the overviews when they are not built (or a bulk
+// write asked for a rebuild), for serve to call at start-up in the
+// background: the first low-zoom tile then finds them ready. It returns
+// when the build ends or ctx does (which cancels the build: at shutdown).
+// A read replica, which cannot write them, is left as
+// the primary made them.
+func (s *Service) WarmOverviews(ctx context.Context) error {
+	if !s.OverviewsPending(ctx) {
+		return nil
+	}
 	select {
 	case <-ctx.Done():
 		return ctx.Err()
-	case res := <-ch:
+	case res := <-s.refreshOverviews(ctx):
 		var pgErr *pgconn.PgError
-		if errors.As(res.Err, &pgErr) && pgErr.Code == "25006" { // read_only_sql_transaction: a replica
+		if errors.As(res.Err, &pgErr) && pgErr.Code == "25006" {
 			return nil
 		}
 		return res.Err
@@ -272,7 +325,8 @@ func refreshVillageOverview(ctx context.Context, tx pgx.Tx, villages *layer.Laye
 	for _, lv := range villages.Overview.Levels {
 		levels = append(levels, "('"+lv.Level+"', "+strconv.Itoa(lv.Digits)+")")
 	}
-	sql := templates.Fill("overview_villages.sql", pgsql.Slots{"levels": strings.Join(levels, ", "), "all_season": layer.AllSeason.SQL("r") + " AND r.status = 'completed'"})
+	sql := templates.Fill("overview_villages.sql", pgsql.Slots{"levels": strings.Join(levels, ", "), "all_season": layer.AllSeason.SQL("r") + " AND r.status = 'completed'",
+		"access_definition": "'" + layer.AllSeason.Name + "'"})
 	var arg any
 	if areas != nil {
 		arg = areas

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/signal"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -99,11 +100,28 @@ func serve(ctx context.Context, f serveFlags, db *database, log *slog.Logger, ou
 		}
 		readPool = rp
 	}
-	if f.statsRefresh > 0 {
+	// In the background: when the low-zoom overviews are not built, the
+	// stats' nearest-road table first (a minute at national scale; their
+	// covered counts read it) and then the overviews, so that no tile waits
+	// for their first build; and the stats' refresh every --stats-refresh.
+	{
 		rctx, stop := context.WithCancel(ctx)
-		done := make(chan struct{})
-		go func() { defer close(done); stats.RefreshEvery(rctx, db.Pool, f.statsRefresh, log) }()
-		defer func() { stop(); <-done }()
+		var wg sync.WaitGroup
+		wg.Go(func() {
+			if !tileService.OverviewsPending(rctx) {
+				return
+			}
+			if err := stats.RefreshAccess(rctx, db.Pool); err != nil && rctx.Err() == nil {
+				log.Warn("stats refresh failed", "err", err)
+			}
+			if err := tileService.WarmOverviews(rctx); err != nil && rctx.Err() == nil {
+				log.Warn("overview build failed", "err", err)
+			}
+		})
+		if f.statsRefresh > 0 {
+			wg.Go(func() { stats.RefreshEvery(rctx, db.Pool, f.statsRefresh, log) })
+		}
+		defer func() { stop(); wg.Wait() }()
 	}
 	page := static.New(f.page)
 	logLibraries(log, page.Libraries())

@@ -21,7 +21,7 @@ var statsParams = []paramFlag{
 	{"method", "method", "coverage/rai: straight (geodesic) or network (along roads)"},
 	{"metric", "metric", "coverage --method network: distance (within-m) or time (within-min)"},
 	{"within-min", "within_min", "coverage --metric time: minutes (default 30)"},
-	{"speeds", "speeds", "coverage --metric time: override the catalog's speeds, e.g. class2:60,gravel:0.6 (grade km/h, surface factor; grade.none, surface.none)"},
+	{"speeds", "speeds", "coverage --metric time: override the catalog's speeds, e.g. class2:60,gravel:0.6,walking:4 (grade km/h, surface factor, walking km/h; grade.none, surface.none)"},
 	{"source-filter", "source_filter", "coverage: hardened, graded, all_season or field:v1,v2 / field>=v; terms separated by ';'"},
 	{"target-filter", "target_filter", "coverage: filter on targets, same syntax"},
 	{"group-by", "group_by", "coverage/rai: county, township or none; lengths/progress: comma list (county,township,year,status,<enum field>)"},

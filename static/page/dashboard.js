@@ -7,7 +7,7 @@ import { state, subscribe, setDashLoaded } from './state.js';
 import { t, valueLabel, fmtNum } from './i18n.js';
 import { hardened, styleOf, value } from './catalog.js';
 import * as api from './api.js';
-import { setHighlight } from './layers.js';
+import { setHighlight, setDangling } from './layers.js';
 
 let echarts = null, echartsTried = false, seq = 0;
 const charts = {};
@@ -36,6 +36,7 @@ export function setupDashboard() {
   for (const d of document.querySelectorAll('.def')) d.addEventListener('click', () => d.classList.toggle('open'));
   for (const id of ['#d-asof', '#d-km', '#d-def', '#d-min']) $(id).addEventListener('change', () => loadDashboard());
   for (const id of ['#d-method', '#d-metric']) $(id).addEventListener('change', () => { syncMethod(); loadDashboard(); });
+  $('#net-dangling-box').addEventListener('toggle', () => { if ($('#net-dangling-box').open) loadDangling(); });
   syncMethod();
   subscribe('lang', () => { if (state.dashLoaded) loadDashboard(); });
   // The report link is computed when it is used: the map may have moved.
@@ -108,6 +109,7 @@ export async function loadDashboard() {
   const netURL = networkURL(p);
   const csv = (u) => u + '&format=csv';
   $('#net-csv').href = csv(netURL.replace('&list=unconnected', '')); $('#net-unc-csv').href = csv(netURL);
+  $('#net-dang-csv').href = csv(netURL.replace('list=unconnected', 'list=dangling'));
   $('#cov-csv').href = csv(covURL.replace('&list=uncovered', ''));
   $('#cov-unc-csv').href = csv(covURL); $('#rai-csv').href = csv(raiURL); $('#km-csv').href = csv(kmURL); $('#prog-csv').href = csv(progURL);
   const mine = ++seq;
@@ -160,7 +162,7 @@ function uncoveredText(v) {
 }
 
 function highlightVillage(v, li) {
-  for (const x of document.querySelectorAll('#cov-uncovered li.sel, #net-unconnected li.sel')) x.classList.remove('sel');
+  for (const x of document.querySelectorAll('#cov-uncovered li.sel, #net-unconnected li.sel, #net-dangling li.sel')) x.classList.remove('sel');
   li?.classList.add('sel');
   const c = [v.lon, v.lat];
   setHighlight({ type: 'Point', coordinates: c });
@@ -188,6 +190,28 @@ function renderNetwork(res, url) {
   const unc = res.data.uncovered || [];
   $('#net-unc-n').textContent = String(unc.length);
   $('#net-unconnected').replaceChildren(...unc.map((v) => el('li', { 'data-id': v.id, onclick: (e) => highlightVillage(v, e.currentTarget) }, `${v.name || v.code || v.id}`)));
+  $('#net-dang-n').textContent = fmtNum(tot.dangling_ends);
+  $('#net-dangling').replaceChildren();
+  delete $('#net-dangling').dataset.url;
+  setDangling(null);
+  if ($('#net-dangling-box').open) loadDangling();
+}
+
+// loadDangling lists the dangling ends of the network card's question
+// (list=dangling, asked when the list is opened: a second network
+// question) and draws them on the map.
+async function loadDangling() {
+  const url = $('#card-network').dataset.url?.replace('list=unconnected', 'list=dangling');
+  const ol = $('#net-dangling');
+  if (!url || ol.dataset.url === url) return;
+  ol.dataset.url = url;
+  const res = await serial(url);
+  if (ol.dataset.url !== url) return; // another question meanwhile
+  const rows = res.ok && res.data ? res.data.uncovered || [] : [];
+  ol.replaceChildren(...rows.map((d) => el('li', { 'data-vertex': d.vertex, onclick: (e) => highlightVillage(d, e.currentTarget) },
+    t('dangling_item')(fmtNum(d.gap_m, 1), d.road_id, d.near_road_id))));
+  setDangling(rows);
+  ol.dataset.n = String(rows.length);
 }
 
 // renderRAI: total.rai, the share of the population covered (%).

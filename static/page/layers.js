@@ -95,9 +95,11 @@ export function buildMap(maplibregl) {
   if (bm?.url) for (const l of style.layers) if (l.id === 'admin_areas--fill') l.paint['fill-opacity'] = 0.05;
   style.sources.highlight = { type: 'geojson', data: { type: 'FeatureCollection', features: [] } };
   style.sources.rank = { type: 'geojson', data: { type: 'FeatureCollection', features: [] } };
+  style.sources.dangling = { type: 'geojson', data: { type: 'FeatureCollection', features: [] } };
   style.layers.push(
     { id: 'rank-fill', type: 'fill', source: 'rank', filter: ['==', ['geometry-type'], 'Polygon'], paint: { 'fill-color': ['interpolate', ['linear'], ['get', '_rank_n'], 0, '#1a9850', 1, '#fee08b'], 'fill-opacity': 0.6, 'fill-outline-color': '#333' } },
     { id: 'rank-point', type: 'circle', source: 'rank', filter: ['==', ['geometry-type'], 'Point'], paint: { 'circle-color': ['interpolate', ['linear'], ['get', '_rank_n'], 0, '#1a9850', 1, '#fee08b'], 'circle-radius': 7, 'circle-stroke-color': '#222', 'circle-stroke-width': 1.5 } },
+    { id: 'dangling-point', type: 'circle', source: 'dangling', paint: { 'circle-color': '#ff7f00', 'circle-radius': 5, 'circle-stroke-color': '#222', 'circle-stroke-width': 1.5 } },
     { id: 'highlight-line', type: 'line', source: 'highlight', filter: ['!=', ['geometry-type'], 'Point'], paint: { 'line-color': '#00e5ff', 'line-width': 5, 'line-opacity': 0.8 } },
     { id: 'highlight-point', type: 'circle', source: 'highlight', filter: ['==', ['geometry-type'], 'Point'], paint: { 'circle-color': 'rgba(0,0,0,0)', 'circle-radius': 14, 'circle-stroke-color': '#00e5ff', 'circle-stroke-width': 4 } },
   );
@@ -163,6 +165,13 @@ function applyVisibility() {
 
 export function setHighlight(geometry) {
   state.map.getSource('highlight')?.setData({ type: 'FeatureCollection', features: geometry ? [{ type: 'Feature', geometry, properties: {} }] : [] });
+}
+
+// setDangling draws the road network's dangling ends (the network card's
+// list=dangling rows: lon, lat, gap_m, road_id, near_road_id); none clears.
+export function setDangling(rows) {
+  state.map.getSource('dangling')?.setData({ type: 'FeatureCollection', features: (rows || []).map((r) => ({
+    type: 'Feature', geometry: { type: 'Point', coordinates: [r.lon, r.lat] }, properties: { gap_m: r.gap_m, road_id: r.road_id, near_road_id: r.near_road_id } })) });
 }
 
 export function renderLayerList() {

@@ -16,6 +16,11 @@ CROSS JOIN LATERAL (
     FROM lastmile.route_edges e
     WHERE e.road_id <> own.road_id AND e.status = 'completed'
       AND ($3::date IS NULL OR e.completed_on <= $3::date)
+      -- a box holding every point within $2 metres (the edges' geometry
+      -- index), then the geodesic test
+      AND e.geom && ST_Expand(ST_SetSRID(ST_MakePoint(v.x, v.y), 4326),
+              $2 * 1.01 / (111319 * greatest(cos(radians(least(abs(v.y) + $2 / 110000, 89.9))), 0.01)),
+              $2 * 1.01 / 110574)
       AND ST_DWithin(e.geom::geography, p.g, $2)
     ORDER BY ST_Distance(e.geom::geography, p.g), e.road_id
     LIMIT 1

@@ -4,20 +4,31 @@
 -- its villages, their population, how many lie within 2 km (geodesic, on
 -- the ellipsoid) of a completed all-season road (/*all_season*/, the
 -- catalog's definition), the centroid of its villages (EPSG:3857, for
--- drawing) and the admin area's name. The Mercator box that finds the roads
--- to measure is 2 km over the cosine of the latitude, with a margin.
+-- drawing) and the admin area's name. Whether a village is covered is read
+-- from the stats' nearest-road table (lastmile.village_access, definition
+-- /*access_definition*/: the same roads, the exact geodesic distance) when
+-- that is current in this snapshot — built, no change pending — which
+-- costs an index probe a village; otherwise measured here: the Mercator box
+-- that finds the roads is 2 km over the cosine of the latitude, with a
+-- margin, then ST_DWithin on geography.
 CREATE TEMP TABLE ov_villages ON COMMIT DROP AS
 WITH lv (level, digits) AS (
     VALUES /*levels*/
+), acc AS MATERIALIZED (
+    SELECT built AND NOT EXISTS (SELECT 1 FROM lastmile.access_changes) AS current FROM lastmile.access_state
 ), v AS MATERIALIZED (
     -- each village once: its code and whether it is covered
     SELECT coalesce(v.admin_code, v.code) AS code, v.population, v.geom_3857,
-           EXISTS (
+           CASE WHEN acc.current THEN coalesce((
+               SELECT a.distance_m <= 2000 FROM lastmile.village_access a
+               WHERE a.definition = /*access_definition*/ AND a.village_id = v.id), false)
+           ELSE EXISTS (
                SELECT 1 FROM lastmile.roads r
                WHERE r.geom_3857 && ST_Expand(v.geom_3857, 2020 / cos(radians(least(89, abs(ST_Y(v.geom)) + 0.05))))
                  AND /*all_season*/
-                 AND ST_DWithin(r.geom::geography, v.geom::geography, 2000)) AS covered
+                 AND ST_DWithin(r.geom::geography, v.geom::geography, 2000)) END AS covered
     FROM lastmile.villages v
+    CROSS JOIN acc
     WHERE coalesce(v.admin_code, v.code) IS NOT NULL
       AND ($1::text[] IS NULL OR EXISTS (SELECT 1 FROM lv, unnest($1::text[]) a(code)
                                          WHERE rpad(left(coalesce(v.admin_code, v.code), lv.digits), 12, '0') = a.code))
