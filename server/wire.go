@@ -174,7 +174,7 @@ func parseWire(b []byte, prefix string) (req wireRequest, n int, v wireVerdict) 
 				}
 			}
 		case equalFold(name, "accept-encoding"):
-			req.acceptEnc = append(req.acceptEnc, string(value))
+			req.acceptEnc = append(req.acceptEnc, internEncoding(value))
 		case equalFold(name, "if-none-match"):
 			if req.ifNoneMatch == "" { // the first line's, as http.Header.Get
 				if req.ifNoneMatch = string(value); req.ifNoneMatch == "" {
@@ -200,6 +200,24 @@ func parseWire(b []byte, prefix string) (req wireRequest, n int, v wireVerdict) 
 		return req, 0, wireDecline
 	}
 	return req, len(b) - len(rest), wireOK
+}
+
+// internEncoding returns value as a string, without allocating for the
+// Accept-Encoding values browsers and tools send.
+func internEncoding(value []byte) string {
+	switch string(value) { // no allocation: the compiler compares in place
+	case "gzip":
+		return "gzip"
+	case "gzip, deflate":
+		return "gzip, deflate"
+	case "gzip, deflate, br":
+		return "gzip, deflate, br"
+	case "gzip, deflate, br, zstd":
+		return "gzip, deflate, br, zstd"
+	case "br, gzip":
+		return "br, gzip"
+	}
+	return string(value)
 }
 
 // hasPrefixPartial reports whether b and s agree on their common length
@@ -278,6 +296,7 @@ type wireConn struct {
 	// buf holds bytes read and not yet answered; after the handoff, pending
 	// is what of it net/http has not read yet.
 	buf, pending []byte
+	rbuf         []byte // buf's backing array
 	err          error // the read error to give net/http after pending
 	// out holds the header blocks of the answers not sent yet, queue their
 	// places and bodies, bufs is reused by flush.
@@ -334,7 +353,7 @@ func (c *wireConn) serve() {
 			}
 			c.buf = c.buf[n:]
 			if len(c.buf) == 0 {
-				c.buf = c.buf[:0:0] // let a large buffer go
+				c.buf = c.rbuf[:0] // back to the start of the buffer
 			}
 			continue
 		case wireDecline:
@@ -354,9 +373,16 @@ func (c *wireConn) serve() {
 			c.Conn.SetReadDeadline(deadline(c.start, c.l.headTimeout))
 		}
 		if cap(c.buf)-len(c.buf) < 1024 {
-			nb := make([]byte, len(c.buf), max(4096, 2*cap(c.buf)))
-			copy(nb, c.buf)
-			c.buf = nb
+			// Move the unanswered bytes to the front, and grow the buffer
+			// only when that is not room enough (a request is at most
+			// wireMaxHead bytes here, so it stays under 2×wireMaxHead).
+			if len(c.buf) > 0 && len(c.rbuf) > 0 && &c.buf[0] != &c.rbuf[0] {
+				c.buf = c.rbuf[:copy(c.rbuf[:cap(c.rbuf)], c.buf)]
+			}
+			if cap(c.buf)-len(c.buf) < 1024 {
+				c.rbuf = make([]byte, max(4096, 2*cap(c.rbuf)))
+				c.buf = c.rbuf[:copy(c.rbuf, c.buf)]
+			}
 		}
 		empty := len(c.buf) == 0
 		m, err := c.Conn.Read(c.buf[len(c.buf):cap(c.buf)])

@@ -240,6 +240,19 @@ func TestWireTimeouts(t *testing.T) {
 	if n := strings.Count(got, "HTTP/1.1 200 OK"); n != 4 {
 		t.Errorf("%d answers, want 4:\n%s", n, got)
 	}
+	// Many pipelined requests (more than the read buffer holds, split
+	// anywhere): every one answered, in order, on the wire path.
+	c = dial()
+	before := s.wireAnswers.Load()
+	go io.WriteString(c, strings.Repeat("GET /w/hit HTTP/1.1\r\nHost: h\r\nAccept: */*\r\n\r\n", 299)+
+		"GET /w/hit HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n")
+	_, b = closedAfter(c)
+	if n := strings.Count(string(b), "HTTP/1.1 200 OK\r\n"); n != 300 || strings.Count(string(b), "\r\n\r\nfast") != 300 {
+		t.Errorf("%d answers to 300 pipelined requests", n)
+	}
+	if got := s.wireAnswers.Load() - before; got != 299 {
+		t.Errorf("%d answered on the wire path, want 299 (the last one closes: net/http's)", got)
+	}
 	// Trickled a byte at a time, a request is still answered on the wire path.
 	c = dial()
 	for _, ch := range []byte("GET /w/hit HTTP/1.1\r\nHost: h\r\nConnection: keep-alive\r\n\r\n") {
