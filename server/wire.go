@@ -297,7 +297,7 @@ type wireConn struct {
 	// is what of it net/http has not read yet.
 	buf, pending []byte
 	rbuf         []byte // buf's backing array
-	err          error // the read error to give net/http after pending
+	err          error  // the read error to give net/http after pending
 	// out holds the header blocks of the answers not sent yet, queue their
 	// places and bodies, bufs is reused by flush.
 	out   []byte
