@@ -202,12 +202,15 @@ func (t *accessTimer) step(name string, args ...any) {
 	t.last = now
 }
 
-// accessGridBuilds counts the builds made with the grid (for the tests:
-// that the data at hand took that path).
-var accessGridBuilds atomic.Int64
+// accessGridBuilds and accessParallelBuilds count the builds made with the
+// grid, and those on two connections (for the tests: that the data at hand
+// took that path).
+var accessGridBuilds, accessParallelBuilds atomic.Int64
 
-// accessBatch is the number of villages whose rows one statement writes.
-const accessBatch = 2000
+// accessBatch is the number of villages whose rows one statement writes (a
+// variable for the tests, which make small data take many batches on two
+// connections).
+var accessBatch = 2000
 
 // computeAccess writes every village's rows of village_access, all read
 // from one snapshot (taken after logging began): the completed roads and
@@ -254,6 +257,7 @@ func computeAccess(ctx context.Context, pool *pgxpool.Pool, conn *pgxpool.Conn, 
 	}
 	var villages []village
 	var v village
+	// (a village's point is never empty: villages_geom_not_empty)
 	rows, err = tx.Query(ctx, `SELECT id, ST_X(geom), ST_Y(geom) FROM lastmile.villages ORDER BY id`)
 	if err != nil {
 		return err
@@ -270,7 +274,7 @@ func computeAccess(ctx context.Context, pool *pgxpool.Pool, conn *pgxpool.Conn, 
 	if len(villages) == 0 {
 		return tx.Commit(ctx)
 	}
-	if !accessGridUsable(b.minLon, b.maxLon, b.minLat, b.maxLat) {
+	if !accessGridUsable(b.minLon, b.maxLon, b.minLat, b.maxLat) || len(names) > 31 {
 		if _, err := tx.Exec(ctx, `ANALYZE lastmile.roads; ANALYZE lastmile.villages`); err != nil {
 			return err
 		}
@@ -325,6 +329,7 @@ func computeAccess(ctx context.Context, pool *pgxpool.Pool, conn *pgxpool.Conn, 
 				return err
 			}
 			txs = append(txs, tx2)
+			accessParallelBuilds.Add(1)
 		}
 	}
 	sql := statsSQL.Fill("access_exact.sql", map[string]string{"definitions": strconv.Itoa(len(names))})

@@ -72,12 +72,14 @@ func TestCoveragePrecomputed(t *testing.T) {
 }
 
 // TestAccessBuildOnline: writers are not blocked while village_access is
-// built, a question asked meanwhile is answered directly instead of
+// built (on two connections sharing a snapshot), a question asked meanwhile is answered directly instead of
 // waiting, and what was written during the build is reflected afterwards
 // (the precomputed answers equal the direct query's).
 func TestAccessBuildOnline(t *testing.T) {
 	pool := pgtest.New(t)
 	ctx := context.Background()
+	smallAccessBatches(t, 100) // two connections, 30 batches
+	parallel := accessParallelBuilds.Load()
 	mustExec(t, pool, `INSERT INTO lastmile.roads (ext_id, surface, tech_grade, geom)
 		SELECT 'r' || i, (ARRAY['earth', 'cement', 'asphalt'])[1 + i % 3], (ARRAY['class3', 'substandard'])[1 + i % 2],
 		       ST_SetSRID(ST_MakeLine(ST_MakePoint(110 + (i % 40) * 0.01, 30 + (i / 40) * 0.01),
@@ -147,6 +149,9 @@ building:
 	}
 	if buildErr != nil {
 		t.Fatal(buildErr)
+	}
+	if accessParallelBuilds.Load() == parallel {
+		t.Error("the build did not take two connections")
 	}
 	if during < 10 {
 		t.Fatalf("%d of %d writes committed while village_access was being built: writers were blocked", during, writes)

@@ -94,9 +94,19 @@ func fmtRow(d *float64, road *int64) string {
 	return fmt.Sprintf("%.10f m to road %d", *d, *road)
 }
 
+// smallAccessBatches makes the builds of a test write batches of n villages
+// (so that small data takes two connections and many batches).
+func smallAccessBatches(t *testing.T, n int) {
+	old := accessBatch
+	accessBatch = n
+	t.Cleanup(func() { accessBatch = old })
+}
+
 // TestAccessExactDemo: on the demo county, the grid build of village_access
 // gives every village, for every definition, exactly the nearest road and
-// distance that ST_Distance(geography) over all roads gives.
+// distance that ST_Distance(geography) over all roads gives — in one batch
+// on one connection, and in batches of 50 villages on two connections
+// sharing a snapshot.
 func TestAccessExactDemo(t *testing.T) {
 	pool := pgtest.New(t)
 	ctx := context.Background()
@@ -109,6 +119,17 @@ func TestAccessExactDemo(t *testing.T) {
 	}
 	if accessGridBuilds.Load() == before {
 		t.Fatal("the demo county was not built on the grid")
+	}
+	checkAccessExact(t, pool)
+
+	smallAccessBatches(t, 50)
+	mustExec(t, pool, `UPDATE lastmile.access_state SET built = false`)
+	parallel := accessParallelBuilds.Load()
+	if ok, err := ensureAccess(ctx, pool); err != nil || !ok {
+		t.Fatalf("build: %v %v", ok, err)
+	}
+	if accessParallelBuilds.Load() == parallel {
+		t.Fatal("the build in batches of 50 did not take two connections")
 	}
 	checkAccessExact(t, pool)
 }

@@ -100,27 +100,33 @@ func serve(ctx context.Context, f serveFlags, db *database, log *slog.Logger, ou
 		}
 		readPool = rp
 	}
-	// In the background: when the low-zoom overviews are not built, the
-	// stats' nearest-road table first (a minute at national scale; their
-	// covered counts read it) and then the overviews, so that no tile waits
-	// for their first build; and the stats' refresh every --stats-refresh.
+	// In the background: the stats' nearest-road table first (a minute at
+	// national scale; built even with --stats-refresh 0 when the low-zoom
+	// overviews need their first build, since their covered counts read
+	// it), then the overviews, so that no tile waits for their first build,
+	// and meanwhile the stats' refresh every --stats-refresh (in this order,
+	// as one refresh would: the routing graph after the table).
 	{
 		rctx, stop := context.WithCancel(ctx)
 		var wg sync.WaitGroup
 		wg.Go(func() {
-			if !tileService.OverviewsPending(rctx) {
-				return
+			overviews := tileService.OverviewsPending(rctx)
+			if overviews || f.statsRefresh > 0 {
+				if err := stats.RefreshAccess(rctx, db.Pool); err != nil && rctx.Err() == nil {
+					log.Warn("stats refresh failed", "err", err)
+				}
 			}
-			if err := stats.RefreshAccess(rctx, db.Pool); err != nil && rctx.Err() == nil {
-				log.Warn("stats refresh failed", "err", err)
+			if overviews {
+				wg.Go(func() {
+					if err := tileService.WarmOverviews(rctx); err != nil && rctx.Err() == nil {
+						log.Warn("overview build failed", "err", err)
+					}
+				})
 			}
-			if err := tileService.WarmOverviews(rctx); err != nil && rctx.Err() == nil {
-				log.Warn("overview build failed", "err", err)
+			if f.statsRefresh > 0 {
+				stats.RefreshEvery(rctx, db.Pool, f.statsRefresh, log)
 			}
 		})
-		if f.statsRefresh > 0 {
-			wg.Go(func() { stats.RefreshEvery(rctx, db.Pool, f.statsRefresh, log) })
-		}
 		defer func() { stop(); wg.Wait() }()
 	}
 	page := static.New(f.page)
