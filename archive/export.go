@@ -532,7 +532,7 @@ func (e *Exporter) editedBounds(ctx context.Context, layers []*layer.Layer, sinc
 	var codes []string
 	err := e.pool.QueryRow(ctx, `
 		SELECT coalesce(array_agg(DISTINCT c) FILTER (WHERE c IS NOT NULL), '{}')
-		FROM lastmile.feature_history h,
+		FROM lastmile.feature_history_full h,
 		     LATERAL (VALUES (coalesce(h.old_row ->> 'admin_code', h.old_row ->> 'code')),
 		                     (coalesce(h.new_row ->> 'admin_code', h.new_row ->> 'code'))) v(c)
 		WHERE h.at >= $1 AND h.layer = 'villages' AND 'villages' = ANY($2)`, since, tables).Scan(&codes)
@@ -541,7 +541,7 @@ func (e *Exporter) editedBounds(ctx context.Context, layers []*layer.Layer, sinc
 	}
 	rows, err := e.pool.Query(ctx, `
 		SELECT ST_XMin(g), ST_YMin(g), ST_XMax(g), ST_YMax(g)
-		FROM lastmile.feature_history h,
+		FROM lastmile.feature_history_full h,
 		     LATERAL (VALUES (h.old_geom::box2d), (h.new_geom::box2d)) v(g)
 		WHERE h.at >= $1 AND h.layer = ANY($2) AND g IS NOT NULL`, since, tables)
 	if err != nil {

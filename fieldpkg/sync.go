@@ -741,7 +741,7 @@ func (s *syncer) history(ctx context.Context, id int64, version int) (changes, e
 	out := changes{last: map[string]change{}}
 	rows, err := s.tx.Query(ctx, `SELECT op, version, actor, at, coalesce(request_id, ''), old_row, new_row,
 			coalesce(old_geom IS DISTINCT FROM new_geom AND NOT (old_geom IS NOT NULL AND new_geom IS NOT NULL AND ST_Equals(old_geom, new_geom)), false)
-		FROM lastmile.feature_history WHERE layer = $1 AND feature_id = $2 ORDER BY id`, s.t.Layer.Table, id)
+		FROM lastmile.feature_history_full WHERE layer = $1 AND feature_id = $2 ORDER BY id`, s.t.Layer.Table, id)
 	if err != nil {
 		return out, postgis.MapError(err)
 	}

@@ -58,3 +58,93 @@ func TestConcurrentOverlappingImports(t *testing.T) {
 			rows, overlap, mixed, history, v2)
 	}
 }
+
+// pausingReader yields the records of r, pausing after the first n until
+// resume is closed (an import held in the middle of its COPY).
+type pausingReader struct {
+	r      Reader
+	n      int
+	paused chan struct{}
+	resume chan struct{}
+}
+
+func (p *pausingReader) Next() (*Record, error) {
+	if p.n == 0 {
+		close(p.paused)
+		<-p.resume
+	}
+	p.n--
+	return p.r.Next()
+}
+
+// TestReadersDuringFirstLoad: while a first load is in the middle of its
+// COPY into the empty layer, readers of that layer (its rows, its history,
+// through the indexes a tile or a bbox query uses) answer at once and see
+// none of the import's rows, and the feature API can write to it; after
+// the commit every row is there with its history.
+func TestReadersDuringFirstLoad(t *testing.T) {
+	pool := pgtest.New(t)
+	ctx := context.Background()
+	im := NewImporter(pool, layer.Default(), nil)
+	r := &pausingReader{r: NewGeoJSONSeqReader(strings.NewReader(seqOf(1, 3000, "cement"))), n: 2000,
+		paused: make(chan struct{}), resume: make(chan struct{})}
+	done := make(chan error, 1)
+	go func() {
+		_, err := im.Import(ctx, []Job{{Source: "big.geojsonl", Layer: "roads", Reader: r}}, Options{Actor: "loader"})
+		done <- err
+	}()
+	resume := sync.OnceFunc(func() { close(r.resume) })
+	defer func() {
+		resume()
+		<-done
+	}()
+	select {
+	case <-r.paused:
+	case err := <-done:
+		t.Fatalf("the import ended before it paused: %v", err)
+	}
+	// the COPY has received rows (they are read in batches of about
+	// 64 KB); readers must not wait for it
+	for _, q := range []string{
+		`SELECT count(*) FROM lastmile.roads`,
+		`SELECT count(*) FROM lastmile.roads WHERE geom_3857 && ST_TileEnvelope(12, 3379, 1566)`,
+		`SELECT count(*) FROM lastmile.roads WHERE ST_DWithin(geom::geography, 'SRID=4326;POINT(117.1 37.2)'::geography, 5000)`,
+		`SELECT count(*) FROM lastmile.feature_history_full WHERE layer = 'roads'`,
+	} {
+		tx, err := pool.Begin(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var n int
+		tx.Exec(ctx, `SET LOCAL lock_timeout = '2s'`)
+		if err := tx.QueryRow(ctx, q).Scan(&n); err != nil {
+			t.Errorf("%s during the load: %v", q, err)
+		} else if n != 0 {
+			t.Errorf("%s during the load: %d rows, want 0 (nothing committed)", q, n)
+		}
+		tx.Rollback(ctx)
+	}
+	var id int64
+	wtx, err := pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wtx.Exec(ctx, `SET LOCAL lock_timeout = '2s'`)
+	if err := wtx.QueryRow(ctx, `INSERT INTO lastmile.roads (ext_id, status, geom) VALUES ('api-1', 'completed', 'SRID=4326;LINESTRING(118 37, 118.01 37)') RETURNING id`).Scan(&id); err != nil {
+		t.Errorf("a write during the load: %v", err)
+	}
+	if err := wtx.Commit(ctx); err != nil {
+		t.Errorf("a write during the load: %v", err)
+	}
+	resume()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	done <- nil // for the deferred wait
+	var rows, history int
+	pool.QueryRow(ctx, `SELECT count(*) FROM lastmile.roads`).Scan(&rows)
+	pool.QueryRow(ctx, `SELECT count(*) FROM lastmile.feature_history_full WHERE layer = 'roads' AND op = 'insert' AND new_row IS NOT NULL AND new_geom IS NOT NULL`).Scan(&history)
+	if rows != 3001 || history != 3001 {
+		t.Errorf("after the load: %d rows, %d inserts in the history with their images; want 3001", rows, history)
+	}
+}

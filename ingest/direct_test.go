@@ -78,7 +78,7 @@ func TestDirectLoadMatchesStaged(t *testing.T) {
 	for _, sql := range []string{
 		`SELECT string_agg((to_jsonb(t) - 'id' - 'updated_at')::text, '|' ORDER BY ext_id) FROM lastmile.roads t WHERE ext_id <> 'seed'`,
 		`SELECT string_agg(h.op || h.version || (h.new_row - 'id' - 'updated_at')::text || ST_AsEWKT(h.new_geom) || h.actor || h.request_id || h.source,
-			'|' ORDER BY h.new_row->>'ext_id') FROM lastmile.feature_history h WHERE h.new_row->>'ext_id' <> 'seed'`,
+			'|' ORDER BY h.new_row->>'ext_id') FROM lastmile.feature_history_full h WHERE h.new_row->>'ext_id' <> 'seed'`,
 		`SELECT props::text || status || completed_on FROM lastmile.roads WHERE ext_id = 'other'`,
 	} {
 		if d, s := queryString(t, dpool, sql), queryString(t, spool, sql); d != s {

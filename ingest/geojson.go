@@ -22,6 +22,21 @@ type geoJSONFeature struct {
 // it are the record's, never fatal.
 func featureRecord(row int, raw []byte) *Record {
 	rec := &Record{Row: row}
+	if ff, ok := decodeFeatureFast(raw); ok {
+		// the common case in one pass (fastjson.go), read as below
+		if len(ff.id) > 0 && ff.id[0] == '"' {
+			rec.ExtID = string(ff.id[1 : len(ff.id)-1])
+		} else if ff.id != nil {
+			rec.ExtID = string(ff.id) // a number
+		}
+		rec.Props = ff.properties
+		return withGeometry(rec, ff.geometry)
+	}
+	return featureRecordSlow(rec, raw)
+}
+
+// featureRecordSlow reads any feature with encoding/json.
+func featureRecordSlow(rec *Record, raw []byte) *Record {
 	var f geoJSONFeature
 	if err := json.Unmarshal(raw, &f); err != nil {
 		rec.problem("", "", "feature is malformed: %s", coordError(err))
@@ -51,7 +66,12 @@ func featureRecord(row int, raw []byte) *Record {
 			rec.problem("properties", "", "must be a JSON object: %s", coordError(err))
 		}
 	}
-	g, dropped, err := parseGeoJSONGeometry(f.Geometry)
+	return withGeometry(rec, f.Geometry)
+}
+
+// withGeometry sets the record's geometry from raw GeoJSON.
+func withGeometry(rec *Record, raw json.RawMessage) *Record {
+	g, dropped, err := parseGeoJSONGeometry(raw)
 	if err != nil {
 		rec.problem("geometry", "", "%v", err)
 	}

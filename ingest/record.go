@@ -72,9 +72,12 @@ func parseGeoJSONGeometry(raw json.RawMessage) (g orb.Geometry, dropped bool, er
 	if len(raw) == 0 || string(raw) == "null" {
 		return nil, false, errors.New("geometry is missing (null)")
 	}
-	var w geoJSONGeometry
-	if err := json.Unmarshal(raw, &w); err != nil {
-		return nil, false, fmt.Errorf("geometry is malformed: %s", coordError(err))
+	w, ok := decodeGeometryFast(raw) // fastjson.go
+	if !ok {
+		w = geoJSONGeometry{}
+		if err := json.Unmarshal(raw, &w); err != nil {
+			return nil, false, fmt.Errorf("geometry is malformed: %s", coordError(err))
+		}
 	}
 	var c coordParser
 	switch w.Type {
@@ -153,6 +156,9 @@ type coordParser struct{ dropped bool }
 func (c *coordParser) unmarshal(raw json.RawMessage, v any) error {
 	if len(raw) == 0 || string(raw) == "null" {
 		return errors.New("missing")
+	}
+	if unmarshalCoordsFast(raw, v) {
+		return nil
 	}
 	if err := json.Unmarshal(raw, v); err != nil {
 		return errors.New(coordError(err))

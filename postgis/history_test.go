@@ -63,7 +63,7 @@ func history(t *testing.T, pool *pgxpool.Pool, after int64) ([]historyRow, int64
 	t.Helper()
 	rows, err := pool.Query(context.Background(), `SELECT id, coalesce(new_row, old_row)->>'ext_id', op, version,
 			old_row::text, new_row::text, ST_AsEWKT(old_geom), ST_AsEWKT(new_geom), actor, request_id, source
-		FROM lastmile.feature_history WHERE id > $1 ORDER BY id`, after)
+		FROM lastmile.feature_history_full WHERE id > $1 ORDER BY id`, after)
 	if err != nil {
 		t.Fatal(err)
 	}

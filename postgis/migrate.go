@@ -113,6 +113,19 @@ func migrate(ctx context.Context, pool *pgxpool.Pool, ms []Migration) (applied [
 	}
 	for _, m := range st.Pending {
 		err := pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
+			// Inserts recorded since 0095 refer to their rows instead of
+			// copying them: copy them in before a migration that may
+			// change what a layer's table shows (a column added, dropped
+			// or retyped), so history reads as it was recorded.
+			var refs bool
+			if err := tx.QueryRow(ctx, `SELECT to_regprocedure('lastmile.feature_history_materialize(text)') IS NOT NULL`).Scan(&refs); err != nil {
+				return err
+			}
+			if refs {
+				if _, err := tx.Exec(ctx, `SELECT lastmile.feature_history_materialize()`); err != nil {
+					return err
+				}
+			}
 			if _, err := tx.Exec(ctx, m.SQL); err != nil {
 				return err
 			}

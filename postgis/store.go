@@ -442,7 +442,7 @@ func (s *Store) History(ctx context.Context, layerName string, id int64) (_ []Hi
 	rows, err := s.pool.Query(ctx, `SELECT op, version, actor, at, coalesce(request_id, ''), coalesce(source, ''), coalesce(precondition, ''),
 			old_row, new_row, ST_AsGeoJSON(old_geom), ST_AsGeoJSON(new_geom),
 			coalesce(old_geom IS DISTINCT FROM new_geom AND NOT (old_geom IS NOT NULL AND new_geom IS NOT NULL AND ST_Equals(old_geom, new_geom)), false)
-		FROM lastmile.feature_history WHERE layer = $1 AND feature_id = $2 ORDER BY id`, l.Table, id)
+		FROM lastmile.feature_history_full WHERE layer = $1 AND feature_id = $2 ORDER BY id`, l.Table, id)
 	if err != nil {
 		return nil, err
 	}

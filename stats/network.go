@@ -365,6 +365,20 @@ func (req *coverageRequest) runNetwork(ctx context.Context, pool *pgxpool.Pool) 
 		}
 		tm.step("search")
 	}
+	// the search is kept (best effort: a cache that cannot be written — a
+	// role without the right, a cancelled request — costs the next question
+	// time, not this answer) on another connection while the targets are
+	// read
+	stored := make(chan struct{})
+	if cacheable && !cached {
+		go func() {
+			defer close(stored)
+			_ = storeSearch(ctx, pool, key, version, found, timed)
+		}()
+	} else {
+		close(stored)
+	}
+	defer func() { <-stored }()
 	var out []targetRow
 	var snaps []networkSnap
 	if current && req.asOf == nil && req.target.Table == "villages" {
@@ -377,13 +391,8 @@ func (req *coverageRequest) runNetwork(ctx context.Context, pool *pgxpool.Pool) 
 	}
 	tm.step("targets")
 	tx.Rollback(ctx) //nolint:errcheck // read-only, done
-	if cacheable && !cached {
-		// best effort: a cache that cannot be written (a role without the
-		// right, a cancelled request) costs the next question time, not this
-		// answer
-		_ = storeSearch(ctx, pool, key, version, found, timed)
-		tm.step("cache store")
-	}
+	<-stored
+	tm.step("cache store (beside the targets)")
 	for i := range out {
 		sn := snaps[i]
 		if !sn.ok {

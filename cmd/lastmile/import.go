@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"os/user"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"time"
@@ -44,6 +45,13 @@ type importFlags struct {
 }
 
 func cmdImport(ctx context.Context, args []string, out io.Writer) error {
+	// A streamed import keeps little alive (tens of MB for a million
+	// features) but allocates per feature: collecting less often spends
+	// 10 % less CPU on the Go side of a first load for a few more MB.
+	// $GOGC, when set, wins.
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(400)
+	}
 	fs := newFlagSet("import", out)
 	var f importFlags
 	f.db.register(fs)
