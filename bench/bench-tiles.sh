@@ -1,24 +1,33 @@
 #!/usr/bin/env bash
 # bench/bench-tiles.sh: vector-tile throughput (make bench).
 #
-# For two data sets — the demo county (all tiles of its extent, z10-z14, all
-# nine layers in one tile set) and a synthetic table of 1 M roads (z12-z14,
-# layer roads) — it measures with wrk (bench/tiles.lua cycling through the
-# tile list, -c16) requests/s and p50/p99 latency of:
+# For three data sets — the demo county (all tiles of its extent, z10-z14, all
+# nine layers in one tile set), a synthetic table of 1 M roads (z10-z14,
+# layer roads) and the OpenStreetMap extract in ../shared/data/osm
+# (imported with `lastmile import --osm`, z10-z14, the layers it fills) — it
+# measures with wrk (bench/tiles.lua cycling through the tile list, -c16)
+# requests/s and p50/p99 latency of:
 #   uncached  lastmile serve --tile-cache-bytes 0 (every request runs PostGIS)
-#   cached    lastmile serve with a warm cache
+#   cached    lastmile serve with a warm cache (cached tiles on the wire path)
+#   cached-http  the same with --wire=false (every request through net/http)
 #   nginx     the same gzipped tile bytes as static files (the ceiling)
-#   sql-zN    (1 M roads, per zoom) the same tiles' SQL alone, bench/tilesql,
-#             the limit of the uncached path
-# and prints cached/nginx as a ratio to its target (0.8) and uncached/cached,
-# plus the slowest single tile
-# (sequential curl, cache off) of each data set.
+#   uncached-zN, sql-zN  (1 M roads and OSM, per zoom) uncached tiles of one
+#             zoom and the same tiles' SQL alone (bench/tilesql), the limit of
+#             the uncached path
+# Cached and nginx alternate BENCH_ROUNDS times, and so do uncached-zN and
+# sql-zN; each figure is the median run, and the report prints each as a
+# ratio to its limit in the same run — cached/nginx against its target 0.8,
+# uncached-zN/sql-zN against 0.9 — with the load average of its run, plus
+# the slowest single tile (sequential curl, cache off) of each data set.
 #
 # Environment: BENCH_DIR (work directory, default /tmp/lastmile-bench-tiles),
 # BENCH_SECONDS (per wrk run, default 15), BENCH_CONNECTIONS (default 16),
-# BENCH_ROUNDS (alternating cached/nginx runs, default 3; medians reported),
-# ROADS (synthetic roads, default 1000000), LASTMILE (binary, default
-# bin/lastmile), KEEP=1 keeps the work directory and its cluster data.
+# BENCH_ROUNDS (alternating cached/nginx and uncached/SQL runs, default 3;
+# medians reported), BENCH_SETS (default "demo roads1m osm"),
+# ROADS (synthetic roads, default 1000000), OSM_PBF (the extract, default the
+# first ../shared/data/osm/*.pbf; the OSM set is left out, saying so, when
+# there is none), LASTMILE (binary, default bin/lastmile), KEEP=1 keeps the
+# work directory and its cluster data.
 # It starts its own PostgreSQL cluster (pg_ctl) and installs wrk and nginx
 # with apt-get when they are missing.
 set -euo pipefail
@@ -92,7 +101,7 @@ CONF
 as_pg "$PGBIN/pg_ctl" -D "$WORK/pg" -l "$WORK/pg.log" -w start >/dev/null
 PSQL=("$PGBIN/psql" -X -q -v ON_ERROR_STOP=1 -h "$WORK" -U postgres)
 url() { echo "postgres://postgres@/$1?host=$WORK&sslmode=disable"; }
-for db in demo roads1m; do
+for db in demo roads1m osm; do
 	"${PSQL[@]}" -d postgres -c "CREATE DATABASE $db"
 	"$LASTMILE" migrate --database-url "$(url $db)" >/dev/null 2>&1
 done
@@ -104,14 +113,14 @@ free_port() {
 
 # start_server NAME DB CACHE_BYTES [demo]: starts lastmile, sets $PORT.
 start_server() {
-	local name=$1 db=$2 cache=$3 cmd=${4:-serve}
+	local name=$1 db=$2 cache=$3 cmd=${4:-serve} extra=${5:-}
 	PORT=$(free_port)
 	# No access log, as nginx below (access_log off): the comparison is of
 	# serving the bytes; the log costs ~15 % of the cached rate on its own.
 	# --stats-refresh 0: no routing-graph rebuild (minutes on 1 M roads, one
 	# of the pool's connections and a core) during the runs.
 	"$LASTMILE" "$cmd" --database-url "$(url "$db")" --addr "127.0.0.1:$PORT" \
-		--tile-cache-bytes "$cache" --access-log=false --stats-refresh 0 >"$WORK/$name.out" 2>"$WORK/$name.log" &
+		--tile-cache-bytes "$cache" --access-log=false --stats-refresh 0 $extra >"$WORK/$name.out" 2>"$WORK/$name.log" &
 	SERVER_PID=$!
 	PIDS+=("$SERVER_PID")
 	for _ in $(seq 1 600); do
@@ -160,10 +169,11 @@ fetch_all() {
 
 # run_wrk LABEL URL LIST: one wrk run; appends a row to the results.
 run_wrk() {
-	local label=$1 url=$2 list=$3 out
-	out=$(TILE_LIST=$list wrk -t2 -c"$CONNS" -d"${SECONDS_PER_RUN}s" --latency -s "$ROOT/bench/tiles.lua" "$url" 2>&1)
+	local label=$1 url=$2 list=$3 conns=${4:-$CONNS} out
+	out=$(TILE_LIST=$list WRK_THREADS=2 wrk -t2 -c"$conns" -d"${SECONDS_PER_RUN}s" --latency -s "$ROOT/bench/tiles.lua" "$url" 2>&1)
 	local line
 	line=$(grep '^RESULT' <<<"$out") || { echo "$out" >&2; return 1; }
+	line+=" load=$(cut -d' ' -f1 /proc/loadavg) conns=$conns tiles=$(wc -l <"$list")"
 	echo "$label $line" >>"$WORK/results"
 	log "$label $line"
 }
@@ -175,6 +185,7 @@ run_sql() {
 	local label=$1 db=$2 list=$3 out line
 	out=$("$WORK/tilesql" -database-url "$(url "$db")" -c "$(( $(nproc) > 4 ? $(nproc) : 4 ))" -d "${SECONDS_PER_RUN}s" "$list" 2>&1)
 	line=$(grep '^RESULT' <<<"$out") || { echo "$out" >&2; return 1; }
+	line+=" load=$(cut -d' ' -f1 /proc/loadavg)"
 	echo "$label $line" >>"$WORK/results"
 	log "$label $line"
 }
@@ -245,21 +256,39 @@ bench_set() {
 	log "$name: $(wc -l <"$list.nonempty") non-empty tiles (empty ones answer 204 and are left out of the runs), fetched cold in $((SECONDS - start)) s"
 	# Cached and nginx alternate, ROUNDS times each (the machine is shared:
 	# the report takes each one's median run, and their ratio is same-run).
+	# The same, warm, with every request through net/http (--wire=false):
+	# what the wire path adds, in the same run.
+	local wire_pid=$SERVER_PID wire_port=$PORT
+	start_server "$name-warm-http" "$db" $((1024 << 20)) serve --wire=false
+	local http_pid=$SERVER_PID http_port=$PORT
+	xargs -P 4 -I{} curl -s -o /dev/null -H "Accept-Encoding: gzip" "http://127.0.0.1:$http_port{}" <"$list.nonempty"
 	start_nginx "$WORK/www-$name"
 	for _ in $(seq 1 "$ROUNDS"); do
-		run_wrk "$name cached" "http://127.0.0.1:$PORT" "$list.nonempty"
+		run_wrk "$name cached" "http://127.0.0.1:$wire_port" "$list.nonempty"
 		run_wrk "$name nginx" "http://127.0.0.1:$NGINX_PORT" "$list.nonempty"
+		run_wrk "$name cached-http" "http://127.0.0.1:$http_port" "$list.nonempty"
 	done
 	stop_nginx
+	stop_server
+	SERVER_PID=$wire_pid
 	stop_server
 
 	start_server "$name-cold" "$db" 0
 	run_wrk "$name uncached" "http://127.0.0.1:$PORT" "$list.nonempty"
 	if [ -n "$per_zoom" ]; then
+		# The server and its SQL alone alternate, ROUNDS times each.
 		for z in $(awk -F/ '{print $4}' "$list.nonempty" | sort -nu); do
 			awk -F/ -v z="$z" '$4 == z' "$list.nonempty" >"$list.z$z"
-			run_wrk "$name uncached-z$z" "http://127.0.0.1:$PORT" "$list.z$z"
-			run_sql "$name sql-z$z" "$db" "$list.z$z"
+			# At most a connection per 4 tiles of the list (z10 of a small
+			# extent has a handful), so that no two ask for one tile at once.
+			local n c
+			n=$(wc -l <"$list.z$z")
+			c=$((n / 4 < CONNS ? n / 4 : CONNS))
+			[ "$c" -ge 2 ] || c=2
+			for _ in $(seq 1 "$ROUNDS"); do
+				run_wrk "$name uncached-z$z" "http://127.0.0.1:$PORT" "$list.z$z" "$c"
+				run_sql "$name sql-z$z" "$db" "$list.z$z"
+			done
 		done
 	fi
 	local sample=$list.nonempty
@@ -275,33 +304,57 @@ bench_set() {
 }
 
 : >"$WORK/results"
+: >"$WORK/notes"
+
+SETS=" ${BENCH_SETS:-demo roads1m osm} "
+want() { [[ $SETS == *" $1 "* ]]; }
 
 # --- demo county, z10-z14, all layers ----------------------------------------
+if want demo; then
 log "loading the demo county"
 start_server demo-load demo 0 demo
 stop_server
 tile_list demo "$ALL_LAYERS" 10 14 admin_areas,roads,villages >"$WORK/demo.list"
 bench_set demo demo "$WORK/demo.list"
+fi
 
-# --- 1 M synthetic roads, z12-z14 ---------------------------------------------
+# --- 1 M synthetic roads, z10-z14 ---------------------------------------------
+if want roads1m; then
 log "generating $ROADS synthetic roads"
 start=$SECONDS
 "${PSQL[@]}" -d roads1m -v n="$ROADS" -f "$ROOT/bench/roads1m.sql" >/dev/null
 log "generated in $((SECONDS - start)) s"
-tile_list roads1m roads 12 14 roads >"$WORK/roads1m.list"
+tile_list roads1m roads 10 14 roads >"$WORK/roads1m.list"
 bench_set roads1m roads1m "$WORK/roads1m.list" per-zoom
+fi
+
+# --- the OpenStreetMap extract, z10-z14 ----------------------------------------
+OSM_PBF=${OSM_PBF:-$(ls "$ROOT"/../shared/data/osm/*.pbf 2>/dev/null | head -1)}
+OSM_LAYERS=roads,power_upgrades,villages,facilities
+if ! want osm; then
+	:
+elif [ -n "$OSM_PBF" ] && [ -f "$OSM_PBF" ]; then
+	log "importing $OSM_PBF"
+	"$LASTMILE" import --osm "$OSM_PBF" --database-url "$(url osm)" >"$WORK/osm-import.out" 2>&1 ||
+		{ cat "$WORK/osm-import.out" >&2; exit 1; }
+	tile_list osm "$OSM_LAYERS" 10 14 "$OSM_LAYERS" >"$WORK/osm.list"
+	bench_set osm osm "$WORK/osm.list" per-zoom
+else
+	log "osm: no extract (OSM_PBF or ../shared/data/osm/*.pbf): the OSM set is left out"
+	echo "osm: no extract (OSM_PBF or ../shared/data/osm/*.pbf), set left out" >>"$WORK/notes"
+fi
 
 # --- report -------------------------------------------------------------------
 echo
 echo "Vector tiles: wrk -t2 -c$CONNS -d${SECONDS_PER_RUN}s, Accept-Encoding: gzip"
 echo "machine: $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')), $(free -g | awk '/Mem:/{print $2}') GiB RAM, load before: $(cut -d' ' -f1-3 /proc/loadavg)"
-printf '%-10s %-12s %10s %9s %9s %9s %7s %s\n' dataset mode req/s p50_ms p99_ms max_ms errors runs
+printf '%-10s %-12s %10s %9s %9s %9s %7s %6s %s\n' dataset mode req/s p50_ms p99_ms max_ms errors load runs
 # One row per data set and mode: the run with the median req/s (of ROUNDS
 # runs for cached and nginx), and every run's req/s.
 awk '$2 != "worst" {
 	split("", v); for (i = 4; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
 	k = $1 " " $2; if (!(k in n)) order[++nk] = k
-	n[k]++; rps[k, n[k]] = v["rps"]; row[k, n[k]] = sprintf("%10s %9s %9s %9s %7s", v["rps"], v["p50_ms"], v["p99_ms"], v["max_ms"], v["errors"])
+	n[k]++; rps[k, n[k]] = v["rps"]; ld[k, n[k]] = v["load"]; cn[k, n[k]] = v["conns"]; tl[k, n[k]] = v["tiles"]; row[k, n[k]] = sprintf("%10s %9s %9s %9s %7s %6s", v["rps"], v["p50_ms"], v["p99_ms"], v["max_ms"], v["errors"], v["load"])
 }
 END {
 	for (j = 1; j <= nk; j++) {
@@ -311,20 +364,22 @@ END {
 		med = idx[int((m + 1) / 2)]; all = ""
 		for (a = 1; a <= m; a++) all = all (a > 1 ? "," : "") int(rps[k, a])
 		split(k, p, " "); printf "%-10s %-12s %s %s\n", p[1], p[2], row[k, med], (m > 1 ? all : "")
-		print k, rps[k, med] > "'"$WORK/medians"'"
+		print k, rps[k, med], ld[k, med], cn[k, med], tl[k, med] > "'"$WORK/medians"'"
 	}
 }' "$WORK/results"
-awk '{ r[$1 " " $2] = $3 }
+awk '{ r[$1 " " $2] = $3; l[$1 " " $2] = $4; cn[$1 " " $2] = $5; tl[$1 " " $2] = $6 }
 END {
-	n = split("demo roads1m", sets, " ")
+	n = split("demo roads1m osm", sets, " ")
 	for (i = 1; i <= n; i++) {
 		s = sets[i]
-		if (r[s " nginx"] > 0) { c = r[s " cached"] / r[s " nginx"]; printf "%-10s cached/nginx    = %.2f  (target 0.8: %.2f of target)\n", s, c, c / 0.8 }
+		if (r[s " nginx"] > 0) { c = r[s " cached"] / r[s " nginx"]; printf "%-10s cached/nginx    = %.2f  (target 0.8: %.2f of target; load %s / %s)\n", s, c, c / 0.8, l[s " cached"], l[s " nginx"] }
+		if (r[s " nginx"] > 0 && r[s " cached-http"] > 0) printf "%-10s cached-http/nginx = %.2f  (--wire=false, every request through net/http; load %s)\n", s, r[s " cached-http"] / r[s " nginx"], l[s " cached-http"]
 		if (r[s " cached"] > 0) printf "%-10s uncached/cached = %.3f\n", s, r[s " uncached"] / r[s " cached"]
 		for (z = 0; z <= 22; z++) if (r[s " sql-z" z] > 0) {
 			u = r[s " uncached-z" z] / r[s " sql-z" z]
-			printf "%-10s uncached-z%d/sql-z%d = %.2f  (target 0.9: %.2f of target)\n", s, z, z, u, u / 0.9
+			printf "%-10s uncached-z%d/sql-z%d = %.2f  (target 0.9: %.2f of target; load %s / %s; %s tiles, wrk -c%s)\n", s, z, z, u, u / 0.9, l[s " uncached-z" z], l[s " sql-z" z], tl[s " uncached-z" z], cn[s " uncached-z" z]
 		}
 	}
 }' "$WORK/medians"
+cat "$WORK/notes"
 grep ' worst ' "$WORK/results" | awk '{ printf "%-10s slowest tile %.0f ms: %s %s\n", $1, $3 * 1000, $4, substr($0, index($0, "(")) }'

@@ -56,6 +56,9 @@ type Options struct {
 	// MetricsAddr, when set, is a second listener serving only /metrics,
 	// without a token (for a scraper on a private network).
 	MetricsAddr string
+	// Wire answers the cached requests of mounts that have a wire path
+	// (cached tiles) on keep-alive connections without net/http (wire.go).
+	Wire bool
 }
 
 // DefaultQueryLimit is the longest query string accepted by default: 8 KiB,
@@ -84,6 +87,7 @@ func (o *Options) RegisterFlags(fs *flag.FlagSet) {
 	o.TrustedProxies = respond.DefaultLinks.Trusted
 	fs.Var(proxiesFlag{&o.TrustedProxies}, "trusted-proxies", "comma-separated networks (CIDR) or addresses of reverse proxies whose X-Forwarded-Proto and X-Forwarded-Host (links) and X-Forwarded-For or Forwarded (the client address of per-client limits and the access log) are believed; empty: none")
 	fs.IntVar(&o.QueryLimit, "query-limit", DefaultQueryLimit, "longest query string accepted, in bytes (414 above)")
+	fs.BoolVar(&o.Wire, "wire", true, "answer cached tiles on keep-alive connections with lastmile's own HTTP/1.1 responder instead of net/http (the same bytes; any other request goes to net/http); false: every request through net/http")
 	fs.StringVar(&o.MetricsAddr, "metrics-addr", "", "address of a second listener serving only /metrics without a token (e.g. 127.0.0.1:9090); /metrics on --addr always needs a token with scope metrics")
 }
 
@@ -152,6 +156,8 @@ type Server struct {
 
 	idPrefix  string        // request ids: a random per-process prefix...
 	idCounter atomic.Uint64 // ...and a counter
+
+	wireAnswers atomic.Uint64 // requests answered on the wire path
 }
 
 // New returns a server with every route registered.
@@ -172,6 +178,10 @@ func New(opts Options, deps Deps) *Server {
 			s.fast = append(s.fast, f)
 		}
 	}
+	s.metrics.registry.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+		Name: "lastmile_http_wire_answers_total",
+		Help: "Requests answered on the wire path (cached tiles without net/http; also counted in lastmile_http_requests_total).",
+	}, func() float64 { return float64(s.wireAnswers.Load()) }))
 	b := make([]byte, 4)
 	rand.Read(b)
 	s.idPrefix = hex.EncodeToString(b) + "-"
@@ -244,6 +254,32 @@ func (s *Server) serveFast(f FastPath, w http.ResponseWriter, r *http.Request) (
 	return true
 }
 
+// wireListener wraps ln in the wire path (wire.go) when it is on and a
+// mount has one; nil otherwise.
+func (s *Server) wireListener(ln net.Listener, srv *http.Server) net.Listener {
+	if !s.opts.Wire {
+		return nil
+	}
+	var paths []WirePath
+	prefix := ""
+	for _, f := range s.fast {
+		if w, ok := f.(WirePath); ok {
+			paths = append(paths, w)
+			if prefix == "" {
+				prefix = w.FastPrefix()
+			}
+			for !strings.HasPrefix(w.FastPrefix(), prefix) {
+				prefix = prefix[:len(prefix)-1]
+			}
+		}
+	}
+	if len(paths) == 0 {
+		return nil
+	}
+	return &wireListener{Listener: ln, s: s, paths: paths, prefix: prefix,
+		headTimeout: srv.ReadHeaderTimeout, idleTimeout: srv.IdleTimeout, writeTimeout: s.opts.RequestTimeout}
+}
+
 // requestID returns a new request id.
 func (s *Server) requestID() string {
 	return s.idPrefix + strconv.FormatUint(s.idCounter.Add(1), 36)
@@ -264,6 +300,9 @@ func (s *Server) ListenAndServe(ctx context.Context, ready func(addr string)) er
 		IdleTimeout: 2 * time.Minute,
 		ErrorLog:    slog.NewLogLogger(s.deps.Logger.Handler(), slog.LevelWarn),
 		BaseContext: func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+	}
+	if wl := s.wireListener(ln, srv); wl != nil {
+		ln = wl
 	}
 	errc := make(chan error, 2)
 	var msrv *http.Server

@@ -233,6 +233,22 @@ func computeAccess(ctx context.Context, pool *pgxpool.Pool, conn *pgxpool.Conn, 
 	}
 	names := accessNames()
 	defs := accessDefinitions()
+	sqlBuild := func() error {
+		if _, err := tx.Exec(ctx, `ANALYZE lastmile.roads; ANALYZE lastmile.villages`); err != nil {
+			return err
+		}
+		for _, name := range names {
+			sql := accessInsert +
+				statsSQL.Fill("access_nearest.sql", map[string]string{"definition": "$1::text", "pred": defs[name], "villages": "true"})
+			if _, err := tx.Exec(ctx, sql, name); err != nil {
+				return err
+			}
+		}
+		return tx.Commit(ctx)
+	}
+	if len(names) > 31 { // the grid's candidates carry the definitions as bits of an int
+		return sqlBuild()
+	}
 	var mask, preds []string
 	for i, n := range names {
 		mask = append(mask, fmt.Sprintf("CASE WHEN %s THEN %d ELSE 0 END", defs[n], 1<<i))
@@ -274,18 +290,8 @@ func computeAccess(ctx context.Context, pool *pgxpool.Pool, conn *pgxpool.Conn, 
 	if len(villages) == 0 {
 		return tx.Commit(ctx)
 	}
-	if !accessGridUsable(b.minLon, b.maxLon, b.minLat, b.maxLat) || len(names) > 31 {
-		if _, err := tx.Exec(ctx, `ANALYZE lastmile.roads; ANALYZE lastmile.villages`); err != nil {
-			return err
-		}
-		for _, name := range names {
-			sql := accessInsert +
-				statsSQL.Fill("access_nearest.sql", map[string]string{"definition": "$1::text", "pred": defs[name], "villages": "true"})
-			if _, err := tx.Exec(ctx, sql, name); err != nil {
-				return err
-			}
-		}
-		return tx.Commit(ctx)
+	if !accessGridUsable(b.minLon, b.maxLon, b.minLat, b.maxLat) {
+		return sqlBuild()
 	}
 	grid := b.build()
 	accessGridBuilds.Add(1)

@@ -21,6 +21,10 @@ type tile struct {
 	// Header values of the gzipped response, computed once when the tile
 	// is cached (nil before): the cached path then allocates no strings.
 	gzETag, gzLength []string
+	// wireOK and wireNotModified are the header lines (each ending in CRLF,
+	// in net/http's order) of the 200 (or, for an empty tile, 204) and the
+	// 304 that ServeWire answers: computed once when the tile is cached.
+	wireOK, wireNotModified []byte
 }
 
 // empty reports whether the tile has no features (served as 204).
@@ -60,7 +64,13 @@ type cache struct {
 	gen   map[string]uint64
 
 	hits, misses, evictions, invalidations uint64
+
+	wire wireLines // set once, before use
 }
+
+// wireLines is what a cache needs to precompute the header lines of the
+// wire path: the Cache-Control value ("" when it cannot be sent as is).
+type wireLines struct{ cacheControl string }
 
 func newCache(maxBytes int64) *cache {
 	return &cache{max: maxBytes, lru: list.New(), byKey: map[tileKey]*entry{}, gen: map[string]uint64{}}
@@ -129,6 +139,9 @@ func (c *cache) put(key tileKey, layers []string, gen uint64, t *tile) bool {
 	if !t.empty() {
 		stored.gzETag = []string{gzipETag(t.etag)}
 		stored.gzLength = []string{itoa(len(t.gz))}
+	}
+	if c.wire.cacheControl != "" {
+		stored.wireOK, stored.wireNotModified = c.wire.lines(stored)
 	}
 	e := &entry{key: key, layers: layers, tile: stored, cost: cost}
 	e.elem = c.lru.PushFront(e)

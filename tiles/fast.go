@@ -114,3 +114,79 @@ func (s *Service) canonicalLayers(list string) (string, bool) {
 	}
 	return c, true
 }
+
+// ServeWire is ServeFast for the server's wire path (server.WirePath),
+// which parses keep-alive requests itself: for a GET or HEAD of path (no
+// query string) with those Accept-Encoding values and that first
+// If-None-Match value, it returns the status, the header lines of the
+// response (each ending in CRLF, as net/http writes ServeFast's headers,
+// without the server's own) and the body to send — the tile's stored gzip
+// bytes, nil for HEAD, 204 and 304. Both slices are shared and must not be
+// modified. ok=false declines, as ServeFast does, and also when the cache
+// keeps no wire lines (an unsendable --tile-cache-control).
+func (s *Service) ServeWire(method, path string, acceptEncoding []string, ifNoneMatch string) (lines, body []byte, status int, route string, ok bool) {
+	if !respond.AcceptsGzipValues(acceptEncoding) {
+		return nil, nil, 0, "", false
+	}
+	key, ok := s.fastKey(path)
+	if !ok {
+		return nil, nil, 0, "", false
+	}
+	t, ok := s.cache.peek(key)
+	if !ok || t.wireOK == nil {
+		return nil, nil, 0, "", false
+	}
+	if ifNoneMatch != "" && respond.MatchETag(ifNoneMatch, true, t.etag, gzipETag(t.etag)) {
+		return t.wireNotModified, nil, http.StatusNotModified, TileRoute, true
+	}
+	if t.empty() {
+		return t.wireOK, nil, http.StatusNoContent, TileRoute, true
+	}
+	if method == http.MethodHead {
+		return t.wireOK, nil, http.StatusOK, TileRoute, true
+	}
+	return t.wireOK, t.gz, http.StatusOK, TileRoute, true
+}
+
+// newWireLines checks that the Cache-Control value can be written as it is
+// (net/http would trim it and blank out line breaks): else the wire path is
+// off for this service.
+func newWireLines(cacheControl string) wireLines {
+	if cacheControl != strings.TrimSpace(cacheControl) {
+		return wireLines{}
+	}
+	for i := 0; i < len(cacheControl); i++ {
+		if c := cacheControl[i]; c < 0x20 || c == 0x7f {
+			return wireLines{}
+		}
+	}
+	return wireLines{cacheControl: cacheControl}
+}
+
+// lines returns the header lines of ServeWire's 200 (204 for an empty
+// tile) and 304 answers for t, sorted by name as net/http sorts them.
+func (w wireLines) lines(t *tile) (ok, notModified []byte) {
+	etag := t.etag
+	if !t.empty() {
+		etag = t.gzETag[0]
+	}
+	line := func(b []byte, k, v string) []byte {
+		return append(append(append(append(b, k...), ": "...), v...), "\r\n"...)
+	}
+	var nm []byte
+	nm = line(nm, "Cache-Control", w.cacheControl)
+	nm = line(nm, "Etag", etag)
+	nm = line(nm, "Vary", varyAcceptEncoding[0])
+	nm = line(nm, "X-Cache", xCacheHit[0])
+	if t.empty() {
+		return nm, nm
+	}
+	ok = line(ok, "Cache-Control", w.cacheControl)
+	ok = line(ok, "Content-Encoding", contentEncodingGzip[0])
+	ok = line(ok, "Content-Length", t.gzLength[0])
+	ok = line(ok, "Content-Type", contentType[0])
+	ok = line(ok, "Etag", etag)
+	ok = line(ok, "Vary", varyAcceptEncoding[0])
+	ok = line(ok, "X-Cache", xCacheHit[0])
+	return ok, nm
+}

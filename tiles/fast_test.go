@@ -4,10 +4,14 @@ import (
 	"bytes"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
+	"reflect"
 	"strings"
 	"testing"
 
 	"github.com/gorilla/mux"
+
+	"github.com/lastmile/lastmile/layer"
 )
 
 // TestServeFast checks that the fast path answers exactly as the router's
@@ -127,5 +131,42 @@ func TestServeFast(t *testing.T) {
 	do(fast, "GET", full, "Accept-Encoding", "gzip")
 	if after := h.svc.Stats(); after.Hits != before.Hits+1 || after.Misses != before.Misses {
 		t.Errorf("a fast hit: hits %d → %d, misses %d → %d", before.Hits, after.Hits, before.Misses, after.Misses)
+	}
+}
+
+// TestWireLines: a Cache-Control value net/http would rewrite (spaces
+// trimmed, line breaks blanked) turns the wire path off rather than be sent
+// differently.
+func TestWireLines(t *testing.T) {
+	for v, ok := range map[string]bool{"public, max-age=60": true, " public": false, "public ": false, "a\r\nX-Evil: 1": false, "a\tb": false, "": false} {
+		if got := newWireLines(v).cacheControl != ""; got != ok {
+			t.Errorf("%q: wire lines %v, want %v", v, got, ok)
+		}
+	}
+}
+
+// TestPlanCache: a remembered statement is the one tileQuery builds, with
+// the tile's own x and y, for every kind of layer set, zoom and filter.
+func TestPlanCache(t *testing.T) {
+	svc := New(nil, layer.Default(), nil, Options{})
+	all := layer.Default().Layers()
+	roads, _ := layer.Default().Layer("roads")
+	f, err := ParseFilters([]*layer.Layer{roads}, url.Values{"status": {"completed"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		layers  []*layer.Layer
+		filters Filters
+	}{{all, nil}, {[]*layer.Layer{roads}, nil}, {[]*layer.Layer{roads}, f}} {
+		for z := 0; z <= 16; z++ {
+			for i, xy := range [][2]int{{0, 0}, {1 << z / 2, 1<<z - 1}, {1<<z - 1, 1 << z / 3}} {
+				got := svc.tileQuery(tc.layers, z, xy[0], xy[1], tc.filters)
+				want := tileQuery(tc.layers, z, xy[0], xy[1], tc.filters, svc.opts.MaxFeatures)
+				if got.sql != want.sql || !reflect.DeepEqual(got.args, want.args) {
+					t.Fatalf("z%d tile %d: remembered %v, built %v", z, i, got.args, want.args)
+				}
+			}
+		}
 	}
 }
