@@ -113,6 +113,12 @@ func syncSnaps(ctx context.Context, tx pgx.Tx, edges *snapEdges, edgesEpoch int6
 		coalesce((SELECT max(id) FROM lastmile.route_edges), 0) FROM lastmile.route_cache_state`).Scan(&epoch, &snapEpoch, &maxEdge, &maxDist, &newMax); err != nil {
 		return err
 	}
+	// the state row first, before village_snap_changes: a village write's
+	// statement triggers take them in that order (villages_gen_bump, then
+	// the snap log), and the other order deadlocks with them
+	if _, err := tx.Exec(ctx, `SELECT 1 FROM lastmile.route_cache_state FOR UPDATE`); err != nil {
+		return err
+	}
 	var snaps []villageSnap
 	var err error
 	changed := 0 // 1 when any snap changed
