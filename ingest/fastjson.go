@@ -169,20 +169,28 @@ func (s *coordScanner) object(member func(key []byte) bool) bool {
 		if !member(key) {
 			return false
 		}
-		s.space()
-		if s.i >= len(s.b) {
-			return false
-		}
-		switch s.b[s.i] {
-		case ',':
-			s.i++
-		case '}':
-			s.i++
-			return true
-		default:
-			return false
+		if end, ok := s.separator('}'); !ok || end {
+			return ok
 		}
 	}
+}
+
+// separator reads the ',' between members or elements, or the closing
+// byte: end when it was the close, ok false on anything else.
+func (s *coordScanner) separator(close byte) (end, ok bool) {
+	s.space()
+	if s.i >= len(s.b) {
+		return false, false
+	}
+	switch s.b[s.i] {
+	case ',':
+		s.i++
+		return false, true
+	case close:
+		s.i++
+		return true, true
+	}
+	return false, false
 }
 
 // plainString reads a JSON string without escapes, of valid UTF-8 and no
@@ -394,18 +402,8 @@ func (s *coordScanner) array(elem func() bool) bool {
 		if !elem() {
 			return false
 		}
-		s.space()
-		if s.i >= len(s.b) {
-			return false
-		}
-		switch s.b[s.i] {
-		case ',':
-			s.i++
-		case ']':
-			s.i++
-			return true
-		default:
-			return false
+		if end, ok := s.separator(']'); !ok || end {
+			return ok
 		}
 	}
 }
