@@ -156,7 +156,7 @@ func Default() *Catalog {
 				{MinZoom: 10, Field: "road_class", Values: []string{"village"}},
 			},
 			Overview: &Overview{Kind: OverviewLines, Below: 12, Bands: []int{6, 8, 10},
-				Keys: []string{"road_class", "tech_grade", "surface", "status"}},
+				Keys: []string{"road_class", "tech_grade", "surface", "status"}, Table: "road_overview", Count: "roads"},
 			Fields: fields(true,
 				Field{Name: "road_class", Label: "Road class", LabelZH: "行政等级", Type: Enum, Values: RoadClassValues, Tile: true},
 				Field{Name: "tech_grade", Label: "Technical grade", LabelZH: "技术等级", Type: Enum, Values: TechGradeValues, Tile: true},
@@ -171,6 +171,8 @@ func Default() *Catalog {
 				{MinZoom: 8, Field: "diameter_mm", AtLeast: 300},
 				{MinZoom: 10, Field: "diameter_mm", AtLeast: 100},
 			},
+			Overview: &Overview{Kind: OverviewLines, Below: 12, Bands: []int{8, 10}, Keys: []string{"status"},
+				Class: &OverviewClass{Field: "diameter_mm", Column: "diameter_class"}, Table: "water_pipeline_overview", Count: "pipelines"},
 			Fields: fields(true,
 				Field{Name: "diameter_mm", Label: "Diameter", LabelZH: "管径", Type: Integer, Unit: "mm", Min: ptr(0), Max: ptr(5000), Tile: true},
 				Field{Name: "material", Label: "Material", LabelZH: "管材", Type: Text},
@@ -185,6 +187,10 @@ func Default() *Catalog {
 				{MinZoom: 8, Field: "voltage_kv", AtLeast: 35},
 				{MinZoom: 10, Field: "voltage_kv", AtLeast: 10},
 			},
+			// Lines from the overview below z12; points (transformers) from
+			// the rows, with the zoom rules, beside them.
+			Overview: &Overview{Kind: OverviewLines, Below: 12, Bands: []int{8, 10}, Keys: []string{"kind", "status"},
+				Class: &OverviewClass{Field: "voltage_kv", Column: "voltage_class"}, Table: "power_upgrade_overview", Count: "lines"},
 			Fields: append(commonFields(true, powerStatusValues),
 				Field{Name: "kind", Label: "Kind", LabelZH: "类型", Type: Enum, Values: PowerKindValues, Required: true, Tile: true},
 				Field{Name: "voltage_kv", Label: "Voltage", LabelZH: "电压", Type: Number, Unit: "kV", Min: ptr(0), Max: ptr(1100), Tile: true},

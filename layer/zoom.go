@@ -49,8 +49,82 @@ type Overview struct {
 	// Keys (lines): the fields kept on merged lines; tile filters on other
 	// fields of the layer are answered from the rows instead.
 	Keys []string
+	// Class (lines): a numeric zoom-rule field kept on merged lines as its
+	// class, not its value (nil: none).
+	Class *OverviewClass
+	// Table (lines): the overview's table in schema lastmile.
+	Table string
+	// Count (lines): the column and tile property holding the number of
+	// the layer's features collected into a line ("roads").
+	Count string
 	// Levels (counts): the admin level of the points from each zoom.
 	Levels []OverviewLevel
+}
+
+// OverviewClass keeps the numeric field Field of a layer's zoom rules on
+// its overview lines as a class: the highest threshold (AtLeast) of the
+// rules on Field that the value meets, so that lines of 120 and 250 mm are
+// collected together in class 100. A rule's condition holds for a class
+// exactly when it holds for every value in it, so the style's zoom filter
+// reads Column where Field is absent.
+type OverviewClass struct {
+	Field  string // the rules' field: "diameter_mm"
+	Column string // the overview column and tile property: "diameter_class"
+}
+
+// Thresholds returns the thresholds of the rules on the class's field,
+// highest first, without duplicates.
+func (c *OverviewClass) Thresholds(l *Layer) []float64 {
+	var out []float64
+	for _, r := range l.ZoomRules {
+		if r.Field == c.Field && len(r.Values) == 0 && !slices.Contains(out, r.AtLeast) {
+			out = append(out, r.AtLeast)
+		}
+	}
+	slices.SortFunc(out, func(a, b float64) int {
+		switch {
+		case a > b:
+			return -1
+		case a < b:
+			return 1
+		}
+		return 0
+	})
+	return out
+}
+
+// ClassOf returns the class of a value (false: below every threshold).
+func (c *OverviewClass) ClassOf(l *Layer, v float64) (float64, bool) {
+	for _, t := range c.Thresholds(l) {
+		if v >= t {
+			return t, true
+		}
+	}
+	return 0, false
+}
+
+// SQL returns the class of each feature (over the layer's table aliased
+// alias; NULL below every threshold): ClassOf in SQL.
+func (c *OverviewClass) SQL(l *Layer, alias string) string {
+	col := col(alias, strconv.Quote(c.Field))
+	var b strings.Builder
+	b.WriteString("CASE")
+	for _, t := range c.Thresholds(l) {
+		n := strconv.FormatFloat(t, 'g', -1, 64)
+		fmt.Fprintf(&b, " WHEN %s >= %s THEN %s", col, n, n)
+	}
+	b.WriteString(" END")
+	return b.String()
+}
+
+// Columns returns the overview's kept columns (lines): Keys, then the
+// class column. With area, band and the tile (cx, cy) they name a row.
+func (o *Overview) Columns() []string {
+	out := slices.Clone(o.Keys)
+	if o.Class != nil {
+		out = append(out, o.Class.Column)
+	}
+	return out
 }
 
 // OverviewLevel is the admin level aggregated from a zoom on.

@@ -19,8 +19,9 @@ import (
 )
 
 // overview.go — the precomputed overviews of layer.Overview (tables of
-// migration 0090): merged road lines per county and band, and village
-// counts per county and township. They are built on first use and then
+// migrations 0090 and 0098): collected lines per county and band of every
+// line layer that declares one (roads, water pipelines, power lines), and
+// village counts per county and township. They are built on first use and then
 // brought up to date from lastmile.overview_changes (logged by triggers)
 // before a tile that draws them is made: only the areas a write touched are
 // recomputed, never the whole table per request.
@@ -149,12 +150,14 @@ func (s *Service) WarmOverviews(ctx context.Context) error {
 
 // OverviewReport says what a refresh did.
 type OverviewReport struct {
-	Full         bool // rebuilt whole
-	Changes      int  // change-log rows applied
-	RoadAreas    int  // counties whose road lines were recomputed (full: all)
-	VillageAreas int  // counties and townships whose counts were recomputed
-	RoadRows     int  // road_overview rows written
-	VillageRows  int  // village_overview rows written
+	Full    bool // rebuilt whole
+	Changes int  // change-log rows applied
+	// LineAreas: per line layer (by name), the counties whose lines were
+	// recomputed (not set when full: all); LineRows the rows written.
+	LineAreas    map[string]int
+	LineRows     map[string]int
+	VillageAreas int // counties and townships whose counts were recomputed
+	VillageRows  int // village_overview rows written
 	Duration     time.Duration
 }
 
@@ -164,11 +167,16 @@ type OverviewReport struct {
 // advisory lock. A write committed meanwhile stays logged for the next.
 func (s *Service) RefreshOverviews(ctx context.Context) (OverviewReport, error) {
 	start := time.Now()
-	var rep OverviewReport
+	rep := OverviewReport{LineAreas: map[string]int{}, LineRows: map[string]int{}}
 	var points []orb.Bound // the count points recomputed (old and new places)
 	var wasBuilt bool
-	roads, _ := s.catalog.Layer("roads")
 	villages, _ := s.catalog.Layer("villages")
+	var lineLayers []*layer.Layer
+	for _, l := range s.catalog.Layers() {
+		if l.Overview != nil && l.Overview.Kind == layer.OverviewLines {
+			lineLayers = append(lineLayers, l)
+		}
+	}
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, overviewLock); err != nil {
 			return err
@@ -178,20 +186,23 @@ func (s *Service) RefreshOverviews(ctx context.Context) (OverviewReport, error) 
 			return err
 		}
 		rep.Full, wasBuilt = !built || full, built
-		var roadAreas, villageAreas []string // nil: all
+		var lineAreas map[string][]string // by table; nil: all
+		var villageAreas []string         // nil: all
 		if rep.Full {
 			if _, err := tx.Exec(ctx, `DELETE FROM lastmile.overview_changes`); err != nil {
 				return err
 			}
 		} else {
-			// The changes, and the areas they touch: a road's county; a
-			// village's county and township; the counties and townships of
-			// the villages within 2 km of a road written or removed (their
-			// covered counts).
+			// The changes, and the areas they touch: a line's county (per
+			// table: "roads 522301000000"); a village's county and township;
+			// the counties and townships of the villages within 2 km of a
+			// road written or removed (their covered counts).
+			var la []string
 			err := tx.QueryRow(ctx, `
 				WITH c AS (DELETE FROM lastmile.overview_changes RETURNING layer, area, geom_3857),
 				cs AS MATERIALIZED (SELECT * FROM c),
-				ra AS (SELECT DISTINCT CASE WHEN area = '' THEN '' ELSE left(area, 6) || '000000' END AS a FROM cs WHERE layer = 'roads'),
+				ra AS (SELECT DISTINCT layer || ' ' || CASE WHEN area = '' THEN '' ELSE left(area, 6) || '000000' END AS a
+				       FROM cs WHERE layer <> 'villages'),
 				vcodes AS (
 					SELECT area AS code FROM cs WHERE layer = 'villages' AND area <> ''
 					UNION
@@ -204,18 +215,30 @@ func (s *Service) RefreshOverviews(ctx context.Context) (OverviewReport, error) 
 				SELECT (SELECT count(*) FROM cs),
 				       coalesce((SELECT array_agg(a ORDER BY a) FROM ra), '{}'),
 				       coalesce((SELECT array_agg(a ORDER BY a) FROM va), '{}')`,
-				levelDigits(villages)).Scan(&rep.Changes, &roadAreas, &villageAreas)
+				levelDigits(villages)).Scan(&rep.Changes, &la, &villageAreas)
 			if err != nil {
 				return err
 			}
-			rep.RoadAreas, rep.VillageAreas = len(roadAreas), len(villageAreas)
-		}
-		if roads != nil && roads.Overview != nil && (rep.Full || len(roadAreas) > 0) {
-			n, err := refreshRoadOverview(ctx, tx, roads, roadAreas)
-			if err != nil {
-				return fmt.Errorf("road overview: %w", err)
+			lineAreas = map[string][]string{}
+			for _, s := range la {
+				table, area, _ := strings.Cut(s, " ")
+				lineAreas[table] = append(lineAreas[table], area)
 			}
-			rep.RoadRows = n
+			rep.VillageAreas = len(villageAreas)
+		}
+		for _, l := range lineLayers {
+			var areas []string // nil: all
+			if !rep.Full {
+				if areas = lineAreas[l.Table]; len(areas) == 0 {
+					continue
+				}
+				rep.LineAreas[l.Name] = len(areas)
+			}
+			n, err := refreshLineOverview(ctx, tx, l, areas)
+			if err != nil {
+				return fmt.Errorf("%s overview: %w", l.Name, err)
+			}
+			rep.LineRows[l.Name] = n
 		}
 		if villages != nil && villages.Overview != nil && (rep.Full || len(villageAreas) > 0) {
 			if !rep.Full {
@@ -243,13 +266,13 @@ func (s *Service) RefreshOverviews(ctx context.Context) (OverviewReport, error) 
 	})
 	rep.Duration = time.Since(start)
 	if err == nil {
-		s.log.Debug("overviews refreshed", "full", rep.Full, "changes", rep.Changes, "road_areas", rep.RoadAreas,
+		s.log.Debug("overviews refreshed", "full", rep.Full, "changes", rep.Changes, "line_areas", rep.LineAreas,
 			"village_areas", rep.VillageAreas, "ms", rep.Duration.Milliseconds())
 		switch {
 		case rep.Full && wasBuilt:
 			// After a bulk write: cached low-zoom tiles were made from the
 			// old overviews (the first build has none cached).
-			for _, l := range []*layer.Layer{roads, villages} {
+			for _, l := range append(lineLayers, villages) {
 				if l != nil && l.Overview != nil {
 					s.cache.invalidateBelow(l.Name, nil, l.Overview.Below)
 				}
@@ -274,16 +297,31 @@ func levelDigits(villages *layer.Layer) []int32 {
 	return out
 }
 
-// refreshRoadOverview recomputes the road lines of the areas (nil: all).
-func refreshRoadOverview(ctx context.Context, tx pgx.Tx, roads *layer.Layer, areas []string) (int, error) {
-	o := roads.Overview
+// refreshLineOverview recomputes the lines overview of layer l (roads,
+// water pipelines, power lines) in the areas (nil: all).
+func refreshLineOverview(ctx context.Context, tx pgx.Tx, l *layer.Layer, areas []string) (int, error) {
+	o := l.Overview
 	var bands []string
 	for _, b := range o.Bands {
 		_, last, _ := o.Band(b)
 		bands = append(bands, "("+strconv.Itoa(b)+", "+strconv.FormatFloat(tolerance(last), 'g', -1, 64)+"::float8, "+
 			strconv.FormatFloat(worldWidth/float64(int(1)<<b), 'g', -1, 64)+"::float8)")
 	}
-	sql := templates.Fill("overview_roads.sql", pgsql.Slots{"minzoom": roads.MinZoomSQL("r"), "bands": strings.Join(bands, ", ")})
+	var cols, vals []string // the kept columns, and their values from the rows
+	for _, k := range o.Keys {
+		cols = append(cols, pgsql.Ident(k))
+		vals = append(vals, pgsql.Col("r", k))
+	}
+	if o.Class != nil {
+		cols = append(cols, pgsql.Ident(o.Class.Column))
+		vals = append(vals, o.Class.SQL(l, "r")+" AS "+pgsql.Ident(o.Class.Column))
+	}
+	lines := "true"
+	if l.AllowsGeometry(layer.Point) {
+		lines = "ST_Dimension(r.geom_3857) = 1"
+	}
+	sql := templates.Fill("overview_line_rows.sql", pgsql.Slots{"minzoom": l.MinZoomSQL("r"), "bands": strings.Join(bands, ", "),
+		"table": pgsql.Table(l), "lines": lines, "columns": strings.Join(cols, ", "), "values": strings.Join(vals, ", ")})
 	var arg any
 	if areas != nil {
 		arg = areas
@@ -291,30 +329,34 @@ func refreshRoadOverview(ctx context.Context, tx pgx.Tx, roads *layer.Layer, are
 	if _, err := tx.Exec(ctx, sql, arg); err != nil {
 		return 0, err
 	}
-	keys := "area, band, cx, cy, road_class, tech_grade, surface, status"
+	table := pgx.Identifier{pgsql.Schema, o.Table}.Sanitize()
+	count := pgsql.Ident(o.Count)
+	keys := "area, band, cx, cy, " + strings.Join(cols, ", ")
+	prefixed := func(alias string) string { return alias + "." + strings.ReplaceAll(keys, ", ", ", "+alias+".") }
 	if areas == nil {
-		if _, err := tx.Exec(ctx, `TRUNCATE lastmile.road_overview RESTART IDENTITY`); err != nil {
+		if _, err := tx.Exec(ctx, `TRUNCATE `+table+` RESTART IDENTITY`); err != nil {
 			return 0, err
 		}
 	} else {
 		// Groups gone from the areas; the others are updated in place, so
 		// their ids (the MVT feature ids) stay.
-		if _, err := tx.Exec(ctx, `DELETE FROM lastmile.road_overview o WHERE o.area = ANY($1)
-			AND NOT EXISTS (SELECT 1 FROM ov_roads n WHERE (n.`+strings.ReplaceAll(keys, ", ", ", n.")+`)
-				IS NOT DISTINCT FROM (o.`+strings.ReplaceAll(keys, ", ", ", o.")+`))`, areas); err != nil {
+		if _, err := tx.Exec(ctx, `DELETE FROM `+table+` o WHERE o.area = ANY($1)
+			AND NOT EXISTS (SELECT 1 FROM ov_lines n WHERE (`+prefixed("n")+`) IS NOT DISTINCT FROM (`+prefixed("o")+`))`, areas); err != nil {
 			return 0, err
 		}
 	}
-	tag, err := tx.Exec(ctx, `INSERT INTO lastmile.road_overview (`+keys+`, minzoom, roads, geom_3857)
-		SELECT `+keys+`, minzoom, roads, geom_3857 FROM ov_roads ORDER BY `+keys+`
-		ON CONFLICT (`+keys+`) DO UPDATE SET minzoom = EXCLUDED.minzoom, roads = EXCLUDED.roads, geom_3857 = EXCLUDED.geom_3857
-		WHERE (road_overview.minzoom, road_overview.roads, road_overview.geom_3857)
-			IS DISTINCT FROM (EXCLUDED.minzoom, EXCLUDED.roads, EXCLUDED.geom_3857)`)
+	tag, err := tx.Exec(ctx, `INSERT INTO `+table+` AS o (`+keys+`, minzoom, `+count+`, geom_3857)
+		SELECT `+keys+`, minzoom, n, geom_3857 FROM ov_lines ORDER BY `+keys+`
+		ON CONFLICT (`+keys+`) DO UPDATE SET minzoom = EXCLUDED.minzoom, `+count+` = EXCLUDED.`+count+`, geom_3857 = EXCLUDED.geom_3857
+		WHERE (o.minzoom, o.`+count+`, o.geom_3857) IS DISTINCT FROM (EXCLUDED.minzoom, EXCLUDED.`+count+`, EXCLUDED.geom_3857)`)
 	if err != nil {
 		return 0, err
 	}
+	if _, err := tx.Exec(ctx, `DROP TABLE ov_lines`); err != nil {
+		return 0, err
+	}
 	if areas == nil {
-		_, err = tx.Exec(ctx, `ANALYZE lastmile.road_overview`)
+		_, err = tx.Exec(ctx, `ANALYZE `+table)
 	}
 	return int(tag.RowsAffected()), err
 }

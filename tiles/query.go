@@ -5,6 +5,8 @@ import (
 	"math"
 	"strings"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/lastmile/lastmile/layer"
 	"github.com/lastmile/lastmile/postgis/pgsql"
 )
@@ -12,9 +14,10 @@ import (
 //go:embed sql/*.sql
 var templateFiles embed.FS
 
-// templates are layer.sql (one MVT layer of a tile), overview_lines.sql and
-// overview_counts.sql (one MVT layer from an overview), overview_roads.sql
-// and overview_villages.sql (an overview's rows) and extent.sql.
+// templates are layer.sql (one MVT layer of a tile), overview_lines.sql
+// (with overview_points.sql) and overview_counts.sql (one MVT layer from an
+// overview), overview_line_rows.sql and overview_villages.sql (an
+// overview's rows) and extent.sql.
 var templates = pgsql.MustParseFS(templateFiles, "sql/*.sql")
 
 // worldWidth is the width of the Web Mercator world in metres.
@@ -51,10 +54,22 @@ func tileQuery(layers []*layer.Layer, z, x, y int, filters Filters, maxFeatures 
 	param := q.args.Add
 	shared := make([]string, len(filters)) // filter placeholders, shared by the layers
 	var tol, cell, limit string
+	capParam := func() string {
+		if limit == "" {
+			limit = param(maxFeatures)
+		}
+		return limit
+	}
+	cellParam := func() string {
+		if cell == "" {
+			cell = param(cellSize(z))
+		}
+		return cell
+	}
 	parts := make([]string, 0, len(layers))
 	for _, l := range layers {
 		if usesOverview(l, z, filters) {
-			parts = append(parts, "("+overviewLayer(l, z, filters, shared, param)+")")
+			parts = append(parts, "("+overviewLayer(l, z, filters, shared, param, capParam, cellParam)+")")
 			continue
 		}
 		if z < l.RowsMinZoom() {
@@ -69,10 +84,7 @@ func tileQuery(layers []*layer.Layer, z, x, y int, filters Filters, maxFeatures 
 		if vis := l.VisibleSQL("t", z); vis != "" {
 			slots["where"] += " AND " + vis
 		}
-		if limit == "" {
-			limit = param(maxFeatures)
-		}
-		slots["cap"] = limit
+		slots["cap"] = capParam()
 
 		var props, cols strings.Builder
 		for _, f := range l.TileFields() {
@@ -97,9 +109,7 @@ func tileQuery(layers []*layer.Layer, z, x, y int, filters Filters, maxFeatures 
 		}
 		slots["geometry"] = geometry
 		if z < l.DetailZoom && l.AllowsGeometry(layer.Point) {
-			if cell == "" {
-				cell = param(cellSize(z))
-			}
+			cell := cellParam()
 			keys := "CASE WHEN ST_Dimension(t.geom_3857) = 0 THEN floor(ST_X(t.geom_3857) / " + cell + ") END, " +
 				"CASE WHEN ST_Dimension(t.geom_3857) = 0 THEN floor(ST_Y(t.geom_3857) / " + cell + ") END, " +
 				"CASE WHEN ST_Dimension(t.geom_3857) = 0 THEN 0 ELSE t.id END"
@@ -116,18 +126,48 @@ func tileQuery(layers []*layer.Layer, z, x, y int, filters Filters, maxFeatures 
 	return q
 }
 
-// overviewLayer is the MVT layer of l at zoom z from its overview.
-func overviewLayer(l *layer.Layer, z int, filters Filters, shared []string, param func(any) string) string {
+// overviewLayer is the MVT layer of l at zoom z from its overview. A lines
+// overview of a layer that also holds points (power: transformers) draws
+// them from the rows beside its lines, as tiles of rows do: the rules of z,
+// the filters, one per grid cell below the detail zoom, the feature cap.
+func overviewLayer(l *layer.Layer, z int, filters Filters, shared []string, param func(any) string, capParam, cellParam func() string) string {
 	o := l.Overview
 	switch o.Kind {
 	case layer.OverviewLines:
 		first, _, _ := o.Band(z)
-		var props strings.Builder
-		for _, k := range o.Keys {
-			props.WriteString(pgsql.Col("t", k) + ", ")
+		var lines, rows, props strings.Builder
+		for _, c := range overviewColumns(l) {
+			props.WriteString("u." + pgsql.Ident(c.name) + ", ")
+			if c.line {
+				lines.WriteString(pgsql.Col("t", c.name) + ", ")
+			} else {
+				lines.WriteString("NULL::" + c.typ + " AS " + pgsql.Ident(c.name) + ", ")
+			}
+			if c.row {
+				rows.WriteString(propertyExpr(pgsql.Col("t", c.name), c.ftype) + " AS " + pgsql.Ident(c.name) + ", ")
+			} else {
+				rows.WriteString("NULL::" + c.typ + " AS " + pgsql.Ident(c.name) + ", ")
+			}
+		}
+		points := ""
+		if l.AllowsGeometry(layer.Point) {
+			where := filters.where(l, "t", shared, param)
+			if vis := l.VisibleSQL("t", z); vis != "" {
+				where += " AND " + vis
+			}
+			slots := pgsql.Slots{"table": pgsql.Table(l), "columns": rows.String(), "where": where,
+				"distinct": "", "order": "t.id", "cap": capParam()}
+			if z < l.DetailZoom {
+				cell := cellParam()
+				keys := "floor(ST_X(t.geom_3857) / " + cell + "), floor(ST_Y(t.geom_3857) / " + cell + ")"
+				slots["distinct"] = "DISTINCT ON (" + keys + ")"
+				slots["order"] = keys + ", t.id"
+			}
+			points = templates.Fill("overview_points.sql", slots)
 		}
 		return templates.Fill("overview_lines.sql", pgsql.Slots{
-			"name": param(l.Name), "band": itoa(first), "properties": props.String(),
+			"name": param(l.Name), "table": pgx.Identifier{pgsql.Schema, o.Table}.Sanitize(), "band": itoa(first),
+			"lines": lines.String(), "properties": props.String(), "points": points,
 			"where": filters.where(l, "t", shared, param),
 		})
 	case layer.OverviewCounts:
@@ -135,6 +175,61 @@ func overviewLayer(l *layer.Layer, z int, filters Filters, shared []string, para
 		return templates.Fill("overview_counts.sql", pgsql.Slots{"name": param(l.Name), "level": param(lv.Level)})
 	}
 	panic("tiles: overview kind " + o.Kind)
+}
+
+// overviewColumn is one property of a tile drawn from a lines overview:
+// a kept column of the overview (line), a tile field of the rows (row:
+// the layer's points), or both.
+type overviewColumn struct {
+	name      string
+	line, row bool
+	typ       string          // its SQL type, for the NULLs of the other side
+	ftype     layer.FieldType // the field's type (row)
+}
+
+// overviewColumns lists the properties of a tile drawn from l's lines
+// overview: its kept columns and count, and, when l holds points (drawn
+// from the rows), their tile fields first.
+func overviewColumns(l *layer.Layer) []overviewColumn {
+	o := l.Overview
+	var out []overviewColumn
+	index := map[string]int{}
+	if l.AllowsGeometry(layer.Point) {
+		for _, f := range l.TileFields() {
+			index[f.Name] = len(out)
+			out = append(out, overviewColumn{name: f.Name, row: true, typ: sqlType(f.Type), ftype: f.Type})
+		}
+	}
+	add := func(name, typ string) {
+		if i, ok := index[name]; ok {
+			out[i].line = true
+			return
+		}
+		out = append(out, overviewColumn{name: name, line: true, typ: typ})
+	}
+	for _, k := range o.Keys {
+		f, _ := l.Field(k)
+		add(k, sqlType(f.Type))
+	}
+	if o.Class != nil {
+		f, _ := l.Field(o.Class.Field)
+		add(o.Class.Column, sqlType(f.Type))
+	}
+	add(o.Count, "integer")
+	return out
+}
+
+// sqlType is the SQL type of a field's tile property (propertyExpr's).
+func sqlType(t layer.FieldType) string {
+	switch t {
+	case layer.Integer:
+		return "integer"
+	case layer.Number, layer.Money:
+		return "double precision"
+	case layer.Boolean:
+		return "boolean"
+	}
+	return "text"
 }
 
 // hasArea reports whether the layer holds lines or polygons.

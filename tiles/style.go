@@ -203,7 +203,9 @@ func StyleLayers(l *layer.Layer) []obj {
 
 // zoomFilter is the style filter of a layer's zoom rules (nil without
 // rules): a feature is drawn from the zoom its rules give it, as the tiles
-// carry it — ["any", [">=", ["zoom"], full], ["all", [">=", ["zoom"], z], rule]…].
+// carry it — ["any", [">=", ["zoom"], full], ["all", [">=", ["zoom"], z], rule]…];
+// a rule on an overview's class field reads the class where the field is
+// absent (overview lines).
 func zoomFilter(l *layer.Layer) any {
 	if len(l.ZoomRules) == 0 || l.FullZoom <= l.RowsMinZoom() && l.Overview == nil {
 		return nil
@@ -216,6 +218,9 @@ func zoomFilter(l *layer.Layer) any {
 		var cond any
 		if len(r.Values) > 0 {
 			cond = []any{"in", []any{"get", r.Field}, []any{"literal", r.Values}}
+		} else if c := l.Overview; c != nil && c.Class != nil && c.Class.Field == r.Field {
+			// overview lines carry the class instead (layer.OverviewClass)
+			cond = []any{">=", []any{"to-number", []any{"coalesce", []any{"get", r.Field}, []any{"get", c.Class.Column}}, -1}, r.AtLeast}
 		} else {
 			cond = []any{">=", []any{"to-number", []any{"get", r.Field}, -1}, r.AtLeast}
 		}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"net/http"
+	"strconv"
 	"strings"
 
 	"github.com/gorilla/mux"
@@ -63,12 +64,23 @@ type ZoomRuleDoc struct {
 
 // OverviewDoc describes a layer's overview in TileJSON.
 type OverviewDoc struct {
-	Kind    string         `json:"kind"`    // "lines" or "counts"
-	MinZoom int            `json:"minzoom"` // the layer's
-	Below   int            `json:"below"`   // rows from this zoom
-	Bands   []int          `json:"bands,omitempty"`
-	Keys    []string       `json:"fields,omitempty"`
-	Levels  map[string]int `json:"levels,omitempty"` // level → first zoom
+	Kind    string   `json:"kind"`    // "lines" or "counts"
+	MinZoom int      `json:"minzoom"` // the layer's
+	Below   int      `json:"below"`   // rows from this zoom
+	Bands   []int    `json:"bands,omitempty"`
+	Keys    []string `json:"fields,omitempty"`
+	// Class (lines): the numeric rule field kept as a class, and the
+	// property holding it; Count the property counting the features collected.
+	Class  *OverviewClassDoc `json:"class,omitempty"`
+	Count  string            `json:"count,omitempty"`
+	Levels map[string]int    `json:"levels,omitempty"` // level → first zoom
+}
+
+// OverviewClassDoc is layer.OverviewClass in TileJSON.
+type OverviewClassDoc struct {
+	Field      string    `json:"field"`
+	Property   string    `json:"property"`
+	Thresholds []float64 `json:"thresholds"` // highest first
 }
 
 // zoomDocs returns the TileJSON statement of a layer's zoom rules and
@@ -90,8 +102,22 @@ func zoomDocs(l *layer.Layer, vl *VectorLayer) {
 	od := &OverviewDoc{Kind: o.Kind, MinZoom: l.MinZoom, Below: o.Below, Bands: o.Bands, Keys: o.Keys}
 	switch o.Kind {
 	case layer.OverviewLines:
-		vl.Fields["roads"] = "Number: overview (zooms below " + itoa(o.Below) + "): roads merged into this line"
-		vl.FieldTypes["roads"] = "Number"
+		od.Count = o.Count
+		if c := o.Class; c != nil {
+			od.Class = &OverviewClassDoc{Field: c.Field, Property: c.Column, Thresholds: c.Thresholds(l)}
+		}
+		below := "overview (zooms below " + itoa(o.Below) + "): "
+		vl.Fields[o.Count] = "Number: " + below + "the " + l.Title + " collected into this line"
+		vl.FieldTypes[o.Count] = "Number"
+		if c := o.Class; c != nil {
+			var ts []string
+			for _, t := range c.Thresholds(l) {
+				ts = append(ts, strconv.FormatFloat(t, 'g', -1, 64))
+			}
+			vl.Fields[c.Column] = "Number: " + below + "the class of " + c.Field + " (" + strings.Join(ts, ", ") +
+				"): every line collected has at least this " + c.Field + "; the line carries no " + c.Field
+			vl.FieldTypes[c.Column] = "Number"
+		}
 	case layer.OverviewCounts:
 		od.Levels = map[string]int{}
 		for _, lv := range o.Levels {

@@ -1,15 +1,24 @@
--- One MVT layer of a tile from the road overview: the merged lines of band
--- /*band*/ visible at zoom $1 that touch tile $1/$2/$3 (grown by the
--- buffer), with the kept fields (/*properties*/) and the number of roads
--- merged. /*where*/ holds the tile's filters on kept fields.
+-- One MVT layer of a tile from a line overview (/*table*/: road_overview,
+-- water_pipeline_overview, power_upgrade_overview): the collected lines of
+-- band /*band*/ visible at zoom $1 that touch tile $1/$2/$3 (grown by the
+-- buffer), with the kept columns and the number of features collected
+-- (/*lines*/: the columns, NULL for those only the rows have). /*where*/
+-- holds the tile's filters on kept fields. /*points*/ is empty, or
+-- overview_points.sql: the layer's points drawn from its rows beside the
+-- lines (power: transformers), with the same columns. /*properties*/ names
+-- the columns of both.
 SELECT coalesce(ST_AsMVT(m, /*name*/, 4096, 'geom', 'id'), ''::bytea)
 FROM (
-    SELECT t.id, /*properties*/ t.roads,
-           ST_AsMVTGeom(t.geom_3857, ST_TileEnvelope($1, $2, $3), 4096, 64, true) AS geom
-    FROM lastmile.road_overview t
-    WHERE t.geom_3857 && ST_TileEnvelope($1, $2, $3, margin => 64.0 / 4096)
-          AND t.band = /*band*/ AND t.minzoom <= $1
-          /*where*/
-    ORDER BY t.id
+    SELECT u.id, /*properties*/
+           ST_AsMVTGeom(u.geom_3857, ST_TileEnvelope($1, $2, $3), 4096, 64, true) AS geom
+    FROM (
+        SELECT 0 AS part, t.id, /*lines*/ t.geom_3857
+        FROM /*table*/ t
+        WHERE t.geom_3857 && ST_TileEnvelope($1, $2, $3, margin => 64.0 / 4096)
+              AND t.band = /*band*/ AND t.minzoom <= $1
+              /*where*/
+        /*points*/
+    ) u
+    ORDER BY u.part, u.id
 ) m
 WHERE m.geom IS NOT NULL
