@@ -60,6 +60,9 @@ type coverageRequest struct {
 	targetSQL string
 	echo      map[string]any
 	format    Format
+	// noRepair: a kept search of an earlier graph version is searched
+	// again, not repaired (netrepair.go)
+	noRepair bool
 }
 
 // maxWithin bounds within_m: 100 km covers any "access" question.
@@ -283,19 +286,22 @@ func (req *coverageRequest) sqlParts() map[string]string {
 	}
 }
 
-// run computes the per-target coverage.
-func (req *coverageRequest) run(ctx context.Context, pool *pgxpool.Pool) ([]targetRow, error) {
+// run computes the per-target coverage; measured true (no rows) when a
+// network question's kept village measures were repaired instead, for
+// fastNetwork to answer from.
+func (req *coverageRequest) run(ctx context.Context, pool *pgxpool.Pool) (rows []targetRow, measured bool, err error) {
 	if req.method == "network" {
 		return req.runNetwork(ctx, pool)
 	}
 	parts := req.sqlParts()
 	parts["within"] = req.args.Add(req.within) + "::float8"
 	sql := statsSQL.Fill("coverage.sql", parts)
-	rows, err := pool.Query(ctx, sql, req.args...)
+	r, err := pool.Query(ctx, sql, req.args...)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
-	return pgx.CollectRows(rows, scanTarget)
+	rows, err = pgx.CollectRows(r, scanTarget)
+	return rows, false, err
 }
 
 func scanTarget(r pgx.CollectableRow) (targetRow, error) {
@@ -378,9 +384,18 @@ func (req *coverageRequest) tally(ctx context.Context, pool *pgxpool.Pool) (map[
 	if groups, ok, err := req.fastNetwork(ctx, pool); err != nil || ok {
 		return groups, nil, err
 	}
-	rows, err := req.run(ctx, pool)
+	rows, measured, err := req.run(ctx, pool)
 	if err != nil {
 		return nil, nil, err
+	}
+	if measured { // repaired: answered from the kept measures, else (moved on meanwhile) the long way
+		if groups, ok, err := req.fastNetwork(ctx, pool); err != nil || ok {
+			return groups, nil, err
+		}
+		req.noRepair = true
+		if rows, _, err = req.run(ctx, pool); err != nil {
+			return nil, nil, err
+		}
 	}
 	groups := map[string]*coverageTally{}
 	var list []targetRow

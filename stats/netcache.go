@@ -283,49 +283,30 @@ func loadSearch(ctx context.Context, q querier, key string, version int64, timed
 	if len(cost)%8 != 0 || (timed && len(length) != len(cost)) {
 		return r, false, nil
 	}
-	n := len(cost) / 8
-	r = searchResult{cost: make([]float64, n), origin: make([]int32, n)}
-	for i := range r.cost {
-		r.cost[i] = math.Float64frombits(binary.LittleEndian.Uint64(cost[8*i:]))
-		r.origin[i] = -1
-	}
-	r.length = r.cost
-	if timed {
-		r.length = make([]float64, n)
-		for i := range r.length {
-			r.length[i] = math.Float64frombits(binary.LittleEndian.Uint64(length[8*i:]))
-		}
-	}
-	return r, true, nil
+	return decodeSearch(cost, length, timed), true, nil
 }
 
 // keptSearches bounds the number of search results kept.
 const keptSearches = 8
 
 // storeSearch keeps a search result for the next questions of the same
-// definition on this graph version, dropping those of other versions and
-// all but the newest keptSearches.
-func storeSearch(ctx context.Context, pool *pgxpool.Pool, key string, version int64, r searchResult, timed bool) error {
-	enc := func(v []float64) []byte {
-		b := make([]byte, 8*len(v))
-		for i, x := range v {
-			binary.LittleEndian.PutUint64(b[8*i:], math.Float64bits(x))
-		}
-		return b
-	}
+// definition on this graph version, dropping those of other epochs and all
+// but the newest keptSearches (those of earlier versions of this epoch stay
+// until repaired: netrepair.go).
+func storeSearch(ctx context.Context, pool *pgxpool.Pool, key string, epoch, version int64, r searchResult, timed bool) error {
 	var length []byte
 	if timed {
-		length = enc(r.length)
+		length = encodeFloats(r.length)
 	}
 	_, err := pool.Exec(ctx, `WITH del AS (
-			DELETE FROM lastmile.route_search_cache WHERE version <> $2
+			DELETE FROM lastmile.route_search_cache WHERE epoch IS DISTINCT FROM $6
 			   OR key IN (SELECT key FROM lastmile.route_search_cache WHERE key <> $1 ORDER BY used_at DESC OFFSET $5)
 		)
-		INSERT INTO lastmile.route_search_cache (key, version, cost, length) VALUES ($1, $2, $3, $4)
-		ON CONFLICT (key) DO UPDATE SET version = excluded.version, used_at = now(), cost = excluded.cost, length = excluded.length,
+		INSERT INTO lastmile.route_search_cache (key, version, epoch, cost, length) VALUES ($1, $2, $6, $3, $4)
+		ON CONFLICT (key) DO UPDATE SET version = excluded.version, epoch = excluded.epoch, used_at = now(), cost = excluded.cost, length = excluded.length,
 			village_ids = NULL, village_measure = NULL, villages_gen = NULL, village_codes = NULL,
 			village_population = NULL, village_poor = NULL`,
-		key, version, enc(r.cost), length, keptSearches-1)
+		key, version, encodeFloats(r.cost), length, keptSearches-1, epoch)
 	if err != nil {
 		return fmt.Errorf("keeping the search: %w", err)
 	}

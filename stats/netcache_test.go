@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
+
 	"github.com/lastmile/lastmile/postgis/pgtest"
 )
 
@@ -21,24 +23,7 @@ import (
 func TestNetworkPackAndSnaps(t *testing.T) {
 	pool := pgtest.New(t)
 	ctx := context.Background()
-	rng := rand.New(rand.NewSource(14))
-	surfaces := []string{"earth", "gravel", "cement", "asphalt"}
-	// an 8×8 grid of long roads meeting at interior vertices, 0.004° apart
-	const n, step = 8, 0.004
-	node := func(i, j int) [2]float64 { return [2]float64{110 + float64(i)*step, 30 + float64(j)*step} }
-	var ids []int64
-	for k := 0; k < n; k++ {
-		var row, col [][2]float64
-		for m := 0; m < n; m++ {
-			row, col = append(row, node(m, k)), append(col, node(k, m))
-		}
-		ids = append(ids, addRoad(t, pool, road{ext: fmt.Sprint("r", k), surface: surfaces[rng.Intn(4)], pts: row}),
-			addRoad(t, pool, road{ext: fmt.Sprint("c", k), surface: surfaces[rng.Intn(4)], pts: col}))
-	}
-	for k := 0; k < 40; k++ {
-		addVillage(t, pool, village{name: fmt.Sprint("v", k), code: fmt.Sprintf("1301010%02d%03d", 1+k%2, k), pop: 10 + k,
-			lon: 109.995 + rng.Float64()*step*(n+2), lat: 29.995 + rng.Float64()*step*(n+2)})
-	}
+	ids, node := gridNetwork(t, pool)
 	questions := []string{
 		"source_filter=hardened&within_m=400&method=network&list=uncovered",
 		"source_filter=surface:asphalt&within_m=700&method=network&list=uncovered&group_by=township",
@@ -123,23 +108,7 @@ func TestNetworkPackAndSnaps(t *testing.T) {
 		t.Fatalf("%d of %d covered: the fixture does not discriminate", c, tot)
 	}
 	e0 := epoch()
-	for _, edit := range []struct{ name, sql string }{
-		{"harden a road", fmt.Sprintf(`UPDATE lastmile.roads SET surface = 'asphalt' WHERE id = %d`, ids[3])},
-		{"plan a road (its edges stop being traversable)", fmt.Sprintf(`UPDATE lastmile.roads SET status = 'planned' WHERE id = %d`, ids[4])},
-		{"complete it again", fmt.Sprintf(`UPDATE lastmile.roads SET status = 'completed' WHERE id = %d`, ids[4])},
-		{"delete a road", fmt.Sprintf(`DELETE FROM lastmile.roads WHERE id = %d`, ids[6])},
-		{"move a road", fmt.Sprintf(`UPDATE lastmile.roads SET geom = ST_Translate(geom, 0.0011, 0.0017) WHERE id = %d`, ids[9])},
-		{"a road splitting two others at their interior vertices", fmt.Sprintf(`INSERT INTO lastmile.roads (surface, geom) VALUES
-			('cement', ST_GeomFromText('LINESTRING(%f %f, %f %f, %f %f)', 4326))`,
-			node(2, 2)[0], node(2, 2)[1], node(3, 3)[0], node(3, 3)[1], node(5, 3)[0], node(5, 3)[1])},
-		{"a road out where villages had none near", `INSERT INTO lastmile.roads (surface, geom) VALUES
-			('asphalt', ST_GeomFromText('LINESTRING(109.995 29.995, 109.999 30.0, 110.0 30.0)', 4326))`},
-		{"add a village", `INSERT INTO lastmile.villages (name, code, admin_code, population, geom)
-			VALUES ('new', '130101001999', '130101001999', 5, ST_SetSRID(ST_MakePoint(110.0131, 30.0077), 4326))`},
-		{"move a village", `UPDATE lastmile.villages SET geom = ST_SetSRID(ST_MakePoint(110.0213, 30.0029), 4326) WHERE name = 'v3'`},
-		{"rename a village (no re-snap needed)", `UPDATE lastmile.villages SET name = 'v4b' WHERE name = 'v4'`},
-		{"delete a village", `DELETE FROM lastmile.villages WHERE name = 'v5'`},
-	} {
+	for _, edit := range gridEdits(ids, node) {
 		mustExec(t, pool, edit.sql)
 		check(edit.name)
 		if e := epoch(); e != e0 {
@@ -158,4 +127,54 @@ func TestNetworkPackAndSnaps(t *testing.T) {
 		INSERT INTO lastmile.villages (id, name, code, admin_code, population, poor_households, geom)
 		OVERRIDING SYSTEM VALUE SELECT id, name, code, admin_code, population, poor_households, geom FROM vs`)
 	check("villages reloaded")
+}
+
+// gridNetwork loads an 8×8 grid of long roads meeting at interior vertices,
+// 0.004° apart, and 40 villages in and around it; it returns the roads' ids
+// and the grid's nodes.
+func gridNetwork(t *testing.T, pool *pgxpool.Pool) ([]int64, func(i, j int) [2]float64) {
+	t.Helper()
+	rng := rand.New(rand.NewSource(14))
+	surfaces := []string{"earth", "gravel", "cement", "asphalt"}
+	const n, step = 8, 0.004
+	node := func(i, j int) [2]float64 { return [2]float64{110 + float64(i)*step, 30 + float64(j)*step} }
+	var ids []int64
+	for k := 0; k < n; k++ {
+		var row, col [][2]float64
+		for m := 0; m < n; m++ {
+			row, col = append(row, node(m, k)), append(col, node(k, m))
+		}
+		ids = append(ids, addRoad(t, pool, road{ext: fmt.Sprint("r", k), surface: surfaces[rng.Intn(4)], pts: row}),
+			addRoad(t, pool, road{ext: fmt.Sprint("c", k), surface: surfaces[rng.Intn(4)], pts: col}))
+	}
+	for k := 0; k < 40; k++ {
+		addVillage(t, pool, village{name: fmt.Sprint("v", k), code: fmt.Sprintf("1301010%02d%03d", 1+k%2, k), pop: 10 + k,
+			lon: 109.995 + rng.Float64()*step*(n+2), lat: 29.995 + rng.Float64()*step*(n+2)})
+	}
+	return ids, node
+}
+
+// dataEdit is a change to the data, in SQL.
+type dataEdit struct{ name, sql string }
+
+// gridEdits are the edits of gridNetwork's roads and villages a kept
+// network answer must follow: every kind of road and village change.
+func gridEdits(ids []int64, node func(i, j int) [2]float64) []dataEdit {
+	return []dataEdit{
+		{"harden a road", fmt.Sprintf(`UPDATE lastmile.roads SET surface = 'asphalt' WHERE id = %d`, ids[3])},
+		{"plan a road (its edges stop being traversable)", fmt.Sprintf(`UPDATE lastmile.roads SET status = 'planned' WHERE id = %d`, ids[4])},
+		{"complete it again", fmt.Sprintf(`UPDATE lastmile.roads SET status = 'completed' WHERE id = %d`, ids[4])},
+		{"delete a road", fmt.Sprintf(`DELETE FROM lastmile.roads WHERE id = %d`, ids[6])},
+		{"move a road", fmt.Sprintf(`UPDATE lastmile.roads SET geom = ST_Translate(geom, 0.0011, 0.0017) WHERE id = %d`, ids[9])},
+		{"a road splitting two others at their interior vertices", fmt.Sprintf(`INSERT INTO lastmile.roads (surface, geom) VALUES
+			('cement', ST_GeomFromText('LINESTRING(%f %f, %f %f, %f %f)', 4326))`,
+			node(2, 2)[0], node(2, 2)[1], node(3, 3)[0], node(3, 3)[1], node(5, 3)[0], node(5, 3)[1])},
+		{"a road out where villages had none near", `INSERT INTO lastmile.roads (surface, geom) VALUES
+			('asphalt', ST_GeomFromText('LINESTRING(109.995 29.995, 109.999 30.0, 110.0 30.0)', 4326))`},
+		{"add a village", `INSERT INTO lastmile.villages (name, code, admin_code, population, geom)
+			VALUES ('new', '130101001999', '130101001999', 5, ST_SetSRID(ST_MakePoint(110.0131, 30.0077), 4326))`},
+		{"move a village", `UPDATE lastmile.villages SET geom = ST_SetSRID(ST_MakePoint(110.0213, 30.0029), 4326) WHERE name = 'v3'`},
+		{"rename a village (no re-snap needed)", `UPDATE lastmile.villages SET name = 'v4b' WHERE name = 'v4'`},
+		{"delete a village", `DELETE FROM lastmile.villages WHERE name = 'v5'`},
+	}
 }

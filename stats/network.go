@@ -285,32 +285,35 @@ func (req *coverageRequest) starts(ctx context.Context, q querier) ([]int64, err
 // that is current, and villages asked about without as_of from their
 // precomputed snaps (village_snap); otherwise the edges are read as rows
 // and the targets snapped now (the same answer, slower).
-func (req *coverageRequest) runNetwork(ctx context.Context, pool *pgxpool.Pool) ([]targetRow, error) {
+//
+// A search kept for an earlier graph version is repaired rather than redone
+// (netrepair.go); with its village measures repaired as well, a tally is
+// answered from them and runNetwork returns no rows and measured true.
+func (req *coverageRequest) runNetwork(ctx context.Context, pool *pgxpool.Pool) (out []targetRow, measured bool, err error) {
 	tx, err := networkTx(ctx, pool)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	defer tx.Rollback(ctx) //nolint:errcheck // read-only
 	timed := req.metric == "time"
 	tm := newStepTimer()
 	var replica, current bool
-	var version, villagesGen int64
-	if err := tx.QueryRow(ctx, `SELECT pg_is_in_recovery(), `+snapsCurrentSQL+`, (SELECT version FROM lastmile.route_cache_state),
-		(SELECT villages_gen FROM lastmile.route_cache_state)`).
-		Scan(&replica, &current, &version, &villagesGen); err != nil {
-		return nil, fmt.Errorf("routing graph state: %w", err)
+	var version, villagesGen, epoch int64
+	if err := tx.QueryRow(ctx, `SELECT pg_is_in_recovery(), `+snapsCurrentSQL+`, version, villages_gen, epoch FROM lastmile.route_cache_state`).
+		Scan(&replica, &current, &version, &villagesGen, &epoch); err != nil {
+		return nil, false, fmt.Errorf("routing graph state: %w", err)
 	}
 	current = current && usePack
 	var qual []bool
 	var speeds []float64
 	if !req.placeSources() {
 		if qual, err = req.qualifying(ctx, tx); err != nil {
-			return nil, err
+			return nil, false, err
 		}
 	}
 	if timed {
 		if speeds, err = roadSpeeds(ctx, tx, req.speeds.SQL("r")); err != nil {
-			return nil, err
+			return nil, false, err
 		}
 	}
 	// a search for roads as sources is kept between questions (not on a
@@ -322,7 +325,13 @@ func (req *coverageRequest) runNetwork(ctx context.Context, pool *pgxpool.Pool) 
 	if cacheable {
 		key = req.searchKey()
 		if found, cached, err = loadSearch(ctx, tx, key, version, timed); err != nil {
-			return nil, err
+			return nil, false, err
+		}
+	}
+	var stale *staleSearch
+	if cacheable && !cached && !req.noRepair {
+		if stale, err = loadStaleSearch(ctx, tx, key, epoch, version, villagesGen, timed, req.fastNetworkable()); err != nil {
+			return nil, false, err
 		}
 	}
 	tm.step("setup")
@@ -332,7 +341,7 @@ func (req *coverageRequest) runNetwork(ctx context.Context, pool *pgxpool.Pool) 
 		var pack *packedEdges
 		if current {
 			if pack, err = loadPack(ctx, tx); err != nil {
-				return nil, err
+				return nil, false, err
 			}
 		}
 		tm.step("pack")
@@ -340,30 +349,44 @@ func (req *coverageRequest) runNetwork(ctx context.Context, pool *pgxpool.Pool) 
 		if pack != nil {
 			g = pack.graph(req.asOf, speeds)
 		} else if g, err = loadGraph(ctx, tx, req.asOf, timed, req.speeds.SQL("r")); err != nil {
-			return nil, err
+			return nil, false, err
 		}
 		tm.step("graph")
 		var seeds []seed
 		if req.placeSources() {
 			if places, seeds, err = req.placeSeeds(ctx, tx, timed, onEdge); err != nil {
-				return nil, err
+				return nil, false, err
 			}
 		} else {
 			var starts []int64
 			if pack != nil {
 				starts = pack.starts(qual)
 			} else if starts, err = req.starts(ctx, tx); err != nil {
-				return nil, err
+				return nil, false, err
 			}
 			for _, v := range starts {
 				seeds = append(seeds, seed{v: v, origin: -1})
 			}
 		}
 		tm.step("seeds")
-		if found, err = g.search(ctx, seeds); err != nil {
-			return nil, err
+		if stale == nil {
+			if found, err = g.search(ctx, seeds); err != nil {
+				return nil, false, err
+			}
+			tm.step("search")
+		} else {
+			var changed []int32
+			if found, changed, err = g.repair(ctx, seeds, stale.r); err != nil {
+				return nil, false, err
+			}
+			tm.step(fmt.Sprintf("search repaired (%d vertices changed)", len(changed)))
+			if req.fastNetworkable() {
+				ok, err := req.repairMeasures(ctx, tx, pool, tm, pack, stale, found, changed, qual, speeds, key, epoch, version)
+				if err != nil || ok {
+					return nil, ok, err
+				}
+			}
 		}
-		tm.step("search")
 	}
 	// the search is kept (best effort: a cache that cannot be written — a
 	// role without the right, a cancelled request — costs the next question
@@ -373,13 +396,13 @@ func (req *coverageRequest) runNetwork(ctx context.Context, pool *pgxpool.Pool) 
 	if cacheable && !cached {
 		go func() {
 			defer close(stored)
-			_ = storeSearch(ctx, pool, key, version, found, timed)
+			_ = storeSearch(ctx, pool, key, epoch, version, found, timed)
 		}()
 	} else {
 		close(stored)
 	}
 	defer func() { <-stored }()
-	var out []targetRow
+	out = nil
 	var snaps []networkSnap
 	if current && req.asOf == nil && req.target.Table == "villages" {
 		out, snaps, err = req.packedTargets(ctx, tx, qual, speeds, req.list)
@@ -387,7 +410,7 @@ func (req *coverageRequest) runNetwork(ctx context.Context, pool *pgxpool.Pool) 
 		out, snaps, err = req.snapTargets(ctx, tx)
 	}
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	tm.step("targets")
 	tx.Rollback(ctx) //nolint:errcheck // read-only, done
@@ -420,7 +443,7 @@ func (req *coverageRequest) runNetwork(ctx context.Context, pool *pgxpool.Pool) 
 		req.keepVillageMeasures(ctx, pool, key, version, villagesGen, out)
 		tm.step("village measures kept")
 	}
-	return out, nil
+	return out, false, nil
 }
 
 // snapTargets returns the targets, each with its snap onto the graph

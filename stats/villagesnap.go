@@ -17,10 +17,10 @@ import (
 // ensureGraph brings the routing graph, its pack and the villages' snaps
 // up to date when roads, edges or villages changed since. The graph and its
 // pack in one transaction, which also moves route_cache_state.version on
-// (retiring the kept searches); the snaps in a second one under the graph's
-// lock, so that a long re-snap that fails or is cancelled does not lose the
-// graph (questions meanwhile snap their targets themselves: the same answer,
-// slower).
+// (the kept searches are then repaired: netrepair.go); the snaps in a
+// second one under the graph's lock, so that a long re-snap that fails or
+// is cancelled does not lose the graph (questions meanwhile snap their
+// targets themselves: the same answer, slower).
 func ensureGraph(ctx context.Context, pool *pgxpool.Pool) error {
 	var stale, snapsOK bool
 	var built *nodedGraph // a whole build made here, for the snaps
@@ -107,7 +107,7 @@ type villageSnap struct {
 // A whole re-snap runs in memory (snapgo.go) on edges, the graph just built
 // in epoch edgesEpoch, or on the edges read now.
 func syncSnaps(ctx context.Context, tx pgx.Tx, edges *snapEdges, edgesEpoch int64) error {
-	var epoch, snapEpoch, maxEdge, newMax int64
+	var epoch, snapEpoch, maxEdge, newMax, version int64
 	var maxDist float64
 	if err := tx.QueryRow(ctx, `SELECT epoch, snap_epoch, snap_max_edge, snap_max_dist,
 		coalesce((SELECT max(id) FROM lastmile.route_edges), 0) FROM lastmile.route_cache_state`).Scan(&epoch, &snapEpoch, &maxEdge, &maxDist, &newMax); err != nil {
@@ -116,7 +116,7 @@ func syncSnaps(ctx context.Context, tx pgx.Tx, edges *snapEdges, edgesEpoch int6
 	// the state row first, before village_snap_changes: a village write's
 	// statement triggers take them in that order (villages_gen_bump, then
 	// the snap log), and the other order deadlocks with them
-	if _, err := tx.Exec(ctx, `SELECT 1 FROM lastmile.route_cache_state FOR UPDATE`); err != nil {
+	if err := tx.QueryRow(ctx, `SELECT version FROM lastmile.route_cache_state FOR UPDATE`).Scan(&version); err != nil {
 		return err
 	}
 	var snaps []villageSnap
@@ -175,20 +175,22 @@ func syncSnaps(ctx context.Context, tx pgx.Tx, edges *snapEdges, edgesEpoch int6
 	}
 	tm := newStepTimer()
 	if len(snaps) > 0 {
-		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"lastmile", "village_snap"}, []string{"village_id", "edge_id", "along", "dist", "source", "target", "road_id", "cost"},
+		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"lastmile", "village_snap"}, []string{"village_id", "edge_id", "along", "dist", "source", "target", "road_id", "cost", "version"},
 			pgx.CopyFromSlice(len(snaps), func(i int) ([]any, error) {
+				// the version the update below moves on to (changed is 1)
 				s := snaps[i]
 				if s.edge == 0 {
-					return []any{s.village, nil, nil, nil, nil, nil, nil, nil}, nil
+					return []any{s.village, nil, nil, nil, nil, nil, nil, nil, version + 1}, nil
 				}
-				return []any{s.village, s.edge, s.along, s.dist, s.source, s.target, s.road, s.cost}, nil
+				return []any{s.village, s.edge, s.along, s.dist, s.source, s.target, s.road, s.cost, version + 1}, nil
 			})); err != nil {
 			return err
 		}
 		tm.step("snaps: written")
 	}
-	// moving version on when the snaps changed retires the village
-	// measures kept beside the searches (netfast.go)
+	// moving version on when the snaps changed makes the village measures
+	// kept beside the searches (netfast.go) stale until repaired for the
+	// villages written here with the new version (netrepair.go)
 	_, err = tx.Exec(ctx, `UPDATE lastmile.route_cache_state SET snap_epoch = epoch, snap_max_edge = $1, snap_max_dist = $2,
 		version = version + $3::int`, newMax, maxDist, changed)
 	return err
