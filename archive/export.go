@@ -443,8 +443,8 @@ func (e *Exporter) Update(ctx context.Context, path string, since time.Time, o O
 		return nil, err
 	}
 	// Overview features an edit changes away from it (a count point of
-	// villages per area), below their zoom.
-	reach, below, err := e.svc.OverviewReach(ctx, edits, codes)
+	// villages per area, a collected line's count), below their zoom.
+	reach, err := e.svc.OverviewReach(ctx, o.Layers, edits, codes)
 	if err != nil {
 		return nil, fmt.Errorf("overviews of the edits: %w", err)
 	}
@@ -481,12 +481,13 @@ func (e *Exporter) Update(ctx context.Context, path string, since time.Time, o O
 				}
 			}
 		}
-		if z < below {
-			for _, b := range reach {
-				for t := range touchedTiles(b, z) {
-					if cover[t] {
-						touched[t] = true
-					}
+		for _, r := range reach {
+			if z >= r.Below {
+				continue
+			}
+			for t := range touchedTiles(r.Bound, z) {
+				if cover[t] {
+					touched[t] = true
 				}
 			}
 		}

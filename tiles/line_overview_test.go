@@ -183,10 +183,12 @@ func TestLineOverviewPipelinesAndPower(t *testing.T) {
 // as the API makes it) recomputes its county only: its overview row keeps
 // its id and takes the new geometry, the other rows are untouched, and of
 // the tiles z8–11 over the fixture only those over the edit change. A
-// pipeline widened to 350 mm joins the z8 line of its class (the count
-// follows); a TRUNCATE asks for a full rebuild.
+// pipeline widened to 350 mm joins the z8 line of its class: the count
+// follows in every tile of that line, so the cached tiles of the line away
+// from the edit are dropped and an archive update's reach covers them. A
+// TRUNCATE asks for a full rebuild.
 func TestLineOverviewIncremental(t *testing.T) {
-	h := newHarness(t, Options{})
+	h := newHarness(t, Options{CacheBytes: 1 << 20})
 	ctx := context.Background()
 	lineOverviewFixture(t, h)
 	// North W shares Main W's z8 tile, class and status (so its band-8
@@ -300,10 +302,30 @@ func TestLineOverviewIncremental(t *testing.T) {
 	}
 
 	// Service W widened to 350 mm: drawn at z8 in Main W's class line,
-	// which now collects 2 pipelines.
+	// which now collects 3 pipelines, also in the z9 tile of North W,
+	// cached, far from Service W.
+	north := tileAt(104.85, 28.23, 9)
+	if tileTouches(north, edit) {
+		t.Fatal("fixture: North W's z9 tile is over Main W")
+	}
+	northCount := func() any {
+		fs := h.features("water_pipelines", north, "", "water_pipelines")
+		if len(fs) != 1 {
+			t.Fatalf("z9 over North W: %v", fs)
+		}
+		return fs[0]["pipelines"]
+	}
+	if n := northCount(); n != float64(2) {
+		t.Fatalf("z9 over North W: %v pipelines, want 2", n)
+	}
+	if res := h.get(tilePath("water_pipelines", north, "")); res.header.Get("X-Cache") != "HIT" {
+		t.Fatalf("z9 over North W not cached: %q", res.header.Get("X-Cache"))
+	}
 	var sID int64
 	var sVer int
-	h.pool.QueryRow(ctx, `SELECT id, version FROM lastmile.water_pipelines WHERE ext_id = 'ws'`).Scan(&sID, &sVer)
+	var sB orb.Bound
+	h.pool.QueryRow(ctx, `SELECT id, version, ST_XMin(geom), ST_YMin(geom), ST_XMax(geom), ST_YMax(geom) FROM lastmile.water_pipelines WHERE ext_id = 'ws'`).
+		Scan(&sID, &sVer, &sB.Min[0], &sB.Min[1], &sB.Max[0], &sB.Max[1])
 	if _, err := store.Patch(ctx, "water_pipelines", sID, postgis.IfVersion(sVer), map[string]any{"diameter_mm": 350}, nil); err != nil {
 		t.Fatal(err)
 	}
@@ -314,6 +336,20 @@ func TestLineOverviewIncremental(t *testing.T) {
 	z8 := h.features("water_pipelines", tileAt(104.4, 28.05, 8), "", "water_pipelines")
 	if len(z8) != 1 || z8[0]["pipelines"] != float64(3) || z8[0]["diameter_class"] != float64(300) {
 		t.Errorf("z8 pipelines after widening %v, want one class-300 line of 3 (Main, North, Service W)", z8)
+	}
+	if n := northCount(); n != float64(3) {
+		t.Errorf("z9 over North W after widening Service W: %v pipelines, want 3 (the cached tile dropped)", n)
+	}
+	reach, err := h.svc.OverviewReach(ctx, []*layer.Layer{pl}, []orb.Bound{sB}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reached := false
+	for _, r := range reach {
+		reached = reached || r.Below == 12 && r.Bound.Contains(orb.Point{104.85, 28.23})
+	}
+	if !reached {
+		t.Errorf("an archive update's reach of Service W's edit %v misses North W", reach)
 	}
 	// A power edit logs and refreshes the same way.
 	if _, err := h.pool.Exec(ctx, `UPDATE lastmile.power_upgrades SET voltage_kv = 35 WHERE ext_id = 'll'`); err != nil {

@@ -169,6 +169,7 @@ func (s *Service) RefreshOverviews(ctx context.Context) (OverviewReport, error) 
 	start := time.Now()
 	rep := OverviewReport{LineAreas: map[string]int{}, LineRows: map[string]int{}}
 	var points []orb.Bound // the count points recomputed (old and new places)
+	recounted := map[string][]orb.Bound{} // per line layer: the rows whose count changed
 	var wasBuilt bool
 	villages, _ := s.catalog.Layer("villages")
 	var lineLayers []*layer.Layer
@@ -234,11 +235,14 @@ func (s *Service) RefreshOverviews(ctx context.Context) (OverviewReport, error) 
 				}
 				rep.LineAreas[l.Name] = len(areas)
 			}
-			n, err := refreshLineOverview(ctx, tx, l, areas)
+			n, bounds, err := refreshLineOverview(ctx, tx, l, areas)
 			if err != nil {
 				return fmt.Errorf("%s overview: %w", l.Name, err)
 			}
 			rep.LineRows[l.Name] = n
+			if len(bounds) > 0 {
+				recounted[l.Name] = bounds
+			}
 		}
 		if villages != nil && villages.Overview != nil && (rep.Full || len(villageAreas) > 0) {
 			if !rep.Full {
@@ -277,10 +281,19 @@ func (s *Service) RefreshOverviews(ctx context.Context) (OverviewReport, error) 
 					s.cache.invalidateBelow(l.Name, nil, l.Overview.Below)
 				}
 			}
-		case len(points) > 0 && villages != nil:
-			// A count point moves or changes far from the edit that changed
-			// it (a road edit changes the covered count of its county).
-			s.cache.invalidateBelow(villages.Name, points, villages.Overview.Below)
+		case !rep.Full:
+			if len(points) > 0 && villages != nil {
+				// A count point moves or changes far from the edit that changed
+				// it (a road edit changes the covered count of its county).
+				s.cache.invalidateBelow(villages.Name, points, villages.Overview.Below)
+			}
+			// A line's count property changes in every tile of its row,
+			// not only over the feature that joined or left it.
+			for _, l := range lineLayers {
+				if b := recounted[l.Name]; len(b) > 0 {
+					s.cache.invalidateBelow(l.Name, b, l.Overview.Below)
+				}
+			}
 		}
 	}
 	return rep, err
@@ -298,8 +311,12 @@ func levelDigits(villages *layer.Layer) []int32 {
 }
 
 // refreshLineOverview recomputes the lines overview of layer l (roads,
-// water pipelines, power lines) in the areas (nil: all).
-func refreshLineOverview(ctx context.Context, tx pgx.Tx, l *layer.Layer, areas []string) (int, error) {
+// water pipelines, power lines) in the areas (nil: all). It returns the
+// rows written and, when areas is not nil, the bounds (lon/lat) of the rows
+// kept whose count changes: their tiles change away from the edits (rows
+// new or gone, and geometries, change only over the features that joined
+// or left them, which are edits).
+func refreshLineOverview(ctx context.Context, tx pgx.Tx, l *layer.Layer, areas []string) (int, []orb.Bound, error) {
 	o := l.Overview
 	var bands []string
 	for _, b := range o.Bands {
@@ -327,22 +344,41 @@ func refreshLineOverview(ctx context.Context, tx pgx.Tx, l *layer.Layer, areas [
 		arg = areas
 	}
 	if _, err := tx.Exec(ctx, sql, arg); err != nil {
-		return 0, err
+		return 0, nil, err
 	}
 	table := pgx.Identifier{pgsql.Schema, o.Table}.Sanitize()
 	count := pgsql.Ident(o.Count)
 	keys := "area, band, cx, cy, " + strings.Join(cols, ", ")
 	prefixed := func(alias string) string { return alias + "." + strings.ReplaceAll(keys, ", ", ", "+alias+".") }
+	var recounted []orb.Bound
 	if areas == nil {
 		if _, err := tx.Exec(ctx, `TRUNCATE `+table+` RESTART IDENTITY`); err != nil {
-			return 0, err
+			return 0, nil, err
 		}
 	} else {
+		rows, err := tx.Query(ctx, `SELECT ST_XMin(b), ST_YMin(b), ST_XMax(b), ST_YMax(b) FROM (
+			SELECT ST_Transform(ST_Envelope(o.geom_3857), 4326)::box2d AS b FROM `+table+` o
+			JOIN ov_lines n ON (`+prefixed("n")+`) IS NOT DISTINCT FROM (`+prefixed("o")+`)
+			WHERE o.area = ANY($1) AND n.n <> o.`+count+`) s`, areas)
+		if err != nil {
+			return 0, nil, err
+		}
+		for rows.Next() {
+			var b orb.Bound
+			if err := rows.Scan(&b.Min[0], &b.Min[1], &b.Max[0], &b.Max[1]); err != nil {
+				rows.Close()
+				return 0, nil, err
+			}
+			recounted = append(recounted, b)
+		}
+		if rows.Close(); rows.Err() != nil {
+			return 0, nil, rows.Err()
+		}
 		// Groups gone from the areas; the others are updated in place, so
 		// their ids (the MVT feature ids) stay.
 		if _, err := tx.Exec(ctx, `DELETE FROM `+table+` o WHERE o.area = ANY($1)
 			AND NOT EXISTS (SELECT 1 FROM ov_lines n WHERE (`+prefixed("n")+`) IS NOT DISTINCT FROM (`+prefixed("o")+`))`, areas); err != nil {
-			return 0, err
+			return 0, nil, err
 		}
 	}
 	tag, err := tx.Exec(ctx, `INSERT INTO `+table+` AS o (`+keys+`, minzoom, `+count+`, geom_3857)
@@ -350,15 +386,15 @@ func refreshLineOverview(ctx context.Context, tx pgx.Tx, l *layer.Layer, areas [
 		ON CONFLICT (`+keys+`) DO UPDATE SET minzoom = EXCLUDED.minzoom, `+count+` = EXCLUDED.`+count+`, geom_3857 = EXCLUDED.geom_3857
 		WHERE (o.minzoom, o.`+count+`, o.geom_3857) IS DISTINCT FROM (EXCLUDED.minzoom, EXCLUDED.`+count+`, EXCLUDED.geom_3857)`)
 	if err != nil {
-		return 0, err
+		return 0, nil, err
 	}
 	if _, err := tx.Exec(ctx, `DROP TABLE ov_lines`); err != nil {
-		return 0, err
+		return 0, nil, err
 	}
 	if areas == nil {
 		_, err = tx.Exec(ctx, `ANALYZE `+table)
 	}
-	return int(tag.RowsAffected()), err
+	return int(tag.RowsAffected()), recounted, err
 }
 
 // refreshVillageOverview recomputes the village counts of the areas (nil: all).
@@ -418,24 +454,98 @@ func countPoints(ctx context.Context, tx pgx.Tx, areas []string) ([]orb.Bound, e
 	return out, rows.Err()
 }
 
-// OverviewReach returns, for edits whose geometries (old and new) have the
-// bounds edits (lon/lat) and that named the admin codes codes (the edited
-// villages' admin_code or code, old and new), the bounds within which the
-// overview features they change lie, with the zoom below which those are
-// drawn: a count point is the centroid of its area's villages, so it lies
+// Reach is a bound (lon/lat) within which overview features that edits
+// change lie, away from the edits, and the zoom below which they are drawn.
+type Reach struct {
+	Bound orb.Bound
+	Below int
+}
+
+// OverviewReach returns, for edits of the layers whose geometries (old and
+// new) have the bounds edits (lon/lat) and that named the admin codes
+// codes (the edited villages' admin_code or code, old and new), the
+// bounds within which the overview features they change lie away from
+// them: a count point is the centroid of its area's villages, so it lies
 // in their extent, which may be far from the edit (a road edit changes the
-// covered count of the villages within 2 km). Merged lines change only
-// over the edit (each road is simplified alone). An archive update
-// re-renders these tiles too.
-func (s *Service) OverviewReach(ctx context.Context, edits []orb.Bound, codes []string) ([]orb.Bound, int, error) {
-	villages, ok := s.catalog.Layer("villages")
-	if !ok || villages.Overview == nil || len(edits)+len(codes) == 0 {
-		return nil, 0, nil
+// covered count of the villages within 2 km); a collected line's geometry
+// changes only over the features that joined or left it (each is
+// simplified alone), but its count in every tile of its row: the rows of
+// the cells (band, tile of the band's first zoom) holding an edit's centre
+// are returned. An archive update re-renders these tiles too.
+func (s *Service) OverviewReach(ctx context.Context, layers []*layer.Layer, edits []orb.Bound, codes []string) ([]Reach, error) {
+	if len(edits)+len(codes) == 0 {
+		return nil, nil
 	}
-	x0, y0, x1, y1 := make([]float64, len(edits)), make([]float64, len(edits)), make([]float64, len(edits)), make([]float64, len(edits))
+	var out []Reach
+	for _, l := range layers {
+		o := l.Overview
+		if o == nil {
+			continue
+		}
+		var bounds []orb.Bound
+		var err error
+		switch {
+		case o.Kind == layer.OverviewCounts:
+			bounds, err = s.countReach(ctx, l, edits, codes)
+		case len(edits) > 0:
+			bounds, err = s.lineReach(ctx, l, edits)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("%s overview: %w", l.Name, err)
+		}
+		for _, b := range bounds {
+			out = append(out, Reach{Bound: b, Below: o.Below})
+		}
+	}
+	return out, nil
+}
+
+// edgeArrays returns the bounds as four arrays (x0, y0, x1, y1).
+func edgeArrays(edits []orb.Bound) (x0, y0, x1, y1 []float64) {
+	x0, y0, x1, y1 = make([]float64, len(edits)), make([]float64, len(edits)), make([]float64, len(edits)), make([]float64, len(edits))
 	for i, b := range edits {
 		x0[i], y0[i], x1[i], y1[i] = b.Min[0], b.Min[1], b.Max[0], b.Max[1]
 	}
+	return
+}
+
+// lineReach returns the extents of the rows of l's lines overview in the
+// cells holding the edits' centres (as overview_line_rows.sql places a
+// line: the centre of its EPSG:3857 envelope, which is the envelope of its
+// lon/lat bounds projected), a metre either way.
+func (s *Service) lineReach(ctx context.Context, l *layer.Layer, edits []orb.Bound) ([]orb.Bound, error) {
+	o := l.Overview
+	var bands []string
+	for _, b := range o.Bands {
+		bands = append(bands, "("+strconv.Itoa(b)+", "+strconv.FormatFloat(worldWidth/float64(int(1)<<b), 'g', -1, 64)+"::float8)")
+	}
+	x0, y0, x1, y1 := edgeArrays(edits)
+	rows, err := s.pool.Query(ctx, `
+		WITH e AS (SELECT * FROM unnest($1::float8[], $2::float8[], $3::float8[], $4::float8[]) e(x0, y0, x1, y1)),
+		c AS (
+			SELECT (ST_X(p.a) + ST_X(p.b)) / 2 AS mx, (ST_Y(p.a) + ST_Y(p.b)) / 2 AS my FROM e
+			CROSS JOIN LATERAL (SELECT ST_Transform(ST_SetSRID(ST_MakePoint(e.x0, greatest(e.y0, -85.05)), 4326), 3857) AS a,
+			                           ST_Transform(ST_SetSRID(ST_MakePoint(e.x1, least(e.y1, 85.05)), 4326), 3857) AS b) p
+		),
+		bands (band, cell) AS (VALUES `+strings.Join(bands, ", ")+`),
+		cells AS (
+			SELECT DISTINCT b.band, floor((c.mx + d.dx + 20037508.342789244) / b.cell)::int AS cx,
+			                floor((20037508.342789244 - c.my - d.dy) / b.cell)::int AS cy
+			FROM c CROSS JOIN bands b CROSS JOIN (VALUES (-1.0, -1.0), (-1.0, 1.0), (1.0, -1.0), (1.0, 1.0)) d(dx, dy)
+		)
+		SELECT ST_XMin(x), ST_YMin(x), ST_XMax(x), ST_YMax(x) FROM (
+			SELECT ST_Transform(ST_Envelope(t.geom_3857), 4326)::box2d AS x
+			FROM `+pgx.Identifier{pgsql.Schema, o.Table}.Sanitize()+` t JOIN cells USING (band, cx, cy)) s`, x0, y0, x1, y1)
+	if err != nil {
+		return nil, err
+	}
+	return scanBounds(rows)
+}
+
+// countReach returns the extents of the villages of the count points the
+// edits change (see OverviewReach).
+func (s *Service) countReach(ctx context.Context, villages *layer.Layer, edits []orb.Bound, codes []string) ([]orb.Bound, error) {
+	x0, y0, x1, y1 := edgeArrays(edits)
 	// 2 km and a margin: 0.02° of latitude, 0.02°/cos φ of longitude.
 	rows, err := s.pool.Query(ctx, `
 		WITH e AS (SELECT * FROM unnest($1::float8[], $2::float8[], $3::float8[], $4::float8[]) e(x0, y0, x1, y1)),
@@ -453,16 +563,21 @@ func (s *Service) OverviewReach(ctx context.Context, edits []orb.Bound, codes []
 			GROUP BY a.prefix, a.d) s
 		WHERE x IS NOT NULL`, x0, y0, x1, y1, codes, levelDigits(villages))
 	if err != nil {
-		return nil, 0, err
+		return nil, err
 	}
+	return scanBounds(rows)
+}
+
+// scanBounds reads rows of (xmin, ymin, xmax, ymax).
+func scanBounds(rows pgx.Rows) ([]orb.Bound, error) {
 	defer rows.Close()
 	var out []orb.Bound
 	for rows.Next() {
 		var b orb.Bound
 		if err := rows.Scan(&b.Min[0], &b.Min[1], &b.Max[0], &b.Max[1]); err != nil {
-			return nil, 0, err
+			return nil, err
 		}
 		out = append(out, b)
 	}
-	return out, villages.Overview.Below, rows.Err()
+	return out, rows.Err()
 }

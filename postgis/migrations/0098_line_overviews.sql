@@ -49,6 +49,13 @@ CREATE TABLE lastmile.power_upgrade_overview (
 CREATE INDEX power_upgrade_overview_geom ON lastmile.power_upgrade_overview USING gist (geom_3857);
 CREATE INDEX power_upgrade_overview_area ON lastmile.power_upgrade_overview (area);
 
+-- The rows of a cell (band, tile of the band's first zoom) in every county:
+-- an archive update re-renders the tiles of the rows of the cells holding
+-- its edits (a row's count changes in all its tiles).
+CREATE INDEX road_overview_cell ON lastmile.road_overview (band, cx, cy);
+CREATE INDEX water_pipeline_overview_cell ON lastmile.water_pipeline_overview (band, cx, cy);
+CREATE INDEX power_upgrade_overview_cell ON lastmile.power_upgrade_overview (band, cx, cy);
+
 CREATE OR REPLACE FUNCTION lastmile.overview_log() RETURNS trigger
 LANGUAGE plpgsql AS $$
 DECLARE
