@@ -72,18 +72,22 @@ done
 
 # gdal_views DB ARCHIVE: views gdal.<layer> with the tile fields the archive's
 # vector_layers list (String fields as text, as lastmile's tiles carry them)
-# and geom_3857; prints the -dsco CONF JSON with each layer's zoom range.
+# and geom_3857 — the fields that are the table's columns (not those only the
+# low-zoom overviews carry, e.g. roads' count "roads"); prints the -dsco CONF
+# JSON with each layer's zoom range.
 gdal_views() {
 	local db=$1 archive=$2
-	python3 - "$archive" >"$WORK/$db.views.sql" 3>"$WORK/$db.conf.json" <<'PY'
+	"${PSQL[@]}" -d "$db" -AtF, -c "SELECT table_name, column_name FROM information_schema.columns WHERE table_schema = 'lastmile'" >"$WORK/$db.columns"
+	python3 - "$archive" "$WORK/$db.columns" >"$WORK/$db.views.sql" 3>"$WORK/$db.conf.json" <<'PY'
 import json, os, sqlite3, sys
+columns = {tuple(line.strip().split(",", 1)) for line in open(sys.argv[2]) if "," in line}
 meta = dict(sqlite3.connect(sys.argv[1]).execute("SELECT name, value FROM metadata"))
 layers = json.loads(meta["json"])["vector_layers"]
 print("SET client_min_messages = warning; DROP SCHEMA IF EXISTS gdal CASCADE; CREATE SCHEMA gdal;")
 conf = {}
 for l in layers:
     cols = ", ".join(f'"{f}"::text AS "{f}"' if t == "String" else f'"{f}"::float8 AS "{f}"' if t == "Number" else f'"{f}"'
-                     for f, t in sorted(l["field_types"].items()))
+                     for f, t in sorted(l["field_types"].items()) if (l["id"], f) in columns)
     print(f'CREATE VIEW gdal."{l["id"]}" AS SELECT id, {cols}, geom_3857 AS geom FROM lastmile."{l["id"]}";')
     conf["gdal." + l["id"]] = {"target_name": l["id"], "minzoom": l["minzoom"], "maxzoom": l["maxzoom"]}
 os.write(3, json.dumps(conf).encode())

@@ -9,7 +9,8 @@
 #           (which applies the change incrementally),
 #   direct — the same question with precomputed=false (ST_DWithin per village).
 # Question: villages within 1 km of a graded highway, by county.
-# Usage: bench/bench-national.sh [VILLAGES] [SEGMENTS]   (defaults 500000 10000000)
+# Usage: bench/bench-national.sh [VILLAGES] [SEGMENTS]   (defaults 500000 10000000:
+# a routing graph of 7.5 M edges; 500000 13400000 gives 10 M edges)
 # SCALE=0.1 multiplies both (a tenth of the country); STRAIGHT=0 skips the
 # straight-line questions, REPORT=0 the network quality report, REBUILD=0
 # the whole noding build before the network question (cold then packs and

@@ -174,8 +174,11 @@ func TestDatabaseRestart(t *testing.T) {
 	if counts["true/503"] == 0 {
 		t.Errorf("no 503 while the database was down: %v", counts)
 	}
-	if slowest > 2*time.Second {
-		t.Errorf("slowest answer while the database was down took %v, want < 2 s", slowest)
+	// failing fast, not waiting for the database until the 30 s request
+	// timeout: the bound is loose (a loaded machine stretches the fast path;
+	// speed itself is measured in make bench, not here)
+	if slowest > 10*time.Second {
+		t.Errorf("slowest answer while the database was down took %v, want well under the 30 s request timeout (< 10 s)", slowest)
 	}
 	// Goroutines return to their baseline (allow the pool's reconnections).
 	var after int
