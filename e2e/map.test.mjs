@@ -214,6 +214,41 @@ test('a click on a known village opens its popup with its name and history', { t
   await page.locator('.maplibregl-popup-close-button').click();
 });
 
+test('a click on a low-zoom overview line opens a summary, not another feature', { timeout: 90_000 }, async () => {
+  if (has.tiles !== 200) assert.fail('tiles are not served: every part must be served (run scripts/setup, then make test)');
+  // z8: the roads are collected lines per county and class (overviews), with
+  // no feature id; a click must not open the row that shares the overview
+  // row's number
+  const c = await inPage(() => window.lastmile.map.getCenter().toArray());
+  await inPage((c) => window.lastmile.map.jumpTo({ center: c, zoom: 8 }), c);
+  await idle();
+  const hit = await inPage(() => {
+    const m = window.lastmile.map;
+    const w = m.getCanvas().clientWidth, h = m.getCanvas().clientHeight;
+    for (const f of m.queryRenderedFeatures({ layers: ['roads--line'] })) {
+      if (f.id !== undefined) continue;
+      const g = f.geometry, lines = g.type === 'MultiLineString' ? g.coordinates : [g.coordinates];
+      for (const line of lines) for (const c of line) {
+        const p = m.project(c);
+        // a vertex of the line on the canvas, with no village count point over it
+        if (p.x > 10 && p.y > 10 && p.x < w - 10 && p.y < h - 10 && !m.queryRenderedFeatures([[p.x - 6, p.y - 6], [p.x + 6, p.y + 6]], { layers: ['villages--circle'] }).length) return { x: p.x, y: p.y, roads: f.properties.roads };
+      }
+    }
+    return null;
+  });
+  assert.ok(hit, 'an overview line without a feature id is drawn at z8');
+  assert.ok(hit.roads >= 1, 'the overview line carries its count of roads: ' + JSON.stringify(hit));
+  const box = await page.locator('#map canvas').boundingBox();
+  await page.mouse.click(box.x + hit.x, box.y + hit.y);
+  const popup = page.locator('.maplibregl-popup .popup');
+  await popup.waitFor({ timeout: 10_000 });
+  assert.equal(await popup.getAttribute('data-id'), null, 'no feature id on the summary');
+  assert.match(await popup.getAttribute('class'), /overview/);
+  assert.match(await popup.textContent(), /zoom in/i);
+  assert.equal(await inPage(() => window.lastmile.state?.selected ?? null), null, 'nothing selected for editing');
+  await page.locator('.maplibregl-popup-close-button').click();
+});
+
 test("the dashboard's coverage equals /api/stats/coverage for the same parameters", { timeout: 90_000 }, async (t) => {
   if (has.coverage !== 200) assert.fail('coverage statistics are not served: every part must be served (run scripts/setup, then make test)');
   await page.locator('#tabs [data-tab=dashboard]').click();

@@ -95,6 +95,10 @@ func TestLineOverviewPipelinesAndPower(t *testing.T) {
 	if len(points) != 1 || points[0]["name"] != "Substation T" || points[0]["voltage_kv"] != float64(35) || points[0]["lines"] != nil {
 		t.Errorf("z8 transformers %v, want the 35 kV row only", points)
 	}
+	// the overview line has no feature id, the transformer row its own
+	if with, without := h.featureIDs("power_upgrades", z8, "power_upgrades"); with != 1 || without != 1 {
+		t.Errorf("z8 power: %d features with an id, %d without; want the transformer with, the overview line without", with, without)
+	}
 	if got := values(h.features("power_upgrades", tileAt(104.37, 28.13, 10), "", "power_upgrades"), "voltage_class"); !slices.Equal(got, []string{"10", "35", "<nil>"}) {
 		t.Errorf("z10 power classes %v, want [10 35] and the 35 kV transformer (no class)", got)
 	}

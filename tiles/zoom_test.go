@@ -41,6 +41,28 @@ func (h *harness) features(layers string, tl maptile.Tile, query, name string) [
 	return out
 }
 
+// featureIDs counts the features of one MVT layer of a tile with an id and
+// without one.
+func (h *harness) featureIDs(layers string, tl maptile.Tile, name string) (with, without int) {
+	h.t.Helper()
+	res := h.get(tilePath(layers, tl, ""))
+	if res.status != http.StatusOK {
+		h.t.Fatalf("%s %v: status %d", layers, tl, res.status)
+	}
+	for _, d := range decodeTile(h.t.(*testing.T), res.body, tl) {
+		if d.Layer == name {
+			for _, f := range d.Features.Features {
+				if f.ID != nil {
+					with++
+				} else {
+					without++
+				}
+			}
+		}
+	}
+	return with, without
+}
+
 func values(fs []map[string]any, key string) []string {
 	var out []string
 	for _, f := range fs {
@@ -87,6 +109,14 @@ func TestZoomRulesCountyRoadAndTrack(t *testing.T) {
 		if f["roads"] != float64(1) || f["surface"] != "asphalt" {
 			t.Errorf("z6 overview line %v, want the one county road, asphalt", f)
 		}
+	}
+	// An overview line is no road: no feature id a client could look up
+	// (the page's popup, QGIS's identify); a row at z12 has its own.
+	if with, without := h.featureIDs("roads", z6, "roads"); with != 0 || without == 0 {
+		t.Errorf("z6 overview lines: %d with a feature id, %d without; want none with", with, without)
+	}
+	if with, without := h.featureIDs("roads", tileAt(104.07, 28.045, 12), "roads"); with == 0 || without != 0 {
+		t.Errorf("z12 roads: %d with a feature id, %d without; want all with", with, without)
 	}
 	// The same with a filter the overview cannot answer (from the rows).
 	rows := h.features("roads", z6, "completed_after=1900-01-01&status=completed", "roads")

@@ -61,15 +61,24 @@ export async function onFeatureClick(e, showRank) {
   if (rank) { showRank(rank, e.lngLat); return; }
   feats.sort((a, b) => CLICK_ORDER.indexOf(a.layer.metadata['lm:layer']) - CLICK_ORDER.indexOf(b.layer.metadata['lm:layer']));
   const f = feats[0], name = f.layer.metadata['lm:layer'];
-  const title = f.properties.name || `${layerTitle(name)} #${f.id ?? ''}`;
-  const body = el('div', { class: 'popup', 'data-layer': name, 'data-id': f.id ?? '' },
+  // a low-zoom overview feature (collected lines, a count point) has no
+  // feature id: its tile properties are all there is, and nothing to edit
+  if (f.id === undefined || f.id === null) {
+    showPopup(e.lngLat, el('div', { class: 'popup overview', 'data-layer': name },
+      el('h3', { text: f.properties.name || layerTitle(name) }), el('div', { class: 'sub', text: layerTitle(name) }),
+      el('div', { class: 'attrs' }, attrTable(name, f.properties)), el('p', { class: 'sub', text: t('overview_note') })));
+    select(null);
+    setHighlight(f.geometry);
+    return;
+  }
+  const title = f.properties.name || `${layerTitle(name)} #${f.id}`;
+  const body = el('div', { class: 'popup', 'data-layer': name, 'data-id': f.id },
     el('h3', { text: title }), el('div', { class: 'sub', text: layerTitle(name) }),
     el('div', { class: 'attrs' }, attrTable(name, f.properties)),
     el('h4', { text: t('history') }), el('div', { class: 'hist', text: t('loading') }));
   showPopup(e.lngLat, body);
   select({ layer: name, id: f.id, props: f.properties, geometry: f.geometry, lngLat: e.lngLat });
   setHighlight(f.geometry);
-  if (f.id === undefined || f.id === null) { body.querySelector('.hist').textContent = ''; return; }
   const [item, hist] = await Promise.all([api.feature(name, f.id), api.history(name, f.id)]);
   if (item.ok && item.data?.properties) {
     body.querySelector('.attrs').replaceChildren(attrTable(name, item.data.properties));
