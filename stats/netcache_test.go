@@ -36,15 +36,7 @@ func TestNetworkPackAndSnaps(t *testing.T) {
 		"source_filter=surface:asphalt&within_m=700&method=network&target_filter=population>30",
 	}
 	const definitions = 4 // distinct searches among the questions
-	ask := func(packed bool) []*Result {
-		usePack = packed
-		defer func() { usePack = true }()
-		var out []*Result
-		for _, q := range questions {
-			out = append(out, run(t, pool, Coverage, q))
-		}
-		return out
-	}
+	ask := func(packed bool) []*Result { return askCoverage(t, pool, packed, questions) }
 	epoch := func() (e int64) {
 		if err := pool.QueryRow(ctx, `SELECT epoch FROM lastmile.route_cache_state`).Scan(&e); err != nil {
 			t.Fatal(err)
@@ -177,4 +169,18 @@ func gridEdits(ids []int64, node func(i, j int) [2]float64) []dataEdit {
 		{"rename a village (no re-snap needed)", `UPDATE lastmile.villages SET name = 'v4b' WHERE name = 'v4'`},
 		{"delete a village", `DELETE FROM lastmile.villages WHERE name = 'v5'`},
 	}
+}
+
+// askCoverage asks each coverage question, from the pack and the kept
+// snaps and searches (packed) or from the edges read as rows and the
+// villages snapped per question.
+func askCoverage(t *testing.T, pool *pgxpool.Pool, packed bool, questions []string) []*Result {
+	t.Helper()
+	usePack = packed
+	defer func() { usePack = true }()
+	var out []*Result
+	for _, q := range questions {
+		out = append(out, run(t, pool, Coverage, q))
+	}
+	return out
 }

@@ -190,24 +190,8 @@ func (g *graph) repair(ctx context.Context, seeds []seed, old searchResult) (sea
 			}
 		}
 	}
-	for pops := 0; len(h.d) > 0; pops++ {
-		if pops&(1<<16-1) == 0 && ctx.Err() != nil {
-			return r, nil, ctx.Err()
-		}
-		d, v := h.pop()
-		if d > cost[v] {
-			continue
-		}
-		for i := g.off[v]; i < g.off[v+1]; i++ {
-			w := g.adj[i]
-			if nd := d + g.cost[i]; nd < cost[w] {
-				cost[w] = nd
-				if timed {
-					length[w] = length[v] + g.length[i]
-				}
-				h.push(nd, w)
-			}
-		}
+	if err := g.settle(ctx, h, r); err != nil {
+		return r, nil, err
 	}
 	var changed []int32
 	for v := int32(0); v < int32(n); v++ {

@@ -136,15 +136,7 @@ func TestNetworkRepairAfterEdits(t *testing.T) {
 		"source_filter=hardened&within_m=300&method=network&target_filter=population>30",
 	}
 	const definitions = 3
-	ask := func(packed bool) []*Result {
-		usePack = packed
-		defer func() { usePack = true }()
-		var out []*Result
-		for _, q := range questions {
-			out = append(out, run(t, pool, Coverage, q))
-		}
-		return out
-	}
+	ask := func(packed bool) []*Result { return askCoverage(t, pool, packed, questions) }
 	compare := func(name string) {
 		t.Helper()
 		searches, measures := repairedSearches.Load(), repairedMeasures.Load()

@@ -175,9 +175,16 @@ func (g *graph) search(ctx context.Context, seeds []seed) (searchResult, error) 
 			h.push(s.d, int32(s.v))
 		}
 	}
+	return r, g.settle(ctx, h, r)
+}
+
+// settle runs Dijkstra on from the vertices in h over r's labels (r.length
+// may be r.cost itself when the costs are metres).
+func (g *graph) settle(ctx context.Context, h *distHeap, r searchResult) error {
+	dist := r.cost
 	for pops := 0; len(h.d) > 0; pops++ {
 		if pops&(1<<16-1) == 0 && ctx.Err() != nil {
-			return r, ctx.Err()
+			return ctx.Err()
 		}
 		d, v := h.pop()
 		if d > dist[v] {
@@ -197,7 +204,7 @@ func (g *graph) search(ctx context.Context, seeds []seed) (searchResult, error) 
 			}
 		}
 	}
-	return r, nil
+	return nil
 }
 
 // distHeap is a binary min-heap of (distance, vertex), in two slices so
