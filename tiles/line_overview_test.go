@@ -175,7 +175,7 @@ func TestLineOverviewPipelinesAndPower(t *testing.T) {
 	for _, l := range st.Layers {
 		if l.ID == "water_pipelines--line" {
 			f, _ := json.Marshal(l.Filter)
-			want := `["all",[">=",["zoom"],8],[">=",["to-number",["coalesce",["get","diameter_mm"],["get","diameter_class"]],-1],300]]`
+			want := `["all",[">=",["zoom"],8],["any",[">=",["to-number",["get","diameter_mm"],-1],300],[">=",["to-number",["get","diameter_class"],-1],300]]]`
 			if got := strings.ReplaceAll(string(f), `\u003e`, ">"); !strings.Contains(got, want) {
 				t.Errorf("water_pipelines--line filter %s lacks %s", got, want)
 			}

@@ -204,8 +204,8 @@ func StyleLayers(l *layer.Layer) []obj {
 // zoomFilter is the style filter of a layer's zoom rules (nil without
 // rules): a feature is drawn from the zoom its rules give it, as the tiles
 // carry it — ["any", [">=", ["zoom"], full], ["all", [">=", ["zoom"], z], rule]…];
-// a rule on an overview's class field reads the class where the field is
-// absent (overview lines).
+// a rule on an overview's class field reads the class too (overview lines
+// carry it instead of the field).
 func zoomFilter(l *layer.Layer) any {
 	if len(l.ZoomRules) == 0 || l.FullZoom <= l.RowsMinZoom() && l.Overview == nil {
 		return nil
@@ -217,10 +217,18 @@ func zoomFilter(l *layer.Layer) any {
 		}
 		var cond any
 		if len(r.Values) > 0 {
-			cond = []any{"in", []any{"get", r.Field}, []any{"literal", r.Values}}
+			// "match", not "in" with a literal array: the same in MapLibre,
+			// and QGIS 3.22's style converter reads only the first
+			cond = []any{"match", []any{"get", r.Field}, r.Values, true, false}
 		} else if c := l.Overview; c != nil && c.Class != nil && c.Class.Field == r.Field {
-			// overview lines carry the class instead (layer.OverviewClass)
-			cond = []any{">=", []any{"to-number", []any{"coalesce", []any{"get", r.Field}, []any{"get", c.Class.Column}}, -1}, r.AtLeast}
+			// overview lines carry the class instead (layer.OverviewClass);
+			// a feature has one or the other, so either reaching the
+			// threshold admits it ("any", not "coalesce": QGIS 3.22's style
+			// converter does not read coalesce and drops the filter's
+			// operands)
+			cond = []any{"any",
+				[]any{">=", []any{"to-number", []any{"get", r.Field}, -1}, r.AtLeast},
+				[]any{">=", []any{"to-number", []any{"get", c.Class.Column}, -1}, r.AtLeast}}
 		} else {
 			cond = []any{">=", []any{"to-number", []any{"get", r.Field}, -1}, r.AtLeast}
 		}

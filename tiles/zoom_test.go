@@ -398,8 +398,8 @@ func TestTileJSONAndStyleZoomRules(t *testing.T) {
 	line := st.Layers[byID["roads--line"]]
 	f, _ := json.Marshal(line.Filter)
 	f = []byte(strings.ReplaceAll(string(f), `\u003e`, ">"))
-	for _, part := range []string{`[">=",["zoom"],12]`, `["all",[">=",["zoom"],6],["in",["get","road_class"],["literal",["county"]]]]`,
-		`["all",[">=",["zoom"],8],["in",["get","road_class"],["literal",["township"]]]]`} {
+	for _, part := range []string{`[">=",["zoom"],12]`, `["all",[">=",["zoom"],6],["match",["get","road_class"],["county"],true,false]]`,
+		`["all",[">=",["zoom"],8],["match",["get","road_class"],["township"],true,false]]`} {
 		if !strings.Contains(string(f), part) {
 			t.Errorf("roads--line filter %s lacks %s", f, part)
 		}

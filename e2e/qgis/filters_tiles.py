@@ -133,6 +133,22 @@ if vt.isValid():
     check("QGIS renders the tiles with the style to a non-blank image", painted > total * 0.01,
           f"{painted}/{total} sampled pixels painted from {tiles} tile requests")
 
+# The style document of every layer converts with its filters whole (a
+# skipped operand, e.g. of "coalesce" or "in" with a literal array, leaves
+# to_real() >= 300 or no filter at all: nothing drawn, or every road at z6).
+# Paint expressions QGIS 3.22 skips (colour cases) fall back to a plain
+# colour and are only reported.
+tilesets = ",".join(ts["name"] for ts in get("/tiles")["tilesets"])
+conv = QgsMapBoxGlStyleConverter()
+conv.convert(get(f"/tiles/{tilesets}/style.json"))
+styles = {st.styleName(): st.filterExpression() for st in (conv.renderer().styles() if conv.renderer() else [])}
+broken = [f"{k}: {v}" for k, v in styles.items() if "()" in v]
+ruled = {k: v for k, v in styles.items() if k in ("roads--line", "water_pipelines--line", "power_upgrades--line", "villages--circle", "admin_areas--line")}
+check("every layer's style converts to QGIS with its zoom-rule filters whole",
+      len(styles) > 9 and not broken and len(ruled) == 5 and all("zoom" in v for v in ruled.values())
+      and "road_class" in ruled["roads--line"] and "diameter_class" in ruled["water_pipelines--line"],
+      f"{len(styles)} styles; broken {broken[:3]}; paint skipped: {len(conv.warnings())} warnings")
+
 out = os.environ.get("LASTMILE_QGIS_FILTERS_REPORT")
 if out:
     with open(out, "w") as f:
