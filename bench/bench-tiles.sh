@@ -178,14 +178,17 @@ run_wrk() {
 	log "$label $line"
 }
 
-# run_sql LABEL DB LIST: the same tiles' SQL alone (bench/tilesql: the
-# statements the server runs, no HTTP, gzip or cache), from as many
-# connections as the server's pool has (pgxpool: max(4, cores)).
+# run_sql LABEL DB LIST CONNS: the same tiles' SQL alone (bench/tilesql:
+# the statements the server runs, no HTTP, gzip or cache), from as many
+# connections as the server runs queries on at once: the client's CONNS, at
+# most the server's pool (pgxpool: max(4, cores)).
 run_sql() {
-	local label=$1 db=$2 list=$3 out line
-	out=$("$WORK/tilesql" -database-url "$(url "$db")" -c "$(( $(nproc) > 4 ? $(nproc) : 4 ))" -d "${SECONDS_PER_RUN}s" "$list" 2>&1)
+	local label=$1 db=$2 list=$3 conns=$4 out line pool
+	pool=$(( $(nproc) > 4 ? $(nproc) : 4 ))
+	[ "$conns" -le "$pool" ] || conns=$pool
+	out=$("$WORK/tilesql" -database-url "$(url "$db")" -c "$conns" -d "${SECONDS_PER_RUN}s" "$list" 2>&1)
 	line=$(grep '^RESULT' <<<"$out") || { echo "$out" >&2; return 1; }
-	line+=" load=$(cut -d' ' -f1 /proc/loadavg)"
+	line+=" load=$(cut -d' ' -f1 /proc/loadavg) conns=$conns"
 	echo "$label $line" >>"$WORK/results"
 	log "$label $line"
 }
@@ -287,7 +290,7 @@ bench_set() {
 			[ "$c" -ge 2 ] || c=2
 			for _ in $(seq 1 "$ROUNDS"); do
 				run_wrk "$name uncached-z$z" "http://127.0.0.1:$PORT" "$list.z$z" "$c"
-				run_sql "$name sql-z$z" "$db" "$list.z$z"
+				run_sql "$name sql-z$z" "$db" "$list.z$z" "$c"
 			done
 		done
 	fi
@@ -377,7 +380,7 @@ END {
 		if (r[s " cached"] > 0) printf "%-10s uncached/cached = %.3f\n", s, r[s " uncached"] / r[s " cached"]
 		for (z = 0; z <= 22; z++) if (r[s " sql-z" z] > 0) {
 			u = r[s " uncached-z" z] / r[s " sql-z" z]
-			printf "%-10s uncached-z%d/sql-z%d = %.2f  (target 0.9: %.2f of target; load %s / %s; %s tiles, wrk -c%s)\n", s, z, z, u, u / 0.9, l[s " uncached-z" z], l[s " sql-z" z], tl[s " uncached-z" z], cn[s " uncached-z" z]
+			printf "%-10s uncached-z%d/sql-z%d = %.2f  (target 0.9: %.2f of target; load %s / %s; %s tiles, wrk -c%s, SQL -c%s)\n", s, z, z, u, u / 0.9, l[s " uncached-z" z], l[s " sql-z" z], tl[s " uncached-z" z], cn[s " uncached-z" z], cn[s " sql-z" z]
 		}
 	}
 }' "$WORK/medians"

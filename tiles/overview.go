@@ -168,7 +168,7 @@ type OverviewReport struct {
 func (s *Service) RefreshOverviews(ctx context.Context) (OverviewReport, error) {
 	start := time.Now()
 	rep := OverviewReport{LineAreas: map[string]int{}, LineRows: map[string]int{}}
-	var points []orb.Bound // the count points recomputed (old and new places)
+	var points []orb.Bound                // the count points recomputed (old and new places)
 	recounted := map[string][]orb.Bound{} // per line layer: the rows whose count changed
 	var wasBuilt bool
 	villages, _ := s.catalog.Layer("villages")

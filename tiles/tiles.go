@@ -25,7 +25,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/paulmach/orb"
 	"golang.org/x/sync/singleflight"
@@ -286,17 +285,11 @@ func (s *Service) tileQuery(visible []*layer.Layer, z, x, y int, filters Filters
 	return q
 }
 
-// run executes a tile query in one round trip: a transaction with parallel
-// workers off (small tile queries are several times slower with parallel
-// plans), the query, commit.
+// run executes a tile query: one statement, planned without parallel
+// workers (tileQuery ends it in WHERE lastmile.serial_plan()).
 func (s *Service) run(ctx context.Context, q query) ([]byte, error) {
-	b := &pgx.Batch{}
-	b.Queue("BEGIN READ ONLY")
-	b.Queue("SET LOCAL max_parallel_workers_per_gather = 0")
 	var mvt []byte
-	b.Queue(q.sql, q.args...).QueryRow(func(row pgx.Row) error { return row.Scan(&mvt) })
-	b.Queue("COMMIT")
-	if err := s.pool.SendBatch(ctx, b).Close(); err != nil {
+	if err := s.pool.QueryRow(ctx, q.sql, q.args...).Scan(&mvt); err != nil {
 		return nil, err
 	}
 	return mvt, nil

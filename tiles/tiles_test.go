@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/gorilla/mux"
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/paulmach/orb"
 	"github.com/paulmach/orb/encoding/mvt"
@@ -749,6 +750,58 @@ func TestOgrinfo(t *testing.T) {
 	} {
 		if !strings.Contains(text, want) {
 			t.Errorf("ogrinfo output lacks %q:\n%s", want, text)
+		}
+	}
+}
+
+// TestTileQuerySerial checks that a tile query is planned without parallel
+// workers (WHERE lastmile.serial_plan(), migration 0100) even where the
+// planner would otherwise choose a parallel plan: the same statement
+// without that clause gets one under the settings below.
+func TestTileQuerySerial(t *testing.T) {
+	h := newHarness(t, Options{})
+	ctx := context.Background()
+	all := "roads,water_pipelines,power_upgrades,house_renovations,relocation_sites,villages,admin_areas,hazard_zones,facilities"
+	for _, path := range []string{
+		tilePath(all, tileAt(106.63, 26.605, 10), ""),
+		tilePath("roads", tileAt(106.63, 26.605, 14), ""),
+		tilePath("villages", tileAt(106.63, 26.605, 5), ""),
+	} {
+		sql, args, ok, err := h.svc.TileSQL(ctx, path)
+		if err != nil || !ok {
+			t.Fatalf("%s: TileSQL: ok=%v, %v", path, ok, err)
+		}
+		const serial = "\nWHERE lastmile.serial_plan()"
+		if !strings.HasSuffix(sql, serial) {
+			t.Fatalf("%s: the tile query does not end in %q", path, serial)
+		}
+		plan := func(sql string) string {
+			tx, err := h.pool.Begin(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer tx.Rollback(ctx)
+			for _, s := range []string{"parallel_setup_cost = 0", "parallel_tuple_cost = 0", "min_parallel_table_scan_size = 0",
+				"min_parallel_index_scan_size = 0", "max_parallel_workers_per_gather = 2", "enable_indexscan = off", "enable_bitmapscan = off"} {
+				if _, err := tx.Exec(ctx, "SET LOCAL "+s); err != nil {
+					t.Fatal(err)
+				}
+			}
+			rows, err := tx.Query(ctx, "EXPLAIN "+sql, args...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			lines, err := pgx.CollectRows(rows, pgx.RowTo[string])
+			if err != nil {
+				t.Fatal(err)
+			}
+			return strings.Join(lines, "\n")
+		}
+		if p := plan(strings.TrimSuffix(sql, serial)); !strings.Contains(p, "Gather") {
+			t.Fatalf("%s: without serial_plan() the settings should give a parallel plan:\n%s", path, p)
+		}
+		if p := plan(sql); strings.Contains(p, "Gather") || strings.Contains(p, "Parallel") {
+			t.Errorf("%s: the tile query has a parallel plan:\n%s", path, p)
 		}
 	}
 }

@@ -2,10 +2,9 @@
 // path in bench/bench-tiles.sh: for every tile path of a list it asks the
 // tile service for the statement a request runs (tiles.Service.TileSQL,
 // overviews brought up to date beforehand, not timed), then runs those
-// statements in a loop over the list from -c connections (each with
-// max_parallel_workers_per_gather = 0, as the server's tile transaction),
-// one round trip per tile, for -d, reading the MVT bytes and nothing else: no
-// HTTP, no gzip, no cache. It prints one line a shell can parse:
+// statements in a loop over the list from -c connections, one round trip
+// per tile, for -d, reading the MVT bytes and nothing else: no HTTP, no
+// gzip, no cache. It prints one line a shell can parse:
 //
 //	RESULT requests=… rps=… p50_ms=… p99_ms=… max_ms=… errors=… bytes=…
 //
@@ -58,7 +57,6 @@ func run(dbURL string, conns int, dur time.Duration, list string) error {
 		return err
 	}
 	cfg.MaxConns = int32(conns)
-	cfg.ConnConfig.RuntimeParams["max_parallel_workers_per_gather"] = "0"
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return err
