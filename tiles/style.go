@@ -64,7 +64,10 @@ func matchBy(l *layer.Layer, field, attr string, fallback any, transform func(fl
 		if n, isNum := out.(float64); isNum && transform != nil {
 			out = transform(n)
 		}
-		expr = append(expr, v.Code, out)
+		// Each label as a one-element array (MapLibre takes both forms):
+		// QGIS 3.22's converter reads only arrays, and turned a bare label
+		// into `"status" IN ()`, losing the whole colour match.
+		expr = append(expr, []any{v.Code}, out)
 	}
 	if len(expr) == 2 {
 		return fallback

@@ -149,6 +149,23 @@ check("every layer's style converts to QGIS with its zoom-rule filters whole",
       and "road_class" in ruled["roads--line"] and "diameter_class" in ruled["water_pipelines--line"],
       f"{len(styles)} styles; broken {broken[:3]}; paint skipped: {len(conv.warnings())} warnings")
 
+# The paint expressions 3.22 does convert are whole: a match with a bare
+# label (not a one-element array) became `"surface" IN ()`, and the roads
+# were drawn in one colour.
+paint = {}
+for st in (conv.renderer().styles() if conv.renderer() else []):
+    sym = st.symbol()
+    for i in range(sym.symbolLayerCount() if sym else 0):
+        props = sym.symbolLayer(i).dataDefinedProperties()
+        for k in props.propertyKeys():
+            if props.property(k).isActive():
+                paint.setdefault(st.styleName(), []).append(props.property(k).expressionString())
+empty = [f"{k}: {e}" for k, es in paint.items() for e in es if "IN ()" in e]
+check("every paint expression QGIS converts is whole (the roads coloured by surface, pipelines by status)",
+      not empty and any('"surface" IN (' in e for e in paint.get("roads--line", []))
+      and any('"status" IN (' in e for e in paint.get("water_pipelines--line", [])),
+      f"{sum(len(v) for v in paint.values())} data-defined properties; empty: {empty[:3]}")
+
 out = os.environ.get("LASTMILE_QGIS_FILTERS_REPORT")
 if out:
     with open(out, "w") as f:
