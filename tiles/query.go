@@ -122,12 +122,15 @@ func tileQuery(layers []*layer.Layer, z, x, y int, filters Filters, maxFeatures 
 	if len(parts) == 0 {
 		return query{} // nothing to draw
 	}
-	// serial_plan() (PARALLEL UNSAFE, migration 0100) keeps the whole
-	// statement serial: small tile queries are several times slower with
-	// parallel plans, and SET LOCAL would need a transaction around it.
-	q.sql = "SELECT " + strings.Join(parts, "\n|| ") + "\nWHERE lastmile.serial_plan()"
+	q.sql = "SELECT " + strings.Join(parts, "\n|| ") + serialClause
 	return q
 }
+
+// serialClause ends every tile query: serial_plan() is PARALLEL UNSAFE
+// (migration 0100), so the whole statement is planned without parallel
+// workers — small tile queries are several times slower with parallel
+// plans, and SET LOCAL would need a transaction around the statement.
+const serialClause = "\nWHERE lastmile.serial_plan()"
 
 // overviewLayer is the MVT layer of l at zoom z from its overview. A lines
 // overview of a layer that also holds points (power: transformers) draws

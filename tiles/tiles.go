@@ -286,7 +286,7 @@ func (s *Service) tileQuery(visible []*layer.Layer, z, x, y int, filters Filters
 }
 
 // run executes a tile query: one statement, planned without parallel
-// workers (tileQuery ends it in WHERE lastmile.serial_plan()).
+// workers (tileQuery ends it in serialClause).
 func (s *Service) run(ctx context.Context, q query) ([]byte, error) {
 	var mvt []byte
 	if err := s.pool.QueryRow(ctx, q.sql, q.args...).Scan(&mvt); err != nil {

@@ -761,9 +761,8 @@ func TestOgrinfo(t *testing.T) {
 func TestTileQuerySerial(t *testing.T) {
 	h := newHarness(t, Options{})
 	ctx := context.Background()
-	all := "roads,water_pipelines,power_upgrades,house_renovations,relocation_sites,villages,admin_areas,hazard_zones,facilities"
 	for _, path := range []string{
-		tilePath(all, tileAt(106.63, 26.605, 10), ""),
+		tilePath(strings.Join(h.catalog.Names(), ","), tileAt(106.63, 26.605, 10), ""),
 		tilePath("roads", tileAt(106.63, 26.605, 14), ""),
 		tilePath("villages", tileAt(106.63, 26.605, 5), ""),
 	} {
@@ -771,9 +770,8 @@ func TestTileQuerySerial(t *testing.T) {
 		if err != nil || !ok {
 			t.Fatalf("%s: TileSQL: ok=%v, %v", path, ok, err)
 		}
-		const serial = "\nWHERE lastmile.serial_plan()"
-		if !strings.HasSuffix(sql, serial) {
-			t.Fatalf("%s: the tile query does not end in %q", path, serial)
+		if !strings.HasSuffix(sql, serialClause) {
+			t.Fatalf("%s: the tile query does not end in %q", path, serialClause)
 		}
 		plan := func(sql string) string {
 			tx, err := h.pool.Begin(ctx)
@@ -797,7 +795,7 @@ func TestTileQuerySerial(t *testing.T) {
 			}
 			return strings.Join(lines, "\n")
 		}
-		if p := plan(strings.TrimSuffix(sql, serial)); !strings.Contains(p, "Gather") {
+		if p := plan(strings.TrimSuffix(sql, serialClause)); !strings.Contains(p, "Gather") {
 			t.Fatalf("%s: without serial_plan() the settings should give a parallel plan:\n%s", path, p)
 		}
 		if p := plan(sql); strings.Contains(p, "Gather") || strings.Contains(p, "Parallel") {
