@@ -59,7 +59,7 @@ func (s *staging) directAdminOK(ctx context.Context, tx pgx.Tx) error {
 	if !postgis.ChecksAdminCode(s.layer) {
 		return nil
 	}
-	m, err := postgis.AdminMismatches(ctx, tx, `(SELECT id AS key, admin_code AS code, geom AS g FROM `+pgsql.Table(s.layer)+`)`, 1)
+	m, err := postgis.AdminMismatches(ctx, tx, `(SELECT id AS key, admin_code AS code, geom AS g FROM `+s.table+`)`, 1)
 	if err != nil {
 		return err
 	}

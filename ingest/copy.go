@@ -146,6 +146,9 @@ func (t *importTx) copyJob(ctx context.Context, ji int, job Job) error {
 				err = s.directAdminOK(ctx, t.tx) // a row in the wrong admin area: staged, to name it
 			}
 			if err == nil {
+				err = s.swapIn(ctx, t.tx) // an ext_id twice, or written meanwhile: staged
+			}
+			if err == nil {
 				s.direct, s.loaded, rep.direct = false, true, true
 			} else if readErr == nil && (errors.Is(err, errStopDirect) || isPgError(err)) {
 				t.tr.phase("copy (direct, fell back)")

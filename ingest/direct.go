@@ -23,8 +23,8 @@ func isPgError(err error) bool {
 	return errors.As(err, &pgErr)
 }
 
-// copyDirect copies the rows of src into the layer's table, and to the
-// stage's spool (created here) in case they must be staged after all. It
+// copyDirect copies the rows of src into s.table (the first load's own
+// table, or the layer's), and to the stage's spool (created here) in case they must be staged after all. It
 // fails with errStopDirect when src asked for the staged path.
 func (s *staging) copyDirect(ctx context.Context, tx pgx.Tx, src func() ([]any, error)) (int64, error) {
 	var err error
@@ -36,7 +36,28 @@ func (s *staging) copyDirect(ctx context.Context, tx pgx.Tx, src func() ([]any, 
 		return 0, err
 	}
 	cs.spool, cs.table = s.spool, true
-	return cs.run(ctx, tx, pgsql.Table(s.layer), s.copyColumns()[1:])
+	return cs.run(ctx, tx, s.table, s.copyColumns()[1:])
+}
+
+// swapIn puts the table of a first load in place of the layer's (when it
+// is not the layer's): its indexes and constraints are built now, over its
+// rows. It fails with errStopDirect when another writer wrote to the layer
+// meanwhile, and with PostgreSQL's error when a constraint fails (an
+// ext_id twice): the staged path then names the rows.
+func (s *staging) swapIn(ctx context.Context, tx pgx.Tx) error {
+	layerTable := pgsql.Table(s.layer)
+	if s.table == layerTable {
+		return nil
+	}
+	var swapped bool
+	if err := tx.QueryRow(ctx, `SELECT lastmile.first_load_finish($1::regclass, $2::regclass)`, layerTable, s.table).Scan(&swapped); err != nil {
+		return err
+	}
+	if !swapped {
+		return errStopDirect
+	}
+	s.table = layerTable
+	return nil
 }
 
 // finishDirect completes the report of a stage copied straight into the
@@ -46,7 +67,7 @@ func (s *staging) finishDirect(ctx context.Context, tx pgx.Tx) ([]orb.Bound, err
 	if s.layer.IsLinear() {
 		// the rows this transaction wrote (the table was empty)
 		var km float64
-		if err := tx.QueryRow(ctx, `SELECT coalesce(sum(length_m), 0) / 1000 FROM `+pgsql.Table(s.layer)+`
+		if err := tx.QueryRow(ctx, `SELECT coalesce(sum(length_m), 0) / 1000 FROM `+s.table+`
 			WHERE xmin = pg_current_xact_id()::xid`).Scan(&km); err != nil {
 			return nil, err
 		}

@@ -9,6 +9,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
@@ -265,5 +266,137 @@ func TestReimportDuplicateRejected(t *testing.T) {
 	}
 	if got := queryString(t, pool, `SELECT surface || version FROM lastmile.roads WHERE ext_id = 'road:5'`); got != "gravel2" {
 		t.Fatalf("road:5 = %s", got)
+	}
+}
+
+// tableShape describes a layer's table as the catalog has it: columns
+// (types, defaults, identity, generated), indexes, constraints, triggers,
+// comments, privileges, and what depends on it (the history view, the
+// route function of its row type).
+const tableShape = `SELECT concat_ws(E'\n--\n',
+	(SELECT string_agg(format('%s %s %s %s %s %s %s', a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull, a.attidentity,
+		a.attgenerated, pg_get_expr(d.adbin, d.adrelid), col_description(a.attrelid, a.attnum)), E'\n' ORDER BY a.attnum)
+	   FROM pg_attribute a LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+	  WHERE a.attrelid = $1::regclass AND a.attnum > 0 AND NOT a.attisdropped),
+	(SELECT string_agg(x, E'\n' ORDER BY x) FROM (SELECT pg_get_indexdef(indexrelid) x FROM pg_index WHERE indrelid = $1::regclass) i),
+	(SELECT string_agg(conname || ' ' || pg_get_constraintdef(oid), E'\n' ORDER BY conname) FROM pg_constraint WHERE conrelid = $1::regclass),
+	(SELECT string_agg(pg_get_triggerdef(oid) || ' ' || tgenabled::text, E'\n' ORDER BY tgname) FROM pg_trigger WHERE tgrelid = $1::regclass AND NOT tgisinternal),
+	obj_description($1::regclass, 'pg_class'), (SELECT relacl::text || coalesce(reloptions::text, '') FROM pg_class WHERE oid = $1::regclass),
+	(SELECT format('%s %s %s %s', pg_get_serial_sequence($1::text, 'id'), seqincrement, seqmax, seqcache) FROM pg_sequence WHERE seqrelid = pg_get_serial_sequence($1::text, 'id')::regclass),
+	pg_get_viewdef('lastmile.feature_history_full'), obj_description('lastmile.feature_history_full'::regclass, 'pg_class'),
+	(SELECT relacl::text FROM pg_class WHERE oid = 'lastmile.feature_history_full'::regclass),
+	(SELECT string_agg(pg_get_functiondef(p.oid) || coalesce(obj_description(p.oid, 'pg_proc'), ''), E'\n')
+	   FROM pg_proc p WHERE $1::regclass::oid IN (SELECT c.oid FROM pg_class c WHERE c.reltype = ANY (p.proargtypes)))
+	)`
+
+// TestFirstLoadSwap: a first load copies into a table of its own, indexes
+// it and swaps it in (migration 0101): the layer's table is then what it
+// was — every column, index, constraint, trigger, comment and privilege,
+// the history view and the function of its row type — with the rows, their
+// history, and ids going on from where they stopped. A reader that holds
+// the table delays the swap without making other readers queue behind it.
+func TestFirstLoadSwap(t *testing.T) {
+	noSpool(t)
+	ctx := context.Background()
+	pool := pgtest.New(t)
+	exec := func(sql string) {
+		t.Helper()
+		if _, err := pool.Exec(ctx, sql); err != nil {
+			t.Fatalf("%s: %v", sql, err)
+		}
+	}
+	exec(`GRANT SELECT ON lastmile.roads TO PUBLIC`)
+	exec(`GRANT SELECT ON lastmile.feature_history_full TO PUBLIC`)
+	exec(`ALTER TABLE lastmile.roads SET (fillfactor = 90)`)
+	exec(`INSERT INTO lastmile.roads (ext_id, geom) VALUES ('gone', 'SRID=4326;LINESTRING(100 20, 100.1 20.1)')`)
+	gone := queryInt(t, pool, `SELECT id FROM lastmile.roads`)
+	exec(`DELETE FROM lastmile.roads`)
+	shape := queryString(t, pool, tableShape, "lastmile.roads")
+	oid := queryInt(t, pool, `SELECT 'lastmile.roads'::regclass::oid::int`)
+
+	// a reader holding the table when the swap comes
+	holder, err := pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer holder.Rollback(ctx)
+	var n int
+	if err := holder.QueryRow(ctx, `SELECT count(*) FROM lastmile.roads`).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	type result struct {
+		rep *Report
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		rep, err := importString(t, pool, "roads", "roads.geojsonl", seqOf(1, 300, "cement"), Options{})
+		done <- result{rep, err}
+	}()
+	for i := 0; queryInt(t, pool, `SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%first_load_finish%' AND pid <> pg_backend_pid()`) == 0; i++ {
+		if i == 200 {
+			t.Fatal("the import did not reach the swap")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	time.Sleep(300 * time.Millisecond)
+	// meanwhile other readers are answered (they wait at most one turn)
+	for range 3 {
+		tx, err := pool.Begin(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tx.Exec(ctx, `SET LOCAL lock_timeout = '1s'`)
+		if err := tx.QueryRow(ctx, `SELECT count(*) FROM lastmile.roads`).Scan(&n); err != nil || n != 0 {
+			t.Errorf("a reader during the swap: %d rows, %v", n, err)
+		}
+		tx.Rollback(ctx)
+	}
+	select {
+	case r := <-done:
+		t.Fatalf("the import ended while a reader held the table: %v", r.err)
+	default:
+	}
+	holder.Rollback(ctx)
+	r := <-done
+	if r.err != nil || !r.rep.direct || r.rep.Layers[0].Inserted != 300 {
+		t.Fatalf("import: %v %+v", r.err, r.rep)
+	}
+	if after := queryString(t, pool, tableShape, "lastmile.roads"); after != shape {
+		t.Errorf("the table after the swap:\n%s\nbefore:\n%s", after, shape)
+	}
+	if queryInt(t, pool, `SELECT 'lastmile.roads'::regclass::oid::int`) == oid {
+		t.Error("the load was not swapped in")
+	}
+	if got := queryString(t, pool, `SELECT min(id) - $1::bigint || ' ' || count(*) || ' ' ||
+		(SELECT count(*) FROM lastmile.feature_history_full WHERE layer = 'roads' AND op = 'insert' AND new_geom IS NOT NULL)
+		FROM lastmile.roads`, gone); got != "1 300 301" {
+		t.Errorf("ids after the deleted one, rows, inserts with images: %s, want 1 300 301", got)
+	}
+	exec(`INSERT INTO lastmile.roads (ext_id, geom) VALUES ('next', 'SRID=4326;LINESTRING(100 20, 100.1 20.1)')`)
+	if got := queryInt(t, pool, `SELECT (SELECT id FROM lastmile.roads WHERE ext_id = 'next') - max(id) FROM lastmile.roads WHERE ext_id <> 'next'`); got != 1 {
+		t.Errorf("the next id is max + %d", got)
+	}
+	if n := queryInt(t, pool, `SELECT count(*) FROM pg_class WHERE relnamespace = 'lastmile_load'::regnamespace`); n != 0 {
+		t.Errorf("%d relations left in lastmile_load", n)
+	}
+}
+
+// TestFirstLoadInPlace: a layer's table that the swap cannot carry over (a
+// view on a view of it) is loaded in place, as before the swap.
+func TestFirstLoadInPlace(t *testing.T) {
+	ctx := context.Background()
+	pool := pgtest.New(t)
+	if _, err := pool.Exec(ctx, `CREATE VIEW public.road_ids AS SELECT id FROM lastmile.roads;
+		CREATE VIEW public.road_count AS SELECT count(*) AS n FROM public.road_ids`); err != nil {
+		t.Fatal(err)
+	}
+	oid := queryInt(t, pool, `SELECT 'lastmile.roads'::regclass::oid::int`)
+	rep, err := importString(t, pool, "roads", "roads.geojsonl", seqOf(1, 50, "cement"), Options{})
+	if err != nil || !rep.direct {
+		t.Fatalf("import: %v, direct %v", err, rep.direct)
+	}
+	if queryInt(t, pool, `SELECT 'lastmile.roads'::regclass::oid::int`) != oid || queryInt(t, pool, `SELECT n FROM public.road_count`) != 50 {
+		t.Error("not loaded in place")
 	}
 }

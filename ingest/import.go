@@ -73,12 +73,28 @@ func (im *Importer) Import(ctx context.Context, jobs []Job, opt Options) (rep *R
 	if err := t.begin(ctx); err != nil {
 		return rep, err
 	}
-	// One file into an empty layer (a first load) is copied straight into
-	// the layer's table (see copyJob).
+	// One file into an empty layer (a first load) is copied without a
+	// staging table (see copyJob).
 	if len(jobs) == 1 && !opt.Repair && opt.CRS.SRID == 4326 {
 		if l, ok := im.catalog.Layer(jobs[0].Layer); ok {
 			if err := t.tx.QueryRow(ctx, `SELECT NOT EXISTS (SELECT 1 FROM `+pgsql.Table(l)+`)`).Scan(&t.direct); err != nil {
 				return rep, err
+			}
+			if t.direct && !opt.DryRun {
+				// into a table of its own, indexed after the COPY and
+				// swapped in for the layer's (migration 0101), or into
+				// the layer's table itself when it cannot be swapped (and
+				// for a dry run, which would build the indexes for nothing)
+				var shadow *string
+				if err := t.tx.QueryRow(ctx, `SELECT lastmile.first_load_begin($1::regclass)::text`, pgsql.Table(l)).Scan(&shadow); err != nil {
+					return rep, err
+				}
+				if shadow != nil {
+					t.directTable = *shadow
+				}
+			}
+			if t.directTable == "" {
+				t.directTable = pgsql.Table(l)
 			}
 		}
 	}
@@ -141,8 +157,11 @@ type importTx struct {
 	source []string // the jobs' file base names
 	layers []string // the jobs' layers, locked in this (name) order
 	direct bool     // the first stage may be copied straight into its empty table
-	stages []*staging
-	total  int // records read, over all jobs
+	// directTable is the table a direct stage's rows go to: the layer's,
+	// or the new table swapped in for it (lastmile.first_load_begin)
+	directTable string
+	stages      []*staging
+	total       int // records read, over all jobs
 }
 
 func newImportTx(im *Importer, jobs []Job, opt Options, rep *Report) *importTx {
@@ -210,7 +229,7 @@ func (t *importTx) stage(ctx context.Context, ji int, job Job, name string) (*st
 		}
 	}
 	if t.direct && name == job.Layer && len(t.stages) == 0 {
-		s.direct = true
+		s.direct, s.table = true, t.directTable
 	} else if err := s.create(ctx, t.tx); err != nil {
 		return nil, err
 	}

@@ -12,7 +12,8 @@
 // The load, by concern: import.go (Import and importTx, the transaction
 // and what its steps share), copy.go (records → normaliser → COPY),
 // stage.go (the staging table, its checks), direct.go (a first load
-// copied straight into the table, with its spool), copyproto.go (the
+// copied into a table of its own swapped in for the layer's, or straight
+// into the layer's, with its spool), copyproto.go (the
 // binary COPY encoder), upsert.go (stage → table), report.go.
 package ingest
 

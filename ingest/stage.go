@@ -30,6 +30,7 @@ type staging struct {
 	// direct: the rows go straight into the layer's table (copyDirect),
 	// also to spool; loaded: they are there, nothing is staged.
 	direct, loaded bool
+	table          string // the table a direct stage's rows go to
 	spool          *spool
 	// stagedBad counts staged rows the diagnosis rejected and
 	// skip-invalid removed.
