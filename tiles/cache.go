@@ -266,4 +266,5 @@ type CacheStats struct {
 	Evictions   uint64 `json:"evictions"`
 	Invalidated uint64 `json:"invalidated"`
 	Generated   uint64 `json:"generated"` // tile queries run
+	Batched     uint64 `json:"batched"`   // of those, run in one statement with others (batch.go)
 }

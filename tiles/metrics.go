@@ -10,7 +10,7 @@ var (
 	cacheBytesDesc = prometheus.NewDesc("lastmile_tile_cache_bytes", "Bytes held in the tile cache.", nil, nil)
 	cacheMaxDesc   = prometheus.NewDesc("lastmile_tile_cache_max_bytes", "Bytes the tile cache may hold (--tile-cache-bytes).", nil, nil)
 	cacheCountDesc = prometheus.NewDesc("lastmile_tile_cache_events_total",
-		"Tile cache events: hit, miss, eviction, invalidation (tiles dropped by edits), generated (tile queries run).",
+		"Tile cache events: hit, miss, eviction, invalidation (tiles dropped by edits), generated (tile queries run), batched (generated in one statement with others).",
 		[]string{"event"}, nil)
 )
 
@@ -30,7 +30,7 @@ func (s *Service) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(cacheBytesDesc, prometheus.GaugeValue, float64(st.Bytes))
 	ch <- prometheus.MustNewConstMetric(cacheMaxDesc, prometheus.GaugeValue, float64(st.MaxBytes))
 	for event, n := range map[string]uint64{"hit": st.Hits, "miss": st.Misses, "eviction": st.Evictions,
-		"invalidation": st.Invalidated, "generated": st.Generated} {
+		"invalidation": st.Invalidated, "generated": st.Generated, "batched": st.Batched} {
 		ch <- prometheus.MustNewConstMetric(cacheCountDesc, prometheus.CounterValue, float64(n), event)
 	}
 }

@@ -39,8 +39,9 @@ func cellSize(z int) float64 { return worldWidth / float64(int(1)<<z) / cellsPer
 
 // query is a tile's SQL and arguments.
 type query struct {
-	sql  string
-	args pgsql.Args
+	sql   string
+	args  pgsql.Args
+	group *tileGroup // the queries of this statement text, when remembered (batch.go)
 }
 
 // tileQuery builds the statement returning the MVT of tile z/x/y for the

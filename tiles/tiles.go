@@ -79,6 +79,8 @@ type Service struct {
 	flight  singleflight.Group
 	// generated counts tile queries run (cache misses after singleflight).
 	generated atomic.Uint64
+	// batched counts the tiles generated in a statement with others.
+	batched atomic.Uint64
 
 	cacheControl []string // the Cache-Control header value
 	params       sync.Map // layer set → map[string]filterParam
@@ -128,6 +130,7 @@ func (s *Service) Invalidate(layerName string, bounds []orb.Bound) {
 func (s *Service) Stats() CacheStats {
 	st := s.cache.stats()
 	st.Generated = s.generated.Load()
+	st.Batched = s.batched.Load()
 	return st
 }
 
@@ -276,18 +279,23 @@ func (s *Service) tileQuery(visible []*layer.Layer, z, x, y int, filters Filters
 		p := v.(query)
 		args := slices.Clone(p.args)
 		args[1], args[2] = x, y
-		return query{sql: p.sql, args: args}
+		return query{sql: p.sql, args: args, group: p.group}
 	}
 	q := tileQuery(visible, z, x, y, filters, s.opts.MaxFeatures)
 	if q.sql != "" && s.plansN.Add(1) <= maxPlans {
-		s.plans.Store(key, query{sql: q.sql, args: slices.Clone(q.args)})
+		v, _ := s.plans.LoadOrStore(key, query{sql: q.sql, args: slices.Clone(q.args), group: newTileGroup(q.sql)})
+		q.group = v.(query).group
 	}
 	return q
 }
 
 // run executes a tile query: one statement, planned without parallel
-// workers (tileQuery ends it in serialClause).
+// workers (tileQuery ends it in serialClause), or one statement with other
+// tiles of its group waiting for a connection at the same time (batch.go).
 func (s *Service) run(ctx context.Context, q query) ([]byte, error) {
+	if q.group != nil {
+		return s.runGrouped(ctx, q.group, q)
+	}
 	var mvt []byte
 	if err := s.pool.QueryRow(ctx, q.sql, q.args...).Scan(&mvt); err != nil {
 		return nil, err
