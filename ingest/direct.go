@@ -24,8 +24,9 @@ func isPgError(err error) bool {
 }
 
 // copyDirect copies the rows of src into s.table (the first load's own
-// table, or the layer's), and to the stage's spool (created here) in case they must be staged after all. It
-// fails with errStopDirect when src asked for the staged path.
+// table, or the layer's), and to the stage's spool (created here) in case
+// they must be staged after all. It fails with errStopDirect when src
+// asked for the staged path.
 func (s *staging) copyDirect(ctx context.Context, tx pgx.Tx, src func() ([]any, error)) (int64, error) {
 	var err error
 	if s.spool, err = newSpool(); err != nil {
