@@ -297,10 +297,14 @@ bench_set() {
 			awk -F/ -v z="$z" '$4 == z' "$list.nonempty" >"$list.z$z"
 			# At most a connection per 4 tiles of the list (z10 of a small
 			# extent has a handful), so that no two ask for one tile at once.
-			local n c
+			local n c check
 			n=$(wc -l <"$list.z$z")
 			c=$((n / 4 < CONNS ? n / 4 : CONNS))
 			[ "$c" -ge 2 ] || c=2
+			# the server's bytes are the statements' (batched or not)
+			check=$("$WORK/tilesql" -database-url "$(url "$db")" -check "http://127.0.0.1:$PORT" "$list.z$z" 2>&1) ||
+				{ echo "$name z$z: the server's tiles differ from their statements' bytes: $check" >&2; return 1; }
+			log "$name z$z: $check"
 			for _ in $(seq 1 "$ROUNDS"); do
 				run_wrk "$name uncached-z$z" "http://127.0.0.1:$PORT" "$list.z$z" "$c"
 				run_sql "$name sql-z$z" "$db" "$list.z$z" "$c"

@@ -8,14 +8,26 @@
 //
 //	RESULT requests=… rps=… p50_ms=… p99_ms=… max_ms=… errors=… bytes=…
 //
-// Usage: tilesql -database-url URL -c 16 -d 15s LIST
+// With -check SERVER it instead fetches up to 50 of the list's tiles
+// (spread over it) from the lastmile server at SERVER, 8 at a time
+// (Accept-Encoding: identity; so that the server batches them, batch.go),
+// and compares each with its statement's bytes: it prints
+//
+//	CHECK tiles=… equal=…
+//
+// and exits 1 when a tile differs.
+//
+// Usage: tilesql -database-url URL [-c 16] [-d 15s] [-check SERVER] LIST
 package main
 
 import (
+	"bytes"
 	"context"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
+	"net/http"
 	"os"
 	"sort"
 	"strings"
@@ -34,23 +46,25 @@ func main() {
 	dbURL := flag.String("database-url", os.Getenv("DATABASE_URL"), "PostgreSQL URL")
 	conns := flag.Int("c", 16, "concurrent connections")
 	dur := flag.Duration("d", 15*time.Second, "duration")
+	check := flag.String("check", "", "compare the tiles of lastmile at this URL with their statements' bytes instead")
 	flag.Parse()
 	if flag.NArg() != 1 {
-		fmt.Fprintln(os.Stderr, "usage: tilesql -database-url URL [-c 16] [-d 15s] LIST")
+		fmt.Fprintln(os.Stderr, "usage: tilesql -database-url URL [-c 16] [-d 15s] [-check SERVER] LIST")
 		os.Exit(2)
 	}
-	if err := run(*dbURL, *conns, *dur, flag.Arg(0)); err != nil {
+	if err := run(*dbURL, *conns, *dur, *check, flag.Arg(0)); err != nil {
 		fmt.Fprintln(os.Stderr, "tilesql:", err)
 		os.Exit(1)
 	}
 }
 
 type stmt struct {
+	path string
 	sql  string
 	args []any
 }
 
-func run(dbURL string, conns int, dur time.Duration, list string) error {
+func run(dbURL string, conns int, dur time.Duration, check, list string) error {
 	ctx := context.Background()
 	cfg, err := pgxpool.ParseConfig(dbURL)
 	if err != nil {
@@ -74,11 +88,14 @@ func run(dbURL string, conns int, dur time.Duration, list string) error {
 			return err
 		}
 		if ok {
-			stmts = append(stmts, stmt{sql, args})
+			stmts = append(stmts, stmt{p, sql, args})
 		}
 	}
 	if len(stmts) == 0 {
 		return fmt.Errorf("no tile with a visible layer in %s", list)
+	}
+	if check != "" {
+		return checkTiles(ctx, pool, check, stmts)
 	}
 	var (
 		next, bytes, errs atomic.Int64
@@ -127,5 +144,68 @@ func run(dbURL string, conns int, dur time.Duration, list string) error {
 	}
 	fmt.Printf("RESULT requests=%d rps=%.1f p50_ms=%.2f p99_ms=%.2f max_ms=%.2f errors=%d bytes=%d\n",
 		len(lat), float64(len(lat))/elapsed.Seconds(), pct(0.5), pct(0.99), pct(1), errs.Load(), bytes.Load())
+	return nil
+}
+
+// checkTiles compares up to 50 of the tiles, fetched from the server 8 at
+// a time, with their statements' bytes.
+func checkTiles(ctx context.Context, pool *pgxpool.Pool, server string, stmts []stmt) error {
+	step := max(1, len(stmts)/50)
+	var sample []stmt
+	for i := 0; i < len(stmts) && len(sample) < 50; i += step {
+		sample = append(sample, stmts[i])
+	}
+	var (
+		equal, next atomic.Int64
+		wg          sync.WaitGroup
+		mu          sync.Mutex
+		firstErr    error
+	)
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := next.Add(1) - 1; i < int64(len(sample)); i = next.Add(1) - 1 {
+				s := sample[i]
+				err := checkTile(ctx, pool, server, s)
+				if err == nil {
+					equal.Add(1)
+					continue
+				}
+				mu.Lock()
+				if firstErr == nil {
+					firstErr = err
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	fmt.Printf("CHECK tiles=%d equal=%d\n", len(sample), equal.Load())
+	return firstErr
+}
+
+func checkTile(ctx context.Context, pool *pgxpool.Pool, server string, s stmt) error {
+	var want []byte
+	if err := pool.QueryRow(ctx, s.sql, s.args...).Scan(&want); err != nil && err != pgx.ErrNoRows {
+		return fmt.Errorf("%s: %w", s.path, err)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, server+s.path, nil)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Accept-Encoding", "identity")
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer res.Body.Close()
+	got, err := io.ReadAll(res.Body)
+	if err != nil {
+		return err
+	}
+	if (res.StatusCode != http.StatusOK && res.StatusCode != http.StatusNoContent) || !bytes.Equal(got, want) {
+		return fmt.Errorf("%s: the server sent %d bytes (%s), the statement returns %d", s.path, len(got), res.Status, len(want))
+	}
 	return nil
 }
