@@ -83,9 +83,13 @@ func (g *tileGroup) measured(d time.Duration, n int) {
 // runGrouped runs q, a query of group g, batched with the group's other
 // tiles waiting for a connection when the group's tiles are quick.
 func (s *Service) runGrouped(ctx context.Context, g *tileGroup, q query) ([]byte, error) {
+	limit := g.limit()
+	if limit == 1 { // not timed yet, or heavy tiles
+		return s.runOne(ctx, g, q)
+	}
 	x, y := q.args[1].(int), q.args[2].(int)
 	g.mu.Lock()
-	if b := g.forming; b != nil && len(b.x) < g.limit() {
+	if b := g.forming; b != nil && len(b.x) < limit {
 		i := len(b.x)
 		b.x, b.y = append(b.x, x), append(b.y, y)
 		g.mu.Unlock()
