@@ -40,6 +40,29 @@ func (s *staging) copyDirect(ctx context.Context, tx pgx.Tx, src func() ([]any, 
 	return cs.run(ctx, tx, s.table, s.copyColumns()[1:])
 }
 
+// firstLoadTable creates the table a first load of table copies into
+// (lastmile.first_load_begin) and returns its name, or "" when the load
+// goes into table itself: when the swap cannot carry table over, and when
+// creating it fails (e.g. a table of that name is left in lastmile_load),
+// in a savepoint, so that the swap is only ever a way to load faster.
+func firstLoadTable(ctx context.Context, tx pgx.Tx, table string) (string, error) {
+	sp, err := tx.Begin(ctx)
+	if err != nil {
+		return "", err
+	}
+	var shadow *string
+	if err := sp.QueryRow(ctx, `SELECT lastmile.first_load_begin($1::regclass)::text`, table).Scan(&shadow); err != nil {
+		if !isPgError(err) {
+			return "", err
+		}
+		return "", sp.Rollback(ctx)
+	}
+	if err := sp.Commit(ctx); err != nil || shadow == nil {
+		return "", err
+	}
+	return *shadow, nil
+}
+
 // swapIn puts the table of a first load in place of the layer's (when it
 // is not the layer's): its indexes and constraints are built now, over its
 // rows. It fails with errStopDirect when another writer wrote to the layer

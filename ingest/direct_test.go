@@ -383,20 +383,29 @@ func TestFirstLoadSwap(t *testing.T) {
 }
 
 // TestFirstLoadInPlace: a layer's table that the swap cannot carry over (a
-// view on a view of it) is loaded in place, as before the swap.
+// view on a view of it), or whose load table cannot be created (a table of
+// that name left in lastmile_load), is loaded in place, as before the swap.
 func TestFirstLoadInPlace(t *testing.T) {
 	ctx := context.Background()
-	pool := pgtest.New(t)
-	if _, err := pool.Exec(ctx, `CREATE VIEW public.road_ids AS SELECT id FROM lastmile.roads;
-		CREATE VIEW public.road_count AS SELECT count(*) AS n FROM public.road_ids`); err != nil {
-		t.Fatal(err)
-	}
-	oid := queryInt(t, pool, `SELECT 'lastmile.roads'::regclass::oid::int`)
-	rep, err := importString(t, pool, "roads", "roads.geojsonl", seqOf(1, 50, "cement"), Options{})
-	if err != nil || !rep.direct {
-		t.Fatalf("import: %v, direct %v", err, rep.direct)
-	}
-	if queryInt(t, pool, `SELECT 'lastmile.roads'::regclass::oid::int`) != oid || queryInt(t, pool, `SELECT n FROM public.road_count`) != 50 {
-		t.Error("not loaded in place")
+	for name, setup := range map[string]string{
+		"a view on a view": `CREATE VIEW public.road_ids AS SELECT id FROM lastmile.roads;
+			CREATE VIEW public.road_count AS SELECT count(*) AS n FROM public.road_ids`,
+		"a table left in lastmile_load": `CREATE TABLE lastmile_load.roads (id bigint);
+			CREATE VIEW public.road_count AS SELECT count(*) AS n FROM lastmile.roads`,
+	} {
+		t.Run(name, func(t *testing.T) {
+			pool := pgtest.New(t)
+			if _, err := pool.Exec(ctx, setup); err != nil {
+				t.Fatal(err)
+			}
+			oid := queryInt(t, pool, `SELECT 'lastmile.roads'::regclass::oid::int`)
+			rep, err := importString(t, pool, "roads", "roads.geojsonl", seqOf(1, 50, "cement"), Options{})
+			if err != nil || !rep.direct {
+				t.Fatalf("import: %v, direct %v", err, rep.direct)
+			}
+			if queryInt(t, pool, `SELECT 'lastmile.roads'::regclass::oid::int`) != oid || queryInt(t, pool, `SELECT n FROM public.road_count`) != 50 {
+				t.Error("not loaded in place")
+			}
+		})
 	}
 }

@@ -85,13 +85,11 @@ func (im *Importer) Import(ctx context.Context, jobs []Job, opt Options) (rep *R
 				// swapped in for the layer's (migration 0101), or into
 				// the layer's table itself when it cannot be swapped (and
 				// for a dry run, which would build the indexes for nothing)
-				var shadow *string
-				if err := t.tx.QueryRow(ctx, `SELECT lastmile.first_load_begin($1::regclass)::text`, pgsql.Table(l)).Scan(&shadow); err != nil {
+				shadow, err := firstLoadTable(ctx, t.tx, pgsql.Table(l))
+				if err != nil {
 					return rep, err
 				}
-				if shadow != nil {
-					t.directTable = *shadow
-				}
+				t.directTable = shadow
 			}
 			if t.directTable == "" {
 				t.directTable = pgsql.Table(l)
