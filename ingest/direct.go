@@ -41,7 +41,7 @@ func (s *staging) copyDirect(ctx context.Context, tx pgx.Tx, src func() ([]any, 
 }
 
 // firstLoadTable creates the table a first load of table copies into
-// (lastmile.first_load_begin) and returns its name, or "" when the load
+// (lastmile.first_load_begin) and returns its name, or table when the load
 // goes into table itself: when the swap cannot carry table over, and when
 // creating it fails (e.g. a table of that name is left in lastmile_load),
 // in a savepoint, so that the swap is only ever a way to load faster.
@@ -55,10 +55,10 @@ func firstLoadTable(ctx context.Context, tx pgx.Tx, table string) (string, error
 		if !isPgError(err) {
 			return "", err
 		}
-		return "", sp.Rollback(ctx)
+		return table, sp.Rollback(ctx)
 	}
 	if err := sp.Commit(ctx); err != nil || shadow == nil {
-		return "", err
+		return table, err
 	}
 	return *shadow, nil
 }

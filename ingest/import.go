@@ -80,19 +80,16 @@ func (im *Importer) Import(ctx context.Context, jobs []Job, opt Options) (rep *R
 			if err := t.tx.QueryRow(ctx, `SELECT NOT EXISTS (SELECT 1 FROM `+pgsql.Table(l)+`)`).Scan(&t.direct); err != nil {
 				return rep, err
 			}
+			// into a table of its own, indexed after the COPY and swapped
+			// in for the layer's (migration 0101), or into the layer's
+			// table itself when it cannot be swapped (and for a dry run,
+			// which would build the indexes for nothing)
+			t.directTable = pgsql.Table(l)
 			if t.direct && !opt.DryRun {
-				// into a table of its own, indexed after the COPY and
-				// swapped in for the layer's (migration 0101), or into
-				// the layer's table itself when it cannot be swapped (and
-				// for a dry run, which would build the indexes for nothing)
-				shadow, err := firstLoadTable(ctx, t.tx, pgsql.Table(l))
-				if err != nil {
+				var err error
+				if t.directTable, err = firstLoadTable(ctx, t.tx, t.directTable); err != nil {
 					return rep, err
 				}
-				t.directTable = shadow
-			}
-			if t.directTable == "" {
-				t.directTable = pgsql.Table(l)
 			}
 		}
 	}

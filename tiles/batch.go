@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
@@ -120,7 +121,7 @@ func (s *Service) runGrouped(ctx context.Context, g *tileGroup, q query) ([]byte
 		start := time.Now()
 		if len(b.x) == 1 {
 			var mvt []byte
-			if b.err = conn.QueryRow(ctx, q.sql, q.args...).Scan(&mvt); b.err == nil {
+			if mvt, b.err = oneTile(ctx, conn, q); b.err == nil {
 				b.mvts = [][]byte{mvt}
 			}
 		} else {
@@ -145,14 +146,31 @@ func (s *Service) runGrouped(ctx context.Context, g *tileGroup, q query) ([]byte
 	return b.mvts[0], nil
 }
 
-// runOne runs q alone.
+// runOne runs q alone and adds its time to g's, from when it has a
+// connection (the wait for one is not the tile's cost: counted, it would
+// keep a busy server's groups from ever being batched).
 func (s *Service) runOne(ctx context.Context, g *tileGroup, q query) ([]byte, error) {
-	start := time.Now()
-	var mvt []byte
-	if err := s.pool.QueryRow(ctx, q.sql, q.args...).Scan(&mvt); err != nil {
+	conn, err := s.pool.Acquire(ctx)
+	if err != nil {
 		return nil, err
 	}
-	g.measured(time.Since(start), 1)
+	defer conn.Release()
+	start := time.Now()
+	mvt, err := oneTile(ctx, conn, q)
+	if err == nil {
+		g.measured(time.Since(start), 1)
+	}
+	return mvt, err
+}
+
+// oneTile runs q's statement on db (the pool or a connection of it).
+func oneTile(ctx context.Context, db interface {
+	QueryRow(context.Context, string, ...any) pgx.Row
+}, q query) ([]byte, error) {
+	var mvt []byte
+	if err := db.QueryRow(ctx, q.sql, q.args...).Scan(&mvt); err != nil {
+		return nil, err
+	}
 	return mvt, nil
 }
 

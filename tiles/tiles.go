@@ -296,11 +296,7 @@ func (s *Service) run(ctx context.Context, q query) ([]byte, error) {
 	if q.group != nil {
 		return s.runGrouped(ctx, q.group, q)
 	}
-	var mvt []byte
-	if err := s.pool.QueryRow(ctx, q.sql, q.args...).Scan(&mvt); err != nil {
-		return nil, err
-	}
-	return mvt, nil
+	return oneTile(ctx, s.pool, q)
 }
 
 // packTile wraps a generated MVT: its ETag, and its gzipped bytes when the
